@@ -1,0 +1,69 @@
+"""The plain data a reader produces: one training run as canonical metric series plus context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+CANONICAL = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm")
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric over training: ``steps`` (int64) and ``values`` (float64, may hold NaN/Inf)."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    source_tag: str = ""  # the name it had in the log, e.g. "eval/loss"
+
+    def __post_init__(self) -> None:
+        if self.steps.shape != self.values.shape or self.steps.ndim != 1:
+            raise ValueError("steps and values must be 1-D arrays of the same length")
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+    @classmethod
+    def from_pairs(cls, steps: Any, values: Any, source_tag: str = "") -> Series:
+        """Build a series sorted by step (stable, so repeated steps keep their order)."""
+        s = np.asarray(steps, dtype=np.int64)
+        v = np.asarray(values, dtype=np.float64)
+        order = np.argsort(s, kind="stable")
+        return cls(s[order], v[order], source_tag)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A training run: where it came from, its series by canonical name, and its context."""
+
+    name: str
+    path: Path
+    format: str
+    series: dict[str, Series] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)  # num_classes, batch_size, optimizer, lr…
+    warnings: tuple[str, ...] = ()
+
+    def get(self, name: str) -> Series | None:
+        return self.series.get(name)
+
+
+class Reader(Protocol):
+    """A log format: decides whether it can read a path and reads it into runs."""
+
+    name: str
+
+    def can_read(self, path: Path) -> bool: ...
+
+    def read(self, path: Path) -> list[Run]: ...
+
+
+class LogError(Exception):
+    """A log that cannot be used; ``str()`` is one line naming the file and the problem."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        self.path = str(path)
+        self.message = message
+        super().__init__(f"{path}: {message}")

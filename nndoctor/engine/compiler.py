@@ -1,0 +1,131 @@
+"""Compile rules to durable_rules JSON rulesets, one per stratum (pure functions, no durable).
+
+Every evaluation asserts ONE fact per stratum holding all known facts as properties, so each rule
+becomes a single-pattern durable rule. Negation is pushed down to the leaves (negation normal
+form) with closed-world semantics: ``not (x = v)`` is ``x absent or x ≠ v``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf, Rule
+
+SINK_RULE = "zz_sink"
+SINK_PRIORITY = 65000
+
+
+class CycleError(ValueError):
+    """Findings that depend on each other in a loop."""
+
+
+def durable_number(value: float) -> float:
+    """A float durable's JSON parser accepts: its repr must not be ``1e-05``-like (no '.')."""
+    if not math.isfinite(value):
+        raise ValueError(f"durable_rules cannot take non-finite number {value!r}")
+    while "e" in repr(value) and "." not in repr(value).split("e")[0]:
+        value = math.nextafter(value, math.inf)
+    return value
+
+
+def durable_scalar(value: Any) -> Any:
+    if isinstance(value, bool) or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value
+    return durable_number(float(value))
+
+
+def _leaf(test: FactTest, negated: bool) -> dict[str, Any]:
+    op, ref = test.operator()
+    name = test.fact
+    exists = {"$ex": {name: 1}}
+    missing = {"$nex": {name: 1}}
+    if op == "present":
+        return missing if negated else exists
+    if op == "absent":
+        return exists if negated else missing
+    if op == "in":
+        options = [{name: durable_scalar(r)} for r in ref]
+        if negated:
+            return {"$or": [missing, {"$and": [{"$neq": {name: durable_scalar(r)}} for r in ref]}]}
+        return {"$or": options}
+    if negated:
+        op = {"eq": "ne", "ne": "eq", "lt": "ge", "le": "gt", "gt": "le", "ge": "lt"}[op]
+    value = durable_scalar(ref)
+    if op == "eq":
+        positive: dict[str, Any] = {name: value}
+    else:
+        key = {"ne": "$neq", "lt": "$lt", "le": "$lte", "gt": "$gt", "ge": "$gte"}[op]
+        positive = {"$and": [exists, {key: {name: value}}]}
+    return {"$or": [missing, positive]} if negated else positive
+
+
+def to_durable(cond: Condition, negated: bool = False) -> dict[str, Any]:
+    """Translate a condition tree to a durable expression over one fact."""
+    if isinstance(cond, FactTest):
+        return _leaf(cond, negated)
+    if isinstance(cond, NotOf):
+        return to_durable(cond.not_, not negated)
+    children = cond.all if isinstance(cond, AllOf) else cond.any
+    conjunctive = isinstance(cond, AllOf) != negated
+    parts = [to_durable(c, negated) for c in children]
+    return {"$and" if conjunctive else "$or": parts}
+
+
+def findings_used(rule: Rule, findings: set[str]) -> set[str]:
+    from nndoctor.engine.conditions import facts_in
+
+    return {f for f in facts_in(rule.when) if f in findings}
+
+
+def stratify(rules: dict[str, Rule], findings: set[str]) -> dict[str, int]:
+    """Stratum of each rule: 0 if it uses no finding, else 1 + the stratum of its inputs."""
+    producers: dict[str, list[str]] = {}
+    for rule in rules.values():
+        for c in rule.then:
+            if c.finding:
+                producers.setdefault(c.finding, []).append(rule.id)
+    level: dict[str, int] = {}
+    visiting: list[str] = []
+
+    def rule_level(rid: str) -> int:
+        if rid in level:
+            return level[rid]
+        if rid in visiting:
+            loop = " → ".join([*visiting[visiting.index(rid):], rid])
+            raise CycleError(f"rules depend on each other's findings in a cycle: {loop}")
+        visiting.append(rid)
+        used = findings_used(rules[rid], findings)
+        deps = [rule_level(p) for f in sorted(used) for p in producers.get(f, [])]
+        visiting.pop()
+        level[rid] = 1 + max(deps) if deps else 0
+        return level[rid]
+
+    for rid in rules:
+        rule_level(rid)
+    return level
+
+
+def compile_strata(rules: dict[str, Rule], strata: dict[str, int]) -> list[dict[str, Any]]:
+    """One durable ruleset definition per stratum; each rule's action is named by its id."""
+    count = max(strata.values(), default=-1) + 1
+    definitions: list[dict[str, Any]] = [{} for _ in range(count)]
+    for rid, rule in rules.items():
+        definitions[strata[rid]][rid] = {"all": [{"m": to_durable(rule.when)}], "run": rid}
+    for definition in definitions:
+        definition[SINK_RULE] = {
+            "all": [{"m": {"$ex": {"kind": 1}}}],
+            "pri": SINK_PRIORITY,
+            "run": SINK_RULE,
+        }
+    return definitions
+
+
+def ruleset_fingerprint(definitions: list[dict[str, Any]]) -> str:
+    """A short hash that versions ruleset names, so a changed KB never reuses a name."""
+    blob = json.dumps(definitions, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]

@@ -1,0 +1,144 @@
+"""Evaluate rule conditions over known facts: truth, EMYCIN premise certainty, failing clauses.
+
+This is the reference semantics. A test of an unknown fact is false (``absent`` is true);
+``not`` is true when its inner condition is false; ``all`` is the minimum certainty of its
+clauses and ``any`` the maximum.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf
+
+Known = Mapping[str, tuple[object, float]]  # fact name -> (value, certainty)
+
+
+def test_holds(test: FactTest, value: object) -> bool:
+    """Whether a known value satisfies one fact test."""
+    op, ref = test.operator()
+    if op == "present":
+        return True
+    if op == "absent":
+        return False
+    if op == "eq":
+        return _same(value, ref)
+    if op == "ne":
+        return not _same(value, ref)
+    if op == "in":
+        return any(_same(value, r) for r in ref)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return {
+        "lt": value < ref,
+        "le": value <= ref,
+        "gt": value > ref,
+        "ge": value >= ref,
+    }[op]
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
+    return a == b
+
+
+def certainty(cond: Condition, known: Known) -> float:
+    """Premise certainty of ``cond``: 0.0 when false, else in (0, 1]."""
+    if isinstance(cond, FactTest):
+        if cond.fact not in known:
+            return 1.0 if cond.operator()[0] == "absent" else 0.0
+        value, cf = known[cond.fact]
+        return cf if test_holds(cond, value) else 0.0
+    if isinstance(cond, AllOf):
+        result = 1.0
+        for child in cond.all:
+            c = certainty(child, known)
+            if c <= 0.0:
+                return 0.0
+            result = min(result, c)
+        return result
+    if isinstance(cond, AnyOf):
+        return max(certainty(child, known) for child in cond.any)
+    assert isinstance(cond, NotOf)
+    return 1.0 if certainty(cond.not_, known) <= 0.0 else 0.0
+
+
+def facts_in(cond: Condition) -> Iterator[str]:
+    """Every fact name a condition mentions."""
+    if isinstance(cond, FactTest):
+        yield cond.fact
+    elif isinstance(cond, AllOf | AnyOf):
+        for child in cond.all if isinstance(cond, AllOf) else cond.any:
+            yield from facts_in(child)
+    else:
+        yield from facts_in(cond.not_)
+
+
+def supporting_facts(cond: Condition, known: Known) -> list[str]:
+    """The known facts whose tests made a true condition true (for HOW explanations)."""
+    if isinstance(cond, FactTest):
+        return [cond.fact] if cond.fact in known and certainty(cond, known) > 0 else []
+    if isinstance(cond, AllOf):
+        return [f for child in cond.all for f in supporting_facts(child, known)]
+    if isinstance(cond, AnyOf):
+        true_children = [c for c in cond.any if certainty(c, known) > 0]
+        return [f for child in true_children for f in supporting_facts(child, known)]
+    return [f for f in facts_in(cond.not_) if f in known]
+
+
+def describe(cond: Condition) -> str:
+    """A compact human reading of a condition, e.g. ``lr > 0.01 and optimizer = sgd``."""
+    if isinstance(cond, FactTest):
+        op, ref = cond.operator()
+        symbols = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+        if op in symbols:
+            return f"{cond.fact} {symbols[op]} {_show(ref)}"
+        if op == "in":
+            return f"{cond.fact} in {{{', '.join(_show(r) for r in ref)}}}"
+        return f"{cond.fact} is {'known' if op == 'present' else 'unknown'}"
+    if isinstance(cond, AllOf):
+        return " and ".join(_group(c) for c in cond.all)
+    if isinstance(cond, AnyOf):
+        return " or ".join(_group(c) for c in cond.any)
+    return f"not ({describe(cond.not_)})"
+
+
+def _group(cond: Condition) -> str:
+    text = describe(cond)
+    return f"({text})" if isinstance(cond, AllOf | AnyOf) and len(_children(cond)) > 1 else text
+
+
+def _children(cond: AllOf | AnyOf) -> list[Condition]:
+    return cond.all if isinstance(cond, AllOf) else cond.any
+
+
+def _show(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def failing_clauses(cond: Condition, known: Known) -> list[FactTest]:
+    """Fact tests that keep a false condition false (for WHY NOT explanations)."""
+    if certainty(cond, known) > 0:
+        return []
+    if isinstance(cond, FactTest):
+        return [cond]
+    if isinstance(cond, AllOf):
+        return [t for c in cond.all for t in failing_clauses(c, known)]
+    if isinstance(cond, AnyOf):
+        return [t for c in cond.any for t in failing_clauses(c, known)]
+    return [t for t in _tests(cond.not_) if t.fact in known]
+
+
+def _tests(cond: Condition) -> Iterator[FactTest]:
+    if isinstance(cond, FactTest):
+        yield cond
+    elif isinstance(cond, AllOf | AnyOf):
+        for child in _children(cond):
+            yield from _tests(child)
+    else:
+        yield from _tests(cond.not_)

@@ -1,0 +1,135 @@
+"""The result of an evaluation in plain data: verdict, ranked causes with evidence and fixes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from nndoctor.engine.certainty import band
+from nndoctor.engine.facts import Fact
+from nndoctor.engine.inference import Engine, Evaluation
+from nndoctor.knowledge.schema import Fix
+
+Verdict = Literal["problem", "healthy", "insufficient-data"]
+
+
+@dataclass(frozen=True)
+class RuleTrace:
+    """One rule that fired for a conclusion, with the facts it used (HOW)."""
+
+    rule_id: str
+    title: str
+    because: str
+    rule_cf: float
+    premise: float
+    contribution: float
+    facts: tuple[Fact, ...]
+
+
+@dataclass(frozen=True)
+class RankedCause:
+    id: str
+    title: str
+    confidence: float
+    band: str | None
+    explanation: str
+    support: tuple[RuleTrace, ...]
+    fixes: tuple[Fix, ...]
+    sources: tuple[str, ...]
+
+    def evidence_lines(self) -> list[str]:
+        """Plain sentences: the rule's reason, then each fact with its value and origin."""
+        lines = []
+        for trace in self.support:
+            sign = "for" if trace.contribution > 0 else "against"
+            lines.append(f"[{trace.rule_id} {sign}, {trace.contribution:+.2f}] {trace.because}")
+            for fact in trace.facts:
+                lines.append("    " + describe_fact(fact))
+        return lines
+
+
+@dataclass(frozen=True)
+class Question:
+    fact: str
+    text: str
+    help: str
+    choices: tuple[tuple[str, str], ...]  # (value, label); "don't know" is always allowed too
+    why: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    verdict: Verdict
+    causes: tuple[RankedCause, ...]  # at or above the 'possible' band, highest first
+    scores: dict[str, float]  # every cause any rule touched, including negative ones
+    findings: dict[str, float]
+    facts: dict[str, Fact]
+    fired: tuple[str, ...]
+    questions: tuple[Question, ...] = field(default=())
+
+    def cause(self, cause_id: str) -> RankedCause | None:
+        return next((c for c in self.causes if c.id == cause_id), None)
+
+
+def describe_fact(fact: Fact) -> str:
+    value = fact.value
+    shown = ("yes" if value else "no") if isinstance(value, bool) else (
+        f"{value:g}" if isinstance(value, float) else str(value))
+    origin = {
+        "answer": "your answer",
+        "log": "from the log",
+        "probe": "measured by a probe",
+        "default": "default",
+        "finding": "concluded",
+    }[fact.source]
+    detail = f", {fact.detail}" if fact.detail else ""
+    text = f"{fact.name} = {shown} ({origin}{detail})"
+    return f"{text}: {fact.evidence}" if fact.evidence else text
+
+
+def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Diagnosis:
+    """Turn an evaluation into a ranked, explained diagnosis."""
+    kb = engine.kb
+    settings = kb.settings
+    facts_with_findings = dict(facts)
+    for name, cf in evaluation.findings.items():
+        facts_with_findings[name] = Fact(name, True, max(cf, 0.0), "finding")
+    ranked = []
+    for cause_id, confidence in evaluation.causes.items():
+        cause = kb.causes.get(cause_id)
+        if cause is None:
+            continue
+        support = tuple(
+            RuleTrace(
+                c.rule_id, kb.rules[c.rule_id].title, kb.rules[c.rule_id].because,
+                c.rule_cf, c.premise, c.value,
+                tuple(facts_with_findings[f] for f in c.facts if f in facts_with_findings),
+            )
+            for rid in sorted(evaluation.contributions)
+            for c in evaluation.contributions[rid]
+            if c.target == cause_id
+        )
+        support = tuple(sorted(support, key=lambda t: -t.contribution))
+        ranked.append(RankedCause(
+            cause.id, cause.title, round(confidence, 6), band(confidence, settings.bands),
+            cause.explanation, support, tuple(cause.fixes), tuple(cause.sources),
+        ))
+    ranked.sort(key=lambda c: (-c.confidence, c.id))
+    shown = tuple(c for c in ranked if c.band is not None)
+    if shown:
+        verdict: Verdict = "problem"
+    elif evaluation.findings.get(settings.insufficient_finding, 0.0) >= settings.bands.likely:
+        verdict = "insufficient-data"
+    elif evaluation.findings.get(settings.healthy_finding, 0.0) >= settings.bands.likely:
+        verdict = "healthy"
+    else:
+        verdict = "insufficient-data"
+    return Diagnosis(
+        verdict=verdict,
+        causes=shown,
+        scores={c.id: c.confidence for c in ranked},
+        findings=dict(evaluation.findings),
+        facts=dict(facts),
+        fired=tuple(evaluation.fired),
+    )

@@ -1,0 +1,121 @@
+"""The compiled knowledge base and one evaluation: which rules fired and what they concluded."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nndoctor.engine import durable_matcher
+from nndoctor.engine.certainty import combine_all
+from nndoctor.engine.compiler import compile_strata, stratify
+from nndoctor.engine.conditions import Known, certainty, facts_in, supporting_facts
+from nndoctor.engine.matchers import Matcher, PythonMatcher
+from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one fired rule added to one conclusion."""
+
+    rule_id: str
+    target: str
+    is_cause: bool
+    rule_cf: float
+    premise: float
+    value: float
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of matching all strata over a set of known facts."""
+
+    contributions: dict[str, tuple[Contribution, ...]]  # rule id -> its contributions
+    causes: dict[str, float]
+    findings: dict[str, float]
+
+    @property
+    def fired(self) -> list[str]:
+        return sorted(self.contributions)
+
+
+class Engine:
+    """A knowledge base compiled once: strata, matcher, and indexes for fast re-evaluation."""
+
+    def __init__(self, kb: KnowledgeBase, backend: str = "auto") -> None:
+        self.kb = kb
+        self.threshold = kb.settings.premise_threshold
+        self.findings = {n for n, f in kb.facts.items() if f.kind == "finding"}
+        self.strata = stratify(kb.rules, self.findings)
+        self.python = PythonMatcher(kb.rules, self.strata)
+        self.matcher: Matcher = self.python
+        if backend == "durable" or (backend == "auto" and durable_matcher.AVAILABLE):
+            self.matcher = durable_matcher.DurableMatcher(compile_strata(kb.rules, self.strata))
+        self.depth = max(self.strata.values(), default=-1) + 1
+        self.rules_using: dict[str, set[str]] = {}
+        for rid, rule in kb.rules.items():
+            for name in facts_in(rule.when):
+                self.rules_using.setdefault(name, set()).add(rid)
+
+    def evaluate(self, known: Known, matcher: Matcher | None = None) -> Evaluation:
+        """Match every stratum in order; findings of one stratum are facts of the next."""
+        matcher = matcher or self.matcher
+        usable = {n: vc for n, vc in known.items() if vc[1] > self.threshold}
+        contributions: dict[str, tuple[Contribution, ...]] = {}
+        findings: dict[str, float] = {}
+        for stratum in range(self.depth):
+            facts = dict(usable)
+            facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+            fired = matcher.match(stratum, {n: v for n, (v, _) in facts.items()})
+            for rid in sorted(fired):
+                contributions[rid] = self._contributions(rid, facts)
+            findings = self._combine(contributions, causes=False)
+        return Evaluation(contributions, self._combine(contributions, causes=True), findings)
+
+    def reevaluate(self, base: Evaluation, known: Known, changed: str) -> Evaluation:
+        """Re-run only the rules a change of fact ``changed`` can reach (pure Python)."""
+        usable = {n: vc for n, vc in known.items() if vc[1] > self.threshold}
+        contributions = dict(base.contributions)
+        affected = set(self.rules_using.get(changed, ()))
+        findings = dict(base.findings)
+        for stratum in range(self.depth):
+            facts = dict(usable)
+            facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+            for rid in sorted(r for r in affected if self.strata[r] == stratum):
+                contributions.pop(rid, None)
+                if certainty(self.kb.rules[rid].when, facts) > 0:
+                    contributions[rid] = self._contributions(rid, facts)
+            new_findings = self._combine(contributions, causes=False)
+            moved = {f for f in new_findings.keys() | findings.keys()
+                     if new_findings.get(f) != findings.get(f)}
+            for f in moved:
+                affected |= self.rules_using.get(f, set())
+            findings = new_findings
+        return Evaluation(contributions, self._combine(contributions, causes=True), findings)
+
+    def _contributions(self, rid: str, facts: Known) -> tuple[Contribution, ...]:
+        rule = self.kb.rules[rid]
+        premise = certainty(rule.when, facts)
+        used = tuple(dict.fromkeys(supporting_facts(rule.when, facts)))
+        return tuple(
+            Contribution(rid, c.target, c.cause is not None, c.cf, premise, c.cf * premise, used)
+            for c in rule.then
+        )
+
+    @staticmethod
+    def _combine(
+        contributions: Mapping[str, tuple[Contribution, ...]], causes: bool
+    ) -> dict[str, float]:
+        by_target: dict[str, list[float]] = {}
+        for rid in sorted(contributions):
+            for c in contributions[rid]:
+                if c.is_cause == causes:
+                    by_target.setdefault(c.target, []).append(c.value)
+        return {t: combine_all(vs) for t, vs in sorted(by_target.items())}
+
+
+@functools.cache
+def default_engine() -> Engine:
+    """The built-in knowledge base compiled once per process."""
+    return Engine(builtin_knowledge_base())

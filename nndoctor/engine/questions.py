@@ -1,0 +1,101 @@
+"""Choose the next question: the unknown askable fact with the highest expected information gain.
+
+Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
+evidence for a cause concentrates belief and evidence against drains it. A question's gain is the
+entropy now minus the mean entropy after each possible answer (answers taken as equally likely).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from nndoctor.engine.conditions import Known
+from nndoctor.engine.diagnosis import Question
+from nndoctor.engine.inference import Engine, Evaluation
+
+
+def belief(causes: dict[str, float], cause_ids: Iterable[str], prior: float) -> dict[str, float]:
+    raw = {c: prior * (1 + min(causes.get(c, 0.0), 0.0)) + max(causes.get(c, 0.0), 0.0)
+           for c in cause_ids}
+    total = sum(raw.values()) or 1.0
+    return {c: v / total for c, v in raw.items()}
+
+
+def entropy(distribution: dict[str, float]) -> float:
+    return -sum(p * math.log(p) for p in distribution.values() if p > 0)
+
+
+def rank_questions(
+    engine: Engine,
+    base: Evaluation,
+    known: Known,
+    excluded: set[str],
+    limit: int = 3,
+) -> list[Question]:
+    """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped."""
+    kb = engine.kb
+    prior = kb.settings.question_prior
+    cause_ids = sorted(kb.causes)
+    now = belief(base.causes, cause_ids, prior)
+    h_now = entropy(now)
+    scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
+    for name in kb.askable_facts():
+        if name in known or name in excluded or name not in engine.rules_using:
+            continue
+        outcomes = []
+        for answer in kb.facts[name].answers():
+            hypo = dict(known)
+            hypo[name] = (answer, 1.0)
+            outcomes.append((answer, engine.reevaluate(base, hypo, name)))
+        after = [entropy(belief(ev.causes, cause_ids, prior)) for _, ev in outcomes]
+        gain = h_now - sum(after) / len(after)
+        moved = any(ev.causes != base.causes for _, ev in outcomes)
+        if moved:
+            scored.append((gain, name, outcomes))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [_question(engine, name, gain, base, outcomes, now)
+            for gain, name, outcomes in scored[:limit]]
+
+
+def _question(engine: Engine, name: str, gain: float, base: Evaluation,
+              outcomes: list[tuple[object, Evaluation]], now: dict[str, float]) -> Question:
+    spec = engine.kb.facts[name]
+    choices = tuple((str(a), _label(spec, a)) for a in spec.answers())
+    return Question(name, spec.question or name, spec.help or "", choices,
+                    why_text(engine, base, outcomes, now, spec), round(gain, 6))
+
+
+def _label(spec: object, answer: object) -> str:
+    if isinstance(answer, bool):
+        return "Yes" if answer else "No"
+    for choice in getattr(spec, "choices", None) or []:
+        if choice.value == answer:
+            return choice.label
+    return f"{answer:g}" if isinstance(answer, float) else str(answer)
+
+
+def why_text(engine: Engine, base: Evaluation, outcomes: list[tuple[object, Evaluation]],
+             now: dict[str, float], spec: object) -> str:
+    """WHY: which leading hypotheses the question separates, and how each answer moves them."""
+    kb = engine.kb
+    leaders = [c for c, _ in sorted(now.items(), key=lambda kv: -kv[1])[:3]
+               if base.causes.get(c, 0.0) > 0]
+    parts = []
+    for answer, ev in outcomes:
+        deltas = {c: ev.causes.get(c, 0.0) - base.causes.get(c, 0.0)
+                  for c in set(ev.causes) | set(base.causes)}
+        top = sorted((d for d in deltas.items() if abs(d[1]) > 1e-9), key=lambda d: -abs(d[1]))
+        if not top:
+            continue
+        cause, delta = top[0]
+        verb = "raises" if delta > 0 else "lowers"
+        title = kb.causes[cause].title if cause in kb.causes else cause
+        parts.append(f"'{_label(spec, answer)}' {verb} {title} to {ev.causes.get(cause, 0):.2f}")
+    lead = ""
+    if len(leaders) >= 2:
+        titles = " vs ".join(kb.causes[c].title for c in leaders)
+        lead = f"It helps tell apart the leading hypotheses ({titles}). "
+    elif leaders:
+        lead = f"It tests the leading hypothesis ({kb.causes[leaders[0]].title}). "
+    return lead + ("; ".join(parts) + "." if parts else "")

@@ -1,0 +1,184 @@
+"""A diagnosis session: facts in (answers, log metrics, probes), a Diagnosis out.
+
+Every change re-evaluates from scratch, so the result never depends on the order facts arrived
+in and a retracted fact leaves no trace (durable_rules has no truth maintenance).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from nndoctor.engine.conditions import Known, certainty, describe, failing_clauses
+from nndoctor.engine.diagnosis import Diagnosis, Question, build, describe_fact
+from nndoctor.engine.facts import Fact, FactError, validate_fact
+from nndoctor.engine.inference import Engine, Evaluation, default_engine
+from nndoctor.engine.questions import rank_questions
+
+DONT_KNOW = "dont_know"
+
+
+@dataclass(frozen=True)
+class Move:
+    cause: str
+    before: float
+    after: float
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    before: Diagnosis
+    after: Diagnosis
+    moves: tuple[Move, ...]  # causes whose confidence changed, largest change first
+
+
+class Session:
+    """Holds the known facts of one diagnosis and answers HOW / WHY / WHY NOT / what-if."""
+
+    def __init__(self, engine: Engine | None = None, facts: Iterable[Fact] = ()) -> None:
+        self.engine = engine or default_engine()
+        self._facts: dict[str, Fact] = {}
+        self._dont_know: set[str] = set()
+        self._cache: tuple[Evaluation, Diagnosis] | None = None
+        self.tell(*facts)
+
+    # ------------------------------------------------------------------ facts in
+    @property
+    def facts(self) -> dict[str, Fact]:
+        return dict(self._facts)
+
+    @property
+    def dont_know(self) -> set[str]:
+        return set(self._dont_know)
+
+    def tell(self, *facts: Fact) -> None:
+        """Add or replace facts; all are validated before any is stored."""
+        checked = [validate_fact(f, self.engine.kb.facts) for f in facts]
+        for fact in checked:
+            self._facts[fact.name] = fact
+            self._dont_know.discard(fact.name)
+        if checked:
+            self._cache = None
+
+    def answer(self, name: str, value: object, certainty: float = 1.0) -> None:
+        """Record a person's answer; ``"dont_know"`` marks the fact as unanswerable."""
+        if value == DONT_KNOW or value is None:
+            if name not in self.engine.kb.facts:
+                raise FactError(f"unknown fact {name!r}")
+            self._facts.pop(name, None)
+            self._dont_know.add(name)
+            self._cache = None
+            return
+        self.tell(Fact(name, value, certainty, "answer", "answered by you"))  # type: ignore[arg-type]
+
+    def retract(self, name: str) -> None:
+        if self._facts.pop(name, None) is not None or name in self._dont_know:
+            self._dont_know.discard(name)
+            self._cache = None
+
+    def known(self) -> Known:
+        return {n: (f.value, f.certainty) for n, f in self._facts.items()}
+
+    # ------------------------------------------------------------------ results out
+    def _evaluate(self) -> tuple[Evaluation, Diagnosis]:
+        if self._cache is None:
+            evaluation = self.engine.evaluate(self.known())
+            self._cache = (evaluation, build(self.engine, evaluation, self._facts))
+        return self._cache
+
+    def diagnose(self, questions: int = 3) -> Diagnosis:
+        evaluation, diagnosis = self._evaluate()
+        if not questions:
+            return diagnosis
+        asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions)
+        return Diagnosis(**{**diagnosis.__dict__, "questions": tuple(asked)})
+
+    def next_question(self) -> Question | None:
+        evaluation, _ = self._evaluate()
+        best = rank_questions(self.engine, evaluation, self.known(), self._dont_know, 1)
+        return best[0] if best else None
+
+    def how(self, cause_id: str) -> list[str]:
+        """HOW: the rules that concluded the cause and the facts (with origin) they used."""
+        _, diagnosis = self._evaluate()
+        ranked = next((c for c in diagnosis.causes if c.id == cause_id), None)
+        if ranked is None:
+            return self.why_not(cause_id)
+        return [f"{ranked.title}: confidence {ranked.confidence:.2f} ({ranked.band})",
+                *ranked.evidence_lines()]
+
+    def why_not(self, cause_id: str) -> list[str]:
+        """WHY NOT: why a cause is not ranked, or ranked low: each rule's missing or false clause."""
+        kb = self.engine.kb
+        if cause_id not in kb.causes:
+            raise FactError(f"unknown cause {cause_id!r}")
+        evaluation, diagnosis = self._evaluate()
+        score = diagnosis.scores.get(cause_id, 0.0)
+        title = kb.causes[cause_id].title
+        lines = [f"{title}: confidence {score:.2f}"
+                 + (" - below the 'possible' band" if score < kb.settings.bands.possible else "")]
+        facts = self.known()
+        facts.update({f: (True, cf) for f, cf in evaluation.findings.items()})
+        for rid, rule in kb.rules.items():
+            targets = [c for c in rule.then if c.cause == cause_id]
+            if not targets:
+                continue
+            cf = targets[0].cf
+            if rid in evaluation.contributions:
+                if cf < 0:
+                    lines.append(f"  {rid} speaks against it ({cf:+.2f}): {rule.because}")
+                continue
+            missing = []
+            for test in failing_clauses(rule.when, facts):
+                if test.fact in self._facts:
+                    missing.append(f"{describe(test)} is false ({describe_fact(self._facts[test.fact])})")
+                elif test.fact in kb.facts and kb.facts[test.fact].kind == "finding":
+                    missing.append(f"{describe(test)} was not concluded")
+                else:
+                    missing.append(f"{describe(test)} is unknown")
+            if cf > 0:
+                lines.append(f"  {rid} ({rule.title}) did not fire: " + "; ".join(missing[:3]))
+        return lines
+
+    def what_if(self, changes: Mapping[str, object]) -> WhatIf:
+        """Re-rank with facts changed (value) or retracted (None); this session is unchanged."""
+        other = self.copy()
+        for name, value in changes.items():
+            if value is None:
+                other.retract(name)
+            else:
+                other.answer(name, value)
+        before, after = self.diagnose(questions=0), other.diagnose(questions=0)
+        ids = set(before.scores) | set(after.scores)
+        moves = [Move(c, before.scores.get(c, 0.0), after.scores.get(c, 0.0)) for c in ids]
+        moves = [m for m in moves if abs(m.after - m.before) > 1e-9]
+        moves.sort(key=lambda m: (-abs(m.after - m.before), m.cause))
+        return WhatIf(before, after, tuple(moves))
+
+    def premise(self, rule_id: str) -> float:
+        return certainty(self.engine.kb.rules[rule_id].when, self.known())
+
+    # ------------------------------------------------------------------ persistence
+    def copy(self) -> Session:
+        other = Session(self.engine)
+        other._facts = dict(self._facts)
+        other._dont_know = set(self._dont_know)
+        return other
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "facts": [asdict(f) for f in self._facts.values()],
+            "dont_know": sorted(self._dont_know),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], engine: Engine | None = None) -> Session:
+        try:
+            facts = [Fact(**f) for f in data.get("facts", [])]
+            session = cls(engine, facts)
+            for name in data.get("dont_know", []):
+                session.answer(str(name), DONT_KNOW)
+        except TypeError as exc:
+            raise FactError(f"malformed saved session: {exc}") from None
+        return session

@@ -1,0 +1,222 @@
+"""`nndoctor rules lint`: every check a contributor's pull request must pass, as plain messages.
+
+Each problem names the file, the field and what to write. Errors fail the lint; warnings do not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from nndoctor.engine.compiler import CycleError, stratify
+from nndoctor.engine.conditions import facts_in
+from nndoctor.engine.facts import FactError, coerce_value
+from nndoctor.knowledge.cases import CaseResult, run_cases
+from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
+from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf, Rule
+
+MAX_FACT_PROPERTIES = 250  # durable_rules holds at most 254 properties per fact
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # "error" | "warning"
+    path: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}: {self.field}: " if self.field else f"{self.path}: "
+        return f"{self.severity}: {where}{self.message}"
+
+
+@dataclass(frozen=True)
+class LintReport:
+    problems: tuple[Problem, ...]
+    seed_items: int
+    seed_covered: int
+    rules: int
+    causes: int
+    facts: int
+    cases: int
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def lint(root: Path | None = None) -> LintReport:
+    try:
+        kb = load_knowledge_base(root)
+    except KnowledgeError as exc:
+        problem = Problem("error", exc.path, exc.field or "", exc.message)
+        return LintReport((problem,), 0, 0, 0, 0, 0, 0)
+    problems = list(_check(kb))
+    seed_ids = _seed_items(kb, problems)
+    cited = _cited_seeds(kb)
+    for sid in sorted(cited - seed_ids):
+        problems.append(Problem("error", _where_cited(kb, sid), "sources",
+                                f"seed:{sid} is not an item of seed_items.yaml"))
+    for sid in sorted(seed_ids - cited):
+        problems.append(Problem("error", str(kb.root / "seed_items.yaml"), sid,
+                                f"seed item {sid} is cited by no fact, cause, fix or rule; "
+                                f"add 'seed:{sid}' to the sources of the entry that encodes it"))
+    results: list[CaseResult] = []
+    if not any(p.severity == "error" for p in problems):
+        results = run_cases(kb)
+        for r in results:
+            if not r.passed:
+                problems.append(Problem("error", str(kb.files["rule:" + r.rule_id]),
+                                        f"tests.{r.case}", r.message))
+    return LintReport(tuple(problems), len(seed_ids), len(seed_ids & cited), len(kb.rules),
+                      len(kb.causes), len(kb.facts), len(results))
+
+
+def _seed_items(kb: KnowledgeBase, problems: list[Problem]) -> set[str]:
+    path = kb.root / "seed_items.yaml"
+    try:
+        data = read_yaml(path)
+    except KnowledgeError as exc:
+        problems.append(Problem("error", exc.path, "", exc.message))
+        return set()
+    return set((data or {}).get("items", {}))
+
+
+def _all_sources(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
+    for name, fact in kb.facts.items():
+        for s in fact.sources:
+            yield f"fact:{name}", s
+    for cid, cause in kb.causes.items():
+        for s in [*cause.sources, *(s for fix in cause.fixes for s in fix.sources)]:
+            yield f"cause:{cid}", s
+    for rid, rule in kb.rules.items():
+        for s in rule.sources:
+            yield f"rule:{rid}", s
+    for name, det in kb.detectors.detectors.items():
+        for s in det.sources:
+            yield f"detector:{name}", s
+    for s in kb.settings.sources:
+        yield "settings", s
+
+
+def _cited_seeds(kb: KnowledgeBase) -> set[str]:
+    return {s[5:] for _, s in _all_sources(kb) if s.startswith("seed:")}
+
+
+def _where_cited(kb: KnowledgeBase, sid: str) -> str:
+    for key, s in _all_sources(kb):
+        if s == f"seed:{sid}":
+            return str(kb.files.get(key, kb.root / "detectors.yaml"))
+    return str(kb.root)
+
+
+def _tests(cond: Condition, negated: bool = False) -> Iterator[tuple[FactTest, bool]]:
+    if isinstance(cond, FactTest):
+        yield cond, negated
+    elif isinstance(cond, NotOf):
+        yield from _tests(cond.not_, not negated)
+    else:
+        for child in cond.all if isinstance(cond, AllOf) else cond.any:
+            yield from _tests(child, negated)
+
+
+def _check(kb: KnowledgeBase) -> Iterator[Problem]:
+    findings = {n for n, f in kb.facts.items() if f.kind == "finding"}
+    refs = set(kb.references.references)
+    for key, source in _all_sources(kb):
+        if source.startswith("ref:") and source[4:] not in refs:
+            path = str(kb.files.get(key, kb.root / "settings.yaml"))
+            yield Problem("error", path, "sources",
+                          f"{source} is not in references.yaml; add it there or cite a URL")
+    concluded: dict[str, int] = {}
+    for rule in kb.rules.values():
+        yield from _check_rule(kb, rule, findings)
+        for c in rule.then:
+            if c.cf > 0:
+                concluded[c.target] = concluded.get(c.target, 0) + 1
+    try:
+        stratify(kb.rules, findings)
+    except CycleError as exc:
+        yield Problem("error", str(kb.root / "rules"), "then", str(exc))
+    for cid in kb.causes:
+        if cid not in concluded:
+            yield Problem("error", str(kb.files["cause:" + cid]), "id",
+                          f"no rule concludes cause {cid!r} with a positive cf: it is unreachable")
+    used = {f for r in kb.rules.values() for f in facts_in(r.when)}
+    for name, fact in kb.facts.items():
+        if fact.kind == "finding" and name not in concluded:
+            yield Problem("warning", str(kb.files["fact:" + name]), f"facts.{name}",
+                          "no rule concludes this finding")
+        elif name not in used and fact.kind == "observation":
+            yield Problem("warning", str(kb.files["fact:" + name]), f"facts.{name}",
+                          "no rule tests this fact")
+    if len(kb.facts) > MAX_FACT_PROPERTIES:
+        yield Problem("error", str(kb.root / "facts"), "facts",
+                      f"{len(kb.facts)} facts exceed the engine's limit of {MAX_FACT_PROPERTIES}")
+
+
+def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[Problem]:
+    path = kb.files["rule:" + rule.id]
+    here = str(path)
+    expected = f"{rule.id}-{rule.name}.yaml"
+    if path.name != expected:
+        yield Problem("error", here, "id", f"file name must be {expected!r}")
+    if path.parent.name != rule.category:
+        yield Problem("error", here, "category",
+                      f"category {rule.category!r} must match its folder {path.parent.name!r}")
+    prefix = rule.id[:-3]
+    for other in kb.rules.values():
+        if other.category == rule.category and other.id[:-3] != prefix:
+            yield Problem("error", here, "id", f"rules of category {rule.category!r} use one "
+                          f"prefix; {other.id} uses {other.id[:-3]!r}, this uses {prefix!r}")
+            break
+    for test, negated in _tests(rule.when):
+        spec = kb.facts.get(test.fact)
+        if spec is None:
+            yield Problem("error", here, "when", f"unknown fact {test.fact!r}; declare it in "
+                          "knowledge/facts/*.yaml or use a declared one")
+            continue
+        op, ref = test.operator()
+        if spec.kind == "finding" and (negated or op not in {"eq", "present"} or ref is False):
+            yield Problem("error", here, "when", f"finding {test.fact!r} may only be tested "
+                          "with 'eq: true' or 'present: true', never negated")
+            continue
+        values = ref if op == "in" else [ref] if op not in {"present", "absent"} else []
+        if op in {"lt", "le", "gt", "ge"} and spec.type != "number":
+            yield Problem("error", here, "when", f"{op} needs a number fact; {test.fact!r} "
+                          f"is {spec.type}")
+            continue
+        for v in values:
+            try:
+                coerced = coerce_value(test.fact, v, spec)
+            except FactError as exc:
+                yield Problem("error", here, "when", str(exc))
+                continue
+            if spec.type == "bool" and not isinstance(v, bool):
+                yield Problem("error", here, "when", f"write true/false for {test.fact!r}, "
+                              f"not {v!r}")
+            del coerced
+    for i, c in enumerate(rule.then):
+        if c.cause and c.cause not in kb.causes:
+            yield Problem("error", here, f"then.{i}.cause", f"unknown cause {c.cause!r}; "
+                          "add knowledge/causes/<id>.yaml or use an existing id")
+        if c.finding and c.finding not in findings:
+            yield Problem("error", here, f"then.{i}.finding", f"unknown finding {c.finding!r}; "
+                          "declare it with 'kind: finding' in knowledge/facts/*.yaml")
+    for case in rule.tests:
+        for name, value in case.facts.items():
+            spec = kb.facts.get(name)
+            if spec is None:
+                yield Problem("error", here, f"tests.{case.name}.facts",
+                              f"unknown fact {name!r}")
+                continue
+            try:
+                coerce_value(name, value, spec)
+            except FactError as exc:
+                yield Problem("error", here, f"tests.{case.name}.facts", str(exc))
+        targets = {c.target for c in rule.then}
+        for target in case.certainty or {}:
+            if target not in targets:
+                yield Problem("error", here, f"tests.{case.name}.certainty",
+                              f"{target!r} is not a conclusion of this rule")

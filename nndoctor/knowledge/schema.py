@@ -1,0 +1,287 @@
+"""Pydantic models of the knowledge base: facts, causes, rules (with embedded tests), detectors.
+
+Every model forbids unknown keys and is frozen, so a typo in a contributor's YAML is an error
+that names the field, never a silently ignored key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Scalar = bool | int | float | str
+SOURCE_PATTERN = re.compile(r"^(seed:\d{3}-[A-Za-z0-9]+|https?://\S+|ref:[a-z0-9][a-z0-9._-]*)$")
+SNAKE = r"^[a-z][a-z0-9_]*$"
+KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+RULE_ID = r"^[A-Z]{2,4}\d{3}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_sources(sources: list[str]) -> list[str]:
+    for source in sources:
+        if not SOURCE_PATTERN.match(source):
+            raise ValueError(
+                f"source {source!r} must be 'seed:<ID>' (see KNOWLEDGE-COVERAGE.md), "
+                "'ref:<name>' (see references.yaml) or an http(s) URL"
+            )
+    return sources
+
+
+Sources = Annotated[list[str], AfterValidator(_check_sources)]
+
+
+# --------------------------------------------------------------------------- facts
+
+
+class Choice(Strict):
+    value: str = Field(pattern=SNAKE)
+    label: str
+
+
+class Fact(Strict):
+    """One entry of the fact vocabulary: what a rule may test and how a person is asked for it."""
+
+    type: Literal["bool", "enum", "number"]
+    kind: Literal["observation", "finding"] = "observation"
+    question: str | None = None
+    help: str | None = None
+    choices: list[Choice] | None = None
+    unit: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    probe_values: list[float] | None = Field(
+        default=None, description="Representative answers used to score a number question."
+    )
+    derived_from_logs: bool = Field(
+        default=False, description="A log detector or probe can set it; then it is never asked."
+    )
+    askable: bool = True
+    sources: Sources = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Fact:
+        if self.type == "enum" and not self.choices:
+            raise ValueError("an enum fact needs 'choices'")
+        if self.type != "enum" and self.choices:
+            raise ValueError("only enum facts take 'choices'")
+        if self.type == "number" and self.askable and self.kind == "observation":
+            if not self.probe_values:
+                raise ValueError("an askable number fact needs 'probe_values' (typical answers)")
+        if self.kind == "finding" and (self.type != "bool" or self.askable):
+            raise ValueError("a finding is a bool with 'askable: false'")
+        if self.kind == "observation" and self.askable and not (self.question and self.help):
+            raise ValueError("an askable fact needs 'question' and 'help'")
+        return self
+
+    def answers(self) -> list[Scalar]:
+        """The answers a person may give (besides "don't know")."""
+        if self.type == "bool":
+            return [True, False]
+        if self.type == "enum":
+            return [c.value for c in self.choices or []]
+        return list(self.probe_values or [])
+
+
+class Vocabulary(Strict):
+    facts: dict[Annotated[str, Field(pattern=SNAKE)], Fact]
+
+
+# --------------------------------------------------------------------------- causes
+
+
+class Fix(Strict):
+    id: str = Field(pattern=KEBAB)
+    action: str = Field(min_length=10)
+    verify: str | None = Field(default=None, description="How to tell the fix worked.")
+    effort: Literal["low", "medium", "high"] = "low"
+    sources: Sources = Field(min_length=1)
+
+
+class Cause(Strict):
+    id: str = Field(pattern=SNAKE)
+    title: str
+    category: str = Field(pattern=SNAKE)
+    explanation: str = Field(min_length=40, description="What it means, in plain words.")
+    fixes: list[Fix] = Field(min_length=1)
+    sources: Sources = Field(min_length=1)
+
+    @field_validator("fixes")
+    @classmethod
+    def _unique_fix_ids(cls, fixes: list[Fix]) -> list[Fix]:
+        ids = [f.id for f in fixes]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"fix ids must be unique within a cause: {ids}")
+        return fixes
+
+
+# --------------------------------------------------------------------------- rules
+
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
+
+
+class FactTest(Strict):
+    """A test of one fact: exactly one operator, e.g. ``{fact: lr, gt: 0.01}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    fact: str = Field(pattern=SNAKE)
+    eq: Scalar | None = None
+    ne: Scalar | None = None
+    lt: float | None = None
+    le: float | None = None
+    gt: float | None = None
+    ge: float | None = None
+    in_: list[Scalar] | None = Field(default=None, alias="in")
+    present: Literal[True] | None = None
+    absent: Literal[True] | None = None
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FactTest:
+        used = self.operators()
+        if len(used) != 1:
+            raise ValueError(
+                f"a test of fact {self.fact!r} needs exactly one operator of "
+                f"{', '.join(OPERATORS)}; found {used or 'none'}"
+            )
+        op, value = self.operator()
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"threshold of {self.fact!r} must be finite")
+        if op == "in" and not value:
+            raise ValueError(f"'in' of fact {self.fact!r} needs a non-empty list")
+        return self
+
+    def operators(self) -> list[str]:
+        return [op for op in OPERATORS if getattr(self, "in_" if op == "in" else op) is not None]
+
+    def operator(self) -> tuple[str, Any]:
+        op = self.operators()[0]
+        return op, getattr(self, "in_" if op == "in" else op)
+
+
+class AllOf(Strict):
+    all: list[Condition] = Field(min_length=1)
+
+
+class AnyOf(Strict):
+    any: list[Condition] = Field(min_length=1)
+
+
+class NotOf(Strict):
+    not_: Condition = Field(alias="not")
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Condition = FactTest | AllOf | AnyOf | NotOf
+AllOf.model_rebuild()
+AnyOf.model_rebuild()
+NotOf.model_rebuild()
+
+
+class Conclusion(Strict):
+    """A rule's conclusion: a cause or an intermediate finding, with a certainty factor."""
+
+    cause: str | None = Field(default=None, pattern=SNAKE)
+    finding: str | None = Field(default=None, pattern=SNAKE)
+    cf: float = Field(ge=-1.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Conclusion:
+        if (self.cause is None) == (self.finding is None):
+            raise ValueError("a conclusion names exactly one of 'cause' or 'finding'")
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.cause or self.finding or ""
+
+
+class Expectation(Strict):
+    """What a test case expects of one conclusion's certainty (after this rule alone)."""
+
+    min: float | None = Field(default=None, ge=-1, le=1)
+    max: float | None = Field(default=None, ge=-1, le=1)
+
+
+class RuleCase(Strict):
+    name: str = Field(pattern=KEBAB)
+    facts: dict[str, Scalar]
+    expect: Literal["fires", "silent"]
+    certainty: dict[str, Expectation] | None = Field(
+        default=None, description="Optional bounds on the resulting certainty of targets."
+    )
+
+
+class Rule(Strict):
+    id: str = Field(pattern=RULE_ID)
+    name: str = Field(pattern=KEBAB)
+    title: str
+    category: str = Field(pattern=SNAKE)
+    when: AllOf | AnyOf
+    then: list[Conclusion] = Field(min_length=1)
+    because: str = Field(min_length=20)
+    sources: Sources = Field(min_length=1)
+    tests: list[RuleCase] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _fires_and_silent(self) -> Rule:
+        kinds = {case.expect for case in self.tests}
+        if kinds != {"fires", "silent"}:
+            raise ValueError("tests need at least one 'fires' case and one 'silent' case")
+        return self
+
+
+# --------------------------------------------------------------------------- settings, detectors
+
+
+class Bands(Strict):
+    confirmed: float = 0.8
+    likely: float = 0.5
+    possible: float = 0.2
+
+
+class Settings(Strict):
+    """Engine knobs that are knowledge, not mechanism."""
+
+    bands: Bands = Bands()
+    premise_threshold: float = Field(0.2, description="Clause certainty at or below this is false.")
+    healthy_finding: str = Field(pattern=SNAKE)
+    insufficient_finding: str = Field(pattern=SNAKE)
+    question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")
+    sources: Sources = Field(min_length=1)
+
+
+class Detector(Strict):
+    """Thresholds of one log detector; the parameters are read by name by the detector."""
+
+    description: str
+    params: dict[str, float | int | str | bool]
+    sources: Sources = Field(min_length=1)
+
+
+class Detectors(Strict):
+    detectors: dict[Annotated[str, Field(pattern=SNAKE)], Detector]
+
+
+class Reference(Strict):
+    title: str
+    url: str
+
+
+class References(Strict):
+    references: dict[str, Reference]
+
+
+def json_schemas() -> dict[str, dict[str, Any]]:
+    """JSON Schemas for editors, one per kind of YAML file."""
+    return {
+        "rule": Rule.model_json_schema(by_alias=True),
+        "cause": Cause.model_json_schema(by_alias=True),
+        "facts": Vocabulary.model_json_schema(by_alias=True),
+        "detectors": Detectors.model_json_schema(by_alias=True),
+    }

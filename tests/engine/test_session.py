@@ -1,0 +1,125 @@
+"""Sessions: ranking, determinism, explanations, questions, what-if, bad input, threads."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from nndoctor.engine import durable_matcher
+from nndoctor.engine.facts import Fact, FactError
+from nndoctor.engine.inference import default_engine
+from nndoctor.engine.session import DONT_KNOW, Session
+
+NAN_EARLY = [Fact("loss_nonfinite", True, source="log", detail="train_loss, step 40"),
+             Fact("nonfinite_early", True, source="log", detail="step 40 of 5000")]
+
+
+def test_early_nan_ranks_lr_too_high_with_how_explanation():
+    session = Session(facts=NAN_EARLY)
+    diagnosis = session.diagnose()
+    assert diagnosis.verdict == "problem"
+    ids = [c.id for c in diagnosis.causes]
+    assert "lr_too_high" in ids[:3]
+    how = "\n".join(session.how("lr_too_high"))
+    assert "NUM001" in how and "loss_nonfinite = yes (from the log, train_loss, step 40)" in how
+    cause = diagnosis.cause("lr_too_high")
+    assert cause.fixes[0].id == "divide-lr-by-10"
+
+
+def test_same_facts_in_any_order_give_the_same_diagnosis():
+    engine = default_engine()
+    rng = random.Random(3)
+    names = [n for n in engine.kb.askable_facts() if engine.kb.facts[n].type == "bool"][:30]
+    facts = [Fact(n, rng.random() < 0.5) for n in names]
+    reference = Session(facts=facts).diagnose(questions=0)
+    for _ in range(5):
+        rng.shuffle(facts)
+        other = Session(facts=facts).diagnose(questions=0)
+        assert other.scores == reference.scores
+        assert [c.id for c in other.causes] == [c.id for c in reference.causes]
+
+
+@pytest.mark.parametrize(("fact", "message"), [
+    (Fact("no_such_fact", True), "unknown fact 'no_such_fact'"),
+    (Fact("lr", "fast"), "fact 'lr' is a number; got 'fast'"),
+    (Fact("lr", -1.0), "fact 'lr' must be ≥ 0"),
+    (Fact("lr", float("nan")), "fact 'lr' must be a finite number"),
+    (Fact("hidden_activation", "softplus"), "fact 'hidden_activation' must be one of"),
+    (Fact("no_learning", True), "is a finding concluded by rules"),
+])
+def test_bad_facts_raise_a_clear_error(fact, message):
+    with pytest.raises(FactError, match=message.replace("(", r"\(")):
+        Session(facts=[fact])
+
+
+def test_a_bad_fact_in_a_batch_stores_nothing():
+    session = Session()
+    with pytest.raises(FactError):
+        session.tell(Fact("loss_nonfinite", True), Fact("lr", "oops"))
+    assert session.facts == {}
+
+
+def test_next_question_skips_known_and_dont_know_facts():
+    session = Session(facts=NAN_EARLY)
+    first = session.next_question()
+    assert first is not None and first.fact not in session.facts
+    assert first.why
+    session.answer(first.fact, DONT_KNOW)
+    second = session.next_question()
+    assert second is None or second.fact != first.fact
+
+
+def test_what_if_reports_moves_and_leaves_the_session_alone():
+    session = Session(facts=NAN_EARLY)
+    before = session.diagnose(questions=0).scores
+    result = session.what_if({"nonfinite_early": None})
+    assert any(m.cause == "lr_too_high" and m.after < m.before for m in result.moves)
+    assert session.diagnose(questions=0).scores == before
+
+
+def test_why_not_names_the_missing_clause():
+    session = Session(facts=[Fact("loss_nonfinite", True)])
+    text = "\n".join(session.why_not("lr_too_high"))
+    assert "NUM001" in text and "nonfinite_early = true is unknown" in text
+
+
+def test_no_facts_is_insufficient_data():
+    assert Session().diagnose().verdict == "insufficient-data"
+
+
+def test_save_and_restore_round_trip():
+    session = Session(facts=NAN_EARLY)
+    session.answer("hidden_activation", DONT_KNOW)
+    restored = Session.from_dict(session.to_dict())
+    assert restored.facts == session.facts and restored.dont_know == {"hidden_activation"}
+    assert restored.diagnose(questions=0).scores == session.diagnose(questions=0).scores
+
+
+@pytest.mark.skipif(not durable_matcher.AVAILABLE, reason="durable not importable")
+def test_more_sessions_than_durables_cap_and_from_threads():
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(300):
+                results.append(Session(facts=NAN_EARLY).diagnose(questions=0).scores)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(results) == 1200 and all(r == results[0] for r in results)
+
+
+@pytest.mark.skipif(not durable_matcher.AVAILABLE, reason="durable not importable")
+def test_engine_errors_surface():
+    engine = default_engine()
+    with pytest.raises(ValueError):
+        engine.matcher.match(0, {"lr": float("nan")})
