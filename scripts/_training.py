@@ -65,6 +65,7 @@ class RunConfig:
     epochs: int = 20
     max_steps: int | None = None  # stop early after this many optimiser steps
     clip_norm: float | None = None
+    evals_per_epoch: int = 1  # validation passes per epoch (the last one at the epoch's end)
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -80,7 +81,8 @@ class History:
     Step arrays are indexed by optimiser step ``1..n_steps`` (index 0 is step 1). ``step_loss``
     and ``step_acc`` are the mini-batch values *before* the update, ``step_grad_norm`` the global
     L2 norm of the gradient before clipping, ``step_lr`` the learning rate used by that update.
-    Evaluation happens at the end of every epoch on the whole validation set (eval mode).
+    Validation runs ``evals_per_epoch`` times per epoch, the last at the end of the epoch, on the
+    whole validation set in eval mode.
     """
 
     config: RunConfig
@@ -89,12 +91,15 @@ class History:
     step_acc: np.ndarray
     step_lr: np.ndarray
     step_grad_norm: np.ndarray
-    eval_step: np.ndarray  # global step at the end of each evaluated epoch
-    eval_epoch: np.ndarray  # 0-based epoch index
+    eval_step: np.ndarray  # global step of each validation pass
+    eval_epoch: np.ndarray  # 0-based epoch in which it happened
+    eval_epoch_end: np.ndarray  # bool: the pass at the end of its epoch
     val_loss: np.ndarray
     val_acc: np.ndarray
-    train_loss_epoch: np.ndarray
+    epoch_step: np.ndarray  # global step at the end of each epoch
+    train_loss_epoch: np.ndarray  # mean of the epoch's mini-batch losses
     train_acc_epoch: np.ndarray
+    n_params: int = 0
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -333,13 +338,19 @@ def train(cfg: RunConfig) -> History:
     s_acc: list[float] = []
     s_lr: list[float] = []
     s_gn: list[float] = []
-    e_step: list[int] = []
-    e_epoch: list[int] = []
-    v_loss: list[float] = []
-    v_acc: list[float] = []
-    t_loss: list[float] = []
-    t_acc: list[float] = []
+    ev: list[tuple[int, int, bool, float, float]] = []
+    ep: list[tuple[int, float, float]] = []
 
+    def evaluate(epoch: int, end: bool) -> None:
+        model.eval()
+        with torch.no_grad():
+            out = model(x_va)
+            ev.append((step, epoch, end, float(loss_fn(out, y_va)),
+                       float((out.argmax(1) == y_va).float().mean())))
+        model.train()
+
+    eval_at = {round((k + 1) * steps_per_epoch / cfg.evals_per_epoch) for k in
+               range(cfg.evals_per_epoch - 1)}
     step = 0
     for epoch in range(cfg.epochs):
         if step >= total:
@@ -372,15 +383,10 @@ def train(cfg: RunConfig) -> History:
             s_gn.append(gn)
             ep_loss.append(lv)
             ep_acc.append(av)
-        model.eval()
-        with torch.no_grad():
-            logits = model(x_va)
-            v_loss.append(float(loss_fn(logits, y_va)))
-            v_acc.append(float((logits.argmax(1) == y_va).float().mean()))
-        e_step.append(step)
-        e_epoch.append(epoch)
-        t_loss.append(float(np.mean(ep_loss)))
-        t_acc.append(float(np.mean(ep_acc)))
+            if b + 1 in eval_at and step < total:
+                evaluate(epoch, end=False)
+        evaluate(epoch, end=True)
+        ep.append((step, float(np.mean(ep_loss)), float(np.mean(ep_acc))))
 
     return History(
         config=cfg,
@@ -389,11 +395,14 @@ def train(cfg: RunConfig) -> History:
         step_acc=np.asarray(s_acc),
         step_lr=np.asarray(s_lr),
         step_grad_norm=np.asarray(s_gn),
-        eval_step=np.asarray(e_step),
-        eval_epoch=np.asarray(e_epoch),
-        val_loss=np.asarray(v_loss),
-        val_acc=np.asarray(v_acc),
-        train_loss_epoch=np.asarray(t_loss),
-        train_acc_epoch=np.asarray(t_acc),
+        eval_step=np.asarray([e[0] for e in ev], dtype=int),
+        eval_epoch=np.asarray([e[1] for e in ev], dtype=int),
+        eval_epoch_end=np.asarray([e[2] for e in ev], dtype=bool),
+        val_loss=np.asarray([e[3] for e in ev]),
+        val_acc=np.asarray([e[4] for e in ev]),
+        epoch_step=np.asarray([e[0] for e in ep], dtype=int),
+        train_loss_epoch=np.asarray([e[1] for e in ep]),
+        train_acc_epoch=np.asarray([e[2] for e in ep]),
+        n_params=sum(p.numel() for p in params),
         seconds=time.perf_counter() - started,
     )

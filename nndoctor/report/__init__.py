@@ -1,0 +1,24 @@
+"""Renderers of diagnoses: text, JSON, Markdown, HTML."""
+
+from __future__ import annotations
+
+import json
+
+from nndoctor.pipeline import RunReport
+from nndoctor.report.common import document
+from nndoctor.report.html import render_html
+from nndoctor.report.markdown import render_markdown
+from nndoctor.report.text import render_text
+
+
+def render(reports: list[RunReport], fmt: str, top: int = 5) -> str:
+    if fmt == "json":
+        return json.dumps(document(reports, top), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return render_markdown(reports, top)
+    if fmt == "html":
+        return render_html(reports, top)
+    return render_text(reports, top)
+
+
+__all__ = ["render"]

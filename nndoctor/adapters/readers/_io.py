@@ -1,0 +1,77 @@
+"""Careful file access for readers: one-line LogErrors, never a traceback, never a write."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nndoctor.adapters.run import LogError
+
+
+def head(path: Path, size: int = 4096) -> bytes:
+    """The first ``size`` bytes of a file, or b"" if it cannot be read (for ``can_read``)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(size)
+    except OSError:
+        return b""
+
+
+def head_text(path: Path, size: int = 4096) -> str:
+    """The first bytes of a file as text (BOM stripped, undecodable bytes replaced)."""
+    return head(path, size).decode("utf-8-sig", errors="replace")
+
+
+def first_line(path: Path) -> str:
+    """The first line of a text file without its newline ("" when unreadable)."""
+    lines = head_text(path).splitlines()
+    return lines[0] if lines else ""
+
+
+def read_bytes(path: Path) -> bytes:
+    """The whole file; LogError when it is unreadable or empty."""
+    try:
+        data = Path(path).read_bytes()
+    except IsADirectoryError:
+        raise LogError(path, "is a directory, expected a file") from None
+    except FileNotFoundError:
+        raise LogError(path, "no such file") from None
+    except OSError as exc:
+        raise LogError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise LogError(path, "empty file")
+    return data
+
+
+def read_text(path: Path) -> str:
+    """The whole file as UTF-8 text (a BOM is dropped); LogError when unreadable or empty."""
+    data = read_bytes(path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LogError(path, f"not UTF-8 text (byte {exc.start})") from None
+    if not text.strip():
+        raise LogError(path, "empty file")
+    return text
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON file (NaN/Infinity accepted, as Python writes them); LogError on bad JSON."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LogError(path, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")\
+            from None
+    except RecursionError:
+        raise LogError(path, "invalid JSON: nested too deeply") from None
+
+
+def to_float(value: Any) -> float | None:
+    """A JSON/YAML value as a float, None when it is not a number (bools are not numbers)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return None

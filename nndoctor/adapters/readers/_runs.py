@@ -1,0 +1,112 @@
+"""Shared tail of every reader: raw tagged series + context → a normalised :class:`Run`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from nndoctor.adapters.names import canonicalise
+from nndoctor.adapters.run import Run, Series
+
+# context key → spellings seen in hparams.yaml, MLflow params, HF state and Ultralytics args.yaml
+CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
+    "num_classes": ("num_classes", "n_classes", "nb_classes", "num_labels", "n_class", "nc"),
+    "batch_size": ("batch_size", "train_batch_size", "per_device_train_batch_size", "bs",
+                   "batch"),
+    "lr": ("lr", "learning_rate", "lr0", "base_lr", "max_lr", "initial_lr"),
+    "optimizer": ("optimizer", "optim", "optimizer_name", "opt"),
+    "weight_decay": ("weight_decay", "wd"),
+    "epochs": ("max_epochs", "epochs", "num_train_epochs", "n_epochs", "num_epochs"),
+}
+_INT_KEYS = {"num_classes", "batch_size", "epochs"}
+
+
+def build_run(
+    name: str,
+    path: Path,
+    fmt: str,
+    raw: Mapping[str, Series],
+    context: Mapping[str, Any] | None = None,
+    warnings: list[str] | tuple[str, ...] = (),
+    default_role: str = "train",
+) -> Run:
+    """Normalise metric names (names.py) and assemble the Run."""
+    series, hints = canonicalise(raw, default_role=default_role)
+    ctx = dict(context or {})
+    ctx.update(hints)
+    return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
+               warnings=tuple(warnings))
+
+
+def series_from_lists(steps: list[int] | np.ndarray, values: list[float] | np.ndarray,
+                      tag: str) -> Series:
+    """A step-sorted Series from parallel lists."""
+    return Series.from_pairs(steps, values, tag)
+
+
+def context_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Pick the hyper-parameters rules care about out of a (possibly nested) mapping.
+
+    Top-level keys win over keys found one level down (``model: {num_classes: 10}``). Values
+    are only read, never followed: a path in the mapping is not opened.
+    """
+    out: dict[str, Any] = {}
+    levels: list[Mapping[str, Any]] = [params]
+    levels += [v for v in params.values() if isinstance(v, Mapping)]
+    for key, spellings in CONTEXT_KEYS.items():
+        for level in levels:
+            found = _lookup(level, spellings)
+            value = _coerce(key, found)
+            if value is not None:
+                out[key] = value
+                break
+    return out
+
+
+def _lookup(level: Mapping[str, Any], spellings: tuple[str, ...]) -> Any:
+    lowered = {str(k).lower(): v for k, v in level.items()}
+    for s in spellings:
+        if s in lowered:
+            return lowered[s]
+    return None
+
+
+def _coerce(key: str, value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return None
+    if key == "optimizer":
+        if isinstance(value, Mapping):  # LightningCLI: {class_path: torch.optim.Adam, init_args}
+            value = value.get("class_path") or value.get("name")
+        if isinstance(value, str) and value.strip():
+            return value.strip().rsplit(".", 1)[-1]
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
+    if not isinstance(value, int | float):
+        return None
+    if key in _INT_KEYS:
+        return int(value) if float(value).is_integer() and value > 0 else None
+    return float(value)
+
+
+def yaml_context(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """Context from a hparams.yaml / args.yaml beside a log (safe loader); warnings on failure."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, [f"{path.name}: not read ({exc})"]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {}, [f"{path.name}: not plain YAML, hyper-parameters ignored ({first})"]
+    if not isinstance(data, Mapping):
+        return {}, []
+    return context_from_params(data), []

@@ -1,0 +1,88 @@
+"""Shared pieces of the detectors: the registry and robust curve statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nndoctor.adapters.run import Run, Series
+from nndoctor.engine.facts import Fact, Value
+
+Params = dict[str, Any]
+Detector = Callable[[Run, Params], Iterator[Fact]]
+DETECTORS: dict[str, Detector] = {}
+
+
+def detector(name: str) -> Callable[[Detector], Detector]:
+    """Register a detector under the name of its entry in detectors.yaml."""
+
+    def register(fn: Detector) -> Detector:
+        DETECTORS[name] = fn
+        return fn
+
+    return register
+
+
+def log_fact(name: str, value: Value, evidence: str, detail: str = "",
+             certainty: float = 1.0) -> Fact:
+    return Fact(name, value, certainty, "log", detail, evidence)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """The finite points of a series, with robust summaries used by several detectors."""
+
+    tag: str
+    steps: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def of(cls, series: Series | None, tag: str) -> Curve | None:
+        if series is None:
+            return None
+        finite = np.isfinite(series.values)
+        return cls(tag, series.steps[finite], series.values[finite])
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+    def head(self, fraction: float) -> np.ndarray:
+        return self.values[: max(1, int(len(self) * fraction))]
+
+    def tail(self, fraction: float) -> np.ndarray:
+        return self.values[-max(1, int(len(self) * fraction)):]
+
+    def level_start(self, fraction: float = 0.1) -> float:
+        return float(np.median(self.head(fraction)))
+
+    def level_end(self, fraction: float = 0.1) -> float:
+        return float(np.median(self.tail(fraction)))
+
+    def smooth(self, window: int) -> np.ndarray:
+        """Centered running median (robust to spikes), same length as the curve."""
+        window = max(1, min(window, len(self)))
+        if window == 1:
+            return self.values.copy()
+        pad = window // 2
+        padded = np.pad(self.values, (pad, window - 1 - pad), mode="edge")
+        view = np.lib.stride_tricks.sliding_window_view(padded, window)
+        return np.median(view, axis=1)
+
+    def span(self, start: int = 0, end: int = -1) -> str:
+        return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
+
+
+def relative_change(start: float, end: float) -> float:
+    scale = max(abs(start), 1e-12)
+    return (end - start) / scale
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def num(x: float) -> str:
+    return f"{x:.4g}"

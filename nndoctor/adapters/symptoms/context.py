@@ -1,0 +1,41 @@
+"""Facts read directly from a run's context (hparams and run metadata)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from nndoctor.adapters.run import Run
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact
+from nndoctor.engine.facts import Fact
+
+OPTIMIZERS = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "rmsprop": "rmsprop",
+              "adagrad": "adagrad", "nesterov": "sgd_momentum"}
+
+
+def _number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if number == number and abs(number) != float("inf") else None
+
+
+@detector("run_context")
+def run_context(run: Run, p: Params) -> Iterator[Fact]:
+    ctx = run.context
+    for key, fact in (("num_classes", "num_classes"), ("batch_size", "batch_size"),
+                      ("dropout", "dropout_rate"), ("epochs", "epochs_trained")):
+        value = _number(ctx.get(key))
+        if value is not None and value >= 0:
+            yield log_fact(fact, value, f"{key} = {value:g} in the run's hyper-parameters",
+                           "hparams")
+    optimizer = str(ctx.get("optimizer", "")).lower()
+    if optimizer:
+        momentum = _number(ctx.get("momentum")) or 0.0
+        value = OPTIMIZERS.get(optimizer.split(".")[-1], "other")
+        if value == "sgd" and momentum > 0:
+            value = "sgd_momentum"
+        yield log_fact("optimizer", value, f"optimizer = {ctx['optimizer']} in hyper-parameters",
+                       "hparams")
+    yield log_fact("rl_style_run", bool(ctx.get("rl_style")),
+                   "reward/KL metrics found" if ctx.get("rl_style") else "no reward/KL metrics")

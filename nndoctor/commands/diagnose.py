@@ -1,0 +1,57 @@
+"""`nndoctor diagnose PATH…`: read logs, derive symptoms, rank causes, print a report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from nndoctor.engine.certainty import BAND_ORDER
+from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers, parse_overrides
+from nndoctor.report import render
+from nndoctor.report.html import render_html
+
+
+def write_output(path: Path, text: str, inputs: list[Path]) -> None:
+    """Write a report, refusing to overwrite one of the logs being read."""
+    target = path.resolve()
+    for log in inputs:
+        resolved = log.resolve()
+        if target == resolved or (resolved.is_dir() and resolved in target.parents
+                                  and target.exists()):
+            raise ValueError(f"{path}: refusing to overwrite an input log")
+    path.write_text(text, encoding="utf-8")
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} runs")
+    if done == total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise ValueError("--top must be at least 1")
+    answers = parse_answers(args.answer)
+    overrides = parse_overrides(args.metric)
+    runs = load_runs(args.paths, overrides)
+    if not runs:
+        raise ValueError(f"{args.paths[0]}: no training log found")
+    show_progress = len(runs) > 1 and not args.no_progress and sys.stderr.isatty()
+    reports = diagnose_runs(runs, answers, args.jobs, _progress if show_progress else None)
+    text = render(reports, args.format, args.top)
+    if args.output:
+        write_output(args.output, text, args.paths)
+    else:
+        sys.stdout.write(text)
+    if args.plot:
+        write_output(args.plot, render_html(reports, args.top), args.paths)
+    if args.fail_on:
+        floor = BAND_ORDER.index(args.fail_on)
+        for report in reports:
+            if any(c.band and BAND_ORDER.index(c.band) >= floor for c in report.diagnosis.causes):
+                return 1
+    return 0

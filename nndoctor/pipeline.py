@@ -1,0 +1,92 @@
+"""The main job as a library call: logs (+ answers) → one Diagnosis per run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from nndoctor.adapters.names import apply_overrides
+from nndoctor.adapters.readers import read_path
+from nndoctor.adapters.run import Run
+from nndoctor.adapters.symptoms import derive_facts
+from nndoctor.engine.diagnosis import Diagnosis
+from nndoctor.engine.facts import Fact, FactError
+from nndoctor.engine.inference import default_engine
+from nndoctor.engine.session import Session
+
+PARALLEL_FROM = 8  # runs; below this a process pool costs more than it saves
+
+
+@dataclass(frozen=True)
+class RunReport:
+    run: Run
+    diagnosis: Diagnosis
+
+
+def parse_answers(pairs: Iterable[str]) -> list[Fact]:
+    """``FACT=VALUE`` strings → answer facts (validated when the session takes them)."""
+    facts = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise FactError(f"--answer {pair!r}: write FACT=VALUE, e.g. hidden_activation=relu")
+        facts.append(Fact(name.strip(), value.strip(), 1.0, "answer", "given with --answer"))
+    return facts
+
+
+def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
+    overrides = {}
+    for pair in pairs:
+        name, sep, tag = pair.partition("=")
+        if not sep or not name.strip() or not tag.strip():
+            raise FactError(f"--metric {pair!r}: write CANONICAL=TAG, e.g. val_loss=eval/nll")
+        overrides[name.strip()] = tag.strip()
+    return overrides
+
+
+def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3) -> RunReport:
+    """Derive facts from the run, add the user's answers (they win), diagnose."""
+    engine = default_engine()
+    session = Session(engine, derive_facts(run, engine.kb))
+    session.tell(*answers)
+    return RunReport(run, session.diagnose(questions=questions))
+
+
+def _diagnose_one(args: tuple[Run, Sequence[Fact]]) -> RunReport:
+    return diagnose_run(*args)
+
+
+def load_runs(paths: Sequence[Path], overrides: Mapping[str, str] | None = None) -> list[Run]:
+    runs: list[Run] = []
+    for path in paths:
+        runs.extend(read_path(path))
+    return [apply_overrides(r, overrides) for r in runs] if overrides else runs
+
+
+def diagnose_runs(
+    runs: Sequence[Run],
+    answers: Sequence[Fact] = (),
+    jobs: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[RunReport]:
+    """Diagnose many runs, in parallel processes when there are enough to pay for it."""
+    Session(default_engine(), answers)  # validate answers once, before any work
+    jobs = jobs or os.cpu_count() or 1
+    reports: list[RunReport] = []
+    if len(runs) < PARALLEL_FROM or jobs == 1:
+        for i, run in enumerate(runs, 1):
+            reports.append(diagnose_run(run, answers))
+            if progress:
+                progress(i, len(runs))
+        return reports
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        chunk = max(1, len(runs) // (jobs * 8))
+        for i, report in enumerate(pool.map(_diagnose_one, [(r, answers) for r in runs],
+                                            chunksize=chunk), 1):
+            reports.append(report)
+            if progress:
+                progress(i, len(runs))
+    return reports

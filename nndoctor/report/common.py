@@ -1,0 +1,105 @@
+"""Pieces every renderer shares: sparklines, confidence bars, symptom marks, the JSON shape."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from nndoctor import __version__
+from nndoctor.adapters.run import CANONICAL, Run
+from nndoctor.engine.diagnosis import RankedCause
+from nndoctor.pipeline import RunReport
+
+TICKS = "▁▂▃▄▅▆▇█"
+STEP = re.compile(r"step (\d+)")
+
+
+def sparkline(values: np.ndarray, width: int = 40) -> str:
+    """Unicode sparkline; non-finite buckets show as '×'."""
+    if values.size == 0:
+        return ""
+    buckets = np.array_split(values, min(width, values.size))
+    means = []
+    for b in buckets:
+        finite = b[np.isfinite(b)]
+        means.append(float(finite.mean()) if finite.size == b.size else None)
+    known = [m for m in means if m is not None]
+    if not known:
+        return "×" * len(means)
+    lo, hi = min(known), max(known)
+    span = (hi - lo) or 1.0
+    return "".join("×" if m is None else TICKS[int((m - lo) / span * (len(TICKS) - 1))]
+                   for m in means)
+
+
+def bar(confidence: float, width: int = 20) -> str:
+    filled = int(round(max(confidence, 0.0) * width))
+    return "█" * filled + "░" * (width - filled)
+
+
+def curve_lines(run: Run, width: int = 40) -> list[tuple[str, str, str]]:
+    """(name, sparkline, range text) for the canonical curves the run has."""
+    rows = []
+    for name in CANONICAL:
+        series = run.get(name)
+        if series is None or len(series) == 0:
+            continue
+        finite = series.values[np.isfinite(series.values)]
+        rng = f"{finite[0]:.4g} → {finite[-1]:.4g}" if finite.size else "no finite value"
+        rows.append((name, sparkline(series.values, width), rng))
+    return rows
+
+
+def symptom_marks(report: RunReport) -> list[tuple[str, int, str]]:
+    """(series, step, fact) for every true log fact whose evidence names a step."""
+    marks = []
+    for fact in report.diagnosis.facts.values():
+        if fact.source != "log" or fact.value is False:
+            continue
+        series = fact.detail.split(",")[0].strip()
+        for match in STEP.finditer(fact.evidence + " " + fact.detail):
+            marks.append((series, int(match.group(1)), fact.name))
+            break
+    return marks
+
+
+def fix_dict(cause: RankedCause) -> list[dict[str, Any]]:
+    return [{"id": f.id, "action": f.action, "verify": f.verify, "effort": f.effort}
+            for f in cause.fixes]
+
+
+def run_dict(report: RunReport, top: int) -> dict[str, Any]:
+    d = report.diagnosis
+    return {
+        "path": str(report.run.path),
+        "name": report.run.name,
+        "format": report.run.format,
+        "verdict": d.verdict,
+        "causes": [
+            {"id": c.id, "title": c.title, "confidence": round(c.confidence, 4), "band": c.band,
+             "evidence": c.evidence_lines(), "fixes": fix_dict(c)}
+            for c in d.causes[:top]
+        ],
+        "questions": [{"fact": q.fact, "text": q.text, "why": q.why} for q in d.questions],
+        "facts": {n: {"value": f.value, "source": f.source, "detail": f.detail,
+                      "evidence": f.evidence} for n, f in sorted(d.facts.items())},
+        "warnings": list(report.run.warnings),
+    }
+
+
+def document(reports: list[RunReport], top: int) -> dict[str, Any]:
+    return {"nndoctor": __version__, "runs": [run_dict(r, top) for r in reports]}
+
+
+def summary(reports: list[RunReport]) -> tuple[dict[str, int], dict[str, int]]:
+    """Runs per verdict and per top cause (for sweeps)."""
+    verdicts: dict[str, int] = {}
+    tops: dict[str, int] = {}
+    for r in reports:
+        verdicts[r.diagnosis.verdict] = verdicts.get(r.diagnosis.verdict, 0) + 1
+        if r.diagnosis.causes:
+            top = r.diagnosis.causes[0].id
+            tops[top] = tops.get(top, 0) + 1
+    return verdicts, dict(sorted(tops.items(), key=lambda kv: -kv[1]))
