@@ -117,14 +117,16 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
         ))
     ranked.sort(key=lambda c: (-c.confidence, c.id))
     shown = tuple(c for c in ranked if c.band is not None)
-    if shown:
-        verdict: Verdict = "problem"
-    elif evaluation.findings.get(settings.insufficient_finding, 0.0) >= settings.bands.likely:
+    top = shown[0].confidence if shown else 0.0
+    looks_healthy = evaluation.findings.get(settings.healthy_finding, 0.0) >= settings.bands.likely
+    too_little = evaluation.findings.get(settings.insufficient_finding, 0.0) >= settings.bands.likely
+    verdict: Verdict
+    if top >= settings.bands.likely or (shown and not (looks_healthy or too_little)):
+        verdict = "problem"  # a merely 'possible' cause does not overrule healthy curves
+    elif too_little or not looks_healthy:
         verdict = "insufficient-data"
-    elif evaluation.findings.get(settings.healthy_finding, 0.0) >= settings.bands.likely:
-        verdict = "healthy"
     else:
-        verdict = "insufficient-data"
+        verdict = "healthy"
     return Diagnosis(
         verdict=verdict,
         causes=shown,
