@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nndoctor.adapters.names import apply_overrides
-from nndoctor.adapters.readers import read_path
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms import derive_facts
 from nndoctor.engine.diagnosis import Diagnosis
@@ -60,6 +59,8 @@ def _diagnose_one(args: tuple[Run, Sequence[Fact]]) -> RunReport:
 
 
 def load_runs(paths: Sequence[Path], overrides: Mapping[str, str] | None = None) -> list[Run]:
+    from nndoctor.adapters.readers import read_path  # readers load only when logs are read
+
     runs: list[Run] = []
     for path in paths:
         runs.extend(read_path(path))

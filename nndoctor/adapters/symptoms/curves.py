@@ -72,7 +72,9 @@ def overfitting(run: Run, p: Params) -> Iterator[Fact]:
         return
     smooth = val.smooth(3)
     k = int(np.argmin(smooth))
-    best, last = float(smooth[k]), float(np.median(val.values[-p["patience"]:]))
+    lo = max(k - 1, 0)
+    k = lo + int(np.argmin(val.values[lo:k + 2]))  # report the raw minimum near the smooth one
+    best, last = float(val.values[k]), float(np.median(val.values[-p["patience"]:]))
     after = len(val) - 1 - k
     rise = relative_change(best, last)
     train_fell = None
