@@ -71,6 +71,14 @@ class Curve:
         view = np.lib.stride_tricks.sliding_window_view(padded, window)
         return np.median(view, axis=1)
 
+    def trailing_median(self, window: int) -> np.ndarray:
+        """Median of the ``window`` points before each point (NaN where there are none)."""
+        out = np.full(len(self), np.nan)
+        if len(self) > window:
+            view = np.lib.stride_tricks.sliding_window_view(self.values[:-1], window)
+            out[window:] = np.median(view, axis=1)
+        return out
+
     def span(self, start: int = 0, end: int = -1) -> str:
         return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
 

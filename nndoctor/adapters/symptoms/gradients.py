@@ -16,14 +16,14 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     curve = Curve.of(run.get("grad_norm"), "grad_norm")
     if curve is None or len(curve) < p["min_points"]:
         return
-    rolling = curve.smooth(p["window"])
-    ratio = curve.values / np.maximum(rolling, 1e-30)
-    spikes = np.flatnonzero(ratio >= p["spike_ratio"])
-    spikes = spikes[spikes >= p["window"] // 2]
+    rolling = curve.trailing_median(p["window"])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = curve.values / np.maximum(rolling, 1e-30)
+    spikes = np.flatnonzero(ratio >= p["spike_ratio"])  # NaN where no history: never a spike
     if spikes.size:
         i = int(spikes[0])
         text = (f"grad_norm spiked to {num(float(curve.values[i]))} at step "
-                f"{int(curve.steps[i])}, {ratio[i]:.0f}× its rolling median ({spikes.size} spikes)")
+                f"{int(curve.steps[i])}, {ratio[i]:.0f}× the median of the previous {p['window']} points ({spikes.size} spikes)")
     else:
         text = f"grad_norm never exceeds {p['spike_ratio']}× its rolling median"
     yield log_fact("grad_norm_spikes", bool(spikes.size), text, f"grad_norm, {curve.span()}")
