@@ -195,12 +195,15 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     smooth = train.smooth(max(3, len(train) // p["smooth_divisor"]))
     tail = smooth[-max(2, int(len(train) * p["tail_fraction"])):]
     tail_change = relative_change(float(tail[0]), float(tail[-1]))
-    still = direction == "decreasing" and tail_change <= -p["still_falling"]
+    steady = _steady_decline(smooth, p["steady_share"])
+    tail_steady = _steady_decline(tail, p["steady_share"])
+    still = tail_change < 0 and (tail_change <= -p["still_falling"] or tail_steady) \
+        and (direction == "decreasing" or steady)
     yield log_fact("loss_still_decreasing_at_end", bool(still),
                    f"over the last {pct(p['tail_fraction'])} of the run train_loss changed "
                    f"{tail_change:+.1%}", span, certainty=0.8)
-    slow = (direction == "decreasing" and share < p["linear_share"] and still
-            and change > -p["linear_max_drop"])
+    slow = (steady and share < p["linear_share"] and still
+            and -p["linear_max_drop"] < change < 0)
     yield log_fact("loss_slow_linear", bool(slow),
                    f"the first {pct(p['early_fraction'])} of the run gave {pct(share)} of the "
                    f"total drop ({change:+.0%})", span, certainty=0.7)
@@ -222,6 +225,13 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     exploded = _explosion(train, p)
     yield log_fact("loss_exploded", exploded is not None,
                    exploded or "no sudden jump of the loss", span)
+
+
+def _steady_decline(smooth: np.ndarray, share: float) -> bool:
+    """Whether a smoothed curve falls at (nearly) every point, however slowly."""
+    diffs = np.diff(smooth)
+    moving = diffs[diffs != 0]
+    return bool(moving.size >= 3 and np.mean(moving < 0) >= share and smooth[-1] < smooth[0])
 
 
 def _explosion(curve: Curve, p: Params) -> str | None:

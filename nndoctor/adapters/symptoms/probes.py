@@ -1,7 +1,14 @@
-"""Signals written by nndoctor's training probes (tag scheme in docs/probes.md)."""
+"""Signals written by nndoctor's training probes and pre-flight checks (tag scheme: docs/probes.md).
+
+Per-layer series are ``nndoctor/<quantity>/<layer>``; the probe names layers ``NN-name`` with a
+zero-padded forward-order index, so first/last-layer comparisons hold whatever order a reader
+keeps the series in. Without such an index the order of the series in the run is used.
+"""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterator
 
 import numpy as np
@@ -10,74 +17,185 @@ from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Params, detector, log_fact, num
 from nndoctor.engine.facts import Fact
 
-# probe series name -> (fact, how to summarise the layers, threshold for a bool fact or None)
 PROBE_PREFIX = "nndoctor/"
+PREFLIGHT = f"{PROBE_PREFIX}preflight/"
+_INDEXED = re.compile(r"^(\d+)-")
+# act_kind codes written by the probe → hidden_activation choices
+ACT_KINDS = {1: "relu", 2: "leaky_relu_elu", 3: "sigmoid", 4: "tanh", 5: "gelu_swish"}
+
+Points = tuple[np.ndarray, np.ndarray]  # finite (steps, values)
 
 
-def _layer_series(run: Run, quantity: str) -> dict[str, np.ndarray]:
+def _layer_series(run: Run, quantity: str) -> dict[str, Points]:
+    """``{layer: (steps, values)}`` of one quantity, finite points only, in forward order."""
     prefix = f"{PROBE_PREFIX}{quantity}/"
     out = {}
     for name, series in run.series.items():
         if name.startswith(prefix) and len(series):
-            finite = series.values[np.isfinite(series.values)]
-            if finite.size:
-                out[name[len(prefix):]] = finite
+            finite = np.isfinite(series.values)
+            if finite.any():
+                out[name[len(prefix):]] = (series.steps[finite], series.values[finite])
+    if out and all(_INDEXED.match(k) for k in out):
+        return dict(sorted(out.items(), key=lambda kv: int(_INDEXED.match(kv[0]).group(1))))  # type: ignore[union-attr]
     return out
+
+
+def _tail(points: Points, tail: int) -> float:
+    return float(np.median(points[1][-tail:]))
+
+
+def _last(run: Run, name: str) -> float | None:
+    series = run.get(f"{PREFLIGHT}{name}")
+    if series is None or not len(series) or not np.isfinite(series.values[-1]):
+        return None
+    return float(series.values[-1])
 
 
 @detector("probes")
 def probes(run: Run, p: Params) -> Iterator[Fact]:
     tail = p["tail_points"]
-    dead = _layer_series(run, "dead_fraction")
-    if dead:
-        layer, value = max(((k, float(np.median(v[-tail:]))) for k, v in dead.items()),
-                           key=lambda kv: kv[1])
-        yield log_fact("dead_unit_fraction", min(max(value, 0.0), 1.0),
-                       f"{value:.0%} of the units of layer {layer} are dead", "probe", 1.0)
-    saturated = _layer_series(run, "saturated_fraction")
-    if saturated:
-        layer, value = max(((k, float(np.median(v[-tail:]))) for k, v in saturated.items()),
-                           key=lambda kv: kv[1])
-        yield log_fact("saturated_fraction", min(max(value, 0.0), 1.0),
-                       f"{value:.0%} of the units of layer {layer} are saturated", "probe")
+    kinds = {k: int(v[1][-1]) for k, v in _layer_series(run, "act_kind").items()}
+    yield from _activation_kind(kinds)
+    yield from _worst_layer(run, "dead_fraction", "dead_unit_fraction", "dead", tail, 1.0)
+    yield from _worst_layer(run, "saturated_fraction", "saturated_fraction", "saturated", tail)
     ratios = _layer_series(run, "update_ratio")
     if ratios:
-        value = float(np.median([np.median(v[-tail:]) for v in ratios.values()]))
+        value = float(np.median([_tail(v, tail) for v in ratios.values()]))
         yield log_fact("update_ratio", max(value, 0.0),
                        f"median update/weight ratio over {len(ratios)} layers is {num(value)}",
                        "probe")
     grads = _layer_series(run, "grad_norm")
     if len(grads) >= 2:
-        names = list(grads)  # probe writes layers in forward order
-        first, last = float(np.median(grads[names[0]][-tail:])), \
-            float(np.median(grads[names[-1]][-tail:]))
+        names = list(grads)
+        first, last = _tail(grads[names[0]], tail), _tail(grads[names[-1]], tail)
         ratio = first / max(last, 1e-30)
         yield log_fact("grad_ratio_first_last", ratio,
                        f"gradient norm of the first layer {names[0]} ({num(first)}) is "
                        f"{ratio:.3g}× that of the last layer {names[-1]} ({num(last)})", "probe")
-    stds = _layer_series(run, "act_std")
+    yield from _activation_scale(run, kinds, p)
+    yield from _flags(run, "frozen", "frozen_parameters", "never change (frozen by mistake)")
+    yield from _flags(run, "symmetric_units", "symmetric_units",
+                      "have all units identical (symmetry never broken)")
+    yield from _nonfinite(run)
+    yield from _preflight(run)
+
+
+def _worst_layer(run: Run, quantity: str, fact: str, word: str, tail: int,
+                 certainty: float = 1.0) -> Iterator[Fact]:
+    series = _layer_series(run, quantity)
+    if series:
+        layer, value = max(((k, _tail(v, tail)) for k, v in series.items()), key=lambda kv: kv[1])
+        yield log_fact(fact, min(max(value, 0.0), 1.0),
+                       f"{value:.0%} of the units of layer {layer} are {word}", "probe", certainty)
+
+
+def _activation_kind(kinds: dict[str, int]) -> Iterator[Fact]:
+    if not kinds:
+        return
+    (code, count), = Counter(kinds.values()).most_common(1)
+    value = ACT_KINDS.get(code, "other")
+    yield log_fact("hidden_activation", value,
+                   f"{count} of {len(kinds)} activation modules are {value}", "probe")
+
+
+def _hidden(stds: dict[str, Points], kinds: dict[str, int]) -> dict[str, Points]:
+    """The hidden activations: outputs of the most common activation kind, else all but the
+    last layer output (the logits)."""
+    if kinds:
+        (code, _), = Counter(kinds.values()).most_common(1)
+        hidden = {k: v for k, v in stds.items() if kinds.get(k) == code}
+        if len(hidden) >= 2:
+            return hidden
+    names = list(stds)
+    return {k: stds[k] for k in names[:-1]} if len(names) >= 3 else stds
+
+
+def _activation_scale(run: Run, kinds: dict[str, int], p: Params) -> Iterator[Fact]:
+    tail = p["tail_points"]
+    stds = _hidden(_layer_series(run, "act_std"), kinds)
     if len(stds) >= 2:
-        finals = [float(np.median(v[-tail:])) for v in stds.values()]
-        collapse = finals[-1] <= p["std_collapse"] * finals[0] or \
-            finals[-1] >= finals[0] / p["std_collapse"]
-        yield log_fact("activation_std_collapse", bool(collapse),
-                       f"activation std goes from {num(finals[0])} (first layer) to "
-                       f"{num(finals[-1])} (last layer)", "probe")
-    for quantity, fact in (("frozen", "frozen_parameters"), ("weights_nonfinite",
-                                                               "weights_nonfinite")):
-        flags = _layer_series(run, quantity)
-        if flags:
-            bad = sorted(k for k, v in flags.items() if v[-1] > 0.5)
-            yield log_fact(fact, bool(bad), (f"layers {', '.join(bad[:5])}" if bad else
-                                             "no layer") + f" flagged ({quantity})", "probe")
-    overfit = run.get(f"{PROBE_PREFIX}preflight/overfit_tiny_batch")
-    if overfit is not None and len(overfit):
-        yield log_fact("can_overfit_tiny_batch", bool(overfit.values[-1] > 0.5),
+        names = list(stds)
+        first, last = _tail(stds[names[0]], tail), _tail(stds[names[-1]], tail)
+        text = (f"activation std goes from {num(first)} ({names[0]}) to {num(last)} "
+                f"({names[-1]}) over {len(names)} hidden layers")
+        collapse = last <= p["std_collapse"] * first or last >= first / p["std_collapse"]
+        yield log_fact("activation_std_collapse", bool(collapse), text, "probe")
+        if first > 0:
+            yield log_fact("activation_std_ratio", last / first, text, "probe")
+    means = _hidden(_layer_series(run, "act_mean"), kinds)
+    if means:
+        layer, value = max(((k, abs(_tail(v, tail))) for k, v in means.items()),
+                           key=lambda kv: kv[1])
+        yield log_fact("activation_mean_large", bool(value >= p["mean_large"]),
+                       f"largest mean |activation| of a hidden layer is {num(value)} ({layer})",
+                       "probe")
+
+
+def _flags(run: Run, quantity: str, fact: str, what: str) -> Iterator[Fact]:
+    flags = _layer_series(run, quantity)
+    if flags:
+        bad = [k for k, v in flags.items() if v[1][-1] > 0.5]
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        yield log_fact(fact, bool(bad), (f"layers {shown} {what}" if bad else
+                                         f"none of {len(flags)} layers {what}"), "probe")
+
+
+def _first_flag(flags: dict[str, Points]) -> tuple[str, int] | None:
+    """The layer (forward order) flagged at the earliest step, and that step."""
+    hits = [(int(v[0][np.argmax(v[1] > 0.5)]), i, k) for i, (k, v) in enumerate(flags.items())
+            if (v[1] > 0.5).any()]
+    if not hits:
+        return None
+    step, _, layer = min(hits)
+    return layer, step
+
+
+def _nonfinite(run: Run) -> Iterator[Fact]:
+    weights = _layer_series(run, "weights_nonfinite")
+    if not weights:
+        return
+    first = _first_flag(weights)
+    bad = [k for k, v in weights.items() if v[1][-1] > 0.5]
+    if first is None:
+        yield log_fact("weights_nonfinite", False, "every layer's weights are finite", "probe")
+        return
+    text = (f"weights turned NaN/Inf first in layer {first[0]} at step {first[1]}; "
+            f"{len(bad)} of {len(weights)} layers non-finite at the end")
+    outputs = _first_flag(_layer_series(run, "act_nonfinite"))
+    if outputs is not None:
+        text += f"; first non-finite layer output: {outputs[0]} at step {outputs[1]}"
+    yield log_fact("weights_nonfinite", True, text, "probe")
+
+
+def _preflight(run: Run) -> Iterator[Fact]:
+    overfit = _last(run, "overfit_tiny_batch")
+    if overfit is not None:
+        yield log_fact("can_overfit_tiny_batch", overfit > 0.5,
                        "pre-flight: the loss on a tiny batch "
-                       + ("reached ~0" if overfit.values[-1] > 0.5 else "did not approach 0"),
+                       + ("reached ~0" if overfit > 0.5 else "did not approach 0"), "preflight")
+    gradcheck = _last(run, "gradcheck_rel_error")
+    if gradcheck is not None:
+        yield log_fact("gradient_check_error", gradcheck,
+                       f"pre-flight gradient check: max relative error {gradcheck:.2g}",
                        "preflight")
-    gradcheck = run.get(f"{PROBE_PREFIX}preflight/gradcheck_rel_error")
-    if gradcheck is not None and len(gradcheck) and np.isfinite(gradcheck.values[-1]):
-        value = float(gradcheck.values[-1])
-        yield log_fact("gradient_check_error", value,
-                       f"pre-flight gradient check: max relative error {value:.2g}", "preflight")
+    initial, expected = _last(run, "initial_loss"), _last(run, "expected_loss")
+    if initial is not None and expected is not None and expected > 0:
+        ratio = initial / expected
+        value = "much_higher" if ratio > 1.25 else "much_lower" if ratio < 0.75 else \
+            "about_expected"
+        yield log_fact("initial_loss_vs_expected", value,
+                       f"pre-flight: initial loss {num(initial)} vs expected {num(expected)}",
+                       "preflight")
+    for name, fact, text in (
+            ("inputs_nonfinite", "inputs_contain_nan", "the batch contains NaN/Inf"),
+            ("batches_single_label", "batches_single_label", "a batch holds a single label"),
+            ("random_input_same", "random_input_same_behaviour",
+             "random inputs give the same loss as real ones")):
+        value = _last(run, name)
+        if value is not None:
+            yield log_fact(fact, value > 0.5, f"pre-flight: {text}: "
+                           + ("yes" if value > 0.5 else "no"), "preflight")
+    imbalance = _last(run, "class_imbalance_ratio")
+    if imbalance is not None and imbalance >= 1:
+        yield log_fact("class_imbalance_ratio", imbalance,
+                       f"pre-flight: largest/smallest class count {num(imbalance)}", "preflight")
