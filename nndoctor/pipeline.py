@@ -8,8 +8,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from nndoctor.adapters.names import apply_overrides
-from nndoctor.adapters.run import Run
+from nndoctor.adapters.run import LogError, Run
 from nndoctor.adapters.symptoms import derive_facts
 from nndoctor.engine.diagnosis import Diagnosis
 from nndoctor.engine.facts import Fact, FactError
@@ -36,16 +35,6 @@ def parse_answers(pairs: Iterable[str]) -> list[Fact]:
     return facts
 
 
-def parse_overrides(pairs: Iterable[str]) -> dict[str, str]:
-    overrides = {}
-    for pair in pairs:
-        name, sep, tag = pair.partition("=")
-        if not sep or not name.strip() or not tag.strip():
-            raise FactError(f"--metric {pair!r}: write CANONICAL=TAG, e.g. val_loss=eval/nll")
-        overrides[name.strip()] = tag.strip()
-    return overrides
-
-
 def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3) -> RunReport:
     """Derive facts from the run, add the user's answers (they win), diagnose."""
     engine = default_engine()
@@ -58,13 +47,17 @@ def _diagnose_one(args: tuple[Run, Sequence[Fact]]) -> RunReport:
     return diagnose_run(*args)
 
 
-def load_runs(paths: Sequence[Path], overrides: Mapping[str, str] | None = None) -> list[Run]:
+def load_runs(paths: Sequence[Path], overrides: Mapping[str, str] | None = None,
+              skipped: list[LogError] | None = None) -> list[Run]:
+    """Read every path. Inside a directory a broken file is appended to ``skipped`` (when given)
+    and the scan goes on; a file named directly always raises."""
     from nndoctor.adapters.readers import read_path  # readers load only when logs are read
 
+    on_error = skipped.append if skipped is not None else None
     runs: list[Run] = []
     for path in paths:
-        runs.extend(read_path(path))
-    return [apply_overrides(r, overrides) for r in runs] if overrides else runs
+        runs.extend(read_path(path, metric_overrides=overrides, on_error=on_error))
+    return runs
 
 
 def diagnose_runs(

@@ -63,7 +63,7 @@ class RunConfig:
     warmup_steps: int = 0  # linear warm-up from lr/warmup_steps to lr, then the schedule
     batch_size: int = 64
     epochs: int = 20
-    max_steps: int | None = None  # stop early after this many optimiser steps
+    max_steps: int | None = None  # stop after this many steps (the LR schedule is unchanged)
     clip_norm: float | None = None
     evals_per_epoch: int = 1  # validation passes per epoch (the last one at the epoch's end)
     seed: int = 0
@@ -330,9 +330,8 @@ def train(cfg: RunConfig) -> History:
     gen = torch.Generator().manual_seed(cfg.seed)
 
     steps_per_epoch = math.ceil(cfg.n_train / cfg.batch_size)
-    total = steps_per_epoch * cfg.epochs
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
+    planned = steps_per_epoch * cfg.epochs  # the LR schedule follows the planned length …
+    total = planned if cfg.max_steps is None else min(planned, cfg.max_steps)  # … max_steps cuts
 
     s_loss: list[float] = []
     s_acc: list[float] = []
@@ -364,7 +363,7 @@ def train(cfg: RunConfig) -> History:
                 break
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             xb, yb = x_tr[idx], y_tr[idx]
-            lr = cfg.lr * lr_factor(cfg, step, total)
+            lr = cfg.lr * lr_factor(cfg, step, planned)
             for group in opt.param_groups:
                 group["lr"] = lr
             logits = model(xb)

@@ -65,7 +65,7 @@ class Candidate:
 
 
 def clean_name(tag: str) -> str:
-    """A tidy series name for a tag kept under its own name: ``metrics/mAP50(B)`` → ``metrics/map50_b``."""
+    """Tidy own name of a series: ``metrics/mAP50(B)`` → ``metrics/map50_b``."""
     name = tag.strip().lower()
     name = re.sub(r"[^a-z0-9_/\-.]+", "_", name)
     name = re.sub(r"_+", "_", name)
@@ -114,10 +114,9 @@ def classify(tag: str, default_role: str = "train") -> Candidate | None:
             resolution = RESOLUTION_WORDS[word]
     rest = "_".join(tokens)
     rank = 0
-    if rest not in LOSS_WORDS | ACC_WORDS | ERROR_WORDS and prefix == "eval" and explicit:
-        # HF with several eval sets: eval_<set>_loss / eval_<set>_accuracy
-        if tokens[-1] in ("loss", "accuracy", "acc") and len(tokens) > 1:
-            rest, rank = tokens[-1], 1
+    if (rest not in LOSS_WORDS | ACC_WORDS | ERROR_WORDS and prefix == "eval" and explicit
+            and tokens[-1] in ("loss", "accuracy", "acc") and len(tokens) > 1):
+        rest, rank = tokens[-1], 1  # HF with several eval sets: eval_<set>_loss
     if role not in ("train", "val"):
         return None
     if rest in LOSS_WORDS:

@@ -6,8 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from nndoctor.adapters.names import parse_metric_overrides
+from nndoctor.adapters.run import LogError
 from nndoctor.engine.certainty import BAND_ORDER
-from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers, parse_overrides
+from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers
 from nndoctor.report import render
 from nndoctor.report.html import render_html
 
@@ -36,10 +38,13 @@ def run_diagnose(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ValueError("--top must be at least 1")
     answers = parse_answers(args.answer)
-    overrides = parse_overrides(args.metric)
-    runs = load_runs(args.paths, overrides)
+    overrides = parse_metric_overrides(args.metric)
+    skipped: list[LogError] = []
+    runs = load_runs(args.paths, overrides, skipped)
+    for error in skipped:
+        print(f"nndoctor: skipped {error}", file=sys.stderr)
     if not runs:
-        raise ValueError(f"{args.paths[0]}: no training log found")
+        raise skipped[0] if skipped else LogError(args.paths[0], "no training log found")
     show_progress = len(runs) > 1 and not args.no_progress and sys.stderr.isatty()
     reports = diagnose_runs(runs, answers, args.jobs, _progress if show_progress else None)
     text = render(reports, args.format, args.top)

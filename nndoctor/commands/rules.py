@@ -9,6 +9,7 @@ from nndoctor.engine.conditions import describe
 from nndoctor.knowledge.docs import REFRESH_COMMAND, source_link, stale_files, write_docs
 from nndoctor.knowledge.lint import lint
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
+from nndoctor.knowledge.schema import Cause
 
 
 def run_rules(args: argparse.Namespace) -> int:
@@ -57,6 +58,13 @@ def _lint() -> int:
     return 1 if report.errors else 0
 
 
+def _print_fixes(cause: Cause) -> None:
+    for i, fix in enumerate(cause.fixes, 1):
+        print(f"  {i}. {fix.action}")
+        if fix.verify:
+            print(f"     verify: {fix.verify}")
+
+
 def _show(kb: KnowledgeBase, ident: str) -> int:
     rule = kb.rules.get(ident.upper())
     if rule is None:
@@ -66,8 +74,7 @@ def _show(kb: KnowledgeBase, ident: str) -> int:
                   file=sys.stderr)
             return 2
         print(f"{cause.id}: {cause.title}\n\n{cause.explanation}\n\nFixes, in order:")
-        for i, fix in enumerate(cause.fixes, 1):
-            print(f"  {i}. {fix.action}" + (f"\n     verify: {fix.verify}" if fix.verify else ""))
+        _print_fixes(cause)
         print("\nSources: " + ", ".join(source_link(kb, s) for s in cause.sources))
         rules = [r.id for r in kb.rules.values() if any(c.cause == cause.id for c in r.then)]
         print("Rules: " + ", ".join(rules))
@@ -81,8 +88,7 @@ def _show(kb: KnowledgeBase, ident: str) -> int:
         cause = kb.causes.get(c.cause or "")
         if cause and c.cf > 0:
             print(f"\nFixes for {cause.title}, in order:")
-            for i, fix in enumerate(cause.fixes, 1):
-                print(f"  {i}. {fix.action}" + (f"\n     verify: {fix.verify}" if fix.verify else ""))
+            _print_fixes(cause)
     print("\nSources:")
     for s in rule.sources:
         print(f"  - {source_link(kb, s)}")

@@ -73,7 +73,9 @@ class Watcher:
             report = diagnose_run(run, questions=0)
             verdict = report.diagnosis.verdict
             top = report.diagnosis.causes[0] if report.diagnosis.causes else None
-            line = f"{run.name}: {verdict}" + (f", top {top.id} {top.confidence:.2f}" if top else "")
+            line = f"{run.name}: {verdict}"
+            if top:
+                line += f", top {top.id} {top.confidence:.2f}"
             if self.status.get(run.name) != line:
                 self.status[run.name] = line
                 self.emit(line)
@@ -96,7 +98,7 @@ class Watcher:
         if self.command:
             env = dict(os.environ, NNDOCTOR_RUN=run, NNDOCTOR_CAUSE=cause,
                        NNDOCTOR_BAND=band, NNDOCTOR_CONFIDENCE=f"{confidence:.3f}")
-            subprocess.run(self.command, shell=True, env=env, check=False)  # noqa: S602
+            subprocess.run(self.command, shell=True, env=env, check=False)
 
 
 def run_watch(args: argparse.Namespace) -> int:

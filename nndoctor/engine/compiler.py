@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any
 
-from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf, Rule
+from nndoctor.knowledge.schema import AllOf, Condition, FactTest, NotOf, Rule
 
 SINK_RULE = "zz_sink"
 SINK_PRIORITY = 65000
@@ -32,9 +32,7 @@ def durable_number(value: float) -> float:
 
 
 def durable_scalar(value: Any) -> Any:
-    if isinstance(value, bool) or isinstance(value, str):
-        return value
-    if isinstance(value, int):
+    if isinstance(value, bool | str | int):
         return value
     return durable_number(float(value))
 

@@ -118,8 +118,9 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     ranked.sort(key=lambda c: (-c.confidence, c.id))
     shown = tuple(c for c in ranked if c.band is not None)
     top = shown[0].confidence if shown else 0.0
-    looks_healthy = evaluation.findings.get(settings.healthy_finding, 0.0) >= settings.bands.likely
-    too_little = evaluation.findings.get(settings.insufficient_finding, 0.0) >= settings.bands.likely
+    found = evaluation.findings
+    looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely
+    too_little = found.get(settings.insufficient_finding, 0.0) >= settings.bands.likely
     verdict: Verdict
     if top >= settings.bands.likely or (shown and not (looks_healthy or too_little)):
         verdict = "problem"  # a merely 'possible' cause does not overrule healthy curves

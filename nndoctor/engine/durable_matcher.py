@@ -8,6 +8,7 @@ swallowed exceptions, and every session deleted in ``finally`` (the 1024-sid cap
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 import json
@@ -105,9 +106,7 @@ class DurableMatcher:
                 detail = getattr(exc, "message", None) or str(exc)
                 raise EngineError(f"durable_rules failed on {ruleset}: {detail}") from exc
             finally:
-                try:
+                with contextlib.suppress(Exception):  # no state if the assert failed early
                     host.delete_state(ruleset, sid)
-                except Exception:  # the state may not exist if the assert failed early
-                    pass
                 fired = _FIRED.pop(sid, set())
         return fired

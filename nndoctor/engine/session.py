@@ -109,7 +109,7 @@ class Session:
                 *ranked.evidence_lines()]
 
     def why_not(self, cause_id: str) -> list[str]:
-        """WHY NOT: why a cause is not ranked, or ranked low: each rule's missing or false clause."""
+        """WHY NOT: why a cause is unranked or low - each rule's missing or false clause."""
         kb = self.engine.kb
         if cause_id not in kb.causes:
             raise FactError(f"unknown cause {cause_id!r}")
@@ -132,7 +132,8 @@ class Session:
             missing = []
             for test in failing_clauses(rule.when, facts):
                 if test.fact in self._facts:
-                    missing.append(f"{describe(test)} is false ({describe_fact(self._facts[test.fact])})")
+                    known = describe_fact(self._facts[test.fact])
+                    missing.append(f"{describe(test)} is false ({known})")
                 elif test.fact in kb.facts and kb.facts[test.fact].kind == "finding":
                     missing.append(f"{describe(test)} was not concluded")
                 else:

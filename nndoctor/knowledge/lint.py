@@ -14,7 +14,7 @@ from nndoctor.engine.conditions import facts_in
 from nndoctor.engine.facts import FactError, coerce_value
 from nndoctor.knowledge.cases import CaseResult, run_cases
 from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
-from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf, Rule
+from nndoctor.knowledge.schema import AllOf, Condition, FactTest, NotOf, Rule
 
 MAX_FACT_PROPERTIES = 250  # durable_rules holds at most 254 properties per fact
 

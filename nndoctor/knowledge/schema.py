@@ -70,9 +70,9 @@ class Fact(Strict):
             raise ValueError("an enum fact needs 'choices'")
         if self.type != "enum" and self.choices:
             raise ValueError("only enum facts take 'choices'")
-        if self.type == "number" and self.askable and self.kind == "observation":
-            if not self.probe_values:
-                raise ValueError("an askable number fact needs 'probe_values' (typical answers)")
+        if self.type == "number" and self.askable and self.kind == "observation" \
+                and not self.probe_values:
+            raise ValueError("an askable number fact needs 'probe_values' (typical answers)")
         if self.kind == "finding" and (self.type != "bool" or self.askable):
             raise ValueError("a finding is a bool with 'askable: false'")
         if self.kind == "observation" and self.askable and not (self.question and self.help):

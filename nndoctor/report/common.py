@@ -35,7 +35,7 @@ def sparkline(values: np.ndarray, width: int = 40) -> str:
 
 
 def bar(confidence: float, width: int = 20) -> str:
-    filled = int(round(max(confidence, 0.0) * width))
+    filled = round(max(confidence, 0.0) * width)
     return "█" * filled + "░" * (width - filled)
 
 

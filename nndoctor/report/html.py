@@ -78,7 +78,8 @@ def render_html(reports: list[RunReport], top: int = 5) -> str:
             out.append(f"<img alt='curves of {e(run.name)}' src='data:image/png;base64,{data}'>")
         else:
             rows = "\n".join(f"{n:<11} {s}  {r}" for n, s, r in curve_lines(run))
-            out.append(f"<pre>{e(rows)}</pre><p><small>install nndoctor[plot] for plots</small></p>")
+            out.append(f"<pre>{e(rows)}</pre>"
+                       "<p><small>install nndoctor[plot] for plots</small></p>")
         for rank, c in enumerate(d.causes[:top], 1):
             out.append(f"<h3>{rank}. {e(c.title)} <code>{e(c.id)}</code> "
                        f"<span class='bar'>{bar(c.confidence)}</span> {c.confidence:.2f} "

@@ -22,7 +22,8 @@ def render_markdown(reports: list[RunReport], top: int = 5) -> str:
 
 def render_run_markdown(report: RunReport, top: int = 5) -> list[str]:
     d, run = report.diagnosis, report.run
-    out = [f"## {run.name}", "", f"- path: `{run.path}` ({run.format})", f"- verdict: **{d.verdict}**"]
+    out = [f"## {run.name}", "", f"- path: `{run.path}` ({run.format})",
+           f"- verdict: **{d.verdict}**"]
     out += [f"- warning: {w}" for w in run.warnings]
     curves = curve_lines(run)
     if curves:

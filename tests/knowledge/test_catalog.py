@@ -8,13 +8,15 @@ from nndoctor.knowledge.lint import lint
 from nndoctor.knowledge.loader import builtin_knowledge_base
 
 KB = builtin_knowledge_base()
-REQUIRED_CAUSES = """lr_too_high lr_too_low numerical_instability exploding_gradients
-vanishing_gradients dead_relu saturated_activations bad_weight_init unnormalized_inputs bad_labels
-label_noise data_not_shuffled class_imbalance too_few_samples overfitting model_too_small
-too_much_regularization batch_size_too_large wrong_output_activation loss_input_mismatch
-frozen_layers train_test_mismatch eval_mode_bug data_pipeline_bug not_trained_long_enough
-optimization_difficulty preprocessing_mismatch too_much_augmentation custom_loss_bug
-gradient_bug""".split()
+REQUIRED_CAUSES = (
+    "lr_too_high lr_too_low numerical_instability exploding_gradients vanishing_gradients "
+    "dead_relu saturated_activations bad_weight_init unnormalized_inputs bad_labels label_noise "
+    "data_not_shuffled class_imbalance too_few_samples overfitting model_too_small "
+    "too_much_regularization batch_size_too_large wrong_output_activation loss_input_mismatch "
+    "frozen_layers train_test_mismatch eval_mode_bug data_pipeline_bug not_trained_long_enough "
+    "optimization_difficulty preprocessing_mismatch too_much_augmentation custom_loss_bug "
+    "gradient_bug"
+).split()
 
 
 def test_lint_is_clean_and_covers_every_seed_item():
@@ -49,4 +51,4 @@ def test_every_askable_fact_has_question_help_and_choices():
 
 
 def test_catalogue_size_is_in_the_expected_range():
-    assert 80 <= len(KB.rules) <= 200
+    assert 80 <= len(KB.rules) <= 260

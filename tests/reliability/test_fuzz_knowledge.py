@@ -18,6 +18,7 @@ from nndoctor.engine.session import Session
 from nndoctor.knowledge.lint import lint
 from nndoctor.knowledge.loader import BUILTIN_ROOT, KnowledgeError, load_knowledge_base
 
+FIXTURE = HealthCheck.function_scoped_fixture
 RULE = (BUILTIN_ROOT / "rules/numerics/NUM001-nan-in-first-iterations.yaml").read_text()
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
                     st.text(max_size=20))
@@ -44,13 +45,13 @@ def _load(root: Path) -> None:
         assert str(exc).startswith(str(root)), str(exc)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[FIXTURE])
 @given(cut=st.integers(0, len(RULE)), junk=st.text(max_size=30))
 def test_truncated_or_garbled_rule_files(tmp_path, cut, junk):
     _load(_kb_with_rule(tmp_path, RULE[:cut] + junk))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[FIXTURE])
 @given(key=st.sampled_from(["id", "name", "when", "then", "tests", "sources", "because",
                             "category", "title"]), value=yaml_values)
 def test_wrong_types_in_every_field(tmp_path, key, value):

@@ -1,0 +1,258 @@
+"""Reader registry: find the reader for a log file and read files or whole directories into Runs.
+
+Built-in readers are imported directly; third-party ones are found through the entry-point group
+``nndoctor.readers`` (an object with ``name``, ``can_read`` and ``read``, or a class making one).
+A reader may also define ``group_key(path)`` and ``read_many(paths)``: the files of a directory
+scan that share a key are read together (TensorBoard event files of one run, HF checkpoint copies,
+the files of an MLflow run). ``priority`` (default 50) orders the readers; lower asks first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Iterator, Mapping
+from functools import cache
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from nndoctor.adapters.names import apply_overrides
+from nndoctor.adapters.readers import (
+    generic_csv,
+    hf_trainer_state,
+    jsonl,
+    keras_csv,
+    keras_history,
+    lightning_csv,
+    mlflow,
+    tensorboard,
+    ultralytics,
+)
+from nndoctor.adapters.readers._io import load_json
+from nndoctor.adapters.run import LogError, Reader, Run
+
+ENTRY_POINT_GROUP = "nndoctor.readers"
+BUILTIN: tuple[Reader, ...] = (
+    tensorboard.reader,
+    hf_trainer_state.reader,
+    mlflow.reader,
+    lightning_csv.reader,
+    ultralytics.reader,
+    keras_csv.reader,
+    keras_history.reader,
+    jsonl.reader,
+    generic_csv.reader,
+)
+SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
+plugin_errors: list[str] = []  # one line per third-party reader that failed to load
+
+__all__ = ["BUILTIN", "detect_reader", "read_path", "readers"]
+
+
+def _priority(reader: Reader) -> int:
+    value = getattr(reader, "priority", 50)
+    return value if isinstance(value, int) else 50
+
+
+@cache
+def readers() -> tuple[Reader, ...]:
+    """All readers, built-in and installed plugins, in the order they are asked."""
+    found: list[Reader] = list(BUILTIN)
+    names = {r.name for r in found}
+    builtin_ids = {id(r) for r in found}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value.startswith(f"{__name__}."):
+            continue  # our own built-ins, registered there like any plugin: counted once
+        if ep.name in names:
+            plugin_errors.append(f"reader plugin {ep.name!r} ({ep.value}) ignored: name taken")
+            continue
+        try:
+            obj = ep.load()
+            reader = obj() if isinstance(obj, type) else obj
+            if not (isinstance(getattr(reader, "name", None), str)
+                    and callable(getattr(reader, "can_read", None))
+                    and callable(getattr(reader, "read", None))):
+                raise TypeError("not a reader (needs name, can_read and read)")
+        except Exception as exc:  # a broken plugin must not break nndoctor
+            plugin_errors.append(f"reader plugin {ep.name!r} ({ep.value}) not loaded: {exc}")
+            continue
+        if id(reader) in builtin_ids or reader.name in names:
+            plugin_errors.append(f"reader plugin {ep.name!r} ({ep.value}) ignored: reader "
+                                 f"{reader.name!r} is already registered")
+            continue
+        names.add(reader.name)
+        found.append(reader)
+    return tuple(sorted(found, key=_priority))  # stable: built-ins keep their order on ties
+
+
+def detect_reader(path: str | Path) -> Reader | None:
+    """The first reader that recognises this file, or None."""
+    p = Path(path)
+    for reader in readers():
+        try:
+            if reader.can_read(p):
+                return reader
+        except Exception:  # can_read must only answer; a plugin that raises just says no
+            continue
+    return None
+
+
+def read_path(
+    path: str | Path,
+    *,
+    metric_overrides: Mapping[str, str] | None = None,
+    on_error: Callable[[LogError], None] | None = None,
+) -> list[Run]:
+    """Read a log file, or every log under a directory, into Runs (sorted by path).
+
+    A file nobody recognises is an error when named directly and ignored inside a directory.
+    Bad logs raise :class:`LogError`; inside a directory, ``on_error`` (when given) receives
+    them instead and the scan goes on. Nothing is ever written next to the logs.
+    """
+    root = Path(path)
+    try:
+        st = root.stat()
+    except FileNotFoundError:
+        raise LogError(root, "no such file or directory") from None
+    except OSError as exc:
+        raise LogError(root, f"cannot access: {exc.strerror or exc}") from None
+    runs = _read_dir(root, on_error) if os.path.isdir(root) else _read_file(root, st.st_size)
+    if metric_overrides:
+        runs = [apply_overrides(run, metric_overrides) for run in runs]
+    return runs
+
+
+def _read_file(path: Path, size: int) -> list[Run]:
+    if size == 0:
+        raise LogError(path, "empty file")
+    if not os.access(path, os.R_OK):
+        raise LogError(path, "cannot read: permission denied")
+    reader = detect_reader(path)
+    if reader is None:
+        raise LogError(path, _unknown(path))
+    return _guarded(reader, [path])
+
+
+def _unknown(path: Path) -> str:
+    """'unknown log format', or the JSON error when it is a broken ``.json`` file."""
+    if path.suffix.lower() == ".json":
+        try:
+            load_json(path)
+        except LogError as exc:
+            return exc.message
+    return ("unknown log format (expected TensorBoard events, metrics.csv, CSVLogger, "
+            "trainer_state.json, MLflow, JSON Lines, Keras history JSON or results.csv)")
+
+
+def _guarded(reader: Reader, paths: list[Path]) -> list[Run]:
+    """Run a reader; anything but a LogError from it becomes a one-line LogError."""
+    try:
+        read_many = getattr(reader, "read_many", None)
+        if read_many is not None:
+            return list(read_many(paths))
+        return [run for p in paths for run in reader.read(p)]
+    except LogError:
+        raise
+    except RecursionError:
+        raise LogError(paths[0], f"{reader.name}: structure nested too deeply") from None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeError,
+            MemoryError) as exc:
+        raise LogError(paths[0], f"{reader.name}: cannot read ({type(exc).__name__}: "
+                                 f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Files under ``root``, each directory and file once even with symlink loops or several links
+    to one place. Real paths come first (a linked folder is entered only after every real one, a
+    linked file is taken last), so a run is named after where it really is. Hidden folders are
+    skipped."""
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    try:
+        with os.scandir(root):
+            pass
+    except OSError as exc:
+        raise LogError(root, f"cannot read directory: {exc.strerror or exc}") from None
+    pending = [root]
+    while pending:
+        stack, pending = pending, []
+        linked_files: list[Path] = []
+        while stack:
+            folder = stack.pop()
+            try:
+                st = folder.stat()
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) in seen_dirs:
+                continue
+            seen_dirs.add((st.st_dev, st.st_ino))
+            subdirs: list[Path] = []
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        if not entry.name.startswith(".") and entry.name not in SKIP_DIRS:
+                            (pending if entry.is_symlink() else subdirs).append(Path(entry.path))
+                    elif entry.is_file():
+                        if entry.is_symlink():
+                            linked_files.append(Path(entry.path))
+                        else:
+                            yield from _once(Path(entry.path), seen_files)
+                except OSError:
+                    continue
+            stack.extend(reversed(subdirs))
+        for file in linked_files:
+            yield from _once(file, seen_files)
+
+
+def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
+    try:
+        st = path.stat()
+    except OSError:
+        return
+    if (st.st_dev, st.st_ino) not in seen:
+        seen.add((st.st_dev, st.st_ino))
+        yield path
+
+
+def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[Run]:
+    groups: dict[tuple[str, Any], tuple[Reader, list[Path]]] = {}
+    for file in _walk(root):
+        reader = detect_reader(file)
+        if reader is None:
+            continue
+        group_key = getattr(reader, "group_key", None)
+        key = group_key(file) if group_key is not None else file
+        groups.setdefault((reader.name, key), (reader, []))[1].append(file)
+    if not groups:
+        raise LogError(root, "no log of a known format in this directory")
+    runs: list[Run] = []
+    for reader, files in groups.values():
+        try:
+            runs += _guarded(reader, files)
+        except LogError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+    runs = [r for r in runs if r.series or r.warnings] or runs
+    runs.sort(key=lambda r: (str(r.path), r.format))
+    return _unique_names(runs, root)
+
+
+def _unique_names(runs: list[Run], root: Path) -> list[Run]:
+    """Runs with the same name get their path relative to the scanned folder instead."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        counts[run.name] = counts.get(run.name, 0) + 1
+    out = []
+    for run in runs:
+        if counts[run.name] > 1:
+            try:
+                rel = run.path.relative_to(root).as_posix()
+            except ValueError:
+                rel = str(run.path)
+            run = dataclasses.replace(run, name=rel if rel != "." else root.name)
+        out.append(run)
+    return out

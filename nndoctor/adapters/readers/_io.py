@@ -75,3 +75,25 @@ def to_float(value: Any) -> float | None:
     if isinstance(value, int | float):
         return float(value)
     return None
+
+
+_JSON_CACHE: dict[tuple[str, int, int], Any] = {}
+
+
+def load_json_cached(path: Path) -> Any:
+    """:func:`load_json`, remembered for a few files so ``can_read`` and ``read`` parse once."""
+    st = Path(path).stat()
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if key not in _JSON_CACHE:
+        if len(_JSON_CACHE) >= 8:
+            _JSON_CACHE.pop(next(iter(_JSON_CACHE)))
+        _JSON_CACHE[key] = load_json(path)
+    return _JSON_CACHE[key]
+
+
+def file_size(path: Path) -> int:
+    """Size in bytes, -1 when the path cannot be stat'ed."""
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return -1

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from nndoctor.adapters.names import canonicalise
@@ -17,8 +16,8 @@ CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
     "num_classes": ("num_classes", "n_classes", "nb_classes", "num_labels", "n_class", "nc"),
     "batch_size": ("batch_size", "train_batch_size", "per_device_train_batch_size", "bs",
                    "batch"),
-    "lr": ("lr", "learning_rate", "lr0", "base_lr", "max_lr", "initial_lr"),
-    "optimizer": ("optimizer", "optim", "optimizer_name", "opt"),
+    "lr": ("lr", "learning_rate", "lr0", "base_lr", "max_lr", "initial_lr", "opt_learning_rate"),
+    "optimizer": ("optimizer", "optim", "optimizer_name", "opt_name", "opt"),
     "weight_decay": ("weight_decay", "wd"),
     "epochs": ("max_epochs", "epochs", "num_train_epochs", "n_epochs", "num_epochs"),
 }
@@ -40,12 +39,6 @@ def build_run(
     ctx.update(hints)
     return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
-
-
-def series_from_lists(steps: list[int] | np.ndarray, values: list[float] | np.ndarray,
-                      tag: str) -> Series:
-    """A step-sorted Series from parallel lists."""
-    return Series.from_pairs(steps, values, tag)
 
 
 def context_from_params(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,11 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     if spikes.size:
         i = int(spikes[0])
         text = (f"grad_norm spiked to {num(float(curve.values[i]))} at step "
-                f"{int(curve.steps[i])}, {ratio[i]:.0f}× the median of the previous {p['window']} points ({spikes.size} spikes)")
+                f"{int(curve.steps[i])}, {ratio[i]:.0f}× the median of the previous "
+                f"{p['window']} points ({spikes.size} spikes)")
     else:
-        text = f"grad_norm never exceeds {p['spike_ratio']}× its rolling median"
+        text = (f"grad_norm never exceeds {p['spike_ratio']}× the median of the previous "
+                f"{p['window']} points")
     yield log_fact("grad_norm_spikes", bool(spikes.size), text, f"grad_norm, {curve.span()}")
     start, end = curve.level_start(0.2), curve.level_end(0.2)
     growth = end / max(start, 1e-30)

@@ -31,7 +31,8 @@ def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
                    f"lr starts at {num(float(curve.values[0]))} and peaks at {num(peak)} at step "
                    f"{int(curve.steps[peak_i])}", "lr")
     last_step = int(curve.steps[-1])
-    dead = np.flatnonzero((curve.values <= p["dead_fraction"] * peak) & (np.arange(len(curve)) > peak_i))
+    low = curve.values <= p["dead_fraction"] * peak
+    dead = np.flatnonzero(low & (np.arange(len(curve)) > peak_i))
     if dead.size and np.all(curve.values[dead[0]:] <= p["dead_fraction"] * peak):
         at = int(curve.steps[dead[0]])
         early = at <= p["early_by"] * last_step

@@ -118,9 +118,9 @@ def _activation_scale(run: Run, kinds: dict[str, int], p: Params) -> Iterator[Fa
         first, last = _tail(stds[names[0]], tail), _tail(stds[names[-1]], tail)
         text = (f"activation std goes from {num(first)} ({names[0]}) to {num(last)} "
                 f"({names[-1]}) over {len(names)} hidden layers")
-        collapse = last <= p["std_collapse"] * first or last >= first / p["std_collapse"]
-        yield log_fact("activation_std_collapse", bool(collapse), text, "probe")
-        if first > 0:
+        if first > 0:  # a first layer with no spread at all (dead, zero init) has no scale
+            collapse = last <= p["std_collapse"] * first or last >= first / p["std_collapse"]
+            yield log_fact("activation_std_collapse", bool(collapse), text, "probe")
             yield log_fact("activation_std_ratio", last / first, text, "probe")
     means = _hidden(_layer_series(run, "act_mean"), kinds)
     if means:

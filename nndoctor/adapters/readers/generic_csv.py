@@ -1,0 +1,134 @@
+"""Any CSV/TSV of metrics with a step/epoch/iteration column (or none: the row number) → Run.
+
+Also covers fastai's ``history.csv`` (its unprefixed metrics are validation metrics) and the
+per-epoch logs of research artefacts that have no epoch column at all (log-formats.md §2.7, §2.9).
+All-text columns (fastai's ``time`` as mm:ss, dates) are skipped; a number column holding
+text is an error naming the line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from nndoctor.adapters.names import classify, is_rl_style
+from nndoctor.adapters.readers._io import head_text
+from nndoctor.adapters.readers._runs import build_run
+from nndoctor.adapters.readers._table import Column, Table, read_table, sniff_delimiter
+from nndoctor.adapters.run import Run, Series
+
+INDEX_NAMES = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "update",
+               "updates", "batch", "epoch", "epochs")
+SUFFIXES = {".csv", ".tsv"}
+TEXT_SUFFIXES = {".txt", ".log", ".dat"}
+_NAME = re.compile(r"^[A-Za-z_][\w/().\-\[\]@: ]*$")
+_METRIC_WORDS = re.compile(r"(loss|acc|accuracy|lr|learning|rate|norm|error|perplexity|reward|"
+                           r"f1|auc|map|precision|recall|score|metric)", re.IGNORECASE)
+
+
+def _header_fields(path: Path) -> tuple[list[str], list[str]]:
+    lines = [line for line in head_text(path, 16384).splitlines() if line.strip()]
+    if not lines:
+        return [], []
+    delim = sniff_delimiter(lines[0])
+    header = [h.strip() for h in lines[0].split(delim)]
+    second = [c.strip() for c in lines[1].split(delim)] if len(lines) > 1 else []
+    return header, second
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class GenericCSVReader:
+    """A delimited table whose header names metrics (a fallback after the specific readers)."""
+
+    name = "generic_csv"
+    priority = 90
+
+    def can_read(self, path: Path) -> bool:
+        suffix = path.suffix.lower()
+        if suffix not in SUFFIXES | TEXT_SUFFIXES:
+            return False
+        header, second = _header_fields(path)
+        if not header or any(_is_number(h) for h in header if h):
+            return False
+        if suffix in TEXT_SUFFIXES and (
+                len(header) < 2 or not all(_NAME.match(h) for h in header)
+                or len(second) != len(header) or not any(_is_number(c) for c in second)):
+            return False
+        lowered = [h.lower() for h in header]
+        return (any(h in INDEX_NAMES for h in lowered)
+                or any(classify(h) is not None or _METRIC_WORDS.search(h) for h in header)
+                or is_rl_style(header))
+
+    def read(self, path: Path) -> list[Run]:
+        table = read_table(path, "\t" if path.suffix.lower() == ".tsv" else None)
+        columns, _text = table.columns()
+        warnings: list[str] = []
+        start = _last_segment(table, warnings)
+        index_name, steps = _index(table, columns, start, warnings)
+        fastai = {"train_loss", "valid_loss"} <= {h.lower() for h in table.header}
+        raw: dict[str, Series] = {}
+        for name, col in columns.items():
+            if name == index_name:
+                continue
+            mask = col.present.copy()
+            mask[:start] = False
+            if mask.any():
+                raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
+        context = {"index": index_name or "row"}
+        return [build_run(path.stem, path, self.name, raw, context, warnings,
+                          default_role="val" if fastai else "train")]
+
+
+def _last_segment(table: Table, warnings: list[str]) -> int:
+    """Row where the last of several appended runs starts (a repeated header line)."""
+    breaks = [b for b in table.breaks if b < len(table.rows)]
+    if not breaks:
+        return 0
+    warnings.append(f"{len(breaks) + 1} runs appended in one file (header repeated at line "
+                    f"{table.lines[breaks[-1]] - 1}); only the last one is used")
+    return breaks[-1]
+
+
+def _index(table: Table, columns: dict[str, Column], start: int,
+           warnings: list[str]) -> tuple[str | None, np.ndarray]:
+    """The step of each row: the first usable index column, else the row number."""
+    by_lower = {name.lower(): name for name in columns}
+    rows = np.arange(len(table.rows), dtype=np.int64)
+    for candidate in INDEX_NAMES:
+        name = by_lower.get(candidate)
+        if name is None:
+            continue
+        col = columns[name]
+        sel = slice(start, None)
+        values, present = col.values[sel], col.present[sel]
+        if not present.all() or not np.isfinite(values).all():
+            warnings.append(f"column {name!r} has empty cells: not used as the step")
+            continue
+        if not np.all(values == np.round(values)):
+            continue  # fractional epochs (HF-style): not an index
+        steps = values.astype(np.int64)
+        back = np.flatnonzero(np.diff(steps) < 0)
+        cut = start + int(back[-1]) + 1 if back.size else start
+        if np.any(np.diff(steps[cut - start:]) == 0):
+            continue  # several rows per step/epoch: the row number is the better axis
+        if cut > start:
+            warnings.append(f"{name!r} goes back at line {table.lines[cut]} (runs appended?): "
+                            "only the rows from there on are used")
+            for column in columns.values():
+                column.present[:cut] = False
+        full = np.zeros(len(table.rows), dtype=np.int64)
+        full[start:] = steps
+        return name, full
+    return None, rows
+
+
+reader = GenericCSVReader()

@@ -1,0 +1,130 @@
+"""Hugging Face Transformers ``trainer_state.json`` → Run (log-formats.md §2.3).
+
+``log_history`` mixes train entries (``loss``, ``grad_norm``, ``learning_rate``), eval entries
+(``eval_loss``, ``eval_<metric>``, ``eval_<set>_loss``) and one final summary entry whose
+``train_loss`` is a run average, not a point of the curve: summary entries are left out. Checkpoint
+copies (``checkpoint-N/trainer_state.json``) are prefixes of the final file: one run per output
+directory, read from the copy with the highest ``global_step``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
+from nndoctor.adapters.readers._runs import build_run, context_from_params
+from nndoctor.adapters.run import LogError, Run, Series
+
+SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second",
+                "total_flos", "train_loss"}
+SKIP_KEYS = {"epoch", "step", "total_flos", "num_input_tokens_seen", "num_tokens"}
+_CHECKPOINT = re.compile(r"^checkpoint-\d+$")
+MAX_BYTES = 256 * 1024 * 1024
+
+
+def _is_hf(data: Any) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("log_history"), list)
+            and all(isinstance(e, dict) for e in data["log_history"]))
+
+
+class HFTrainerStateReader:
+    """``trainer_state.json`` saved by ``transformers.Trainer`` (and TRL trainers)."""
+
+    name = "hf_trainer_state"
+    priority = 20
+
+    def can_read(self, path: Path) -> bool:
+        if path.suffix.lower() != ".json":
+            return False
+        named = path.name == "trainer_state.json"
+        if not named and '"log_history"' not in head_text(path, 65536):
+            return False
+        if not 0 < file_size(path) <= MAX_BYTES:
+            return named and file_size(path) == 0  # an empty trainer_state.json: say so
+        try:
+            return _is_hf(load_json_cached(path))
+        except LogError:
+            return named  # broken JSON in a file of that name: report it, don't ignore it
+
+    def group_key(self, path: Path) -> Path:
+        """The training output directory (checkpoint copies belong to it)."""
+        folder = path.parent
+        return folder.parent if _CHECKPOINT.match(folder.name) else folder
+
+    def read(self, path: Path) -> list[Run]:
+        return self.read_many([path])
+
+    def read_many(self, paths: list[Path]) -> list[Run]:
+        """Read the copy with the highest ``global_step`` (the final one when saved)."""
+        best: tuple[float, int, Path, dict[str, Any]] | None = None
+        for path in sorted(paths):
+            data = load_json_cached(path)
+            if not _is_hf(data):
+                raise LogError(path, "not a Hugging Face trainer_state.json (no log_history list)")
+            rank = (to_float(data.get("global_step")) or 0.0,
+                    0 if _CHECKPOINT.match(path.parent.name) else 1)
+            if best is None or rank > (best[0], best[1]):
+                best = (rank[0], rank[1], path, data)
+        assert best is not None
+        path, data = best[2], best[3]
+        return [self._run(path, data)]
+
+    def _run(self, path: Path, data: dict[str, Any]) -> Run:
+        points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        warnings: list[str] = []
+        skipped = 0
+        for entry in data["log_history"]:
+            if SUMMARY_KEYS & entry.keys() and "loss" not in entry:
+                continue  # the final summary: averages, not curve points
+            step = to_float(entry.get("step"))
+            if step is None:
+                skipped += 1
+                continue
+            for key, value in entry.items():
+                if key in SKIP_KEYS or key.endswith(("_runtime", "_per_second")):
+                    continue
+                number = to_float(value)
+                if number is None:
+                    continue
+                steps, values = points[key]
+                steps.append(int(step))
+                values.append(number)
+        if skipped:
+            warnings.append(f"{skipped} log_history entr{'y' if skipped == 1 else 'ies'} "
+                            "without a step ignored")
+        raw = {key: Series.from_pairs(s, v, key) for key, (s, v) in points.items()}
+        context = context_from_params(data)
+        for key in ("max_steps", "num_train_epochs", "logging_steps", "eval_steps",
+                    "global_step", "best_metric"):
+            number = to_float(data.get(key))
+            if number is not None:
+                context[key] = number
+        run_dir = self.group_key(path)
+        classes = _num_labels(path.parent / "config.json") or _num_labels(run_dir / "config.json")
+        if classes and "num_classes" not in context:
+            context["num_classes"] = classes
+        return build_run(run_dir.name, path, self.name, raw, context, warnings)
+
+
+def _num_labels(config: Path) -> int | None:
+    """Number of classes from a classifier's ``config.json`` saved beside the state, if any."""
+    if not config.is_file() or file_size(config) > 16 * 1024 * 1024:
+        return None
+    try:
+        data = load_json_cached(config)
+    except LogError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    arch = data.get("architectures") or []
+    if not any(isinstance(a, str) and a.endswith("Classification") for a in arch):
+        return None
+    labels = data.get("id2label")
+    count = len(labels) if isinstance(labels, dict) and labels else to_float(data.get("num_labels"))
+    return int(count) if count and count > 1 else None
+
+
+reader = HFTrainerStateReader()

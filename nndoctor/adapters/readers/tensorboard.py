@@ -1,0 +1,728 @@
+"""TensorBoard event files (``events.out.tfevents.*``) → Runs, without tensorboard or TensorFlow.
+
+TFRecord framing is walked with ``struct`` (log-formats.md §1.2); the few protobuf messages needed
+are declared at run time (§1.3). Records in the common one-scalar-per-event layouts are decoded
+column-wise with numpy against a per-tag template checked byte for byte; everything else goes
+through the protobuf classes. All three scalar encodings are read (``simple_value``; ``tensor``
+``float_val``/``double_val``; TF2 ``tensor_content``); histograms become
+``hist/<tag>/mean|std|min|max``; tags whose first metadata names another plugin (text, images,
+hparams …) are skipped.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nndoctor.adapters.readers._io import read_bytes
+from nndoctor.adapters.readers._runs import build_run, yaml_context
+from nndoctor.adapters.run import LogError, Run, Series
+
+try:  # optional C extension: CRC-32C of every record (pure-Python CRC would be far too slow)
+    from crc32c import crc32c as _crc32c
+except ImportError:  # pragma: no cover - depends on the environment
+    _crc32c = None
+
+ROLE_PREFIXES = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test"}
+SCALAR_PLUGINS = {"scalars", ""}
+_HEADER = struct.Struct("<Q")
+_MASK_DELTA = 0xA282EAD8
+
+
+# --------------------------------------------------------------------------- protobuf messages
+
+_PROTO = """
+Event: wall_time=1:double step=2:int64 file_version=3:string@what graph_def=4:bytes@what
+       summary=5:Summary@what log_message=6:bytes@what session_log=7:SessionLog@what
+       tagged_run_metadata=8:bytes@what meta_graph_def=9:bytes@what
+SessionLog: status=1:int32 checkpoint_path=2:string msg=3:string
+Summary: value=1:*Value
+Value: node_name=7:string tag=1:string metadata=9:SummaryMetadata simple_value=2:float@value
+       obsolete_old_style_histogram=3:bytes@value image=4:bytes@value histo=5:HistogramProto@value
+       audio=6:bytes@value tensor=8:TensorProto@value
+SummaryMetadata: plugin_data=1:PluginData display_name=2:string summary_description=3:string
+                 data_class=4:int32
+PluginData: plugin_name=1:string content=2:bytes
+HistogramProto: min=1:double max=2:double num=3:double sum=4:double sum_squares=5:double
+                bucket_limit=6:*double bucket=7:*double
+TensorProto: dtype=1:int32 tensor_shape=2:TensorShapeProto version_number=3:int32
+             tensor_content=4:bytes float_val=5:*float double_val=6:*double int_val=7:*int32
+             string_val=8:*bytes int64_val=10:*int64 half_val=13:*int32
+TensorShapeProto: dim=2:*Dim unknown_rank=3:bool
+Dim: size=1:int64 name=2:string
+"""
+
+
+@cache
+def event_class() -> Any:
+    """The ``Event`` message class, declared at run time in a private descriptor pool."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="nndoctor_tb.proto", package="nndoctor_tb", syntax="proto3")
+    types = {"double": 1, "float": 2, "int64": 3, "int32": 5, "bool": 8, "string": 9, "bytes": 12}
+    label = descriptor_pb2.FieldDescriptorProto
+    for block in _blocks(_PROTO):
+        name, fields = block
+        msg = fdp.message_type.add(name=name)
+        oneofs: dict[str, int] = {}
+        for fname, number, ftype, repeated, oneof in fields:
+            f = msg.field.add(name=fname, number=number)
+            f.label = label.LABEL_REPEATED if repeated else label.LABEL_OPTIONAL
+            if ftype in types:
+                f.type = types[ftype]
+            else:
+                f.type = label.TYPE_MESSAGE
+                f.type_name = f".nndoctor_tb.{ftype}"
+            if oneof:
+                if oneof not in oneofs:
+                    oneofs[oneof] = len(msg.oneof_decl)
+                    msg.oneof_decl.add(name=oneof)
+                f.oneof_index = oneofs[oneof]
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    desc = pool.FindMessageTypeByName("nndoctor_tb.Event")
+    get = getattr(message_factory, "GetMessageClass", None)
+    return get(desc) if get else message_factory.MessageFactory(pool).GetPrototype(desc)
+
+
+def _blocks(spec: str) -> list[tuple[str, list[tuple[str, int, str, bool, str]]]]:
+    out: list[tuple[str, list[tuple[str, int, str, bool, str]]]] = []
+    for token in spec.split():
+        if token.endswith(":"):
+            out.append((token[:-1], []))
+            continue
+        fname, rest = token.split("=")
+        number, ftype = rest.split(":")
+        ftype, _, oneof = ftype.partition("@")
+        repeated = ftype.startswith("*")
+        out[-1][1].append((fname, int(number), ftype.lstrip("*"), repeated, oneof))
+    return out
+
+
+# --------------------------------------------------------------------------- framing and CRC
+
+def _crc_table() -> np.ndarray:
+    table = np.zeros(256, dtype=np.uint32)
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+        table[i] = c
+    return table
+
+
+_TABLE = _crc_table()
+
+
+def _masked(crc: np.ndarray) -> np.ndarray:
+    crc = crc.astype(np.uint64)
+    return ((((crc >> np.uint64(15)) | (crc << np.uint64(17))) + np.uint64(_MASK_DELTA))
+            & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+
+
+def _crc_rows(rows: np.ndarray) -> np.ndarray:
+    """CRC-32C of each row of a uint8 matrix (vectorised; used for the 8-byte length headers)."""
+    crc = np.full(rows.shape[0], 0xFFFFFFFF, dtype=np.uint32)
+    for j in range(rows.shape[1]):
+        crc = _TABLE[(crc ^ rows[:, j]) & 0xFF] ^ (crc >> 8)
+    return crc ^ np.uint32(0xFFFFFFFF)
+
+
+def _header_ok(b: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Whether the masked CRC of each 8-byte length field at ``at`` matches the stored one."""
+    stored = _rows(b, at + 8, 4).view("<u4").ravel()
+    return _masked(_crc_rows(_rows(b, at, 8))) == stored
+
+
+def _frame(buf: bytes, path: Path, warnings: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Record data offsets and lengths; stops (with a warning) at a truncated or corrupt record."""
+    unpack = _HEADER.unpack_from
+    size = len(buf)
+    starts: list[int] = []
+    append = starts.append
+    done = 0  # end of the last complete record
+    while done + 12 <= size:
+        data = done + 12
+        after = data + unpack(buf, done)[0] + 4
+        if after > size:
+            break
+        append(data)
+        done = after
+    s = np.asarray(starts, dtype=np.int64)
+    b = np.frombuffer(buf, dtype=np.uint8)
+    if s.size:
+        bad = np.nonzero(~_header_ok(b, s - 12))[0]
+        if bad.size:
+            first = int(bad[0])
+            warnings.append(f"{path.name}: corrupt record header at byte {int(s[first]) - 12}; "
+                            f"kept the {first} record(s) before it")
+            s = s[:first]
+            done = size
+    n = _rows(b, s - 12, 8).view("<u8").ravel().astype(np.int64)
+    if done < size:
+        if size - done >= 12 and not _header_ok(b, np.asarray([done], dtype=np.int64))[0]:
+            what = f"corrupt record header at byte {done}"
+        else:
+            what = f"truncated last record ({size - done} bytes at the end ignored)"
+        warnings.append(f"{path.name}: {what}; kept {s.size} complete record(s)")
+    return s, n
+
+
+def _check_data_crc(buf: bytes, s: np.ndarray, n: np.ndarray, path: Path,
+                    warnings: list[str]) -> np.ndarray:
+    """Mask of records whose payload CRC matches (all True when ``crc32c`` is not installed)."""
+    if _crc32c is None or s.size == 0:
+        return np.ones(s.size, dtype=bool)
+    mv = memoryview(buf)
+    crc = _crc32c
+    got = np.fromiter((crc(mv[a:a + ln]) for a, ln in zip(s.tolist(), n.tolist(), strict=True)),
+                      dtype=np.uint32, count=s.size)
+    b = np.frombuffer(buf, dtype=np.uint8)
+    want = _rows(b, s + n, 4).view("<u4").ravel()
+    ok = _masked(got) == want
+    if not ok.all():
+        warnings.append(f"{path.name}: {int((~ok).sum())} record(s) failed the CRC check "
+                        f"(first at byte {int(s[np.argmin(ok)]) - 12}) and were skipped")
+    return ok
+
+
+# --------------------------------------------------------------------------- collection
+
+@dataclass
+class _Collector:
+    """Points per tag in file order, plugin of each tag, restart markers and warnings."""
+
+    scalars: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(
+        default_factory=lambda: defaultdict(list))
+    hists: dict[str, list[tuple[int, int, tuple[float, float, float, float]]]] = field(
+        default_factory=lambda: defaultdict(list))
+    plugin: dict[str, tuple[int, str]] = field(default_factory=dict)
+    restarts: list[tuple[int, int]] = field(default_factory=list)
+    undecodable: int = 0
+
+    def note_plugin(self, tag: str, record: int, name: str) -> None:
+        known = self.plugin.get(tag)
+        if known is None or record < known[0]:
+            self.plugin[tag] = (record, name)
+
+    def add(self, tag: str, records: np.ndarray, steps: np.ndarray, values: np.ndarray) -> None:
+        self.scalars[tag].append((records, steps, values))
+
+
+def _varint(b: np.ndarray, pos: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray,
+                                                                   np.ndarray]:
+    """Decode base-128 varints at ``pos``: (value, byte length, ok) — ok False past ``width``."""
+    last = b.size - 1
+    byte = b[np.minimum(pos, last)]
+    value = (byte & 0x7F).astype(np.int64)
+    length = np.ones(pos.size, dtype=np.int64)
+    more = np.nonzero(byte >= 0x80)[0]
+    for k in range(1, width):
+        if more.size == 0:
+            break
+        byte = b[np.minimum(pos[more] + k, last)]
+        value[more] |= (byte & 0x7F).astype(np.int64) << (7 * k)
+        length[more] += 1
+        more = more[byte >= 0x80]
+    ok = np.ones(pos.size, dtype=bool)
+    ok[more] = False
+    return value, length, ok
+
+
+def _runs_of(keys: np.ndarray) -> list[np.ndarray]:
+    """Indices into ``keys`` grouped by equal key, each group in ascending index order."""
+    order = np.argsort(keys, kind="stable")
+    cuts = np.flatnonzero(np.diff(keys[order])) + 1
+    return np.split(order, cuts)
+
+
+def _rows(b: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
+    """``b[at[i] : at[i] + width]`` for every i, as an (len(at), width) uint8 matrix."""
+    if width == 0 or at.size == 0:
+        return np.zeros((at.size, width), dtype=np.uint8)
+    windows = np.lib.stride_tricks.sliding_window_view(b, width)
+    return windows[np.minimum(at, windows.shape[0] - 1)]
+
+
+_HASH_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _row_hash(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of a uint8 matrix (collisions are checked by the caller)."""
+    words = -(-rows.shape[1] // 8)
+    padded = np.zeros((rows.shape[0], words * 8), dtype=np.uint8)
+    padded[:, :rows.shape[1]] = rows
+    h = np.zeros(rows.shape[0], dtype=np.uint64)
+    for w in padded.view("<u8").T:
+        h = (h ^ w) * _HASH_MULT
+        h ^= h >> np.uint64(29)
+    return h
+
+
+@dataclass(frozen=True)
+class _Template:
+    """Where the number sits in the bytes that follow the tag of a one-value Summary.Value."""
+
+    offset: int
+    size: int  # 4 (float32) or 8 (float64)
+    plugin: str | None  # plugin of the value's metadata, None without metadata
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
+def _walk(data: bytes, lo: int, hi: int) -> list[tuple[int, int, int, int]]:
+    """Fields of a message in ``data[lo:hi]``: (number, wire type, start, end/value)."""
+    out = []
+    pos = lo
+    while pos < hi:
+        key, pos = _read_varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, end = _read_varint(data, pos)
+            out.append((number, wire, pos, value))
+            pos = end
+            continue
+        if wire == 2:
+            length, pos = _read_varint(data, pos)
+            end = pos + length
+        elif wire == 5:
+            end = pos + 4
+        elif wire == 1:
+            end = pos + 8
+        else:
+            raise ValueError("unsupported wire type")
+        if end > hi:
+            raise ValueError("field past the end")
+        out.append((number, wire, pos, end))
+        pos = end
+    return out
+
+
+def _template(tail: bytes) -> _Template | None:
+    """Analyse the bytes after the tag; None unless they hold exactly one float scalar."""
+    try:
+        fields = _walk(tail, 0, len(tail))
+    except ValueError:
+        return None
+    found: list[tuple[int, int]] = []
+    plugin: str | None = None
+    for number, wire, start, end in fields:
+        if number == 2 and wire == 5:  # simple_value
+            found.append((start, 4))
+        elif number == 8 and wire == 2:  # tensor
+            hit = _tensor_template(tail, start, end)
+            if hit is None:
+                return None
+            found.append(hit)
+        elif number == 9 and wire == 2:  # metadata
+            plugin = _plugin_of(tail[start:end])
+        elif number != 7:  # node_name is harmless, anything else is not a plain scalar
+            return None
+    if len(found) != 1:
+        return None
+    return _Template(found[0][0], found[0][1], plugin)
+
+
+def _tensor_template(data: bytes, lo: int, hi: int) -> tuple[int, int] | None:
+    try:
+        fields = _walk(data, lo, hi)
+    except ValueError:
+        return None
+    dtype = 0
+    found: list[tuple[int, int]] = []
+    for number, wire, start, end in fields:
+        if number == 1 and wire == 0:
+            dtype = end
+        elif number == 2 and wire == 2:
+            try:
+                dims = _walk(data, start, end)
+                for dnum, dwire, dstart, dend in dims:
+                    if dnum != 2 or dwire != 2:
+                        return None
+                    if any(f == 1 and v != 1 for f, _, _, v in _walk(data, dstart, dend)):
+                        return None
+            except ValueError:
+                return None
+        elif number == 3 and wire == 0:
+            continue
+        elif number in (4, 5, 6) and wire == 2:
+            found.append((start, end - start))
+        elif number == 5 and wire == 5:
+            found.append((start, 4))
+        elif number == 6 and wire == 1:
+            found.append((start, 8))
+        else:
+            return None
+    if len(found) != 1:
+        return None
+    start, size = found[0]
+    if (dtype, size) not in ((1, 4), (2, 8), (0, 4)):
+        return None
+    return start, size
+
+
+def _plugin_of(meta: bytes) -> str | None:
+    try:
+        for number, wire, start, end in _walk(meta, 0, len(meta)):
+            if number == 1 and wire == 2:
+                for n2, w2, s2, e2 in _walk(meta, start, end):
+                    if n2 == 1 and w2 == 2:
+                        return meta[s2:e2].decode("utf-8", errors="replace")
+                return ""
+    except ValueError:
+        return None
+    return ""
+
+
+def _decode_fast(buf: bytes, s: np.ndarray, n: np.ndarray, base: int, prefix: str,
+                 out: _Collector) -> np.ndarray:
+    """Decode one-scalar events column-wise; returns indices of records left for protobuf."""
+    b = np.frombuffer(buf, dtype=np.uint8)
+    last = b.size - 1
+    end = s + n
+    ok = n >= 14
+    ok &= b[np.minimum(s, last)] == 0x09  # wall_time, fixed64
+    p = s + 9
+    has_step = b[np.minimum(p, last)] == 0x10
+    step, step_len, step_ok = _varint(b, p + 1, 5)
+    ok &= ~has_step | step_ok
+    p = np.where(has_step, p + 1 + step_len, p)
+    step = np.where(has_step, step, 0)
+    ok &= b[np.minimum(p, last)] == 0x2A  # summary
+    for _ in range(2):  # the Summary, then its single Value: each must end where the event ends
+        length, width, fine = _varint(b, p + 1, 3)
+        p = p + 1 + width
+        ok &= fine & (p + length == end) & (b[np.minimum(p, last)] == 0x0A)
+    tag_len, width, fine = _varint(b, p + 1, 2)
+    tag_at = p + 1 + width
+    tail = tag_at + tag_len
+    ok &= fine & (tail < end)
+    rest = np.nonzero(~ok)[0]
+    fast = np.nonzero(ok)[0]
+    if fast.size == 0:
+        return rest
+    leftovers = [rest]
+    shape_key = tag_len[fast] * (1 << 32) + (end[fast] - tail[fast])
+    for shape_rows in _runs_of(shape_key):
+        rows = fast[shape_rows]
+        tl, tn = int(tag_len[rows[0]]), int(end[rows[0]] - tail[rows[0]])
+        tags = _rows(b, tag_at[rows], tl)
+        for members in _runs_of(_row_hash(tags)):
+            same_tag = (tags[members] == tags[members[0]]).all(axis=1)
+            if not same_tag.all():  # a hash collision: let protobuf sort it out
+                leftovers.append(rows[members[~same_tag]])
+                members = members[same_tag]
+            _decode_group(buf, b, rows[members], tail, tag_at, tl, tn, step, base, prefix,
+                          out, leftovers)
+    return np.sort(np.concatenate(leftovers))
+
+
+def _decode_group(buf: bytes, b: np.ndarray, group: np.ndarray, tail: np.ndarray,
+                  tag_at: np.ndarray, tl: int, tn: int, step: np.ndarray, base: int, prefix: str,
+                  out: _Collector, leftovers: list[np.ndarray]) -> None:
+    """Records of one tag and one byte layout: check them against the first, take the numbers."""
+    r0 = int(group[0])
+    tmpl_bytes = buf[int(tail[r0]):int(tail[r0]) + tn]
+    tmpl = _template(tmpl_bytes)
+    if tmpl is None:
+        leftovers.append(group)
+        return
+    tails = _rows(b, tail[group], tn)
+    keep = np.ones(tn, dtype=bool)
+    keep[tmpl.offset:tmpl.offset + tmpl.size] = False
+    if keep.any():
+        ref = np.frombuffer(tmpl_bytes, dtype=np.uint8)
+        same = (tails[:, keep] == ref[keep]).all(axis=1)
+        if not same.all():
+            leftovers.append(group[~same])
+            group, tails = group[same], tails[same]
+    raw = np.ascontiguousarray(tails[:, tmpl.offset:tmpl.offset + tmpl.size])
+    values = raw.view("<f4" if tmpl.size == 4 else "<f8").ravel().astype(np.float64)
+    name = buf[int(tag_at[r0]):int(tag_at[r0]) + tl].decode("utf-8", errors="replace")
+    tag = _prefixed(prefix, name)
+    if tmpl.plugin is not None:
+        out.note_plugin(tag, base + r0, tmpl.plugin)
+    out.add(tag, group + base, step[group], values)
+
+
+def _prefixed(prefix: str, tag: str) -> str:
+    if not prefix:
+        return tag
+    head, sep, _ = tag.partition("/")
+    return tag if sep and head.lower() in ROLE_PREFIXES else prefix + tag
+
+
+def _decode_slow(buf: bytes, s: np.ndarray, n: np.ndarray, idx: np.ndarray, base: int,
+                 prefix: str, out: _Collector) -> None:
+    """Decode the remaining records with the protobuf classes, one by one."""
+    from google.protobuf.message import DecodeError
+
+    event_cls = event_class()
+    mv = memoryview(buf)
+    points: dict[str, tuple[list[int], list[int], list[float]]] = defaultdict(
+        lambda: ([], [], []))
+    for i in idx.tolist():
+        a = int(s[i])
+        ev = event_cls()
+        try:
+            ev.ParseFromString(mv[a:a + int(n[i])])
+        except (DecodeError, ValueError, RuntimeError):
+            out.undecodable += 1
+            continue
+        what = ev.WhichOneof("what")
+        record = base + i
+        if what == "session_log":
+            if ev.session_log.status == 1:  # START: TensorBoard purges points at or after it
+                out.restarts.append((record, ev.step))
+            continue
+        if what != "summary":
+            continue
+        for v in ev.summary.value:
+            tag = _prefixed(prefix, v.tag)
+            if v.HasField("metadata"):
+                out.note_plugin(tag, record, v.metadata.plugin_data.plugin_name)
+            kind = v.WhichOneof("value")
+            value: float | None = None
+            stats: tuple[float, float, float, float] | None = None
+            if kind == "simple_value":
+                value = v.simple_value
+            elif kind == "tensor":
+                value = _tensor_value(v.tensor)
+                stats = None if value is not None else _tensor_histogram(v.tensor)
+            elif kind == "histo":
+                stats = _histo_stats(v.histo)
+            if value is None:
+                if stats is not None:
+                    out.hists[tag].append((record, ev.step, stats))
+                continue
+            lists = points[tag]
+            lists[0].append(record)
+            lists[1].append(ev.step)
+            lists[2].append(value)
+    for tag, (recs, steps, values) in points.items():
+        out.add(tag, np.asarray(recs, dtype=np.int64), np.asarray(steps, dtype=np.int64),
+                np.asarray(values, dtype=np.float64))
+
+
+_DTYPES = {1: "<f4", 2: "<f8", 3: "<i4", 9: "<i8", 19: "<f2"}
+
+
+def _tensor_value(t: Any) -> float | None:
+    """The number in a one-element tensor (any of the encodings), else None."""
+    if any(d.size != 1 for d in t.tensor_shape.dim):
+        return None
+    if t.tensor_content:
+        fmt = _DTYPES.get(t.dtype)
+        if fmt is None or len(t.tensor_content) != np.dtype(fmt).itemsize:
+            return None
+        return float(np.frombuffer(t.tensor_content, dtype=fmt)[0])
+    for values in (t.float_val, t.double_val, t.int_val, t.int64_val):
+        if len(values) == 1:
+            return float(values[0])
+    if len(t.half_val) == 1 and t.dtype == 19:
+        return float(np.array([t.half_val[0]], dtype=np.uint16).view(np.float16)[0])
+    return None
+
+
+def _histo_stats(h: Any) -> tuple[float, float, float, float] | None:
+    if h.num <= 0:
+        return None
+    mean = h.sum / h.num
+    var = max(h.sum_squares / h.num - mean * mean, 0.0)
+    return mean, float(np.sqrt(var)), h.min, h.max
+
+
+def _tensor_histogram(t: Any) -> tuple[float, float, float, float] | None:
+    """TF2 histogram tensor [k, 3] = (left edge, right edge, count) → mean, std, min, max."""
+    dims = [d.size for d in t.tensor_shape.dim]
+    if len(dims) != 2 or dims[1] != 3 or t.dtype not in (1, 2):
+        return None
+    if t.tensor_content:
+        arr = np.frombuffer(t.tensor_content, dtype=_DTYPES[t.dtype]).astype(np.float64)
+    else:
+        arr = np.asarray(list(t.double_val) or list(t.float_val), dtype=np.float64)
+    if arr.size != dims[0] * 3 or arr.size == 0:
+        return None
+    arr = arr.reshape(-1, 3)
+    counts = arr[:, 2]
+    total = counts.sum()
+    if total <= 0:
+        return None
+    centres = (arr[:, 0] + arr[:, 1]) / 2
+    mean = float((centres * counts).sum() / total)
+    std = float(np.sqrt(max((counts * (centres - mean) ** 2).sum() / total, 0.0)))
+    nonzero = np.nonzero(counts)[0]
+    return mean, std, float(arr[nonzero[0], 0]), float(arr[nonzero[-1], 1])
+
+
+# --------------------------------------------------------------------------- assembling a run
+
+def _purge(records: np.ndarray, steps: np.ndarray, restarts: np.ndarray) -> np.ndarray:
+    """Mask of points that survive restarts (TensorBoard's purge of orphaned data, per tag).
+
+    A point is dropped when a later point of the same tag steps back to or below it, or when a
+    later SessionLog.START sits at or below its step: the newest segment wins.
+    """
+    count = steps.size
+    keep = np.ones(count, dtype=bool)
+    if count > 1:
+        running = np.maximum.accumulate(steps)
+        backward = np.zeros(count, dtype=bool)
+        backward[1:] = steps[1:] < running[:-1]
+        if backward.any():
+            later = np.where(backward, steps, np.iinfo(np.int64).max)
+            suffix = np.minimum.accumulate(later[::-1])[::-1]
+            after = np.append(suffix[1:], np.iinfo(np.int64).max)
+            keep &= steps < after
+    if restarts.size:
+        order = np.argsort(restarts[:, 0])
+        rec, rstep = restarts[order, 0], restarts[order, 1]
+        suffix = np.minimum.accumulate(rstep[::-1])[::-1]
+        pos = np.searchsorted(rec, records, side="right")
+        bound = np.where(pos < rec.size, suffix[np.minimum(pos, rec.size - 1)],
+                         np.iinfo(np.int64).max)
+        keep &= steps < bound
+    return keep
+
+
+def _finish(out: _Collector, warnings: list[str]) -> dict[str, Series]:
+    restarts = np.asarray(out.restarts, dtype=np.int64).reshape(-1, 2)
+    raw: dict[str, Series] = {}
+    purged = 0
+    first: dict[str, int] = {}  # series name → its first record, to keep log order
+    for tag, parts in out.scalars.items():
+        plugin = out.plugin.get(tag, (0, ""))[1]
+        if plugin not in SCALAR_PLUGINS:
+            continue
+        records = np.concatenate([p[0] for p in parts])
+        order = np.argsort(records, kind="stable")
+        records = records[order]
+        steps = np.concatenate([p[1] for p in parts])[order]
+        values = np.concatenate([p[2] for p in parts])[order]
+        keep = _purge(records, steps, restarts)
+        purged += int((~keep).sum())
+        first[tag] = int(records[0])
+        raw[tag] = Series.from_pairs(steps[keep], values[keep], tag)
+    for tag, points in out.hists.items():
+        if out.plugin.get(tag, (0, "histograms"))[1] not in ("histograms", ""):
+            continue
+        points.sort(key=lambda p: p[0])
+        records = np.asarray([p[0] for p in points], dtype=np.int64)
+        steps = np.asarray([p[1] for p in points], dtype=np.int64)
+        keep = _purge(records, steps, restarts)
+        stats = np.asarray([p[2] for p in points], dtype=np.float64)[keep]
+        for j, stat in enumerate(("mean", "std", "min", "max")):
+            name = f"hist/{tag}/{stat}"
+            first[name] = int(records[0])
+            raw[name] = Series.from_pairs(steps[keep], stats[:, j], name)
+    if purged:
+        warnings.append(f"the step counter went back (a restarted run?): {purged} older "
+                        "point(s) superseded by newer ones were dropped")
+    if out.undecodable:
+        warnings.append(f"{out.undecodable} record(s) could not be decoded and were skipped")
+    return {name: raw[name] for name in sorted(raw, key=lambda k: (first[k], k))}
+
+
+# --------------------------------------------------------------------------- the reader
+
+SUBRUN_DIRS = {"train", "validation"}  # Keras TensorBoard callback (.v2 files)
+ESTIMATOR_DIRS = {"eval", "validation"}  # TF Estimator: <model_dir>/eval/ beside the train events
+_HPARAMS_DIR = re.compile(r"^\d{9,}(\.\d+)?$")  # torch add_hparams: <run>/<time.time()>/
+
+
+def is_event_file(path: Path) -> bool:
+    """Named like a TensorBoard event file."""
+    return path.name.startswith("events.out.tfevents") or ".tfevents." in path.name
+
+
+class TensorBoardReader:
+    """TensorBoard event files; all files of one run directory (and Keras sub-runs) → one Run."""
+
+    name = "tensorboard"
+    priority = 10
+
+    def can_read(self, path: Path) -> bool:
+        return is_event_file(path) and path.is_file()
+
+    def group_key(self, path: Path) -> Path:
+        """The run directory: the file's folder, or its parent for sub-runs (Keras train/ and
+        validation/, Estimator eval/, the time-stamped folder of ``add_hparams``)."""
+        folder = path.parent
+        name = folder.name.lower()
+        if name in SUBRUN_DIRS and path.name.endswith(".v2"):
+            return folder.parent
+        if (name in ESTIMATOR_DIRS or _HPARAMS_DIR.match(name)) and _has_event_files(folder.parent):
+            return folder.parent
+        return folder
+
+    def read(self, path: Path) -> list[Run]:
+        return self.read_many([path])
+
+    def read_many(self, paths: list[Path]) -> list[Run]:
+        """Merge event files of one run (ordered by name, i.e. by start time)."""
+        paths = sorted(paths, key=lambda p: (p.parent.as_posix(), p.name))
+        run_dir = self.group_key(paths[0])
+        out = _Collector()
+        warnings: list[str] = []
+        base = 0
+        empty: list[Path] = []
+        for path in paths:
+            try:
+                buf = read_bytes(path)
+            except LogError as exc:
+                if exc.message != "empty file":
+                    raise
+                empty.append(path)
+                continue
+            sub = path.parent.name
+            prefix = sub + "/" if path.parent != run_dir and not _HPARAMS_DIR.match(sub) else ""
+            s, n = _frame(buf, path, warnings)
+            if s.size == 0 and len(buf) >= 12:
+                warnings.append(f"{path.name}: no complete TFRecord in the file")
+            good = _check_data_crc(buf, s, n, path, warnings)
+            if not good.all():
+                s, n = s[good], n[good]
+            leftover = _decode_fast(buf, s, n, base, prefix, out)
+            if leftover.size:
+                _decode_slow(buf, s, n, leftover, base, prefix, out)
+            base += s.size
+        if len(empty) == len(paths):
+            raise LogError(paths[0], "empty file")
+        warnings += [f"{p.name}: empty event file ignored" for p in empty]
+        raw = _finish(out, warnings)
+        context: dict[str, Any] = {}
+        hparams = run_dir / "hparams.yaml"
+        if hparams.is_file():
+            ctx, notes = yaml_context(hparams)
+            context.update(ctx)
+            warnings += notes
+        return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings)]
+
+
+def _has_event_files(folder: Path) -> bool:
+    try:
+        return any(is_event_file(p) for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return False
+
+
+reader = TensorBoardReader()
