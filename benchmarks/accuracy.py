@@ -5,7 +5,9 @@ Make the corpus first (real training on CPU, a few minutes):
 then:
     python benchmarks/accuracy.py benchmarks/corpus
 
-Reports top-1 / top-3 accuracy on faulty runs, the false-alarm rate on healthy runs (a cause at
+By default the number of classes is given as an answer (a practitioner always knows it);
+--no-classes measures what the logs alone allow. Reports top-1 / top-3 accuracy on faulty runs,
+the false-alarm rate on healthy runs (a cause at
 'likely' or above), and a confusion list of the misses.
 """
 
@@ -17,6 +19,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from nndoctor.engine.facts import Fact
 from nndoctor.pipeline import diagnose_run, load_runs
 
 
@@ -24,6 +27,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("corpus", type=Path, nargs="?", default=Path("benchmarks/corpus"))
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--no-classes", action="store_true",
+                        help="do not tell nndoctor the number of classes (logs alone)")
     args = parser.parse_args()
     labels = json.loads((args.corpus / "labels.json").read_text())
     top1 = top3 = faulty = healthy = false_alarms = healthy_verdicts = 0
@@ -33,7 +38,9 @@ def main() -> None:
     started = time.perf_counter()
     for run_dir, label in sorted(labels.items()):
         runs = load_runs([args.corpus / run_dir])
-        report = diagnose_run(runs[0], questions=0)
+        answers = [] if args.no_classes or not label.get("num_classes") else [
+            Fact("num_classes", float(label["num_classes"]), source="answer")]
+        report = diagnose_run(runs[0], answers, questions=0)
         ranked = [c.id for c in report.diagnosis.causes]
         cause = label["cause"]
         if cause == "healthy":

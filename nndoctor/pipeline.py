@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nndoctor.adapters.run import LogError, Run
@@ -16,6 +16,7 @@ from nndoctor.engine.inference import default_engine
 from nndoctor.engine.session import Session
 
 PARALLEL_FROM = 8  # runs; below this a process pool costs more than it saves
+CONTEXT_ANSWERS = {"num_classes", "batch_size"}  # answers the detectors also need as context
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ def parse_answers(pairs: Iterable[str]) -> list[Fact]:
 def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3) -> RunReport:
     """Derive facts from the run, add the user's answers (they win), diagnose."""
     engine = default_engine()
+    given = {f.name: f.value for f in answers if f.name in CONTEXT_ANSWERS}
+    if given:  # e.g. the number of classes sets the chance level the detectors compare with
+        run = replace(run, context={**run.context, **given})
     session = Session(engine, derive_facts(run, engine.kb))
     session.tell(*answers)
     return RunReport(run, session.diagnose(questions=questions))

@@ -52,7 +52,7 @@ class KerasCSVReader:
             mask[:start] = False
             if mask.any():
                 raw[name] = Series.from_pairs(epochs[mask], col.values[mask], name)
-        return [build_run(path.stem, path, self.name, raw, {}, warnings)]
+        return [build_run(path.stem, path, self.name, raw, {"step_unit": "epoch"}, warnings)]
 
 
 reader = KerasCSVReader()

@@ -63,7 +63,7 @@ class KerasHistoryReader:
             pairs = [(s, v) for s, v in pairs if v is not None]
             if pairs:
                 raw[key] = Series.from_pairs([p[0] for p in pairs], [p[1] for p in pairs], key)
-        return [build_run(path.stem, path, self.name, raw, {}, [])]
+        return [build_run(path.stem, path, self.name, raw, {"step_unit": "epoch"}, [])]
 
 
 reader = KerasHistoryReader()

@@ -197,11 +197,15 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     tail_change = relative_change(float(tail[0]), float(tail[-1]))
     steady = _steady_decline(smooth, p["steady_share"])
     tail_steady = _steady_decline(tail, p["steady_share"])
-    still = tail_change < 0 and (tail_change <= -p["still_falling"] or tail_steady) \
+    drop = float(smooth[0] - smooth[-1])
+    tail_share = float(tail[0] - tail[-1]) / drop if drop > 0 else 0.0
+    still = tail_change < 0 and tail_share >= p["tail_share"] \
+        and (tail_change <= -p["still_falling"] or tail_steady) \
         and (direction == "decreasing" or steady)
     yield log_fact("loss_still_decreasing_at_end", bool(still),
                    f"over the last {pct(p['tail_fraction'])} of the run train_loss changed "
-                   f"{tail_change:+.1%}", span, certainty=0.8)
+                   f"{tail_change:+.1%} ({pct(max(tail_share, 0))} of its total drop)", span,
+                   certainty=0.8)
     slow = (steady and share < p["linear_share"] and still
             and -p["linear_max_drop"] < change < 0)
     yield log_fact("loss_slow_linear", bool(slow),
