@@ -40,11 +40,20 @@ class Curve:
     values: np.ndarray
 
     @classmethod
-    def of(cls, series: Series | None, tag: str) -> Curve | None:
+    def of(cls, series: Series | None, tag: str, max_points: int = 0) -> Curve | None:
+        """The finite points; with ``max_points``, long curves are reduced to bucket medians
+        (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
         finite = np.isfinite(series.values)
-        return cls(tag, series.steps[finite], series.values[finite])
+        steps, values = series.steps[finite], series.values[finite]
+        if max_points and values.size > max_points:
+            size = -(-values.size // max_points)  # ceil: points per bucket
+            usable = values.size - values.size % size
+            buckets = values[:usable].reshape(-1, size)
+            steps = steps[:usable].reshape(-1, size)[:, -1]
+            values = np.median(buckets, axis=1)
+        return cls(tag, steps, values)
 
     def __len__(self) -> int:
         return int(self.values.size)

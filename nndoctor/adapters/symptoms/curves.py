@@ -19,14 +19,16 @@ from nndoctor.adapters.symptoms.base import (
 )
 from nndoctor.engine.facts import Fact
 
+MAX_POINTS = 4000  # shape detectors see at most this many points (bucket medians beyond)
+
 
 def _train(run: Run, p: Params) -> Curve | None:
-    curve = Curve.of(run.get("train_loss"), "train_loss")
+    curve = Curve.of(run.get("train_loss"), "train_loss", MAX_POINTS)
     return curve if curve is not None and len(curve) >= p["min_points"] else None
 
 
 def _val(run: Run, p: Params) -> Curve | None:
-    curve = Curve.of(run.get("val_loss"), "val_loss")
+    curve = Curve.of(run.get("val_loss"), "val_loss", MAX_POINTS)
     return curve if curve is not None and len(curve) >= p["min_val_points"] else None
 
 
@@ -95,7 +97,8 @@ def overfitting(run: Run, p: Params) -> Iterator[Fact]:
 
 @detector("generalization_gap")
 def generalization_gap(run: Run, p: Params) -> Iterator[Fact]:
-    train_acc, val_acc = Curve.of(run.get("train_acc"), "t"), Curve.of(run.get("val_acc"), "v")
+    train_acc = Curve.of(run.get("train_acc"), "t", MAX_POINTS)
+    val_acc = Curve.of(run.get("val_acc"), "v", MAX_POINTS)
     if train_acc is not None and val_acc is not None and len(train_acc) and len(val_acc):
         gap = train_acc.level_end(0.1) - val_acc.level_end(0.1)
         size = "large" if gap >= p["acc_large"] else "small" if gap >= p["acc_small"] else "none"
@@ -158,7 +161,8 @@ def loss_level(run: Run, p: Params) -> Iterator[Fact]:
 
 @detector("accuracy")
 def accuracy(run: Run, p: Params) -> Iterator[Fact]:
-    curve = Curve.of(run.get("train_acc"), "train_acc") or Curve.of(run.get("val_acc"), "val_acc")
+    curve = Curve.of(run.get("train_acc"), "train_acc", MAX_POINTS) or \
+        Curve.of(run.get("val_acc"), "val_acc", MAX_POINTS)
     if curve is None or len(curve) < 2:
         return
     end = curve.level_end()
