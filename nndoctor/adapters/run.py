@@ -31,8 +31,10 @@ class Series:
         """Build a series sorted by step (stable, so repeated steps keep their order)."""
         s = np.asarray(steps, dtype=np.int64)
         v = np.asarray(values, dtype=np.float64)
-        order = np.argsort(s, kind="stable")
-        return cls(s[order], v[order], source_tag)
+        if s.size > 1 and not np.all(s[1:] >= s[:-1]):
+            order = np.argsort(s, kind="stable")
+            s, v = s[order], v[order]
+        return cls(s, v, source_tag)
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
-from nndoctor.adapters.readers._io import read_text
 from nndoctor.adapters.run import LogError
 
 MISSING = {"", "na", "n/a", "none", "null", "nil", "-"}
@@ -22,15 +23,43 @@ class Column:
     present: np.ndarray  # bool
 
 
+class _ColumnBuilder:
+    """Collects one column while the file streams by: 8 bytes a cell, no row kept."""
+
+    __slots__ = ("bad", "numeric", "present", "values")
+
+    def __init__(self) -> None:
+        self.values = array("d")
+        self.present = bytearray()
+        self.bad: tuple[int, str] | None = None  # (row, cell) of the first non-numeric cell
+        self.numeric = 0
+
+    def add(self, cell: str, row: int) -> None:
+        try:
+            self.values.append(float(cell))  # float() accepts padding, nan, inf
+        except ValueError:
+            self.values.append(np.nan)
+            self.present.append(0)
+            if self.bad is None and cell.strip().lower() not in MISSING:
+                self.bad = (row, cell.strip())
+            return
+        self.present.append(1)
+        self.numeric += 1
+
+
 @dataclass
 class Table:
-    """A parsed delimited file: stripped header and cells, and where each row came from."""
+    """A parsed delimited file: stripped header, per-column numbers, where each row came from."""
 
     path: Path
     header: list[str]
-    rows: list[list[str]]
-    lines: list[int]  # 1-based file line of each row
+    builders: list[_ColumnBuilder]
+    lines: np.ndarray  # 1-based file line of each row
     breaks: list[int] = field(default_factory=list)  # row indices where a repeated header stood
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.lines.size)
 
     def columns(self) -> tuple[dict[str, Column], list[str]]:
         """Numeric columns by name, and the names of all-text columns (skipped).
@@ -39,14 +68,23 @@ class Table:
         """
         out: dict[str, Column] = {}
         text_cols: list[str] = []
-        for j, name in enumerate(self.header):
+        for name, builder in zip(self.header, self.builders, strict=True):
             if not name or name in out:
                 continue
-            col = _parse_column(self, j)
-            if col is None:
-                text_cols.append(name)
-            else:
-                out[name] = col
+            if builder.bad is not None:
+                if builder.numeric == 0:
+                    text_cols.append(name)
+                    continue
+                row, cell = builder.bad
+                raise LogError(self.path, f"line {self.lines[row]}, column {name!r}: "
+                                          f"non-numeric value {cell!r}")
+            if not builder.values:
+                out[name] = Column(np.zeros(0), np.zeros(0, dtype=bool))
+                continue
+            # views of the collected buffers: no copy of a 10-million-row column
+            values = np.frombuffer(builder.values, dtype=np.float64)
+            present = np.frombuffer(builder.present, dtype=np.uint8).view(bool)
+            out[name] = Column(values, present)
         return out, text_cols
 
 
@@ -58,64 +96,60 @@ def sniff_delimiter(line: str) -> str:
 
 
 def read_table(path: Path, delimiter: str | None = None) -> Table:
-    """Read a delimited file with a header line; cells and header names are stripped."""
-    text = read_text(path)
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip())
-    delim = delimiter or sniff_delimiter(lines[start])
-    reader = csv.reader(lines[start:], delimiter=delim)
+    """Stream a delimited file with a header line into numeric columns (bounded memory:
+    about 9 bytes a cell, whatever the file size)."""
     try:
-        header = [h.strip() for h in next(reader)]
-        rows: list[list[str]] = []
-        where: list[int] = []
-        breaks: list[int] = []
-        width = len(header)
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            return _parse(path, fh, delimiter)
+    except UnicodeDecodeError as exc:
+        raise LogError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except IsADirectoryError:
+        raise LogError(path, "is a directory, expected a file") from None
+    except FileNotFoundError:
+        raise LogError(path, "no such file") from None
+    except OSError as exc:
+        raise LogError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+def _parse(path: Path, fh: TextIO, delimiter: str | None) -> Table:
+    line_no = 0
+    first = ""
+    for first in fh:
+        line_no += 1
+        if first.strip():
+            break
+    if not first.strip():
+        raise LogError(path, "empty file")
+    delim = delimiter or sniff_delimiter(first)
+    header = [h.strip() for h in next(csv.reader([first], delimiter=delim))]
+    width = len(header)
+    builders = [_ColumnBuilder() for _ in header]
+    lines = array("q")
+    breaks: list[int] = []
+    reader = csv.reader(fh, delimiter=delim)
+    try:
         for cells in reader:
-            line_no = start + reader.line_num
-            if not any(c.strip() for c in cells):
+            row_line = line_no + reader.line_num
+            if not "".join(cells).strip():
                 continue
-            cells = [c.strip() for c in cells]
-            if cells == header:
-                breaks.append(len(rows))
+            if cells[0].strip() == header[0] and [c.strip() for c in cells] == header:
+                breaks.append(len(lines))
                 continue
             if len(cells) > width:
-                if any(cells[width:]):
-                    raise LogError(path, f"line {line_no}: {len(cells)} cells but the header "
+                if any(c.strip() for c in cells[width:]):
+                    raise LogError(path, f"line {row_line}: {len(cells)} cells but the header "
                                          f"has {width} columns")
                 cells = cells[:width]
             elif len(cells) < width:
                 cells += [""] * (width - len(cells))
-            rows.append(cells)
-            where.append(line_no)
+            row = len(lines)
+            for builder, cell in zip(builders, cells, strict=True):
+                builder.add(cell, row)
+            lines.append(row_line)
     except csv.Error as exc:
-        raise LogError(path, f"line {start + reader.line_num}: {exc}") from None
-    return Table(path, header, rows, where, breaks)
-
-
-def _parse_column(table: Table, j: int) -> Column | None:
-    n = len(table.rows)
-    values = np.full(n, np.nan)
-    present = np.zeros(n, dtype=bool)
-    bad: int | None = None
-    numeric = 0
-    for i, row in enumerate(table.rows):
-        cell = row[j]
-        if cell.lower() in MISSING:
-            continue
-        try:
-            values[i] = float(cell)
-        except ValueError:
-            if bad is None:
-                bad = i
-            continue
-        present[i] = True
-        numeric += 1
-    if bad is not None:
-        if numeric == 0:
-            return None
-        raise LogError(table.path, f"line {table.lines[bad]}, column {table.header[j]!r}: "
-                                   f"non-numeric value {table.rows[bad][j]!r}")
-    return Column(values, present)
+        raise LogError(path, f"line {line_no + reader.line_num}: {exc}") from None
+    return Table(path, header, builders, np.frombuffer(lines, dtype=np.int64).copy()
+                 if lines else np.zeros(0, dtype=np.int64), breaks)
 
 
 def index_steps(table: Table, col: Column, name: str) -> np.ndarray:
@@ -127,6 +161,5 @@ def index_steps(table: Table, col: Column, name: str) -> np.ndarray:
     if not finite.all() or not np.all(col.values == np.round(col.values)):
         i = int(np.argmax(~finite | (col.values != np.round(col.values))))
         raise LogError(table.path, f"line {table.lines[i]}, column {name!r}: "
-                                   f"{table.rows[i][table.header.index(name)]!r} is not a whole "
-                                   "number")
+                                   f"{col.values[i]:g} is not a whole number")
     return col.values.astype(np.int64)

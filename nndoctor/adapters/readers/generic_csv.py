@@ -90,7 +90,7 @@ class GenericCSVReader:
 
 def _last_segment(table: Table, warnings: list[str]) -> int:
     """Row where the last of several appended runs starts (a repeated header line)."""
-    breaks = [b for b in table.breaks if b < len(table.rows)]
+    breaks = [b for b in table.breaks if b < table.n_rows]
     if not breaks:
         return 0
     warnings.append(f"{len(breaks) + 1} runs appended in one file (header repeated at line "
@@ -102,7 +102,7 @@ def _index(table: Table, columns: dict[str, Column], start: int,
            warnings: list[str]) -> tuple[str | None, np.ndarray]:
     """The step of each row: the first usable index column, else the row number."""
     by_lower = {name.lower(): name for name in columns}
-    rows = np.arange(len(table.rows), dtype=np.int64)
+    rows = np.arange(table.n_rows, dtype=np.int64)
     for candidate in INDEX_NAMES:
         name = by_lower.get(candidate)
         if name is None:
@@ -125,7 +125,7 @@ def _index(table: Table, columns: dict[str, Column], start: int,
                             "only the rows from there on are used")
             for column in columns.values():
                 column.present[:cut] = False
-        full = np.zeros(len(table.rows), dtype=np.int64)
+        full = np.zeros(table.n_rows, dtype=np.int64)
         full[start:] = steps
         return name, full
     return None, rows

@@ -39,7 +39,7 @@ class KerasCSVReader:
         warnings: list[str] = []
         starts = [0, *table.breaks]
         starts += [i + 1 for i in np.flatnonzero(np.diff(epochs) <= 0).tolist()]
-        start = max(s for s in starts if s < max(len(table.rows), 1))
+        start = max(s for s in starts if s < max(table.n_rows, 1))
         if start > 0:
             segments = len(set(starts))
             warnings.append(f"{segments} runs appended in one file (epoch restarts at line "
