@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import struct
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -21,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from nndoctor.adapters.readers._io import read_bytes
 from nndoctor.adapters.readers._runs import build_run, yaml_context
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 ROLE_PREFIXES = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test"}
 SCALAR_PLUGINS = {"scalars", ""}
 _HEADER = struct.Struct("<Q")
+CHUNK = 64 << 20  # bytes read at a time
 _MASK_DELTA = 0xA282EAD8
 
 
@@ -142,8 +143,12 @@ def _header_ok(b: np.ndarray, at: np.ndarray) -> np.ndarray:
     return _masked(_crc_rows(_rows(b, at, 8))) == stored
 
 
-def _frame(buf: bytes, path: Path, warnings: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Record data offsets and lengths; stops (with a warning) at a truncated or corrupt record."""
+def _frame(buf: bytes, path: Path, warnings: list[str], final: bool = True,
+           offset: int = 0) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    """Record data offsets and lengths in ``buf``, the end of the last complete record, and
+    whether reading must stop (a corrupt header). A cut-off tail is an error only when
+    ``final``; otherwise the caller carries it into the next chunk. ``offset`` is where
+    ``buf`` starts in the file (for messages)."""
     unpack = _HEADER.unpack_from
     size = len(buf)
     starts: list[int] = []
@@ -162,18 +167,23 @@ def _frame(buf: bytes, path: Path, warnings: list[str]) -> tuple[np.ndarray, np.
         bad = np.nonzero(~_header_ok(b, s - 12))[0]
         if bad.size:
             first = int(bad[0])
-            warnings.append(f"{path.name}: corrupt record header at byte {int(s[first]) - 12}; "
-                            f"kept the {first} record(s) before it")
+            warnings.append(f"{path.name}: corrupt record header at byte "
+                            f"{offset + int(s[first]) - 12}; kept the records before it")
             s = s[:first]
-            done = size
+            n = _rows(b, s - 12, 8).view("<u8").ravel().astype(np.int64)
+            return s, n, size, True
     n = _rows(b, s - 12, 8).view("<u8").ravel().astype(np.int64)
-    if done < size:
-        if size - done >= 12 and not _header_ok(b, np.asarray([done], dtype=np.int64))[0]:
-            what = f"corrupt record header at byte {done}"
-        else:
-            what = f"truncated last record ({size - done} bytes at the end ignored)"
-        warnings.append(f"{path.name}: {what}; kept {s.size} complete record(s)")
-    return s, n
+    stop = False
+    if done < size and (final or size - done >= 12):
+        corrupt = size - done >= 12 and not _header_ok(b, np.asarray([done], dtype=np.int64))[0]
+        if corrupt:
+            warnings.append(f"{path.name}: corrupt record header at byte {offset + done}; "
+                            "kept the records before it")
+            stop = True
+        elif final:
+            warnings.append(f"{path.name}: truncated last record ({size - done} bytes at the "
+                            "end ignored); kept the complete records")
+    return s, n, done, stop
 
 
 def _check_data_crc(buf: bytes, s: np.ndarray, n: np.ndarray, path: Path,
@@ -686,25 +696,22 @@ class TensorBoardReader:
         base = 0
         empty: list[Path] = []
         for path in paths:
-            try:
-                buf = read_bytes(path)
-            except LogError as exc:
-                if exc.message != "empty file":
-                    raise
-                empty.append(path)
-                continue
             sub = path.parent.name
             prefix = sub + "/" if path.parent != run_dir and not _HPARAMS_DIR.match(sub) else ""
-            s, n = _frame(buf, path, warnings)
-            if s.size == 0 and len(buf) >= 12:
+            records = 0
+            for buf, s, n in _read_records(path, warnings):
+                good = _check_data_crc(buf, s, n, path, warnings)
+                if not good.all():
+                    s, n = s[good], n[good]
+                leftover = _decode_fast(buf, s, n, base, prefix, out)
+                if leftover.size:
+                    _decode_slow(buf, s, n, leftover, base, prefix, out)
+                base += s.size
+                records += s.size
+            if records == 0 and path.stat().st_size == 0:
+                empty.append(path)
+            elif records == 0:
                 warnings.append(f"{path.name}: no complete TFRecord in the file")
-            good = _check_data_crc(buf, s, n, path, warnings)
-            if not good.all():
-                s, n = s[good], n[good]
-            leftover = _decode_fast(buf, s, n, base, prefix, out)
-            if leftover.size:
-                _decode_slow(buf, s, n, leftover, base, prefix, out)
-            base += s.size
         if len(empty) == len(paths):
             raise LogError(paths[0], "empty file")
         warnings += [f"{p.name}: empty event file ignored" for p in empty]
@@ -716,6 +723,34 @@ class TensorBoardReader:
             context.update(ctx)
             warnings += notes
         return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings)]
+
+
+def _read_records(path: Path,
+                  warnings: list[str]) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
+    """The file in chunks of about CHUNK bytes, each with its complete records, so a 1 GB
+    event file is never held in memory at once."""
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed in finally; a generator holds it
+    except FileNotFoundError:
+        raise LogError(path, "no such file") from None
+    except OSError as exc:
+        raise LogError(path, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        carry, offset = b"", 0
+        while True:
+            block = fh.read(CHUNK)
+            buf = carry + block if carry else block
+            final = len(block) < CHUNK
+            if not buf:
+                return
+            s, n, done, stop = _frame(buf, path, warnings, final=final, offset=offset)
+            if s.size:
+                yield buf, s, n
+            if stop or final:
+                return
+            carry, offset = buf[done:], offset + done
+    finally:
+        fh.close()
 
 
 def _has_event_files(folder: Path) -> bool:
