@@ -619,15 +619,18 @@ def _finish(out: _Collector, warnings: list[str]) -> dict[str, Series]:
     raw: dict[str, Series] = {}
     purged = 0
     first: dict[str, int] = {}  # series name → its first record, to keep log order
-    for tag, parts in out.scalars.items():
+    for tag in list(out.scalars):
+        parts = out.scalars.pop(tag)  # free each tag's chunks as its series is built
         plugin = out.plugin.get(tag, (0, ""))[1]
         if plugin not in SCALAR_PLUGINS:
             continue
         records = np.concatenate([p[0] for p in parts])
-        order = np.argsort(records, kind="stable")
-        records = records[order]
-        steps = np.concatenate([p[1] for p in parts])[order]
-        values = np.concatenate([p[2] for p in parts])[order]
+        steps = np.concatenate([p[1] for p in parts])
+        values = np.concatenate([p[2] for p in parts])
+        del parts
+        if records.size > 1 and not np.all(records[1:] >= records[:-1]):
+            order = np.argsort(records, kind="stable")
+            records, steps, values = records[order], steps[order], values[order]
         keep = _purge(records, steps, restarts)
         purged += int((~keep).sum())
         first[tag] = int(records[0])
