@@ -26,6 +26,7 @@ from nndoctor.knowledge.schema import (
 
 BUILTIN_ROOT = Path(__file__).parent
 M = TypeVar("M", bound=BaseModel)
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's is 6× faster, same result
 MAX_YAML_BYTES = 1_000_000
 
 
@@ -71,7 +72,7 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise KnowledgeError(path, "not UTF-8 text") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=SAFE_LOADER)  # a safe loader (libyaml when built)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""

@@ -1,0 +1,1 @@
+"""The Textual interview (`nndoctor ask`); the engine, knowledge and adapters never import it."""
