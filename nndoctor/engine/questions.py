@@ -1,4 +1,6 @@
-"""Choose the next question: the unknown askable fact with the highest expected information gain.
+"""Choose the next question: the unknown askable fact with the highest expected information
+gain per unit of effort (look < experiment < measure, settings.yaml), so cheap questions come
+first when they are about as informative.
 
 Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
 evidence for a cause concentrates belief and evidence against drains it. A question's gain is the
@@ -49,7 +51,8 @@ def rank_questions(
             hypo[name] = (answer, 1.0)
             outcomes.append((answer, engine.reevaluate(base, hypo, name)))
         after = [entropy(belief(ev.causes, cause_ids, prior)) for _, ev in outcomes]
-        gain = h_now - sum(after) / len(after)
+        spec = kb.facts[name]
+        gain = (h_now - sum(after) / len(after)) / kb.settings.question_effort[spec.effort]
         moved = any(ev.causes != base.causes for _, ev in outcomes)
         if moved:
             scored.append((gain, name, outcomes))

@@ -62,6 +62,11 @@ class Fact(Strict):
         default=False, description="A log detector or probe can set it; then it is never asked."
     )
     askable: bool = True
+    effort: Literal["look", "experiment", "measure"] = Field(
+        default="look",
+        description="What answering takes: look at the setup or curves, run an experiment, or "
+        "measure with a probe. Questions are ranked by information gain per effort.",
+    )
     sources: Sources = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -253,6 +258,10 @@ class Settings(Strict):
     healthy_finding: str = Field(pattern=SNAKE)
     insufficient_finding: str = Field(pattern=SNAKE)
     question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")
+    question_effort: dict[Literal["look", "experiment", "measure"], float] = Field(
+        default={"look": 1.0, "experiment": 2.0, "measure": 3.0},
+        description="Cost of answering, by the fact's effort; a question's gain is divided by it.",
+    )
     sources: Sources = Field(min_length=1)
 
 

@@ -40,7 +40,13 @@ def test_changing_an_earlier_answer_previews_and_shows_what_moved(app: NNDoctorA
         await pilot.pause()
         assert isinstance(app.screen, EditAnswer)
         assert "now:" in text_of(pilot, "#q-text")
-        await pilot.press("down")  # highlight another value: the what-if preview
+        # highlight another value that moves the ranking: the what-if preview
+        values = interview.kb.facts[first].answers()
+        current = interview.session.facts[first].value
+        steps = next(i for i, v in enumerate(values)
+                     if v != current and interview.preview(first, v))
+        for _ in range(steps):
+            await pilot.press("down")
         await pilot.pause()
         preview = text_of(pilot, "#preview")
         assert first in preview

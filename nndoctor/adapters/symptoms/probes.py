@@ -111,13 +111,16 @@ def _hidden(stds: dict[str, Points], kinds: dict[str, int]) -> dict[str, Points]
 
 
 def _activation_scale(run: Run, kinds: dict[str, int], p: Params) -> Iterator[Fact]:
-    tail = p["tail_points"]
+    """Std drift across hidden layers, judged on the first probe points (the init, where
+    CS231n reads it; trained layers may legitimately differ in scale), and mean |activation|."""
+    tail, head = p["tail_points"], p["head_points"]
     stds = _hidden(_layer_series(run, "act_std"), kinds)
     if len(stds) >= 2:
         names = list(stds)
-        first, last = _tail(stds[names[0]], tail), _tail(stds[names[-1]], tail)
+        first, last = (float(np.median(stds[n][1][:head])) for n in (names[0], names[-1]))
+        since = int(stds[names[0]][0][0])
         text = (f"activation std goes from {num(first)} ({names[0]}) to {num(last)} "
-                f"({names[-1]}) over {len(names)} hidden layers")
+                f"({names[-1]}) over {len(names)} hidden layers, from step {since}")
         if first > 0:  # a first layer with no spread at all (dead, zero init) has no scale
             collapse = last <= p["std_collapse"] * first or last >= first / p["std_collapse"]
             yield log_fact("activation_std_collapse", bool(collapse), text, "probe")
