@@ -33,7 +33,9 @@ def main() -> None:
                 for line in proc.stdout.splitlines() if "passing examples" in line)
     failing = sum(int(line.split("failing examples")[0].split()[-1])
                   for line in proc.stdout.splitlines() if "failing examples" in line)
-    print(proc.stdout.strip().splitlines()[-1])
+    lines = proc.stdout.strip().splitlines()
+    print("\n".join(line for line in lines if "examples" in line or "::" in line))
+    print(lines[-1] if lines else proc.stderr.strip()[-500:])
     print(f"inputs tried: {tried:,} passing, {failing} failing, "
           f"{time.perf_counter() - started:.0f} s")
     sys.exit(proc.returncode)

@@ -157,7 +157,7 @@ def _guarded(reader: Reader, paths: list[Path]) -> list[Run]:
     except RecursionError:
         raise LogError(paths[0], f"{reader.name}: structure nested too deeply") from None
     except (OSError, ValueError, KeyError, IndexError, TypeError, UnicodeError,
-            MemoryError) as exc:
+            OverflowError, MemoryError) as exc:
         raise LogError(paths[0], f"{reader.name}: cannot read ({type(exc).__name__}: "
                                  f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from nndoctor.adapters.run import LogError
 
@@ -29,16 +29,31 @@ def first_line(path: Path) -> str:
     return lines[0] if lines else ""
 
 
+def cannot_read(path: Path, exc: OSError) -> LogError:
+    """The one-line error for a file that cannot be opened or read."""
+    if isinstance(exc, IsADirectoryError):
+        return LogError(path, "is a directory, expected a file")
+    if isinstance(exc, FileNotFoundError):
+        return LogError(path, "no such file")
+    return LogError(path, f"cannot read: {exc.strerror or exc}")
+
+
+def open_log(path: Path, text: bool = False) -> IO[Any]:
+    """Open a log for reading (binary, or UTF-8 text with a BOM dropped); LogError when not."""
+    try:
+        if text:
+            return open(path, encoding="utf-8-sig", newline="")
+        return open(path, "rb")
+    except OSError as exc:
+        raise cannot_read(path, exc) from None
+
+
 def read_bytes(path: Path) -> bytes:
     """The whole file; LogError when it is unreadable or empty."""
     try:
         data = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise LogError(path, "is a directory, expected a file") from None
-    except FileNotFoundError:
-        raise LogError(path, "no such file") from None
     except OSError as exc:
-        raise LogError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise cannot_read(path, exc) from None
     if not data:
         raise LogError(path, "empty file")
     return data

@@ -10,6 +10,7 @@ from typing import TextIO
 
 import numpy as np
 
+from nndoctor.adapters.readers._io import cannot_read, open_log
 from nndoctor.adapters.run import LogError
 
 MISSING = {"", "na", "n/a", "none", "null", "nil", "-"}
@@ -98,17 +99,13 @@ def sniff_delimiter(line: str) -> str:
 def read_table(path: Path, delimiter: str | None = None) -> Table:
     """Stream a delimited file with a header line into numeric columns (bounded memory:
     about 9 bytes a cell, whatever the file size)."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
+    with open_log(path, text=True) as fh:
+        try:
             return _parse(path, fh, delimiter)
-    except UnicodeDecodeError as exc:
-        raise LogError(path, f"not UTF-8 text (byte {exc.start})") from None
-    except IsADirectoryError:
-        raise LogError(path, "is a directory, expected a file") from None
-    except FileNotFoundError:
-        raise LogError(path, "no such file") from None
-    except OSError as exc:
-        raise LogError(path, f"cannot read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise LogError(path, f"not UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise cannot_read(path, exc) from None
 
 
 def _parse(path: Path, fh: TextIO, delimiter: str | None) -> Table:

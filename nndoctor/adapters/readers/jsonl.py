@@ -8,6 +8,7 @@ cut short (a job still writing) is dropped with a warning.
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,9 @@ class JSONLinesReader:
         step = 0
         for index, record in enumerate(records):
             given = to_float(record.get(step_key)) if step_key else None
+            if given is not None and not (math.isfinite(given) and abs(given) < 2**62):
+                raise LogError(path, f"line {index + 1}: step {record.get(step_key)!r} is not a "
+                                     "usable step number")
             step = int(given) if given is not None else (index if step_key is None else step)
             for key, value in record.items():
                 number = to_float(value)

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from nndoctor.adapters.readers._io import open_log
 from nndoctor.adapters.readers._runs import build_run, yaml_context
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -732,13 +733,7 @@ def _read_records(path: Path,
                   warnings: list[str]) -> Iterator[tuple[bytes, np.ndarray, np.ndarray]]:
     """The file in chunks of about CHUNK bytes, each with its complete records, so a 1 GB
     event file is never held in memory at once."""
-    try:
-        fh = open(path, "rb")  # noqa: SIM115 - closed in finally; a generator holds it
-    except FileNotFoundError:
-        raise LogError(path, "no such file") from None
-    except OSError as exc:
-        raise LogError(path, f"cannot read: {exc.strerror or exc}") from None
-    try:
+    with open_log(path) as fh:
         carry, offset = b"", 0
         while True:
             block = fh.read(CHUNK)
@@ -752,8 +747,6 @@ def _read_records(path: Path,
             if stop or final:
                 return
             carry, offset = buf[done:], offset + done
-    finally:
-        fh.close()
 
 
 def _has_event_files(folder: Path) -> bool:
