@@ -9,7 +9,7 @@ from __future__ import annotations
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms import context, curves, gradients, lr_schedule, nonfinite, probes
 from nndoctor.adapters.symptoms.base import DETECTORS, Params
-from nndoctor.engine.facts import Fact
+from nndoctor.engine.facts import Fact, FactError, validate_fact
 from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
@@ -23,5 +23,8 @@ def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
         params: Params = kb.detector_params(name) if name in kb.detectors.detectors else {}
         for fact in detector(run, params):
             if fact.name in kb.facts and fact.name not in facts:
-                facts[fact.name] = fact
+                try:  # a log can hold nonsense (a negative lr): such a fact is not evidence
+                    facts[fact.name] = validate_fact(fact, kb.facts)
+                except FactError:
+                    continue
     return sorted(facts.values(), key=lambda f: f.name)

@@ -67,7 +67,7 @@ def probes(run: Run, p: Params) -> Iterator[Fact]:
     grads = _layer_series(run, "grad_norm")
     if len(grads) >= 2:
         names = list(grads)
-        first, last = _tail(grads[names[0]], tail), _tail(grads[names[-1]], tail)
+        first, last = (max(_tail(grads[n], tail), 0.0) for n in (names[0], names[-1]))
         ratio = first / max(last, 1e-30)
         yield log_fact("grad_ratio_first_last", ratio,
                        f"gradient norm of the first layer {names[0]} ({num(first)}) is "
@@ -117,7 +117,8 @@ def _activation_scale(run: Run, kinds: dict[str, int], p: Params) -> Iterator[Fa
     stds = _hidden(_layer_series(run, "act_std"), kinds)
     if len(stds) >= 2:
         names = list(stds)
-        first, last = (float(np.median(stds[n][1][:head])) for n in (names[0], names[-1]))
+        first, last = (max(float(np.median(stds[n][1][:head])), 0.0)
+                       for n in (names[0], names[-1]))
         since = int(stds[names[0]][0][0])
         text = (f"activation std goes from {num(first)} ({names[0]}) to {num(last)} "
                 f"({names[-1]}) over {len(names)} hidden layers, from step {since}")
@@ -178,7 +179,7 @@ def _preflight(run: Run) -> Iterator[Fact]:
                        + ("reached ~0" if overfit > 0.5 else "did not approach 0"), "preflight")
     gradcheck = _last(run, "gradcheck_rel_error")
     if gradcheck is not None:
-        yield log_fact("gradient_check_error", gradcheck,
+        yield log_fact("gradient_check_error", abs(gradcheck),
                        f"pre-flight gradient check: max relative error {gradcheck:.2g}",
                        "preflight")
     initial, expected = _last(run, "initial_loss"), _last(run, "expected_loss")

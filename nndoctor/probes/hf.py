@@ -1,0 +1,66 @@
+"""Hugging Face ``Trainer`` callback: the nndoctor probe on the model and optimizer it trains.
+
+    trainer = Trainer(..., callbacks=[NndoctorCallback(every=50)])
+
+Writes ``<log_dir or args.output_dir/nndoctor>/probe.jsonl`` with the probe signals and the
+logged training loss. Needs the extra: ``pip install 'nndoctor[hf]'``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from nndoctor.probes._extras import require
+
+transformers: Any = require("transformers", "hf")
+
+from nndoctor.probes.torch_probe import Probe  # noqa: E402  (after the framework check)
+
+__all__ = ["NndoctorCallback", "torch_optimizer"]
+
+
+def torch_optimizer(optimizer: Any) -> Any:
+    """The torch optimizer inside wrappers such as accelerate's ``AcceleratedOptimizer``."""
+    for _ in range(5):  # AcceleratedOptimizer subclasses Optimizer but has no hook tables
+        inner = getattr(optimizer, "optimizer", None)
+        if inner is None:
+            break
+        optimizer = inner
+    return optimizer
+
+
+class NndoctorCallback(transformers.TrainerCallback):  # type: ignore[misc]
+    """Attaches the probe at ``on_train_begin``; feeds it the logged loss; closes it at the end."""
+
+    def __init__(self, every: int = 50, log_dir: str | Path | None = None,
+                 **options: Any) -> None:
+        self.every, self.log_dir, self.options = every, log_dir, options
+        self.probe: Probe | None = None
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None,
+                       optimizer: Any = None, **kwargs: Any) -> None:
+        if model is None:
+            return
+        log_dir = self.log_dir or Path(getattr(args, "output_dir", None) or ".") / "nndoctor"
+        self.probe = Probe(model, torch_optimizer(optimizer), log_dir=log_dir, every=self.every,
+                           **self.options)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.probe is not None and self.probe.optimizer is None:
+            self.probe.step()  # no optimizer hook: advance by hand
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
+        if self.probe is None or not logs or "loss" not in logs:
+            return
+        loss = float(logs["loss"])
+        self.probe.writer.add_scalar("train_loss", loss, int(state.global_step))
+        if not math.isfinite(loss):
+            self.probe.force_next()  # find the layer where the NaN/Inf shows up
+
+    def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if self.probe is not None:
+            self.probe.close()
+            self.probe = None

@@ -1,0 +1,77 @@
+"""Tiny models, data and training loops for the probe tests (CPU, a few dozen steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+import nndoctor.probes
+from nndoctor.pipeline import RunReport, diagnose_run, load_runs
+
+
+def blobs(n: int = 512, d: int = 20, classes: int = 4, seed: int = 0) -> tuple[torch.Tensor,
+                                                                             torch.Tensor]:
+    """Gaussian inputs labelled by a random linear teacher: learnable, balanced enough."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    return x, (x @ torch.randn(d, classes, generator=g)).argmax(1)
+
+
+def mlp(depth: int = 4, width: int = 64, d: int = 20, classes: int = 4,
+        act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    size = d
+    for _ in range(depth - 1):
+        layers += [nn.Linear(size, width), act()]
+        size = width
+    return nn.Sequential(*layers, nn.Linear(size, classes))
+
+
+class TinyRNN(nn.Module):
+    """Input projection → tanh RNN over the sequence → classifier on the last state."""
+
+    def __init__(self, recurrent_scale: float = 1.0, hidden: int = 64) -> None:
+        super().__init__()
+        self.inp = nn.Linear(4, hidden)
+        self.rnn = nn.RNN(hidden, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, 4)
+        with torch.no_grad():
+            q, _ = torch.linalg.qr(torch.randn(hidden, hidden))
+            self.rnn.weight_hh_l0.copy_(recurrent_scale * q)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.rnn(self.inp(x))[0][:, -1])
+
+
+def sequences(n: int = 256, length: int = 30, seed: int = 0) -> tuple[torch.Tensor,
+                                                                        torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, length, 4, generator=g)
+    return x, x[:, 0, :].argmax(1)
+
+
+def train(model: nn.Module, optimizer: torch.optim.Optimizer, log_dir: Path,
+          data: tuple[torch.Tensor, torch.Tensor], steps: int = 60, every: int = 5,
+          batch: int = 32, loss_fn: Callable[..., torch.Tensor] | None = None) -> Path:
+    """Train with the probe writing JSONL; returns the log file."""
+    x, y = data
+    loss_fn = loss_fn or nn.CrossEntropyLoss()
+    g = torch.Generator().manual_seed(1)
+    with nndoctor.probes.attach(model, optimizer, log_dir=log_dir, every=every) as probe:
+        for _ in range(steps):
+            idx = torch.randint(0, len(x), (batch,), generator=g)
+            optimizer.zero_grad()
+            loss = loss_fn(model(x[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            probe.step(loss)
+    return log_dir / "probe.jsonl"
+
+
+def diagnose(path: Path) -> RunReport:
+    runs = load_runs([path])
+    assert len(runs) == 1
+    return diagnose_run(runs[0])

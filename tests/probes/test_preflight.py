@@ -1,0 +1,218 @@
+"""Pre-flight checks on real small models: each injected bug shows up as the right fact/cause."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+
+from nndoctor.pipeline import diagnose_run, load_runs  # noqa: E402
+from nndoctor.probes import preflight  # noqa: E402
+from nndoctor.probes.checks import (  # noqa: E402
+    gradient_check,
+    label_stats,
+    loss_kind,
+    output_kind,
+)
+from nndoctor.probes.preflight import grade_gradient_error, main  # noqa: E402
+from tests.probes.helpers import blobs, mlp  # noqa: E402
+
+CE = nn.CrossEntropyLoss()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture()
+def batch() -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = blobs(256)
+    return x[:64], y[:64]
+
+
+class Doubler(torch.autograd.Function):
+    """y = 2x with a wrong backward (3x): what a hand-written gradient bug looks like."""
+
+    @staticmethod
+    def forward(ctx: object, a: torch.Tensor) -> torch.Tensor:
+        return a * 2
+
+    @staticmethod
+    def backward(ctx: object, grad: torch.Tensor) -> torch.Tensor:
+        return grad * 3
+
+
+class Wrapped(nn.Module):
+    def __init__(self, head: str) -> None:
+        super().__init__()
+        self.net, self.head = mlp(depth=3), head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.net(x)
+        return out.softmax(1) if self.head == "softmax" else Doubler.apply(out)
+
+
+def facts(report: object) -> dict[str, object]:
+    return {f.name: f.value for f in report.facts}  # type: ignore[attr-defined]
+
+
+def top(report: object) -> str:
+    return report.diagnosis.causes[0].id  # type: ignore[attr-defined]
+
+
+def test_healthy_model_passes(batch: tuple) -> None:
+    torch.manual_seed(0)
+    report = preflight(mlp(), batch, CE, num_classes=4)
+    f = facts(report)
+    assert f["initial_loss_vs_expected"] == "about_expected"
+    assert f["can_overfit_tiny_batch"] is True
+    assert f["gradient_check_error"] < 1e-7
+    assert f["inputs_normalized"] is True and f["inputs_contain_nan"] is False
+    assert f["random_input_same_behaviour"] is False
+    assert (f["loss_function"], f["output_activation"]) == ("cross_entropy", "none")
+    assert report.diagnosis.verdict == "healthy"
+    assert report.expected_loss[0] == pytest.approx(math.log(4))  # type: ignore[index]
+    text = report.text()
+    assert "Pre-flight checks" in text and "every pre-flight check passed" in text
+
+
+@pytest.mark.parametrize(("case", "cause"), [
+    ("softmax_into_cross_entropy", "loss_input_mismatch"),
+    ("wrong_backward", "gradient_bug"),
+    ("dead_at_init", "dead_relu"),
+    ("zero_init", "bad_weight_init"),
+    ("frozen", "frozen_layers"),
+    ("raw_pixel_scale", "unnormalized_inputs"),
+    ("nan_in_inputs", "dirty_data"),
+])
+def test_injected_bug_ranks_first(case: str, cause: str, batch: tuple) -> None:
+    torch.manual_seed(0)
+    x, y = batch
+    model: nn.Module = mlp()
+    if case == "softmax_into_cross_entropy":
+        model = Wrapped("softmax")
+    elif case == "wrong_backward":
+        model = Wrapped("doubler")
+    elif case == "dead_at_init":
+        for layer in list(model)[:-1]:
+            if isinstance(layer, nn.Linear):
+                nn.init.constant_(layer.bias, -10.0)
+    elif case == "zero_init":
+        for layer in model:
+            if isinstance(layer, nn.Linear):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
+    elif case == "frozen":
+        model[0].requires_grad_(False)
+        model[2].requires_grad_(False)
+    elif case == "raw_pixel_scale":
+        x = x * 255 + 100
+    elif case == "nan_in_inputs":
+        x = x.clone()
+        x[3, 2] = math.nan
+    report = preflight(model, (x, y), CE, num_classes=4)
+    assert top(report) == cause, [(c.id, round(c.confidence, 2))
+                                  for c in report.diagnosis.causes[:3]]
+
+
+def test_unshuffled_batches(batch: tuple) -> None:
+    torch.manual_seed(0)
+    x, y = blobs(256)
+    order = y.argsort()
+    x, y = x[order], y[order]
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 256, 32)]
+    report = preflight(mlp(), batches[0], CE, num_classes=4, batches=batches[1:])
+    assert facts(report)["batches_single_label"] is True
+    assert top(report) == "data_not_shuffled"
+
+
+def test_label_statistics() -> None:
+    y = torch.tensor([0] * 90 + [1] * 6 + [2] * 4)
+    stats = label_stats([y], num_classes=3, min_per_class=20)
+    assert stats is not None and stats.imbalance_ratio == pytest.approx(22.5)
+    assert stats.single_label_batches == 0
+    assert label_stats([y[:10]], num_classes=3) .imbalance_ratio is None  # too few to judge
+    one_hot = nn.functional.one_hot(torch.tensor([1, 1, 1]), 3).float()
+    assert label_stats([one_hot], num_classes=3).single_label_batches == 1  # type: ignore[union-attr]
+    assert label_stats([torch.randn(8)], None) is None  # regression target
+
+
+def test_loss_and_output_kinds() -> None:
+    assert loss_kind(nn.NLLLoss()) == "nll" and loss_kind(nn.functional.mse_loss) == "mse"
+    assert loss_kind(lambda out, y: out.sum()) is None
+    logits = torch.randn(16, 5)
+    assert output_kind(logits) == "none"
+    assert output_kind(logits.softmax(1)) == "softmax"
+    assert output_kind(logits.log_softmax(1)) == "log_softmax"
+    assert output_kind(logits.sigmoid()) == "sigmoid"
+    assert output_kind(torch.zeros(16, 5)) is None
+
+
+def test_gradient_check_grades() -> None:
+    torch.manual_seed(0)
+    x, y = blobs(16)
+    good = gradient_check(mlp(depth=2), x, y, CE)
+    assert good.checked >= 10 and good.max_rel_error < 1e-7
+    assert gradient_check(Wrapped("doubler"), x, y, CE).max_rel_error > 1e-2
+    assert grade_gradient_error(0.3).startswith("probably wrong")
+    assert grade_gradient_error(1e-3).startswith("uncomfortable")
+    assert grade_gradient_error(1e-5).startswith("ok")
+    assert grade_gradient_error(1e-9).startswith("good")
+
+
+def test_callers_model_is_untouched(batch: tuple) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.eval()
+    preflight(model, batch, CE, num_classes=4)
+    assert not model.training
+    assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
+
+
+def test_tags_round_trip_through_the_jsonl_reader(batch: tuple, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    report = preflight(Wrapped("doubler"), batch, CE, num_classes=4)
+    log = tmp_path / "preflight.jsonl"
+    report.write(path=log)
+    row = json.loads(log.read_text())
+    assert row["nndoctor/preflight/gradcheck_rel_error"] > 1e-2
+    derived = diagnose_run(load_runs([log])[0]).diagnosis
+    assert derived.facts["gradient_check_error"].value > 1e-2
+    assert derived.facts["initial_loss_vs_expected"].value == "about_expected"
+    assert derived.causes[0].id == "gradient_bug"
+
+
+def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    script = tmp_path / "setup_model.py"
+    script.write_text(
+        "import torch\nfrom torch import nn\n"
+        "torch.manual_seed(0)\n"
+        "model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 4))\n"
+        "x = torch.randn(64, 20)\n"
+        "batch = (x, (x @ torch.randn(20, 4)).argmax(1))\n"
+        "loss_fn = nn.CrossEntropyLoss()\n"
+        "num_classes = 4\n"
+        "if __name__ == '__main__':\n    raise SystemExit('training must not run')\n")
+    log = tmp_path / "pre.jsonl"
+    assert main([str(script), "--log", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert "Pre-flight checks" in out and "tiny-batch fit" in out
+    assert "nndoctor/preflight/overfit_tiny_batch" in log.read_text()
+    assert main([str(script), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["verdict"] == "healthy"
+    broken = tmp_path / "broken.py"
+    broken.write_text("model = 1\n")
+    assert main([str(broken)]) == 2
+    assert "define batch, loss_fn" in capsys.readouterr().err

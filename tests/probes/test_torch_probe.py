@@ -1,0 +1,232 @@
+"""The live probe's mechanics: cadence, tag scheme, each measured quantity, writers, readers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+
+import nndoctor.probes  # noqa: E402
+from nndoctor.pipeline import load_runs  # noqa: E402
+from nndoctor.probes.sink import MemoryWriter, clean_layer, layer_names  # noqa: E402
+from nndoctor.probes.torch_probe import Probe, _activation_stats  # noqa: E402
+from tests.adapters import eventfile  # noqa: E402
+from tests.probes.helpers import blobs, mlp, train  # noqa: E402
+
+
+def hooks(model: nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+def step(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor,
+         y: torch.Tensor) -> torch.Tensor:
+    optimizer.zero_grad()
+    loss = nn.functional.cross_entropy(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def values(writer: MemoryWriter, prefix: str) -> dict[str, list[float]]:
+    return {t[len(prefix):]: [v for _, v in p] for t, p in writer.points.items()
+            if t.startswith(prefix)}
+
+
+def test_layer_names_sort_in_forward_order() -> None:
+    names = layer_names(["fc", "Block.Conv1", ""] + [f"x{i}" for i in range(9)])
+    assert names["fc"] == "00-fc" and names["Block.Conv1"] == "01-block.conv1"
+    assert names[""] == "02-model"
+    assert sorted(names.values()) == list(names.values())
+    assert clean_layer("Head/Out Proj") == "head_out_proj"
+
+
+def test_hooks_exist_only_on_probe_steps() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = mlp(), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    probe = Probe(model, optimizer, writer=MemoryWriter(), every=4)
+    armed = []
+    for _ in range(9):
+        armed.append(hooks(model) > 0)
+        step(model, optimizer, x, y)
+    assert armed == [True, False, False, False, True, False, False, False, True]
+    probe.close()
+    assert hooks(model) == 0
+    assert not optimizer._optimizer_step_post_hooks
+
+
+def test_jsonl_rows_and_forward_order(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    log = train(mlp(), torch.optim.Adam(mlp().parameters(), 1e-3), tmp_path, blobs(), steps=12,
+                every=5)
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert all("step" in r for r in rows)
+    assert [r["step"] for r in rows if "nndoctor/grad_norm/00-0" in r] == [0, 5, 10]
+    first = rows[0]
+    assert {"nndoctor/act_kind/01-1", "nndoctor/dead_fraction/01-1", "nndoctor/act_std/00-0",
+            "nndoctor/update_ratio/06-6", "nndoctor/frozen/00-0", "lr", "train_loss"} <= set(first)
+
+
+def test_update_ratio_matches_the_weight_change() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = nn.Sequential(nn.Linear(20, 8), nn.ReLU(), nn.Linear(8, 4)), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.5)
+    writer = MemoryWriter()
+    probe = Probe(model, optimizer, writer=writer, every=100)
+    before = [p.detach().clone() for p in model[0].parameters()]
+    step(model, optimizer, x, y)
+    after = list(model[0].parameters())
+    delta = math.sqrt(sum(float((a.detach() - b).pow(2).sum())
+                          for a, b in zip(after, before, strict=True)))
+    norm = math.sqrt(sum(float(b.pow(2).sum()) for b in before))
+    assert values(writer, "nndoctor/update_ratio/")["00-0"][0] == pytest.approx(delta / norm)
+    grad = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model[0].parameters()))  # type: ignore[union-attr]
+    assert values(writer, "nndoctor/grad_norm/")["00-0"][0] == pytest.approx(grad, rel=1e-5)
+    probe.close()
+
+
+def test_activation_statistics() -> None:
+    y = torch.tensor([[1.0, 0.0, 0.0], [2.0, 0.0, -1.0]])
+    stats = _activation_stats(y, kind=1)
+    assert float(stats["dead"]) == pytest.approx(2 / 3)  # units 2 and 3 never fire
+    assert float(stats["mean"]) == pytest.approx(float(y.mean()))
+    assert float(stats["std"]) == pytest.approx(float(y.std(unbiased=False)))
+    sig = torch.tensor([[0.005, 0.5], [0.995, 0.6]])
+    assert float(_activation_stats(sig, kind=3)["sat"]) == pytest.approx(0.5)
+    tanh = torch.tensor([[0.999, 0.2], [-0.995, -0.5]])
+    assert float(_activation_stats(tanh, kind=4)["sat"]) == pytest.approx(0.5)
+    assert float(_activation_stats(torch.tensor([1.0, math.nan]), 1)["nonfinite"]) == 1.0
+
+
+class Branchy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.c, self.unused = (nn.Linear(20, 8), nn.Linear(8, 8),
+                                               nn.Linear(8, 4), nn.Linear(3, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.c(self.b(self.a(x).detach()).relu())  # gradient cut before a
+
+
+def test_frozen_by_mistake_reasons() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = Branchy(), blobs(64)
+    model.b.weight.requires_grad_(False)  # requires_grad off on a Linear
+    optimizer = torch.optim.SGD([model.a.weight, model.a.bias, model.b.bias], 0.1)  # c missing
+    writer = MemoryWriter()
+    probe = Probe(model, optimizer, writer=writer, every=1)
+    step(model, optimizer, x, y)
+    flags = {k: v[-1] for k, v in values(writer, "nndoctor/frozen/").items()}
+    assert flags == {"00-a": 1.0, "01-b": 1.0, "02-c": 1.0, "03-unused": 0.0}
+    probe.close()
+
+
+def test_weights_that_never_move_are_frozen_without_optimizer() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = mlp(depth=2), blobs(64)
+    optimizer = torch.optim.SGD(model[0].parameters(), 0.1)  # the probe cannot see it
+    writer = MemoryWriter()
+    probe = Probe(model, None, writer=writer, every=2, frozen_after=4)
+    for _ in range(6):
+        probe.step(step(model, optimizer, x, y))
+    flags = values(writer, "nndoctor/frozen/")
+    assert flags == {"00-0": [0.0, 0.0, 0.0], "02-2": [0.0, 0.0, 1.0]}
+    probe.close()
+
+
+def test_symmetric_units_and_nonfinite_flags() -> None:
+    model, (x, y) = mlp(depth=2), blobs(64)
+    nn.init.zeros_(model[0].weight)
+    nn.init.zeros_(model[0].bias)
+    writer = MemoryWriter()
+    probe = Probe(model, torch.optim.SGD(model.parameters(), 0.1), writer=writer, every=1)
+    step(model, probe.optimizer, x, y)
+    assert values(writer, "nndoctor/symmetric_units/") == {"00-0": [1.0], "02-2": [0.0]}
+    with torch.no_grad():
+        model[2].weight[0, 0] = math.nan
+    step(model, probe.optimizer, x, y)
+    flags = values(writer, "nndoctor/weights_nonfinite/")
+    assert flags["02-2"] == [0.0, 1.0]
+    assert values(writer, "nndoctor/act_nonfinite/")["02-2"] == [0.0, 1.0]
+    probe.close()
+
+
+def test_manual_mode_without_optimizer() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = mlp(depth=2), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    writer = MemoryWriter()
+    probe = nndoctor.probes.attach(model, writer=writer, every=2)
+    for _ in range(4):
+        loss = step(model, optimizer, x, y)
+        probe.step(loss)
+    assert [s for s, _ in writer.points["nndoctor/update_ratio/00-0"]] == [0, 2]
+    assert writer.points["nndoctor/update_ratio/00-0"][0][1] > 0
+    assert [s for s, _ in writer.points["train_loss"]] == [0, 1, 2, 3]
+    probe.close()
+
+
+def test_nan_loss_forces_a_probe_on_the_next_step() -> None:
+    model, (x, y) = mlp(depth=2), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    writer = MemoryWriter()
+    probe = Probe(model, optimizer, writer=writer, every=50)
+    step(model, optimizer, x, y)
+    probe.step(torch.tensor(math.nan))
+    step(model, optimizer, x, y)
+    assert [s for s, _ in writer.points["nndoctor/grad_norm/00-0"]] == [0, 1]
+    probe.close()
+
+
+def test_tensorboard_and_jsonl_readers_keep_probe_tags(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = mlp()
+    writer = MemoryWriter()
+    with Probe(model, torch.optim.Adam(model.parameters(), 1e-3), writer=writer, every=1) as p:
+        x, y = blobs(64)
+        for _ in range(3):
+            p.step(step(model, p.optimizer, x, y))
+    events = {}
+    for tag, points in writer.points.items():
+        for s, v in points:
+            events.setdefault(s, []).append(eventfile.simple(tag, v))
+    tb = eventfile.write(tmp_path / "tb" / "events.out.tfevents.1.host",
+                         [eventfile.event(s, *vals) for s, vals in sorted(events.items())])
+    jsonl = tmp_path / "probe.jsonl"
+    jsonl.write_text("".join(json.dumps({"step": s, **{t: v for t, pts in writer.points.items()
+                                                      for st, v in pts if st == s}}) + "\n"
+                             for s in sorted(events)))
+    for path in (tb.parent, jsonl):
+        run = load_runs([path])[0]
+        probe_tags = {t for t in writer.points if t.startswith("nndoctor/")}
+        assert probe_tags <= set(run.series), f"{run.format} renamed probe tags"
+        assert {"train_loss", "lr", "grad_norm"} <= set(run.series)
+
+
+class NoGradStem(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem, self.head = nn.Linear(20, 8), nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():  # the stem never gets a gradient, by mistake
+            h = self.stem(x).relu()
+        return self.head(h)
+
+
+def test_gradient_cut_by_no_grad_is_frozen() -> None:
+    model, (x, y) = NoGradStem(), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    writer = MemoryWriter()
+    probe = Probe(model, optimizer, writer=writer, every=1)
+    step(model, optimizer, x, y)
+    assert {k: v[-1] for k, v in values(writer, "nndoctor/frozen/").items()} == \
+        {"00-stem": 1.0, "01-head": 0.0}
+    assert "00-stem" not in values(writer, "nndoctor/act_std/")  # no stats from no_grad passes
+    probe.close()
