@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -23,20 +24,21 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=5000, help="per fuzz target")
     args = parser.parse_args()
     env = dict(os.environ, NNDOCTOR_FUZZ_EXAMPLES=str(args.examples))
-    targets = ["tests/reliability/test_fuzz_readers.py", "tests/adapters"]
+    targets = ["tests/reliability/test_fuzz_readers.py", "tests/reliability/test_fuzz_knowledge.py",
+               "tests/adapters"]
     started = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "--hypothesis-show-statistics", "-k", "fuzz or bytes or files", *targets],
         cwd=ROOT, env=env, capture_output=True, text=True)
-    tried = sum(int(line.split("passing examples")[0].split()[-1])
-                for line in proc.stdout.splitlines() if "passing examples" in line)
-    failing = sum(int(line.split("failing examples")[0].split()[-1])
-                  for line in proc.stdout.splitlines() if "failing examples" in line)
+    counts = [re.search(r"(\d+) passing, (\d+) failing", line)
+              for line in proc.stdout.splitlines()]
+    tried = sum(int(m.group(1)) + int(m.group(2)) for m in counts if m)
+    failing = sum(int(m.group(2)) for m in counts if m)
     lines = proc.stdout.strip().splitlines()
-    print("\n".join(line for line in lines if "examples" in line or "::" in line))
+    print("\n".join(line for line in lines if line.startswith(("FAILED", "tests/"))))
     print(lines[-1] if lines else proc.stderr.strip()[-500:])
-    print(f"inputs tried: {tried:,} passing, {failing} failing, "
+    print(f"inputs tried: {tried:,}, failing: {failing}, "
           f"{time.perf_counter() - started:.0f} s")
     sys.exit(proc.returncode)
 
