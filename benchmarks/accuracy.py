@@ -19,14 +19,31 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from _practitioner import answer
+
 from nndoctor.engine.facts import Fact
-from nndoctor.pipeline import diagnose_run, load_runs
+from nndoctor.engine.session import Session
+from nndoctor.pipeline import RunReport, diagnose_run, load_runs
+
+
+def interview(report: RunReport, config: dict, questions: int) -> RunReport:
+    """Ask up to ``questions`` next-best questions; the practitioner answers from the config."""
+    session = Session(facts=report.diagnosis.facts.values())
+    for _ in range(questions):
+        question = session.next_question()
+        if question is None:
+            break
+        session.answer(question.fact, answer(question.fact, config))
+    return RunReport(report.run, session.diagnose(questions=0))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("corpus", type=Path, nargs="?", default=Path("benchmarks/corpus"))
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--ask", type=int, default=0, metavar="N",
+                        help="let a simulated practitioner answer N next-best questions from "
+                        "the run's configuration (benchmarks/_practitioner.py)")
     parser.add_argument("--no-classes", action="store_true",
                         help="do not tell nndoctor the number of classes (logs alone)")
     args = parser.parse_args()
@@ -41,6 +58,8 @@ def main() -> None:
         answers = [] if args.no_classes or not label.get("num_classes") else [
             Fact("num_classes", float(label["num_classes"]), source="answer")]
         report = diagnose_run(runs[0], answers, questions=0)
+        if args.ask:
+            report = interview(report, label["config"], args.ask)
         ranked = [c.id for c in report.diagnosis.causes]
         cause = label["cause"]
         if cause == "healthy":
