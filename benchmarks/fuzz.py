@@ -35,10 +35,11 @@ def main() -> None:
               for line in proc.stdout.splitlines()]
     tried = sum(int(m.group(1)) + int(m.group(2)) for m in counts if m)
     failing = sum(int(m.group(2)) for m in counts if m)
-    lines = proc.stdout.strip().splitlines()
-    print("\n".join(line for line in lines if line.startswith(("FAILED", "tests/"))))
-    print(lines[-1] if lines else proc.stderr.strip()[-500:])
-    print(f"inputs tried: {tried:,}, failing: {failing}, "
+    for line in proc.stdout.splitlines():
+        if line.startswith("FAILED") or " passed" in line or " failed" in line:
+            print(line)
+    print(f"{'ok' if proc.returncode == 0 else 'FAILURES'}: inputs tried: {tried:,}, "
+          f"failing: {failing}, "
           f"{time.perf_counter() - started:.0f} s")
     sys.exit(proc.returncode)
 
