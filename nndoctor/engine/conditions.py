@@ -38,8 +38,9 @@ def test_holds(test: FactTest, value: object) -> bool:
 
 
 def _same(a: object, b: object) -> bool:
+    """Equality that never confuses True with 1 (durable compares JSON types the same way)."""
     if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or (isinstance(a, bool) and isinstance(b, bool) and a == b)
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
     return a == b
 
 
