@@ -25,6 +25,7 @@ def setup_answers(config: dict[str, Any]) -> dict[str, object]:
             config.get("activation", ""), "other"),
         "network_depth": float(len(hidden) + 1),
         "hidden_units": float(max(hidden)) if hidden else None,
+        "model_capacity": ("tiny" if max(hidden) <= 4 else "adequate") if hidden else None,
         "weight_init": {"default": "framework_default", "zero": "zeros_or_constant",
                         "constant": "zeros_or_constant"}.get(init, _scaled_normal(std)),
         "dropout_rate": dropout,

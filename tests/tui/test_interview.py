@@ -104,6 +104,9 @@ def test_why_explains_the_question_and_mouse_clicks_answer(app: NNDoctorApp) -> 
         assert why.display
         assert interview.question.why[:30] in " ".join(text_of(pilot, "#q-why").split())
         first = interview.question.fact
+        await pilot.press("w")  # fold the explanation away again
+        await pilot.pause()
+        assert not why.display
         assert await pilot.click("#q-choices", offset=(2, 0))
         await pilot.pause()
         assert first in interview.session.facts
