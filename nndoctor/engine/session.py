@@ -7,7 +7,7 @@ in and a retracted fact leaves no trace (durable_rules has no truth maintenance)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from nndoctor.engine.conditions import Known, certainty, describe, failing_clauses
@@ -92,7 +92,7 @@ class Session:
         if not questions:
             return diagnosis
         asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions)
-        return Diagnosis(**{**diagnosis.__dict__, "questions": tuple(asked)})
+        return replace(diagnosis, questions=tuple(asked))
 
     def next_question(self) -> Question | None:
         evaluation, _ = self._evaluate()

@@ -53,18 +53,13 @@ def noise_ratio(curve: Curve, p: Params) -> float:
 
 @detector("loss_trends")
 def loss_trends(run: Run, p: Params) -> Iterator[Fact]:
-    train = _train(run, p)
-    if train is not None:
-        direction, change = trend(train, p)
-        yield log_fact("train_loss_trend", direction,
-                       f"train_loss went from {num(train.level_start())} to "
-                       f"{num(train.level_end())} ({change:+.0%})", f"train_loss, {train.span()}")
-    val = _val(run, p)
-    if val is not None:
-        direction, change = trend(val, p)
-        yield log_fact("val_loss_trend", direction,
-                       f"val_loss went from {num(val.level_start())} to {num(val.level_end())} "
-                       f"({change:+.0%})", f"val_loss, {val.span()}")
+    for curve in (_train(run, p), _val(run, p)):
+        if curve is None:
+            continue
+        direction, change = trend(curve, p)
+        yield log_fact(f"{curve.tag}_trend", direction,
+                       f"{curve.tag} went from {num(curve.level_start())} to "
+                       f"{num(curve.level_end())} ({change:+.0%})", f"{curve.tag}, {curve.span()}")
 
 
 @detector("overfitting")
