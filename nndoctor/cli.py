@@ -50,7 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--alert-on", choices=["possible", "likely", "confirmed"],
                        default="likely")
     watch.add_argument("--interval", type=float, default=5.0, help="seconds between checks")
-    watch.add_argument("--exec", dest="command", help="shell command to run on an alert")
+    watch.add_argument("--exec", dest="exec_command", metavar="COMMAND",
+                       help="shell command to run on an alert (NNDOCTOR_CAUSE etc. are set)")
     watch.add_argument("--once", action="store_true", help="check once and exit")
 
     rules = sub.add_parser("rules", help="the rule base: list, show, lint, docs")

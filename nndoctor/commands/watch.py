@@ -109,7 +109,7 @@ def run_watch(args: argparse.Namespace) -> int:
         stamp = time.strftime("%H:%M:%S")
         print(f"[{stamp}] {line}", flush=True)
 
-    watcher = Watcher(args.path, args.alert_on, args.command, emit)
+    watcher = Watcher(args.path, args.alert_on, args.exec_command, emit)
     if args.once:
         return 1 if watcher.check() else 0
     emit(f"watching {args.path} (alert at {args.alert_on} or above; Ctrl-C to stop)")

@@ -114,3 +114,13 @@ def test_refuses_to_overwrite_an_input_log(tmp_path, capsys):
     assert main(["diagnose", str(log), "-o", str(log)]) == 2
     assert log.read_bytes() == before
     assert "refusing to overwrite" in capsys.readouterr().err
+
+
+def test_watch_once_alerts_and_runs_the_command(tmp_path, capsys):
+    marker = tmp_path / "alerted"
+    code = main(["watch", str(EXAMPLES / "nan_blowup"), "--once", "--alert-on", "likely",
+                 "--exec", f"echo $NNDOCTOR_CAUSE >> {marker}"])
+    out = capsys.readouterr().out
+    assert code == 1 and "ALERT" in out
+    assert "lr_too_high" in marker.read_text()
+    assert main(["watch", str(EXAMPLES / "healthy"), "--once"]) == 0
