@@ -24,6 +24,10 @@ CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
 _INT_KEYS = {"num_classes", "batch_size", "epochs"}
 
 
+GENERIC_NAMES = {"metrics", "training", "results", "trainer_state", "history", "progress",
+                 "probe"}
+
+
 def build_run(
     name: str,
     path: Path,
@@ -33,7 +37,10 @@ def build_run(
     warnings: list[str] | tuple[str, ...] = (),
     default_role: str = "train",
 ) -> Run:
-    """Normalise metric names (names.py) and assemble the Run."""
+    """Normalise metric names (names.py) and assemble the Run. A log with a generic file name
+    (metrics.csv, training.log, …) is named after its folder."""
+    if name.lower() in GENERIC_NAMES and Path(path).parent.name:
+        name = Path(path).parent.name
     series, hints = canonicalise(raw, default_role=default_role)
     ctx = dict(context or {})
     ctx.update(hints)
