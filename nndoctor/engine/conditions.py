@@ -65,15 +65,20 @@ def certainty(cond: Condition, known: Known) -> float:
     return 1.0 if certainty(cond.not_, known) <= 0.0 else 0.0
 
 
+def fact_tests(cond: Condition, negated: bool = False) -> Iterator[tuple[FactTest, bool]]:
+    """Every fact test in a condition, with whether an odd number of ``not``s encloses it."""
+    if isinstance(cond, FactTest):
+        yield cond, negated
+    elif isinstance(cond, NotOf):
+        yield from fact_tests(cond.not_, not negated)
+    else:
+        for child in _children(cond):
+            yield from fact_tests(child, negated)
+
+
 def facts_in(cond: Condition) -> Iterator[str]:
     """Every fact name a condition mentions."""
-    if isinstance(cond, FactTest):
-        yield cond.fact
-    elif isinstance(cond, AllOf | AnyOf):
-        for child in cond.all if isinstance(cond, AllOf) else cond.any:
-            yield from facts_in(child)
-    else:
-        yield from facts_in(cond.not_)
+    return (test.fact for test, _ in fact_tests(cond))
 
 
 def supporting_facts(cond: Condition, known: Known) -> list[str]:
@@ -132,14 +137,4 @@ def failing_clauses(cond: Condition, known: Known) -> list[FactTest]:
         return [t for c in cond.all for t in failing_clauses(c, known)]
     if isinstance(cond, AnyOf):
         return [t for c in cond.any for t in failing_clauses(c, known)]
-    return [t for t in _tests(cond.not_) if t.fact in known]
-
-
-def _tests(cond: Condition) -> Iterator[FactTest]:
-    if isinstance(cond, FactTest):
-        yield cond
-    elif isinstance(cond, AllOf | AnyOf):
-        for child in _children(cond):
-            yield from _tests(child)
-    else:
-        yield from _tests(cond.not_)
+    return [t for t, _ in fact_tests(cond.not_) if t.fact in known]

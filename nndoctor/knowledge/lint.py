@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nndoctor.engine.compiler import CycleError, stratify
-from nndoctor.engine.conditions import facts_in
+from nndoctor.engine.conditions import fact_tests, facts_in
 from nndoctor.engine.facts import FactError, coerce_value
 from nndoctor.knowledge.cases import CaseResult, run_cases
 from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
-from nndoctor.knowledge.schema import AllOf, Condition, FactTest, NotOf, Rule
+from nndoctor.knowledge.schema import Rule
 
 MAX_FACT_PROPERTIES = 250  # durable_rules holds at most 254 properties per fact
 
@@ -111,16 +111,6 @@ def _where_cited(kb: KnowledgeBase, sid: str) -> str:
     return str(kb.root)
 
 
-def _tests(cond: Condition, negated: bool = False) -> Iterator[tuple[FactTest, bool]]:
-    if isinstance(cond, FactTest):
-        yield cond, negated
-    elif isinstance(cond, NotOf):
-        yield from _tests(cond.not_, not negated)
-    else:
-        for child in cond.all if isinstance(cond, AllOf) else cond.any:
-            yield from _tests(child, negated)
-
-
 def _check(kb: KnowledgeBase) -> Iterator[Problem]:
     findings = {n for n, f in kb.facts.items() if f.kind == "finding"}
     refs = set(kb.references.references)
@@ -171,7 +161,7 @@ def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[P
             yield Problem("error", here, "id", f"rules of category {rule.category!r} use one "
                           f"prefix; {other.id} uses {other.id[:-3]!r}, this uses {prefix!r}")
             break
-    for test, negated in _tests(rule.when):
+    for test, negated in fact_tests(rule.when):
         spec = kb.facts.get(test.fact)
         if spec is None:
             yield Problem("error", here, "when", f"unknown fact {test.fact!r}; declare it in "
@@ -189,14 +179,13 @@ def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[P
             continue
         for v in values:
             try:
-                coerced = coerce_value(test.fact, v, spec)
+                coerce_value(test.fact, v, spec)
             except FactError as exc:
                 yield Problem("error", here, "when", str(exc))
                 continue
             if spec.type == "bool" and not isinstance(v, bool):
                 yield Problem("error", here, "when", f"write true/false for {test.fact!r}, "
                               f"not {v!r}")
-            del coerced
     for i, c in enumerate(rule.then):
         if c.cause and c.cause not in kb.causes:
             yield Problem("error", here, f"then.{i}.cause", f"unknown cause {c.cause!r}; "
