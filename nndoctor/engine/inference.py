@@ -84,8 +84,9 @@ class Engine:
             facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
             for rid in sorted(r for r in affected if self.strata[r] == stratum):
                 contributions.pop(rid, None)
-                if certainty(self.kb.rules[rid].when, facts) > 0:
-                    contributions[rid] = self._contributions(rid, facts)
+                fired = self._contributions(rid, facts)
+                if fired:
+                    contributions[rid] = fired
             new_findings = self._combine(contributions, causes=False)
             moved = {f for f in new_findings.keys() | findings.keys()
                      if new_findings.get(f) != findings.get(f)}
@@ -95,8 +96,11 @@ class Engine:
         return Evaluation(contributions, self._combine(contributions, causes=True), findings)
 
     def _contributions(self, rid: str, facts: Known) -> tuple[Contribution, ...]:
+        """What rule ``rid`` concludes over ``facts``; empty when its condition is false."""
         rule = self.kb.rules[rid]
         premise = certainty(rule.when, facts)
+        if premise <= 0:
+            return ()
         used = tuple(dict.fromkeys(supporting_facts(rule.when, facts)))
         return tuple(
             Contribution(rid, c.target, c.cause is not None, c.cf, premise, c.cf * premise, used)
