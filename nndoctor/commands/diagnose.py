@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from nndoctor.adapters.names import parse_metric_overrides
 from nndoctor.adapters.run import LogError
@@ -12,17 +11,7 @@ from nndoctor.engine.certainty import BAND_ORDER
 from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers
 from nndoctor.report import render
 from nndoctor.report.html import render_html
-
-
-def write_output(path: Path, text: str, inputs: list[Path]) -> None:
-    """Write a report, refusing to overwrite one of the logs being read."""
-    target = path.resolve()
-    for log in inputs:
-        resolved = log.resolve()
-        if target == resolved or (resolved.is_dir() and resolved in target.parents
-                                  and target.exists()):
-            raise ValueError(f"{path}: refusing to overwrite an input log")
-    path.write_text(text, encoding="utf-8")
+from nndoctor.safe_write import check_output, protected_files, write_atomic
 
 
 def _progress(done: int, total: int) -> None:
@@ -47,13 +36,18 @@ def run_diagnose(args: argparse.Namespace) -> int:
         raise skipped[0] if skipped else LogError(args.paths[0], "no training log found")
     show_progress = len(runs) > 1 and not args.no_progress and sys.stderr.isatty()
     reports = diagnose_runs(runs, answers, args.jobs, _progress if show_progress else None)
+    outputs = [p for p in (args.output, args.plot) if p is not None]
+    if outputs:  # checked before anything is written, against every file the runs came from
+        protected = protected_files(args.paths, [r.path for r in runs])
+        for path in outputs:
+            check_output(path, args.paths, protected)
     text = render(reports, args.format, args.top)
     if args.output:
-        write_output(args.output, text, args.paths)
+        write_atomic(args.output, text)
     else:
         sys.stdout.write(text)
     if args.plot:
-        write_output(args.plot, render_html(reports, args.top), args.paths)
+        write_atomic(args.plot, render_html(reports, args.top))
     if args.fail_on:
         floor = BAND_ORDER.index(args.fail_on)
         for report in reports:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.engine.session import Session
+from nndoctor.safe_write import write_report
 from nndoctor.tui.state import Interview
 
 SAVE_FORMAT = 1  # version of the saved-session JSON
@@ -42,9 +43,5 @@ def restore(data: Mapping[str, Any], session: Session | None = None) -> Session:
 
 
 def write_file(path: Path, text: str, protect: Path | None = None) -> None:
-    """Write a report or session, refusing to overwrite the log being read."""
-    if protect is not None and str(protect) != "-":
-        target, log = path.resolve(), protect.resolve()
-        if target == log or (log.is_dir() and log in target.parents and target.exists()):
-            raise ValueError(f"{path}: refusing to overwrite the log being read")
-    path.write_text(text, encoding="utf-8")
+    """Write a report or session atomically, refusing to overwrite anything the log read."""
+    write_report(path, text, [protect] if protect is not None else [])
