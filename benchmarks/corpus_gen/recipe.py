@@ -25,7 +25,7 @@ FAULTS: dict[str, str] = {
     "imbalance": "[float] the majority class is this share of the training set (e.g. 0.95)",
     "input_scale": "[float] inputs multiplied by this after (or instead of) standardising",
     "input_offset": "[float] constant added to the raw inputs (unnormalised, e.g. 0..255 pixels)",
-    "val_shift": "[float] validation inputs drawn from a shifted distribution (train/test mismatch)",
+    "val_shift": "[float] validation inputs from a shifted distribution (train/test mismatch)",
     "val_unnormalized": "[bool] validation inputs not standardised like the training inputs",
     "eval_in_train_mode": "[bool] validation runs with dropout/batch-norm in training mode",
     "freeze_all_but_last": "[bool] every parameter but the output layer has requires_grad=False",
