@@ -65,6 +65,26 @@ def certainty(cond: Condition, known: Known) -> float:
     return 1.0 if certainty(cond.not_, known) <= 0.0 else 0.0
 
 
+def certainty_false(cond: Condition, known: Known) -> float:
+    """How surely ``cond`` is *observed* false: 0.0 unless the known facts decide it false.
+
+    Three-valued, unlike :func:`certainty`: a test of an unknown fact is neither true nor false,
+    so an ``any`` is false only when every alternative is known to fail. This is what lets absent
+    manifestations count against a cause while unknown ones never do.
+    """
+    if isinstance(cond, FactTest):
+        if cond.fact not in known or cond.operator()[0] in ("present", "absent"):
+            return 0.0
+        value, cf = known[cond.fact]
+        return 0.0 if test_holds(cond, value) else cf
+    if isinstance(cond, AllOf):
+        return max(certainty_false(child, known) for child in cond.all)
+    if isinstance(cond, AnyOf):
+        return min(certainty_false(child, known) for child in cond.any)
+    assert isinstance(cond, NotOf)
+    return certainty(cond.not_, known)
+
+
 def fact_tests(cond: Condition, negated: bool = False) -> Iterator[tuple[FactTest, bool]]:
     """Every fact test in a condition, with whether an odd number of ``not``s encloses it."""
     if isinstance(cond, FactTest):

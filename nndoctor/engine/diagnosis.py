@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from nndoctor.engine.certainty import band
@@ -36,6 +36,7 @@ class RankedCause:
     support: tuple[RuleTrace, ...]
     fixes: tuple[Fix, ...]
     sources: tuple[str, ...]
+    tied_with: tuple[str, ...] = ()  # leading causes the evidence cannot separate from this one
 
     def evidence_lines(self) -> list[str]:
         """Plain sentences: the rule's reason, then each fact with its value and origin."""
@@ -88,6 +89,27 @@ def describe_fact(fact: Fact) -> str:
     return f"{text}: {fact.evidence}" if fact.evidence else text
 
 
+def _rank_key(cause: RankedCause) -> tuple[float, float, int, str]:
+    """Highest confidence first; at equal confidence the more specific evidence (the strongest
+    single rule) first, then the cause with more independent support. The id only makes the order
+    deterministic: ties are reported as such (:func:`_mark_ties`)."""
+    strongest = max((t.contribution for t in cause.support), default=0.0)
+    backing = sum(1 for t in cause.support if t.contribution > 0)
+    return (-cause.confidence, -round(strongest, 6), -backing, cause.id)
+
+
+def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCause, ...]:
+    """The causes within ``margin`` of the leader form the leading group: each names the others."""
+    if len(shown) < 2:
+        return shown
+    group = [c for c in shown if shown[0].confidence - c.confidence <= margin]
+    if len(group) < 2:
+        return shown
+    ids = [c.id for c in group]
+    tied = [replace(c, tied_with=tuple(i for i in ids if i != c.id)) for c in group]
+    return (*tied, *shown[len(group):])
+
+
 def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Diagnosis:
     """Turn an evaluation into a ranked, explained diagnosis."""
     kb = engine.kb
@@ -110,13 +132,22 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             for c in evaluation.contributions[rid]
             if c.target == cause_id
         )
+        expected = {m.name: m for m in cause.expects}
+        support += tuple(
+            RuleTrace(
+                f"expects:{a.name}", f"expected, but absent: {a.name.replace('_', ' ')}",
+                expected[a.name].because, -a.frequency, a.certainty, a.value,
+                tuple(facts_with_findings[f] for f in a.facts if f in facts_with_findings),
+            )
+            for a in evaluation.absences.get(cause_id, ())
+        )
         support = tuple(sorted(support, key=lambda t: -t.contribution))
         ranked.append(RankedCause(
             cause.id, cause.title, round(confidence, 6), band(confidence, settings.bands),
             cause.explanation, support, tuple(cause.fixes), tuple(cause.sources),
         ))
-    ranked.sort(key=lambda c: (-c.confidence, c.id))
-    shown = tuple(c for c in ranked if c.band is not None)
+    ranked.sort(key=_rank_key)
+    shown = _mark_ties(tuple(c for c in ranked if c.band is not None), settings.tie_margin)
     top = shown[0].confidence if shown else 0.0
     found = evaluation.findings
     looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nndoctor.engine import durable_matcher
-from nndoctor.engine.certainty import combine_all
+from nndoctor.engine.certainty import combine, combine_all
 from nndoctor.engine.compiler import compile_strata, stratify
-from nndoctor.engine.conditions import Known, certainty, facts_in, supporting_facts
+from nndoctor.engine.conditions import (
+    Known,
+    certainty,
+    certainty_false,
+    facts_in,
+    supporting_facts,
+)
 from nndoctor.engine.matchers import Matcher, PythonMatcher
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
 
@@ -28,12 +34,25 @@ class Contribution:
 
 
 @dataclass(frozen=True)
+class Absence:
+    """An expected manifestation of a cause that the facts show to be absent (evidence against)."""
+
+    cause: str
+    name: str
+    frequency: float
+    certainty: float  # how surely it is absent: the certainty of the facts that decide it
+    value: float  # -frequency × certainty, combined into the cause's certainty
+    facts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Evaluation:
     """The outcome of matching all strata over a set of known facts."""
 
     contributions: dict[str, tuple[Contribution, ...]]  # rule id -> its contributions
     causes: dict[str, float]
     findings: dict[str, float]
+    absences: dict[str, tuple[Absence, ...]] = field(default_factory=dict)  # cause -> absences
 
     @property
     def fired(self) -> list[str]:
@@ -71,7 +90,7 @@ class Engine:
             for rid in sorted(fired):
                 contributions[rid] = self._contributions(rid, facts)
             findings = self._combine(contributions, causes=False)
-        return Evaluation(contributions, self._combine(contributions, causes=True), findings)
+        return self._finish(contributions, findings, usable)
 
     def reevaluate(self, base: Evaluation, known: Known, changed: str) -> Evaluation:
         """Re-run only the rules a change of fact ``changed`` can reach (pure Python)."""
@@ -93,7 +112,33 @@ class Engine:
             for f in moved:
                 affected |= self.rules_using.get(f, set())
             findings = new_findings
-        return Evaluation(contributions, self._combine(contributions, causes=True), findings)
+        return self._finish(contributions, findings, usable)
+
+    def _finish(self, contributions: dict[str, tuple[Contribution, ...]],
+                findings: dict[str, float], usable: Known) -> Evaluation:
+        """Combine the rules' conclusions per cause, then weigh the expected manifestations the
+        facts show to be absent against each cause that has support."""
+        causes = self._combine(contributions, causes=True)
+        facts = dict(usable)
+        facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+        absences: dict[str, tuple[Absence, ...]] = {}
+        for cause_id, score in causes.items():
+            cause = self.kb.causes.get(cause_id)
+            if score <= 0 or cause is None or not cause.expects:
+                continue
+            found = []
+            for m in cause.expects:
+                sure = certainty_false(m.when, facts)
+                if sure > self.threshold:
+                    used = tuple(dict.fromkeys(n for n in facts_in(m.when) if n in facts))
+                    found.append(Absence(cause_id, m.name, m.frequency, sure,
+                                         -m.frequency * sure, used))
+            if found:
+                absences[cause_id] = tuple(found)
+                for absence in found:
+                    score = combine(score, absence.value)
+                causes[cause_id] = score
+        return Evaluation(contributions, causes, findings, absences)
 
     def _contributions(self, rid: str, facts: Known) -> tuple[Contribution, ...]:
         """What rule ``rid`` concludes over ``facts``; empty when its condition is false."""

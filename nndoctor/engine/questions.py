@@ -2,6 +2,10 @@
 gain per unit of effort (look < experiment < measure, settings.yaml), so cheap questions come
 first when they are about as informative.
 
+Only the contenders count: the causes the evidence already points at (the leading group, at
+most ``settings.contenders``), so a run flat at chance is not asked about NaN in its inputs. With
+nothing pointing anywhere yet (no log, no answers) every cause is a contender.
+
 Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
 evidence for a cause concentrates belief and evidence against drains it. A question's gain is the
 entropy now minus the mean entropy after each possible answer (answers taken as equally likely).
@@ -24,6 +28,14 @@ def belief(causes: dict[str, float], cause_ids: Iterable[str], prior: float) -> 
     return {c: v / total for c, v in raw.items()}
 
 
+def contenders(causes: dict[str, float], all_ids: list[str], limit: int) -> list[str]:
+    """The ``limit`` causes with the most support (positive certainty), or every cause when
+    fewer than two have any."""
+    supported = sorted((c for c in all_ids if causes.get(c, 0.0) > 0),
+                       key=lambda c: (-causes[c], c))
+    return sorted(supported[:limit]) if len(supported) >= 2 else all_ids
+
+
 def entropy(distribution: dict[str, float]) -> float:
     return -sum(p * math.log(p) for p in distribution.values() if p > 0)
 
@@ -38,7 +50,7 @@ def rank_questions(
     """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped."""
     kb = engine.kb
     prior = kb.settings.question_prior
-    cause_ids = sorted(kb.causes)
+    cause_ids = contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
     now = belief(base.causes, cause_ids, prior)
     h_now = entropy(now)
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []

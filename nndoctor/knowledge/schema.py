@@ -114,6 +114,10 @@ class Cause(Strict):
     category: str = Field(pattern=SNAKE)
     explanation: str = Field(min_length=40, description="What it means, in plain words.")
     fixes: list[Fix] = Field(min_length=1)
+    expects: list[Manifestation] = Field(
+        default_factory=list,
+        description="What the cause is expected to show (QMR frequency / PROSPECTOR necessity): a "
+        "manifestation the facts show to be absent lowers the cause's certainty by its frequency.")
     sources: Sources = Field(min_length=1)
 
     @field_validator("fixes")
@@ -188,6 +192,23 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 
+class Manifestation(Strict):
+    """Something a cause is expected to show; observed absent, it counts against the cause.
+
+    ``frequency`` is how often the cause shows it (INTERNIST-1/QMR). Only facts known to be false
+    make a manifestation absent: an unknown fact never counts against a cause.
+    """
+
+    name: str = Field(pattern=SNAKE)
+    when: AllOf | AnyOf
+    frequency: float = Field(gt=0.0, le=1.0)
+    because: str = Field(min_length=20, description="Shown when the manifestation is absent.")
+    sources: Sources = Field(min_length=1)
+
+
+Cause.model_rebuild()
+
+
 class Conclusion(Strict):
     """A rule's conclusion: a cause or an intermediate finding, with a certainty factor."""
 
@@ -255,8 +276,13 @@ class Settings(Strict):
 
     bands: Bands = Bands()
     premise_threshold: float = Field(0.2, description="Clause certainty at or below this is false.")
+    tie_margin: float = Field(
+        0.05, ge=0, le=1,
+        description="Causes within this much of the leader's certainty are reported as a tie.")
     healthy_finding: str = Field(pattern=SNAKE)
     insufficient_finding: str = Field(pattern=SNAKE)
+    contenders: int = Field(
+        5, ge=2, description="Questions are chosen to separate at most this many leading causes.")
     question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")
     question_effort: dict[Literal["look", "experiment", "measure"], float] = Field(
         default={"look": 1.0, "experiment": 2.0, "measure": 3.0},
