@@ -192,7 +192,7 @@ class RNNBody(nn.Module):
     def __init__(self, recipe: Recipe, in_features: int) -> None:
         super().__init__()
         m = recipe.model
-        kind = m.arch if m.arch in ("gru", "lstm") else "rnn"
+        kind = m.arch if m.arch in ("gru", "lstm") else "rnn"  # rnn | simple_rnn | vanilla_rnn
         kwargs: dict[str, Any] = {"num_layers": m.depth, "batch_first": True,
                                   "dropout": m.dropout if m.depth > 1 else 0.0}
         if kind == "rnn":
@@ -269,7 +269,7 @@ def build_model(recipe: Recipe, data: Data) -> nn.Module:
     body: nn.Module
     if task in ("transformer_cls", "lm") or m.arch in ("transformer", "gpt"):
         body, width = TransformerBody(recipe, causal=task == "lm"), m.width
-    elif m.arch in ("rnn", "gru", "lstm"):
+    elif m.arch in ("rnn", "simple_rnn", "vanilla_rnn", "gru", "lstm"):
         body, width = RNNBody(recipe, data.input_shape[-1]), m.width
     elif m.arch == "cnn":
         body, width = _cnn_body(recipe, data.input_shape)
