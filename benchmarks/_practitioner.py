@@ -1,62 +1,217 @@
-"""A simulated practitioner for the accuracy benchmark: answers nndoctor's questions about the
-training setup from the run's configuration - only what a person knows from their own script
-(architecture, activation, init, optimizer, regularisation …), never what an investigation would
-reveal (whether labels are wrong, whether ReLUs are dead). Anything else is "don't know"."""
+"""A simulated practitioner for the accuracy benchmark (``--mode ask``).
+
+It answers nndoctor's questions from the run's Recipe (``benchmarks/corpus_gen/recipe.py``,
+``Recipe.to_dict()`` as stored in the corpus manifest) with only what a person knows from their
+own script and dataset description: architecture, activation, init, optimiser, learning rate and
+schedule, batch size, regularisation, the loss and output activation they wrote, whether they
+normalise and shuffle the inputs, how the validation set was made. Never what an investigation
+would reveal (whether labels are wrong, whether ReLUs are dead, curve shapes, measured
+statistics): anything else is "don't know".
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 DONT_KNOW = "dont_know"
 
+_ARCH = {"mlp": "mlp", "cnn": "cnn", "rnn": "rnn", "transformer": "transformer",
+         "gpt": "transformer"}
+_ACTIVATION = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "gelu": "gelu_swish",
+               "silu": "gelu_swish", "swish": "gelu_swish", "elu": "leaky_relu_elu",
+               "leaky_relu": "leaky_relu_elu", "selu": "leaky_relu_elu"}
+_CUSTOM_LOSS = ("loss_sign_flipped", "loss_wrong_reduction", "log_without_eps")
 
-def setup_answers(config: dict[str, Any]) -> dict[str, object]:
-    """The facts a person can read off their own training configuration."""
-    hidden = config.get("hidden") or []
-    dropout = float(config.get("dropout") or 0.0)
-    decay = float(config.get("weight_decay") or 0.0)
-    init = config.get("init")
-    std = float(config.get("init_std") or 0.0)
-    optimizer = config.get("optimizer", "")
-    momentum = float(config.get("momentum") or 0.0)
+
+def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
+    """The facts a person can read off their own training script, for one Recipe dict."""
+    model: dict[str, Any] = recipe.get("model") or {}
+    optim: dict[str, Any] = recipe.get("optim") or {}
+    faults: dict[str, Any] = {k: v for k, v in (recipe.get("faults") or {}).items()
+                              if not k.startswith("_") and v not in (None, False, 0, 0.0)}
+    task = recipe.get("task", "tabular")
+    arch = model.get("arch", "mlp")
+    width = int(model.get("width") or 0)
+    dropout = float(model.get("dropout") or 0.0)
+    decay = float(optim.get("weight_decay") or 0.0)
+    norm = bool(model.get("norm")) or arch in ("transformer", "gpt")
+    classes = _num_classes(recipe)
+    augment = float(faults.get("train_augment_noise") or 0.0)
     answers: dict[str, object] = {
-        "architecture": {"mlp": "mlp", "cnn": "cnn"}.get(config.get("arch", ""), "other"),
-        "hidden_activation": {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}.get(
-            config.get("activation", ""), "other"),
-        "network_depth": float(len(hidden) + 1),
-        "hidden_units": float(max(hidden)) if hidden else None,
-        "model_capacity": ("tiny" if max(hidden) <= 4 else "adequate") if hidden else None,
-        "weight_init": {"default": "framework_default", "zero": "zeros_or_constant",
-                        "constant": "zeros_or_constant"}.get(init, _scaled_normal(std)),
+        "architecture": _ARCH.get(arch, "other"),
+        "hidden_activation": _ACTIVATION.get(str(model.get("activation", "")), "other"),
+        "network_depth": float(_depth(arch, int(model.get("depth") or 0))),
+        "hidden_units": float(width) if width else None,
+        "model_capacity": ("tiny" if width <= 4 else "adequate") if width else None,
+        "weight_init": _weight_init(str(model.get("init", "default")),
+                                    float(model.get("init_scale") or 1.0)),
         "dropout_rate": dropout,
+        "batchnorm_or_dropout": dropout > 0 or (bool(model.get("norm")) and arch in ("mlp", "cnn")),
+        "normalization_layers": norm,
+        "residual_connections": arch in ("transformer", "gpt"),
         "regularization_level": "heavy" if dropout >= 0.5 or decay >= 0.1 else (
             "moderate" if dropout > 0 or decay > 0 else "none"),
-        "optimizer": "adam" if optimizer.startswith("adam") else (
-            "sgd_momentum" if momentum > 0 else "sgd"),
-        "lr": float(config["lr"]),
-        "batch_size": float(config["batch_size"]),
-        "gradient_clipping": config.get("clip_norm") is not None,
-        "residual_connections": False,
-        "normalization_layers": False,
-        "task_type": "multiclass",
-        "loss_function": "cross_entropy",
-        "output_activation": "none",
-        "inputs_normalized": float(config.get("input_scale") or 1.0) == 1.0,
-        "data_shuffled": True,
-        "samples_per_class": float(config["n_train"]) / max(int(config["num_classes"]), 1),
-        "custom_layers": False,
+        "optimizer": _optimizer(str(optim.get("name", "adam")), float(optim.get("momentum") or 0)),
+        "lr": float(optim["lr"]) if optim.get("lr") is not None else None,
+        "batch_size": float(recipe["batch_size"]) if recipe.get("batch_size") else None,
+        "gradient_clipping": optim.get("clip_norm") is not None,
+        "lr_warmup": float(optim.get("warmup_frac") or 0.0) > 0,
+        "lr_decays_to_zero_early": _lr_factor_at(optim, _epochs(recipe), 0.6) <= 1e-2,
+        "epochs_trained": _epochs(recipe),
+        # "a handful of epochs"; every corpus run is a few hundred steps, so steps do not count
+        "training_short": _epochs(recipe) < 5,
+        "task_type": _task_type(task, classes, faults),
+        "num_classes": float(classes) if classes else None,
+        "output_units": float(_output_units(task, classes, faults)),
+        "loss_function": _loss_function(task, faults),
+        "output_activation": ("softmax" if faults.get("double_softmax") else
+                              "sigmoid" if faults.get("sigmoid_with_logits_loss") else "none"),
+        "unsafe_math_in_loss": bool(faults.get("log_without_eps")),
+        "composite_loss": False,
+        "custom_layers": DONT_KNOW if faults.get("detached_hidden") else False,
         "hand_written_gradients": False,
         "mixed_precision": "fp32",
+        "finetuning_pretrained": False,
+        "freezing_intended": False,
+        "rl_style_run": False,
+        "ensemble_considered": False,
+        "task_complex": False,
+        "inputs_normalized": not (faults.get("input_scale") or faults.get("input_offset")),
+        "input_value_range": _input_range(task, faults),
+        "inputs_contain_nan": False,
+        "inputs_integer_dtype": False,
+        "data_cleaned": True,
+        "data_shuffled": not faults.get("sorted_by_label"),
+        "augmentation_level": "heavy" if augment >= 0.5 else ("moderate" if augment else "none"),
+        "class_imbalance_ratio": _imbalance_ratio(task, classes, faults),
+        "samples_per_class": _samples_per_class(recipe, classes),
+        "eval_mode_switched": not faults.get("eval_in_train_mode"),
+        "eval_preprocessing_differs": bool(faults.get("val_unnormalized")),
+        "norm_stats_from_train_split": DONT_KNOW if faults.get("val_unnormalized") else True,
+        "val_split_from_train": not faults.get("val_shift"),
+        "test_distribution_differs": bool(faults.get("val_shift")),
+        "validation_set_used": True,
+        "targets_unscaled": False if task == "regression" else None,
+        "targets_negative": True if task == "regression" else None,
+        "targets_outside_output_range": False,
     }
     return {k: v for k, v in answers.items() if v is not None}
 
 
-def _scaled_normal(std: float) -> str:
-    """``init_std`` multiplies 1/sqrt(fan_in): about 1 is LeCun/Xavier-like, far off is not."""
-    if std >= 1.4:
-        return "large_normal"
-    return "small_normal" if std <= 0.6 else "xavier_glorot"
+def answer(question: str, recipe: dict[str, Any]) -> object:
+    """The practitioner's answer to one question (a fact name), or ``"dont_know"``."""
+    return setup_answers(recipe).get(question, DONT_KNOW)
 
 
-def answer(question: str, config: dict[str, Any]) -> object:
-    return setup_answers(config).get(question, DONT_KNOW)
+def _num_classes(recipe: dict[str, Any]) -> int:
+    """Classes the model predicts: the vocabulary for a language model, 0 for regression."""
+    if recipe.get("task") == "regression":
+        return 0
+    if recipe.get("task") == "lm":
+        return int(recipe.get("vocab") or 0)
+    return int(recipe.get("num_classes") or 0)
+
+
+def _depth(arch: str, depth: int) -> int:
+    """Layers with weights; a transformer block counts as two (the facts' help text)."""
+    if arch in ("transformer", "gpt"):
+        return 2 * depth + 2  # blocks + embedding + head
+    return depth + 1  # hidden layers / conv blocks / recurrent layers + the output layer
+
+
+def _weight_init(init: str, scale: float) -> str:
+    """``normal`` draws std = scale / sqrt(fan_in): 1 is LeCun/Xavier-like, √2 is He."""
+    if init == "default":
+        return "framework_default"
+    if init in ("zero", "constant"):
+        return "zeros_or_constant"
+    if scale <= 0.5:
+        return "small_normal"
+    if scale < 1.2:
+        return "xavier_glorot"
+    return "he_kaiming" if scale <= 1.7 else "large_normal"
+
+
+def _optimizer(name: str, momentum: float) -> str:
+    if name.startswith("adam"):
+        return "adam"
+    if name == "sgd":
+        return "sgd_momentum" if momentum > 0 else "sgd"
+    return {"rmsprop": "rmsprop", "adagrad": "adagrad"}.get(name, "other")
+
+
+def _epochs(recipe: dict[str, Any]) -> float:
+    """Epochs actually trained (``max_steps`` can stop a run early)."""
+    epochs = float(recipe.get("epochs") or 1)
+    max_steps = recipe.get("max_steps")
+    if max_steps:
+        batch = int(recipe.get("batch_size") or 1)
+        per_epoch = max(1, -(-int(recipe.get("n_train") or 1) // batch))
+        epochs = min(epochs, int(max_steps) / per_epoch)
+    return round(epochs, 3)
+
+
+def _lr_factor_at(optim: dict[str, Any], epochs: float, at: float) -> float:
+    """The schedule's LR multiplier after the share ``at`` of the run (warm-up ignored)."""
+    schedule = optim.get("schedule", "constant")
+    gamma = float(optim.get("schedule_gamma") or 0.1)
+    elapsed = at * epochs
+    if schedule == "step":
+        return gamma ** int(elapsed // max(int(optim.get("step_every") or 1), 1))
+    if schedule == "exponential":
+        return gamma ** elapsed
+    if schedule == "linear":
+        return 1.0 - at
+    if schedule == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * at))
+    return 1.0
+
+
+def _task_type(task: str, classes: int, faults: dict[str, Any]) -> str:
+    if task == "regression":
+        return "regression"
+    return "binary" if classes == 2 and faults.get("sigmoid_with_logits_loss") else "multiclass"
+
+
+def _output_units(task: str, classes: int, faults: dict[str, Any]) -> int:
+    if task == "regression" or (classes == 2 and faults.get("sigmoid_with_logits_loss")):
+        return 1
+    return classes
+
+
+def _loss_function(task: str, faults: dict[str, Any]) -> str:
+    if any(faults.get(f) for f in _CUSTOM_LOSS):
+        return "custom"
+    if faults.get("sigmoid_with_logits_loss"):
+        return "bce_with_logits"
+    if task == "regression" or faults.get("mse_on_classes"):
+        return "mse"
+    return "cross_entropy"
+
+
+def _input_range(task: str, faults: dict[str, Any]) -> str:
+    if task in ("transformer_cls", "lm"):
+        return DONT_KNOW  # token ids go through an embedding
+    offset = float(faults.get("input_offset") or 0.0)
+    scale = float(faults.get("input_scale") or 1.0)
+    if offset >= 50 or scale >= 10:
+        return "raw_large"
+    if offset or scale != 1.0:
+        return DONT_KNOW
+    return "standardized"
+
+
+def _imbalance_ratio(task: str, classes: int, faults: dict[str, Any]) -> float | None:
+    """Largest over smallest class share: the person knows their class counts."""
+    if task in ("regression", "lm") or classes < 2:
+        return None
+    share = float(faults.get("imbalance") or 0.0)
+    if not share:
+        return 1.0
+    return round(share / max((1 - share) / (classes - 1), 1e-9), 2)
+
+
+def _samples_per_class(recipe: dict[str, Any], classes: int) -> float:
+    n_train = float(recipe.get("n_train") or 0)
+    return round(n_train / (classes if classes else 10), 1)
