@@ -31,123 +31,37 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from corpus_gen import torch_parts as tp
 from corpus_gen.data import Data, make_data
 from corpus_gen.recipe import Recipe
 
-DATA_FAULTS = {"label_noise", "labels_shuffled", "sorted_by_label", "imbalance", "input_scale",
-               "input_offset", "val_shift", "val_unnormalized"}
-SUPPORTED_FAULTS: set[str] = DATA_FAULTS | {
-    "eval_in_train_mode", "freeze_all_but_last", "train_augment_noise", "double_softmax",
-    "sigmoid_with_logits_loss", "mse_on_classes", "loss_sign_flipped", "loss_wrong_reduction",
-    "detached_hidden", "log_without_eps"}
+SUPPORTED_FAULTS: set[str] = set(tp.TORCH_FAULTS) - {"no_zero_grad"}  # the Trainer zeroes
+HF_TASKS = ("transformer_cls", "lm")
 LOSS_FAULTS = ("double_softmax", "sigmoid_with_logits_loss", "mse_on_classes", "loss_sign_flipped",
                "loss_wrong_reduction", "log_without_eps")
-_ACT = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 
 
-# ---------------------------------------------------------------- losses (custom-loss bugs)
-
-def task_loss(recipe: Recipe, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The recipe's training loss on raw logits, with its loss fault (if any) applied."""
+def task_loss(recipe: Recipe, outputs: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The loss as the (possibly buggy) training script computes it (``torch_parts``), plus the
+    sign / reduction bugs for regression."""
     f = recipe.faults
-    if recipe.task == "regression":
-        pred = logits.reshape(-1)
-        loss = F.mse_loss(pred, labels.float(), reduction="sum" if f.get(
-            "loss_wrong_reduction") else "mean")
-        return -loss if f.get("loss_sign_flipped") else loss
-    logits = logits.reshape(-1, logits.shape[-1])
-    labels = labels.reshape(-1)
-    n_cls = logits.shape[-1]
-    if f.get("double_softmax"):  # probabilities fed to a with-logits loss
-        loss = F.cross_entropy(torch.softmax(logits, dim=-1), labels)
-    elif f.get("sigmoid_with_logits_loss"):
-        onehot = F.one_hot(labels, n_cls).float()
-        loss = F.binary_cross_entropy_with_logits(torch.sigmoid(logits), onehot)
-    elif f.get("mse_on_classes"):
-        loss = F.mse_loss(torch.softmax(logits, dim=-1), F.one_hot(labels, n_cls).float())
-    elif f.get("log_without_eps"):  # hand-written cross-entropy: log(softmax) without epsilon
-        probs = torch.exp(logits) / torch.exp(logits).sum(dim=-1, keepdim=True)
-        loss = -torch.log(probs.gather(1, labels[:, None])).mean()
-    elif f.get("loss_wrong_reduction"):
-        onehot = F.one_hot(labels, n_cls).float()
-        loss = -(onehot * torch.log_softmax(logits, dim=-1)).sum()
-    else:
-        loss = F.cross_entropy(logits, labels)
+    if recipe.task != "regression":
+        return tp.compute_loss(recipe, outputs, labels)
+    loss = F.mse_loss(outputs, labels, reduction="sum" if f.get("loss_wrong_reduction") else "mean")
     return -loss if f.get("loss_sign_flipped") else loss
 
 
-# ---------------------------------------------------------------- custom models (non-HF tasks)
-
-def _act(name: str) -> nn.Module:
-    return _ACT.get(name, nn.ReLU)()
-
-
-def _rnn_cls(arch: str) -> type[nn.Module]:
-    return {"lstm": nn.LSTM, "simple_rnn": nn.RNN, "vanilla_rnn": nn.RNN}.get(arch, nn.GRU)
-
-
 class TaskNet(nn.Module):
-    """MLP (tabular/regression), CNN (image8) or RNN (sequence) in the Trainer's model contract."""
+    """``torch_parts.build_model`` (MLP / CNN / RNN …) in the Trainer's custom-model contract:
+    ``forward(x, labels)`` returns ``{"loss", "logits"}``."""
 
     def __init__(self, recipe: Recipe, data: Data) -> None:
         super().__init__()
-        m, self.recipe = recipe.model, recipe
-        self.noise = float(recipe.faults.get("train_augment_noise", 0.0))
-        self.detach = bool(recipe.faults.get("detached_hidden"))
-        dropout = m.dropout if m.dropout > 0 or not recipe.faults.get(
-            "eval_in_train_mode") else 0.3
-        out = data.num_classes if recipe.is_classification else 1
-        self.blocks = nn.ModuleList()
-        self.kind = "mlp"
-        shape = data.input_shape
-        if recipe.task == "image8" and m.arch != "mlp":
-            self.kind, c, side = "cnn", shape[0], shape[1]
-            for i in range(max(1, m.depth)):
-                layers: list[nn.Module] = [nn.Conv2d(c, m.width, 3, padding=1)]
-                layers += [nn.BatchNorm2d(m.width)] if m.norm else []
-                layers.append(_act(m.activation))
-                if i < 2 and side >= 2:
-                    layers.append(nn.MaxPool2d(2))
-                    side //= 2
-                layers += [nn.Dropout(dropout)] if dropout > 0 else []
-                self.blocks.append(nn.Sequential(*layers))
-                c = m.width
-            feat = c * side * side
-        elif recipe.task == "sequence" and m.arch != "mlp":
-            self.kind, feat = "rnn", shape[-1]
-            cls = _rnn_cls(m.arch)
-            kw = {"nonlinearity": "relu" if m.activation == "relu" else "tanh"} if cls is nn.RNN \
-                else {}
-            for _ in range(max(1, m.depth)):
-                self.blocks.append(cls(feat, m.width, batch_first=True, **kw))
-                feat = m.width
-            self.rnn_dropout = nn.Dropout(dropout)
-        else:
-            feat = int(np.prod(shape))
-            for _ in range(max(1, m.depth)):
-                layers = [nn.Linear(feat, m.width)]
-                layers += [nn.BatchNorm1d(m.width)] if m.norm else []
-                layers.append(_act(m.activation))
-                layers += [nn.Dropout(dropout)] if dropout > 0 else []
-                self.blocks.append(nn.Sequential(*layers))
-                feat = m.width
-        self.head = nn.Linear(feat, out)
+        self.recipe = recipe
+        self.net = tp.build_model(recipe, data)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> dict[str, Any]:
-        if self.noise and self.training:
-            x = x + self.noise * torch.randn_like(x)
-        h = x if self.kind != "mlp" else x.flatten(1)
-        for i, block in enumerate(self.blocks):
-            h = block(h)[0] if self.kind == "rnn" else block(h)
-            if self.kind == "rnn" and i < len(self.blocks) - 1:
-                h = self.rnn_dropout(h)
-            if self.detach and i == 0:
-                h = h.detach()
-        if self.kind == "rnn":
-            h = self.rnn_dropout(h[:, -1])
-        logits = self.head(h.flatten(1))
-        if not self.recipe.is_classification:
-            logits = logits.squeeze(-1)
+        logits = self.net(x)
         out: dict[str, Any] = {"logits": logits}
         if labels is not None:
             out["loss"] = task_loss(self.recipe, logits, labels)
@@ -209,27 +123,48 @@ def _apply_init(recipe: Recipe, model: nn.Module) -> None:
 
 
 def _inject(recipe: Recipe, model: nn.Module) -> None:
-    """Model-level faults: frozen body, eval in train mode, detached / noisy HF hidden states."""
+    """Model-level faults (``TaskNet`` has its own from ``torch_parts``): frozen body, buggy
+    activation backward, detached first block; eval in train mode for every model."""
     f = recipe.faults
-    if f.get("freeze_all_but_last"):
-        keep = {id(p) for p in _head(model).parameters()}
-        for p in model.parameters():
-            p.requires_grad_(id(p) in keep)
     if f.get("eval_in_train_mode"):  # model.eval() is a no-op: dropout/batch norm stay on
         cls = type(model)
         model.__class__ = type(cls.__name__, (cls,), {
             "train": lambda self, mode=True: nn.Module.train(self, True)})
     if isinstance(model, TaskNet):
         return
+    if f.get("freeze_all_but_last"):
+        keep = {id(p) for p in _head(model).parameters()}
+        for p in model.parameters():
+            p.requires_grad_(id(p) in keep)
     layers = model.bert.encoder.layer if hasattr(model, "bert") else model.transformer.h
-    embed = model.bert.embeddings if hasattr(model, "bert") else model.transformer.wte
+    if f.get("custom_grad_bug"):  # the feed-forward activation swapped for a buggy ReLU
+        for layer in layers:
+            if hasattr(layer, "intermediate"):
+                layer.intermediate.intermediate_act_fn = tp.BuggyReLU(str(f["custom_grad_bug"]))
+            else:
+                layer.mlp.act = tp.BuggyReLU(str(f["custom_grad_bug"]))
     if f.get("detached_hidden"):
         layers[0].register_forward_hook(lambda _m, _i, out: (
             (out[0].detach(), *out[1:]) if isinstance(out, tuple) else out.detach()))
-    noise = float(f.get("train_augment_noise", 0.0))
-    if noise:  # noise on the token embeddings, training only
-        embed.register_forward_hook(
-            lambda mod, _i, out: out + noise * torch.randn_like(out) if mod.training else out)
+
+
+def script_outputs(recipe: Recipe, model: nn.Module, inputs: dict[str, Any]) -> torch.Tensor:
+    """The outputs the training script feeds its loss (HF models: logits, then the buggy
+    softmax/sigmoid; the LM's logits aligned with its shifted labels)."""
+    if isinstance(model, TaskNet):
+        return model(inputs["x"])["logits"]
+    logits = model(input_ids=inputs["input_ids"]).logits
+    if recipe.task == "lm":
+        logits = logits[:, :-1]
+    if recipe.faults.get("double_softmax"):
+        return torch.softmax(logits, dim=-1)
+    if recipe.faults.get("sigmoid_with_logits_loss"):
+        return torch.sigmoid(logits)
+    return logits
+
+
+def script_targets(recipe: Recipe, inputs: dict[str, Any]) -> torch.Tensor:
+    return inputs["labels"][:, 1:] if recipe.task == "lm" else inputs["labels"]
 
 
 # ---------------------------------------------------------------- datasets / metrics
@@ -253,9 +188,12 @@ class ArrayDataset(torch.utils.data.Dataset):
         return {k: v[i] for k, v in self.cols.items()}
 
 
-def _argmax_logits(logits: Any, labels: torch.Tensor) -> torch.Tensor:
-    logits = logits[0] if isinstance(logits, tuple) else logits
-    return logits.argmax(dim=-1)
+def _predictions(recipe: Recipe) -> Any:
+    def preprocess_logits_for_metrics(logits: Any, labels: torch.Tensor) -> torch.Tensor:
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        return tp.predictions(recipe, logits)
+
+    return preprocess_logits_for_metrics if recipe.is_classification else None
 
 
 def _make_metrics(recipe: Recipe) -> Any:
@@ -274,10 +212,9 @@ def _trainer_cls(recipe: Recipe) -> type:
     from torch.utils.data import SequentialSampler
     from transformers import Trainer
 
-    o = recipe.optim
-    sched, gamma, every = o.schedule, o.schedule_gamma, o.step_every
-    spe = recipe.steps_per_epoch()
-    custom_loss = any(recipe.faults.get(k) for k in LOSS_FAULTS)
+    hf_model = recipe.task in HF_TASKS
+    custom_loss = hf_model and any(recipe.faults.get(k) for k in LOSS_FAULTS)
+    augment = bool(recipe.faults.get("train_augment_noise"))
 
     class CorpusTrainer(Trainer):
         """The usual Trainer subclass: custom loss, unshuffled data, step/exponential schedule."""
@@ -288,29 +225,25 @@ def _trainer_cls(recipe: Recipe) -> type:
                 return SequentialSampler(data)
             return super()._get_train_sampler(train_dataset)
 
+        def training_step(self, model: nn.Module, inputs: dict[str, Any],
+                          num_items_in_batch: Any = None) -> torch.Tensor:
+            if augment:  # noisy training inputs (random tokens for token ids)
+                key = "x" if "x" in inputs else "input_ids"
+                inputs = {**inputs, key: tp.augment(recipe, inputs[key])}
+            return super().training_step(model, inputs, num_items_in_batch)
+
         def compute_loss(self, model: nn.Module, inputs: dict[str, Any],
                          return_outputs: bool = False, num_items_in_batch: Any = None) -> Any:
-            if not custom_loss or recipe.task not in ("transformer_cls", "lm"):
+            if not custom_loss:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            labels = inputs["labels"]
-            outputs = model(input_ids=inputs["input_ids"])
-            logits = outputs.logits
-            if recipe.task == "lm":
-                logits, labels = logits[:, :-1], labels[:, 1:]
-            loss = task_loss(recipe, logits, labels)
-            return (loss, outputs) if return_outputs else loss
+            outputs = script_outputs(recipe, model, inputs)
+            loss = task_loss(recipe, outputs, script_targets(recipe, inputs))
+            return (loss, {"logits": outputs}) if return_outputs else loss
 
         def create_scheduler(self, num_training_steps: int, optimizer: Any = None) -> Any:
-            if sched in ("step", "exponential") and self.lr_scheduler is None:
-                warm = int(recipe.optim.warmup_frac * num_training_steps)
-
-                def factor(step: int) -> float:
-                    w = min(1.0, (step + 1) / warm) if warm else 1.0
-                    epoch = step // spe
-                    return w * (gamma ** (epoch // every) if sched == "step" else gamma ** epoch)
-
-                self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-                    optimizer or self.optimizer, factor)
+            if recipe.optim.schedule in ("step", "exponential") and self.lr_scheduler is None:
+                self.lr_scheduler = tp.make_scheduler(recipe, optimizer or self.optimizer,
+                                                      num_training_steps)
                 return self.lr_scheduler
             return super().create_scheduler(num_training_steps, optimizer)
 
@@ -363,20 +296,33 @@ def _args(recipe: Recipe, out_dir: Path) -> Any:
         data_seed=recipe.seed, save_only_model=False, **kw)
 
 
-def _summary(log_history: list[dict[str, Any]]) -> dict[str, list[float]]:
-    out: dict[str, list[float]] = {k: [] for k in (
-        "steps", "train_loss", "lr", "grad_norm", "val_steps", "val_loss", "val_acc")}
+def _reference_callback(recipe: Recipe, dataset: ArrayDataset, record: list[list[float]]) -> Any:
+    from transformers import TrainerCallback
+
+    class ReferenceLoss(TrainerCallback):
+        """After each evaluation: the correct validation loss of the same model (for checks)."""
+
+        def on_evaluate(self, args: Any, state: Any, control: Any, model: Any = None,
+                        **kwargs: Any) -> None:
+            model.eval()
+            with torch.no_grad():
+                out = script_outputs(recipe, model, dataset.cols)
+                ref = tp.reference_loss(recipe, out, script_targets(recipe, dataset.cols))
+            model.train()
+            record.append([state.global_step, float(ref)])
+
+    return ReferenceLoss()
+
+
+def _series(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
+    """``{name: [[step, value], ...]}`` of what the Trainer logged (canonical names)."""
+    names = {"loss": "train_loss", "learning_rate": "lr", "grad_norm": "grad_norm",
+             "eval_loss": "val_loss", "eval_accuracy": "val_acc"}
+    out: dict[str, list[list[float]]] = {}
     for e in log_history:
-        if "loss" in e:
-            out["steps"].append(e["step"])
-            out["train_loss"].append(float(e["loss"]))
-            out["lr"].append(float(e.get("learning_rate", math.nan)))
-            out["grad_norm"].append(float(e.get("grad_norm", math.nan)))
-        elif "eval_loss" in e:
-            out["val_steps"].append(e["step"])
-            out["val_loss"].append(float(e["eval_loss"]))
-            if "eval_accuracy" in e:
-                out["val_acc"].append(float(e["eval_accuracy"]))
+        for key, name in names.items():
+            if key in e:
+                out.setdefault(name, []).append([e["step"], float(e[key])])
     return out
 
 
@@ -388,32 +334,40 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     from transformers.trainer_callback import PrinterCallback
 
     transformers.logging.set_verbosity_error()
-    torch.set_num_threads(1)
-    start = time.perf_counter()
+    transformers.logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
+    started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tp.seed_everything(recipe)
     data = make_data(recipe)
     transformers.set_seed(recipe.seed)
-    hf = recipe.task in ("transformer_cls", "lm")
-    model = _hf_model(recipe, data) if hf else TaskNet(recipe, data)
-    _apply_init(recipe, model)
+    if recipe.task in HF_TASKS:
+        model = _hf_model(recipe, data)
+        _apply_init(recipe, model)
+    else:
+        model = TaskNet(recipe, data)
     _inject(recipe, model)
     args = _args(recipe, out_dir)
-    callbacks = []
+    val = ArrayDataset(recipe, data.x_val, data.y_val)
+    reference: list[list[float]] = []
+    callbacks = [_reference_callback(recipe, val, reference)]
     if recipe.max_steps and recipe.max_steps < recipe.steps_per_epoch() * recipe.epochs:
         callbacks.append(_stop_callback(recipe.max_steps, args.save_strategy == "steps"))
     trainer = _trainer_cls(recipe)(
         model=model, args=args, train_dataset=ArrayDataset(recipe, data.x_train, data.y_train),
-        eval_dataset=ArrayDataset(recipe, data.x_val, data.y_val),
-        compute_metrics=_make_metrics(recipe), callbacks=callbacks,
-        preprocess_logits_for_metrics=_argmax_logits if recipe.is_classification else None)
+        eval_dataset=val, compute_metrics=_make_metrics(recipe), callbacks=callbacks,
+        preprocess_logits_for_metrics=_predictions(recipe))
     trainer.remove_callback(PrinterCallback)  # the console echo of every log entry
     trainer.train()
     if "save_state" in recipe.log.formats:
         trainer.save_state()
         trainer.save_model()
-    out = _summary(trainer.state.log_history)
-    out["files"] = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*")
-                          if p.name == "trainer_state.json" or ".tfevents." in p.name)
-    out["seconds"] = time.perf_counter() - start
-    return out
+    series = _series(trainer.state.log_history)
+    series["reference_val_loss"] = reference
+    logs = sorted(out_dir.glob("runs/*"))
+    saved = sorted((p.parent for p in out_dir.glob("checkpoint-*/trainer_state.json")),
+                   key=lambda d: int(d.name.split("-")[1]))
+    return {"log_dir": str(logs[-1].relative_to(out_dir)) if logs else "",
+            "checkpoints": [d.name for d in saved],
+            "steps": int(trainer.state.global_step), "steps_per_epoch": recipe.steps_per_epoch(),
+            "seconds": time.perf_counter() - started, "series": series}
