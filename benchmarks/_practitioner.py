@@ -16,8 +16,8 @@ from typing import Any
 
 DONT_KNOW = "dont_know"
 
-_ARCH = {"mlp": "mlp", "cnn": "cnn", "rnn": "rnn", "transformer": "transformer",
-         "gpt": "transformer"}
+_ARCH = {"mlp": "mlp", "cnn": "cnn", "rnn": "rnn", "simple_rnn": "rnn", "vanilla_rnn": "rnn",
+         "gru": "rnn", "lstm": "rnn", "transformer": "transformer", "gpt": "transformer"}
 _ACTIVATION = {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh", "gelu": "gelu_swish",
                "silu": "gelu_swish", "swish": "gelu_swish", "elu": "leaky_relu_elu",
                "leaky_relu": "leaky_relu_elu", "selu": "leaky_relu_elu"}
@@ -31,7 +31,8 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
     faults: dict[str, Any] = {k: v for k, v in (recipe.get("faults") or {}).items()
                               if not k.startswith("_") and v not in (None, False, 0, 0.0)}
     task = recipe.get("task", "tabular")
-    arch = model.get("arch", "mlp")
+    # token tasks always train a transformer, whatever model.arch says
+    arch = "transformer" if task in ("transformer_cls", "lm") else str(model.get("arch", "mlp"))
     width = int(model.get("width") or 0)
     dropout = float(model.get("dropout") or 0.0)
     decay = float(optim.get("weight_decay") or 0.0)
@@ -65,12 +66,14 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "num_classes": float(classes) if classes else None,
         "output_units": float(_output_units(task, classes, faults)),
         "loss_function": _loss_function(task, faults),
-        "output_activation": ("softmax" if faults.get("double_softmax") else
-                              "sigmoid" if faults.get("sigmoid_with_logits_loss") else "none"),
+        "output_activation": _output_activation(faults),
         "unsafe_math_in_loss": bool(faults.get("log_without_eps")),
         "composite_loss": False,
-        "custom_layers": DONT_KNOW if faults.get("detached_hidden") else False,
-        "hand_written_gradients": False,
+        # a hand-written autograd Function is a layer of one's own; a stray detach() is not
+        # something the person thinks of as one, nor can they say "no"
+        "custom_layers": bool(faults.get("custom_grad_bug")) or (
+            DONT_KNOW if faults.get("detached_hidden") else False),
+        "hand_written_gradients": bool(faults.get("custom_grad_bug")),
         "mixed_precision": "fp32",
         "finetuning_pretrained": False,
         "freezing_intended": False,
@@ -94,7 +97,9 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "validation_set_used": True,
         "targets_unscaled": False if task == "regression" else None,
         "targets_negative": True if task == "regression" else None,
-        "targets_outside_output_range": False,
+        # regression targets are standardised: negative and beyond ±1
+        "targets_outside_output_range": task == "regression" and bool(
+            faults.get("output_activation")),
     }
     return {k: v for k, v in answers.items() if v is not None}
 
@@ -166,6 +171,15 @@ def _lr_factor_at(optim: dict[str, Any], epochs: float, at: float) -> float:
     if schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * at))
     return 1.0
+
+
+def _output_activation(faults: dict[str, Any]) -> str:
+    if faults.get("double_softmax"):
+        return "softmax"
+    if faults.get("sigmoid_with_logits_loss"):
+        return "sigmoid"
+    return {"relu": "relu", "sigmoid": "sigmoid", "tanh": "tanh"}.get(
+        str(faults.get("output_activation") or ""), "none")
 
 
 def _task_type(task: str, classes: int, faults: dict[str, Any]) -> str:

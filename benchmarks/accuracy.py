@@ -175,6 +175,19 @@ def breakdown(results: Iterable[Result], key: Callable[[Result], str]) -> dict[s
             for name, rs in sorted(groups.items())}
 
 
+def healthy_breakdown(results: Iterable[Result],
+                      key: Callable[[Result], str]) -> dict[str, Any]:
+    """False alarms and ``healthy`` verdicts on the healthy runs, grouped by ``key``."""
+    groups: dict[str, list[Result]] = {}
+    for r in results:
+        if r.healthy:
+            groups.setdefault(key(r) or "?", []).append(r)
+    return {name: {"n": len(rs),
+                   "false_alarms": ratio(sum(false_alarm(r) for r in rs), len(rs)),
+                   "healthy_verdict": ratio(sum(r.verdict == "healthy" for r in rs), len(rs))}
+            for name, rs in sorted(groups.items())}
+
+
 def most_frequent(results: Iterable[Result], k: int = 3) -> list[str]:
     """The ``k`` most frequent labelled causes of the faulty runs (ties by id)."""
     counts = Counter(r.cause for r in results if not r.healthy)
@@ -240,6 +253,7 @@ def figures(results: Sequence[Result], split: str = "all") -> dict[str, Any]:
             "by_task": breakdown(rs, lambda r: r.task),
             "by_family": breakdown(rs, lambda r: r.family),
             "by_cause": breakdown(rs, lambda r: r.cause),
+            "healthy_by_framework": healthy_breakdown(rs, lambda r: r.framework),
             "baselines": baselines(rs),
             "calibration": calibration(rs),
             "confusion": confusion(rs),
@@ -435,10 +449,20 @@ def render_table(figs: dict[str, dict[str, Any]]) -> str:
         names = sorted({n for c in cols for n in figs[c][key]})
         for name in names:
             row(name, lambda f, key=key, name=name: _pair(f[key].get(name)))
+    section("healthy runs per framework (false alarms / verdict healthy)")
+    for name in sorted({n for c in cols for n in figs[c]["healthy_by_framework"]}):
+        row(name, lambda f, name=name: _healthy_cell(f["healthy_by_framework"].get(name)))
     section("calibration: top cause right, by its band")
     for band in BANDS:
         row(band, lambda f, band=band: _calibration_cell(f["calibration"][band]))
     return "\n".join(lines)
+
+
+def _healthy_cell(group: dict[str, Any] | None) -> str:
+    if not group:
+        return ""
+    return (f"{_short(group['false_alarms'])} / {_short(group['healthy_verdict'])} "
+            f"(n={group['n']})")
 
 
 def _calibration_cell(cell: dict[str, Any]) -> str:

@@ -74,6 +74,18 @@ def test_breakdown_groups_faulty_runs_only():
     assert by["keras"]["top3"]["k"] == 2 and by["hf"]["top3"]["k"] == 0
 
 
+def test_healthy_breakdown_counts_alarms_and_verdicts():
+    results = [res("1", "healthy", [("x", 0.6, "likely")], framework="hf"),
+               res("2", "healthy", [], verdict="healthy", framework="hf"),
+               res("3", "healthy", [("x", 0.3, "possible")], verdict="healthy", framework="keras"),
+               res("4", "a", [("x", 0.9, "confirmed")], framework="torch")]
+    by = acc.healthy_breakdown(results, lambda r: r.framework)
+    assert list(by) == ["hf", "keras"]
+    assert by["hf"]["false_alarms"] == acc.ratio(1, 2)
+    assert by["hf"]["healthy_verdict"] == acc.ratio(1, 2)
+    assert by["keras"]["false_alarms"] == acc.ratio(0, 1)
+
+
 def test_constant_baselines():
     results = [res("1", "b", alts=("lr_too_high",)), res("2", "b"), res("3", "a"),
                res("4", "c"), res("5", "a"), res("6", "healthy")]
@@ -186,6 +198,8 @@ def _recipes() -> list[dict]:
                faults={"val_shift": 2.0}).to_dict(),
         Recipe(num_classes=2, faults={"sigmoid_with_logits_loss": True, "imbalance": 0.9,
                                       "detached_hidden": True}).to_dict(),
+        Recipe(task="regression", num_classes=0, model=Model(arch="lstm"),
+               faults={"output_activation": "relu", "custom_grad_bug": "sign"}).to_dict(),
     ]
 
 
@@ -206,7 +220,8 @@ def test_practitioner_answers_are_valid_facts_and_never_investigations():
 
 
 def test_practitioner_reads_the_recipe():
-    base, image, lm, regression, binary = (_practitioner.setup_answers(r) for r in _recipes())
+    base, image, lm, regression, binary, relu_out = (
+        _practitioner.setup_answers(r) for r in _recipes())
     assert base["architecture"] == "mlp" and base["weight_init"] == "framework_default"
     assert base["inputs_normalized"] and base["data_shuffled"]
     assert base["class_imbalance_ratio"] == 1
@@ -221,5 +236,8 @@ def test_practitioner_reads_the_recipe():
     assert not regression["val_split_from_train"]
     assert binary["task_type"] == "binary" and binary["output_activation"] == "sigmoid"
     assert binary["class_imbalance_ratio"] == pytest.approx(9.0)
+    assert relu_out["output_activation"] == "relu" and relu_out["targets_outside_output_range"]
+    assert relu_out["architecture"] == "rnn" and relu_out["hand_written_gradients"]
+    assert not regression["targets_outside_output_range"]
     assert _practitioner.answer("custom_layers", _recipes()[4]) == _practitioner.DONT_KNOW
     assert _practitioner.answer("label_noise_high", _recipes()[0]) == _practitioner.DONT_KNOW
