@@ -1,0 +1,515 @@
+"""The symptom each cause must produce, checked on the logs read back from a run's directory.
+
+``check(spec, run_dir)`` returns ``"ok"`` or a short reason. The series are read with
+``nndoctor.adapters.readers.read_path`` (raw readers only, never nndoctor's detectors); a run
+logged under tutorial tag names is looked up by the names its tag scheme used. Thresholds are
+relative to the loss of a uniform guess (``ln C``; ``ln V`` for the LM; 1 for standardised
+regression targets).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus_gen.recipe import Recipe
+
+_NAMES = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm")
+_FALLBACK = {
+    "train_loss": ["train_loss", "train_loss_step", "loss", "train/loss", "train/loss_step"],
+    "val_loss": ["val_loss", "val/loss", "eval_loss", "eval/loss", "validation_loss"],
+    "train_acc": ["train_acc", "accuracy", "train_acc_step"],
+    "val_acc": ["val_acc", "val/acc", "val_accuracy", "eval_accuracy", "eval/accuracy"],
+    "lr": ["lr", "learning_rate", "lr-adam", "lr-sgd", "lr-adamw"],
+    "grad_norm": ["grad_norm", "grad_2.0_norm_total", "train/grad_norm"],
+}
+
+
+def _scheme_names(recipe: Recipe) -> dict[str, list[str]]:
+    """Tags the run's own logging scheme used, cleaned like the readers clean them."""
+    from nndoctor.adapters.names import clean_name
+
+    out: dict[str, list[str]] = {}
+    if recipe.framework == "torch":
+        from corpus_gen.backend_torch import TAG_SCHEMES
+
+        scheme = TAG_SCHEMES.get(recipe.log.tag_scheme)
+        if scheme is not None:
+            for name in _NAMES:
+                tag = getattr(scheme, name)
+                if tag:
+                    out[name] = [clean_name(tag)]
+    elif recipe.framework == "lightning":
+        from corpus_gen.backend_lightning import NAME_SCHEMES
+
+        tl, vl, va, on_step, on_epoch = NAME_SCHEMES.get(recipe.log.tag_scheme,
+                                                         NAME_SCHEMES["canonical"])
+        out["train_loss"] = [clean_name(tl + "_step" if on_step and on_epoch else tl)]
+        out["val_loss"] = [clean_name(vl)] if vl else []
+        out["val_acc"] = [clean_name(va)] if va else []
+    return out
+
+
+@dataclass
+class Logs:
+    """The series of one run as read back from disk, by canonical name."""
+
+    series: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def has(self, name: str) -> bool:
+        return name in self.series and len(self.series[name][1]) > 0
+
+    def values(self, name: str) -> np.ndarray:
+        return self.series[name][1] if name in self.series else np.array([])
+
+    def steps(self, name: str) -> np.ndarray:
+        return self.series[name][0] if name in self.series else np.array([])
+
+
+def load(recipe: Recipe, run_dir: Path) -> Logs:
+    from nndoctor.adapters.readers import read_path
+
+    runs = read_path(run_dir, on_error=lambda e: None)
+    wanted = _scheme_names(recipe)
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name in _NAMES:
+        for cand in [*wanted.get(name, []), name, *_FALLBACK[name]]:
+            for run in runs:
+                s = run.series.get(cand)
+                if s is not None and len(s) > 0:
+                    found[name] = (np.asarray(s.steps), np.asarray(s.values, dtype=float))
+                    break
+            if name in found:
+                break
+    return Logs(found)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def baseline(recipe: Recipe) -> float:
+    """Loss of a uniform guess."""
+    if recipe.task == "regression":
+        return 1.0
+    if recipe.task == "lm":
+        return math.log(recipe.vocab)
+    return math.log(max(2, recipe.num_classes))
+
+
+def chance(recipe: Recipe) -> float:
+    if "imbalance" in recipe.faults:
+        return float(recipe.faults["imbalance"])
+    return 1.0 / max(2, recipe.num_classes)
+
+
+def _fin(v: np.ndarray) -> np.ndarray:
+    return v[np.isfinite(v)]
+
+
+def head(v: np.ndarray, frac: float = 0.1) -> float:
+    v = _fin(v)
+    return float(np.mean(v[:max(1, min(5, int(len(v) * frac)))])) if len(v) else math.nan
+
+
+def tail(v: np.ndarray, frac: float = 0.1) -> float:
+    v = _fin(v)
+    return float(np.mean(v[-max(1, int(len(v) * frac)):])) if len(v) else math.nan
+
+
+def smooth(v: np.ndarray, parts: int = 10) -> np.ndarray:
+    v = _fin(v)
+    if len(v) < parts:
+        return v
+    return np.array([c.mean() for c in np.array_split(v, parts)])
+
+
+def nonfinite(logs: Logs) -> bool:
+    return any((~np.isfinite(logs.values(n))).any() for n in ("train_loss", "val_loss"))
+
+
+@dataclass
+class Ctx:
+    recipe: Recipe
+    logs: Logs
+    base: float
+    chance: float
+
+    @property
+    def tl(self) -> np.ndarray:
+        return self.logs.values("train_loss")
+
+    @property
+    def vl(self) -> np.ndarray:
+        return self.logs.values("val_loss")
+
+    @property
+    def va(self) -> np.ndarray:
+        return self.logs.values("val_acc")
+
+    def val_acc_end(self) -> float:
+        return float(_fin(self.va)[-1]) if len(_fin(self.va)) else math.nan
+
+    def vl_end(self) -> float:
+        return float(_fin(self.vl)[-1]) if len(_fin(self.vl)) else math.nan
+
+    def vl_min(self) -> float:
+        return float(_fin(self.vl).min()) if len(_fin(self.vl)) else math.nan
+
+
+def _stuck(c: Ctx, limit: float) -> str | None:
+    end = tail(c.tl)
+    return None if end > limit * c.base else (
+        f"train loss ends {end:.3g} < {limit:g}×baseline {c.base:.3g}")
+
+
+def _learned_well(c: Ctx) -> str | None:
+    end = tail(c.tl)
+    limit = 0.85 if c.recipe.task == "lm" else 0.6
+    if not end < limit * c.base:
+        return f"train loss ends {end:.3g}, not below {limit}×baseline {c.base:.3g}"
+    va = c.val_acc_end()
+    if c.recipe.task not in ("lm", "regression") and math.isfinite(va):
+        need = c.chance + 0.45 * (1 - c.chance)
+        if va < need:
+            return f"val acc {va:.3f} < {need:.3f}"
+    return None
+
+
+# ------------------------------------------------------------------------------ causes
+
+
+def _healthy(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    bad = _learned_well(c)
+    if bad:
+        return bad
+    if c.logs.has("val_loss"):
+        vmin, vend = c.vl_min(), c.vl_end()
+        if vend > 1.15 * vmin + 0.01:
+            return f"val loss ends {vend:.3g} > 1.15 × min {vmin:.3g} (overfits)"
+        if c.recipe.model.dropout < 0.3 and vend > 2.5 * tail(c.tl) + 0.05 \
+                and c.recipe.task != "regression":
+            return f"val loss {vend:.3g} ≫ train {tail(c.tl):.3g}"
+    return None
+
+
+def _lr_too_high(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return None
+    sm = smooth(c.tl)
+    end, lo = tail(c.tl), float(sm.min())
+    if end > 0.8 * c.base:
+        return None  # collapsed to (near) chance
+    if sm.max() > 1.5 * sm[0] or end > 1.4 * lo:
+        return None  # diverged / rising
+    late = _fin(c.tl)[len(_fin(c.tl)) // 2:]
+    if len(late) > 10 and late.std() > 0.35 * late.mean():
+        return None  # oscillating
+    if c.logs.has("lr") and end > 0.3 * c.base:
+        return None  # the logged LR is the clue for a poor plateau
+    return f"no divergence/oscillation/collapse (train {sm[0]:.3g} → {end:.3g})"
+
+
+def _lr_too_low(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    first, end = head(c.tl), tail(c.tl)
+    if end < first and end > 0.6 * first:
+        return None
+    return f"loss {first:.3g} → {end:.3g} is not a slow descent"
+
+
+def _numerical(c: Ctx) -> str | None:
+    return None if nonfinite(c.logs) else "no NaN/inf in the logged losses"
+
+
+def _exploding(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return None
+    if not c.logs.has("grad_norm"):
+        return "no gradient norm logged"
+    g = _fin(c.logs.values("grad_norm"))
+    if len(g) and (g.max() > 100 or g.max() > 30 * max(float(np.median(g[:5])), 1e-6)):
+        return None
+    return f"gradient norm max {g.max() if len(g) else math.nan:.3g}: no explosion"
+
+
+def _vanishing(c: Ctx) -> str | None:
+    half = _fin(c.tl)[: max(1, len(_fin(c.tl)) // 2)]
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    m = float(half.mean())
+    return None if m > 0.85 * c.base else f"first-half loss {m:.3g} not near baseline"
+
+
+def _plateau_high(limit: float) -> Callable[[Ctx], str | None]:
+    def check(c: Ctx) -> str | None:
+        if nonfinite(c.logs):
+            return "non-finite loss"
+        return _stuck(c, limit)
+    return check
+
+
+def _bad_init(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return None if c.recipe.model.init == "normal" else "non-finite loss"
+    if head(c.tl) > 2.0 * c.base:
+        return None  # a huge initial loss
+    return _stuck(c, 0.5)
+
+
+def _saturated(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    if head(c.tl) > 1.5 * c.base:
+        return None
+    return _stuck(c, 0.5)
+
+
+def _unnormalized(c: Ctx) -> str | None:
+    if nonfinite(c.logs) or head(c.tl) > 2.0 * c.base:
+        return None
+    late = _fin(c.tl)[len(_fin(c.tl)) // 2:]
+    if len(late) > 10 and late.std() > 0.3 * late.mean():
+        return None
+    return _stuck(c, 0.4)
+
+
+def _bad_labels(c: Ctx) -> str | None:
+    va = c.val_acc_end()
+    if math.isfinite(va):
+        return None if va < c.chance + 0.15 * (1 - c.chance) else (
+            f"val acc {va:.3f} well above chance {c.chance:.3f}")
+    vend = c.vl_end()
+    return None if vend > 0.9 * c.base else f"val loss {vend:.3g} below baseline"
+
+
+def _label_noise(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    end = tail(c.tl)
+    va = c.val_acc_end()
+    if end < 0.4 * c.base:
+        return f"train loss {end:.3g} too low for noisy labels"
+    if math.isfinite(va) and va < c.chance + 0.3 * (1 - c.chance):
+        return f"val acc {va:.3f}: nothing learned (looks like bad labels)"
+    return None
+
+
+def _not_shuffled(c: Ctx) -> str | None:
+    tl = _fin(c.tl)
+    late = tl[len(tl) // 3:]
+    if len(late) > 10 and late.std() > 0.5 * late.mean():
+        return None
+    return f"step loss not erratic (std {late.std():.3g}, mean {late.mean():.3g})"
+
+
+def _imbalance(c: Ctx) -> str | None:
+    va = c.val_acc_end()
+    if not math.isfinite(va):
+        return "no val acc"
+    if va >= c.chance - 0.03 and tail(c.tl) < 0.7 * c.base:
+        return None
+    return f"val acc {va:.3f} vs majority share {c.chance:.3f}"
+
+
+def _gap(ratio: float) -> Callable[[Ctx], str | None]:
+    def check(c: Ctx) -> str | None:
+        if nonfinite(c.logs):
+            return "non-finite loss"
+        end, vend = tail(c.tl), c.vl_end()
+        if vend > ratio * end + 0.05:
+            return None
+        return f"no train/val gap (train {end:.3g}, val {vend:.3g})"
+    return check
+
+
+def _overfit(c: Ctx) -> str | None:
+    bad = _gap(2.0)(c)
+    if bad:
+        return bad
+    vmin, vend = c.vl_min(), c.vl_end()
+    return None if vend > 1.2 * vmin else f"val loss does not rise ({vmin:.3g} → {vend:.3g})"
+
+
+def _too_few(c: Ctx) -> str | None:
+    bad = _gap(2.0)(c)
+    if bad:
+        return bad
+    return None if tail(c.tl) < 0.3 * c.base else "train loss not near 0"
+
+
+def _big_batch(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    return _stuck(c, 0.45)
+
+
+def _loss_floor(c: Ctx) -> str | None:
+    """Loss input mismatch: the loss plateaus at a floor or is on the wrong scale."""
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    f = c.recipe.faults
+    first, end = head(c.tl), tail(c.tl)
+    if f.get("mse_on_classes"):
+        return None if first < 0.5 * c.base else f"MSE loss {first:.3g} on the CE scale"
+    if f.get("double_softmax"):
+        floor = -math.log(math.e / (math.e + c.recipe.num_classes - 1))
+        return None if end > 0.9 * floor else f"train loss {end:.3g} below softmax floor"
+    if f.get("sigmoid_with_logits_loss"):
+        return None if float(_fin(c.tl).min()) > 0.25 else "BCE reached below its floor"
+    return _stuck(c, 0.3)
+
+
+def _wrong_output(c: Ctx) -> str | None:
+    if c.recipe.faults.get("double_softmax"):
+        return _loss_floor(c)
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    end = tail(c.tl)
+    return None if end > 0.3 else f"train MSE {end:.3g}: no floor"
+
+
+def _frozen(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    return _stuck(c, 0.25)
+
+
+def _val_worse(ratio: float) -> Callable[[Ctx], str | None]:
+    def check(c: Ctx) -> str | None:
+        if (~np.isfinite(c.tl)).any():
+            return "non-finite train loss"
+        if (~np.isfinite(c.vl)).any():
+            return None
+        end, vend = tail(c.tl), c.vl_end()
+        if vend > ratio * end:
+            return None
+        return f"val loss {vend:.3g} not ≫ train {end:.3g}"
+    return check
+
+
+def _eval_mode(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    tl, vl = _fin(c.tl), _fin(c.vl)
+    end, vend = tail(tl, 0.2), float(vl[len(vl) // 2:].mean())
+    return None if vend > 0.9 * end else f"val {vend:.3g} well below train {end:.3g}"
+
+
+def _short(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    vl = _fin(c.vl) if c.logs.has("val_loss") else smooth(c.tl)
+    q = vl[int(len(vl) * 0.6):]
+    if len(q) >= 2 and q[-1] < 0.95 * q[0]:
+        return None
+    return f"loss not still falling at the end ({q[0]:.3g} → {q[-1]:.3g})" if len(q) else "?"
+
+
+def _schedule(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    if not c.logs.has("lr"):
+        return "no LR logged"
+    lr = _fin(c.logs.values("lr"))
+    early = lr[: max(2, int(len(lr) * 0.4))]
+    if early.min() > 0.01 * lr.max():
+        return f"LR {lr.max():.3g} → {early.min():.3g}: not collapsed early"
+    sm = smooth(c.tl)
+    if sm[-1] < 0.9 * sm[len(sm) // 2] or tail(c.tl) < 0.2 * c.base:
+        return f"loss keeps improving ({sm[len(sm) // 2]:.3g} → {sm[-1]:.3g})"
+    return None
+
+
+def _augment(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    end, vend = tail(c.tl, 0.2), c.vl_end()
+    return None if end > 1.25 * vend else f"train {end:.3g} not ≫ val {vend:.3g}"
+
+
+def _custom_loss(c: Ctx) -> str | None:
+    f = c.recipe.faults
+    tl = _fin(c.tl)
+    if f.get("loss_sign_flipped"):
+        return None if len(tl) and tl.min() < 0 else "loss never negative"
+    if f.get("loss_wrong_reduction"):
+        return None if head(c.tl) > 5 * c.base else f"first loss {head(c.tl):.3g} not ≫ ln C"
+    return _numerical(c)
+
+
+def _gradient_bug(c: Ctx) -> str | None:
+    if c.recipe.faults.get("no_zero_grad"):
+        return _lr_too_high(c)
+    if nonfinite(c.logs):
+        return None
+    sm = smooth(c.tl)
+    if sm[-1] > 1.2 * sm.min():
+        return None  # the wrong gradient drives the loss up
+    return _stuck(c, 0.4)
+
+
+CHECKS: dict[str, Callable[[Ctx], str | None]] = {
+    "healthy": _healthy,
+    "lr_too_high": _lr_too_high,
+    "lr_too_low": _lr_too_low,
+    "numerical_instability": _numerical,
+    "exploding_gradients": _exploding,
+    "vanishing_gradients": _vanishing,
+    "dead_relu": _plateau_high(0.85),
+    "saturated_activations": _saturated,
+    "bad_weight_init": _bad_init,
+    "unnormalized_inputs": _unnormalized,
+    "bad_labels": _bad_labels,
+    "label_noise": _label_noise,
+    "data_not_shuffled": _not_shuffled,
+    "class_imbalance": _imbalance,
+    "too_few_samples": _too_few,
+    "overfitting": _overfit,
+    "model_too_small": _plateau_high(0.45),
+    "too_much_regularization": _plateau_high(0.45),
+    "batch_size_too_large": _big_batch,
+    "wrong_output_activation": _wrong_output,
+    "loss_input_mismatch": _loss_floor,
+    "frozen_layers": _frozen,
+    "train_test_mismatch": _val_worse(2.0),
+    "preprocessing_mismatch": _val_worse(2.0),
+    "eval_mode_bug": _eval_mode,
+    "not_trained_long_enough": _short,
+    "lr_schedule_too_aggressive": _schedule,
+    "too_much_augmentation": _augment,
+    "custom_loss_bug": _custom_loss,
+    "gradient_bug": _gradient_bug,
+}
+
+
+def check(spec: dict[str, Any], run_dir: Path) -> str:
+    """"ok" when the run's logs show its cause's symptom (healthy: none), else why not."""
+    recipe: Recipe = spec["recipe"]
+    logs = load(recipe, Path(run_dir))
+    if not logs.has("train_loss"):
+        return f"no train loss found in the logs (read {sorted(logs.series)})"
+    ctx = Ctx(recipe, logs, baseline(recipe), chance(recipe))
+    needs_val = spec["cause"] not in ("healthy", "lr_too_high", "lr_too_low", "dead_relu",
+                                      "data_not_shuffled", "numerical_instability",
+                                      "vanishing_gradients", "exploding_gradients",
+                                      "custom_loss_bug", "gradient_bug", "bad_weight_init",
+                                      "saturated_activations", "model_too_small",
+                                      "too_much_regularization", "batch_size_too_large",
+                                      "frozen_layers", "lr_schedule_too_aggressive",
+                                      "unnormalized_inputs", "wrong_output_activation",
+                                      "loss_input_mismatch")
+    if needs_val and not logs.has("val_loss") and not logs.has("val_acc"):
+        return "no validation series found in the logs"
+    try:
+        problem = CHECKS[spec["cause"]](ctx)
+    except (ValueError, IndexError) as exc:
+        problem = f"check failed: {exc}"
+    return problem or "ok"
