@@ -7,8 +7,8 @@ Embedding with MultiHeadAttention blocks and GlobalAveragePooling1D (transformer
 in ``Dense(C, "softmax")`` with ``sparse_categorical_crossentropy`` — the Keras idiom.
 
 Files under ``out_dir``: ``training.log`` (``keras.callbacks.CSVLogger``) when ``"csv"`` is in
-``recipe.log.formats`` (also the default), ``history.json`` (``json.dump(history.history)``)
-when ``"history"`` is. One row / value per epoch: Keras validates once per epoch, so
+``recipe.log.formats``, ``history.json`` (``json.dump(history.history)``) when ``"history"`` is;
+with neither, one of the two chosen by the seed (CSV for 3 seeds in 4). One row / value per epoch: Keras validates once per epoch, so
 ``log.every_n_steps`` and ``log.evals_per_epoch`` do not apply. The learning rate appears as a
 ``learning_rate`` column with a ``LearningRateScheduler`` (step / exponential schedules) or, with
 ``log.log_lr``, a small callback that adds the optimizer's current rate to the epoch logs.
@@ -67,6 +67,25 @@ def _initializers(recipe: Recipe, keras: Any) -> dict[str, Any]:
     return kw
 
 
+def _noise_layer(keras: Any, std: float, seed: int) -> Any:
+    """``GaussianNoise`` (active in training only); Keras caps ``stddev`` at 1, so a larger one is
+    set after construction."""
+    layer = keras.layers.GaussianNoise(min(std, 1.0), seed=seed)
+    layer.stddev = std
+    return layer
+
+
+def _always_on(keras: Any, cls: Any) -> Any:
+    """A layer that ignores ``training=False`` (the MC-dropout pattern applied by mistake)."""
+
+    class AlwaysOn(cls):
+        def call(self, inputs: Any, training: Any = None) -> Any:
+            return super().call(inputs, training=True)
+
+    AlwaysOn.__name__ = cls.__name__
+    return AlwaysOn
+
+
 class _Blocks:
     """Applies the per-block options (norm, dropout, eval-in-train-mode, detach) in the
     functional API."""
@@ -79,12 +98,15 @@ class _Blocks:
         self.count = 0
 
     def finish(self, x: Any, norm: bool = True) -> Any:
-        """Norm / dropout after a block; ``training=True`` bakes them on (the MC-dropout bug)."""
-        layers, train = self.keras.layers, True if self.always else None
+        """Norm / dropout after a block (always in training mode with ``eval_in_train_mode``)."""
+        layers = self.keras.layers
+        norm_cls, drop_cls = layers.BatchNormalization, layers.Dropout
+        if self.always:
+            norm_cls, drop_cls = _always_on(self.keras, norm_cls), _always_on(self.keras, drop_cls)
         if norm and self.recipe.model.norm:
-            x = layers.BatchNormalization()(x, training=train)
+            x = norm_cls()(x)
         if self.dropout > 0:
-            x = layers.Dropout(self.dropout)(x, training=train)
+            x = drop_cls(self.dropout)(x)
         if self.count == 0 and self.recipe.faults.get("detached_hidden"):
             x = layers.Lambda(self.keras.ops.stop_gradient, name="stop_gradient")(x)
         self.count += 1
@@ -118,7 +140,7 @@ def _body(recipe: Recipe, data: Data, keras: Any, inputs: Any) -> Any:
             x = layers.Embedding(recipe.vocab, m.width)(x)
         else:
             x = _token_and_position(keras)(data.input_shape[0], recipe.vocab, m.width)(x)
-        x = layers.GaussianNoise(noise)(x) if noise else x
+        x = _noise_layer(keras, noise, recipe.seed)(x) if noise else x
         if m.arch == "mlp" and recipe.task == "transformer_cls":
             return blocks.finish(layers.GlobalAveragePooling1D()(x), norm=False)
         heads = 4 if m.width % 4 == 0 else 2
@@ -130,7 +152,7 @@ def _body(recipe: Recipe, data: Data, keras: Any, inputs: Any) -> Any:
             ff = layers.Dense(m.width, **kw)(ff)
             x = blocks.finish(layers.LayerNormalization()(x + ff), norm=False)
         return x if recipe.task == "lm" else layers.GlobalAveragePooling1D()(x)
-    x = layers.GaussianNoise(noise)(x) if noise else x
+    x = _noise_layer(keras, noise, recipe.seed)(x) if noise else x
     if recipe.task == "image8" and m.arch != "mlp":
         for i in range(max(1, m.depth)):
             x = layers.Conv2D(m.width, 3, padding="same", activation=m.activation, **kw)(x)
@@ -321,9 +343,16 @@ def _callbacks(recipe: Recipe, keras: Any, out_dir: Path, val: tuple[np.ndarray,
             reference.append([epoch, reference_loss(recipe, p, val[1])])
 
     cbs.append(ReferenceLoss())
-    if "csv" in recipe.log.formats or "history" not in recipe.log.formats:
+    if "csv" in _formats(recipe):
         cbs.append(keras.callbacks.CSVLogger(str(out_dir / "training.log")))
     return cbs
+
+
+def _formats(recipe: Recipe) -> tuple[str, ...]:
+    """``recipe.log.formats``; when empty, CSVLogger in 3 runs out of 4, history.json in the
+    rest (by seed)."""
+    wanted = tuple(f for f in recipe.log.formats if f in ("csv", "history"))
+    return wanted or (("history",) if recipe.seed % 4 == 3 else ("csv",))
 
 
 def reference_loss(recipe: Recipe, p: np.ndarray, y: np.ndarray) -> float:
@@ -350,6 +379,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     torch.set_num_threads(1)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    keras.backend.clear_session()  # fresh layer names / seed state in a reused worker process
     keras.utils.set_random_seed(recipe.seed)
     data = make_data(recipe)
     if recipe.task == "image8":  # data.py is channels first; Keras is channels last
@@ -366,7 +396,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
         shuffle=not recipe.faults.get("sorted_by_label"),
         callbacks=_callbacks(recipe, keras, out_dir, (data.x_val, data.y_val), reference))
     hist = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-    if "history" in recipe.log.formats:
+    if "history" in _formats(recipe):
         with open(out_dir / "history.json", "w") as fh:
             json.dump(hist, fh)
     names = {"loss": "train_loss", "accuracy": "train_acc", "val_loss": "val_loss",
