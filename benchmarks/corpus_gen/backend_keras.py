@@ -8,8 +8,9 @@ in ``Dense(C, "softmax")`` with ``sparse_categorical_crossentropy`` — the Kera
 
 Files under ``out_dir``: ``training.log`` (``keras.callbacks.CSVLogger``) when ``"csv"`` is in
 ``recipe.log.formats``, ``history.json`` (``json.dump(history.history)``) when ``"history"`` is;
-with neither, one of the two chosen by the seed (CSV for 3 seeds in 4). One row / value per epoch: Keras validates once per epoch, so
-``log.every_n_steps`` and ``log.evals_per_epoch`` do not apply. The learning rate appears as a
+with neither, one of the two chosen by the seed (CSV for 3 seeds in 4). One row / value per epoch:
+Keras validates once per epoch, so ``log.every_n_steps`` and ``log.evals_per_epoch`` do not
+apply. The learning rate appears as a
 ``learning_rate`` column with a ``LearningRateScheduler`` (step / exponential schedules) or, with
 ``log.log_lr``, a small callback that adds the optimizer's current rate to the epoch logs.
 """
