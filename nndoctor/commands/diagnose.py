@@ -7,7 +7,6 @@ import sys
 
 from nndoctor.adapters.names import parse_metric_overrides
 from nndoctor.adapters.run import LogError
-from nndoctor.engine.certainty import BAND_ORDER
 from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers
 from nndoctor.report import render
 from nndoctor.report.html import render_html
@@ -48,9 +47,6 @@ def run_diagnose(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     if args.plot:
         write_atomic(args.plot, render_html(reports, args.top))
-    if args.fail_on:
-        floor = BAND_ORDER.index(args.fail_on)
-        for report in reports:
-            if any(c.band and BAND_ORDER.index(c.band) >= floor for c in report.diagnosis.causes):
-                return 1
+    if args.fail_on and any(r.diagnosis.alarming(args.fail_on) for r in reports):
+        return 1
     return 0

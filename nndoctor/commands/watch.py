@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nndoctor.adapters.run import LogError
-from nndoctor.engine.certainty import BAND_ORDER
 from nndoctor.pipeline import RunReport, diagnose_run, load_runs
 
 Signature = dict[str, tuple[int, int]]
@@ -38,10 +37,9 @@ def signature(path: Path) -> Signature:
     return files
 
 
-def alerts(report: RunReport, floor: int) -> list[tuple[str, float, str]]:
-    """(cause id, confidence, band) of causes at or above the alert band."""
-    return [(c.id, c.confidence, c.band) for c in report.diagnosis.causes
-            if c.band and BAND_ORDER.index(c.band) >= floor]
+def alerts(report: RunReport, floor: str) -> list[tuple[str, float, str]]:
+    """(cause id, confidence, band) of causes at or above the alert band, as the verdict has it."""
+    return [(c.id, c.confidence, c.band or "") for c in report.diagnosis.alarming(floor)]
 
 
 class Watcher:
@@ -50,7 +48,7 @@ class Watcher:
     def __init__(self, path: Path, alert_on: str, command: str | None,
                  emit: Callable[[str], None]) -> None:
         self.path, self.command, self.emit = path, command, emit
-        self.floor = BAND_ORDER.index(alert_on)
+        self.floor = alert_on
         self.last: Signature = {}
         self.alerted: set[tuple[str, str]] = set()
         self.status: dict[str, str] = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from nndoctor.engine.certainty import band
+from nndoctor.engine.certainty import BAND_ORDER, band
 from nndoctor.engine.facts import Fact
 from nndoctor.engine.inference import Engine, Evaluation
 from nndoctor.knowledge.schema import Fix
@@ -60,6 +60,15 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Separation:
+    """How to tell apart leading causes the evidence cannot separate."""
+
+    causes: tuple[str, ...]
+    question: Question | None  # the cheapest telling question among the tied causes
+    steps: tuple[str, ...]  # probes or checks that separate them (settings.separating_steps)
+
+
+@dataclass(frozen=True)
 class Diagnosis:
     verdict: Verdict
     causes: tuple[RankedCause, ...]  # at or above the 'possible' band, highest first
@@ -68,6 +77,22 @@ class Diagnosis:
     facts: dict[str, Fact]
     fired: tuple[str, ...]
     questions: tuple[Question, ...] = field(default=())
+    separation: Separation | None = None  # set when the leading causes are tied
+
+    @property
+    def tied(self) -> tuple[str, ...]:
+        """The leading group when the evidence cannot separate it, else empty."""
+        if not self.causes or not self.causes[0].tied_with:
+            return ()
+        return (self.causes[0].id, *self.causes[0].tied_with)
+
+    def alarming(self, floor: str) -> tuple[RankedCause, ...]:
+        """Causes at or above band ``floor`` that the verdict stands behind: none when the run
+        is judged healthy or too short to judge (weak candidates are only worth a look)."""
+        if self.verdict != "problem":
+            return ()
+        lowest = BAND_ORDER.index(floor)
+        return tuple(c for c in self.causes if c.band and BAND_ORDER.index(c.band) >= lowest)
 
     def cause(self, cause_id: str) -> RankedCause | None:
         return next((c for c in self.causes if c.id == cause_id), None)

@@ -46,11 +46,13 @@ def rank_questions(
     known: Known,
     excluded: set[str],
     limit: int = 3,
+    among: list[str] | None = None,
 ) -> list[Question]:
-    """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped."""
+    """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped.
+    ``among`` fixes the causes to separate (default: the contenders)."""
     kb = engine.kb
     prior = kb.settings.question_prior
-    cause_ids = contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
+    cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
     now = belief(base.causes, cause_ids, prior)
     h_now = entropy(now)
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []

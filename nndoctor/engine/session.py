@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from nndoctor.engine.conditions import Known, certainty, describe, failing_clauses
-from nndoctor.engine.diagnosis import Diagnosis, Question, build, describe_fact
+from nndoctor.engine.diagnosis import Diagnosis, Question, Separation, build, describe_fact
 from nndoctor.engine.facts import Fact, FactError, validate_fact
 from nndoctor.engine.inference import Engine, Evaluation, default_engine
 from nndoctor.engine.questions import rank_questions
@@ -92,7 +92,20 @@ class Session:
         if not questions:
             return diagnosis
         asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions)
-        return replace(diagnosis, questions=tuple(asked))
+        return replace(diagnosis, questions=tuple(asked),
+                       separation=self._separation(evaluation, diagnosis))
+
+    def _separation(self, evaluation: Evaluation, diagnosis: Diagnosis) -> Separation | None:
+        """For a tie at the top: the best question among the tied causes and the probes or
+        checks that tell them apart."""
+        tied = diagnosis.tied
+        if not tied:
+            return None
+        best = rank_questions(self.engine, evaluation, self.known(), self._dont_know, 1,
+                              among=sorted(tied))
+        steps = tuple(s.step for s in self.engine.kb.settings.separating_steps
+                      if len(set(s.causes) & set(tied)) >= 2)
+        return Separation(tied, best[0] if best else None, steps)
 
     def next_question(self) -> Question | None:
         evaluation, _ = self._evaluate()

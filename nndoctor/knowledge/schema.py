@@ -271,6 +271,14 @@ class Bands(Strict):
     possible: float = 0.2
 
 
+class SeparatingStep(Strict):
+    """A measurement that tells apart causes the logs cannot (a probe, a pre-flight check)."""
+
+    step: str = Field(min_length=20, description="What to do, concretely.")
+    causes: list[str] = Field(min_length=2, description="The causes it separates.")
+    sources: Sources = Field(min_length=1)
+
+
 class Settings(Strict):
     """Engine knobs that are knowledge, not mechanism."""
 
@@ -288,6 +296,9 @@ class Settings(Strict):
         default={"look": 1.0, "experiment": 2.0, "measure": 3.0},
         description="Cost of answering, by the fact's effort; a question's gain is divided by it.",
     )
+    separating_steps: list[SeparatingStep] = Field(
+        default_factory=list,
+        description="Offered when tied causes are two or more of a step's causes.")
     sources: Sources = Field(min_length=1)
 
 

@@ -70,8 +70,33 @@ def fix_dict(cause: RankedCause) -> list[dict[str, Any]]:
             for f in cause.fixes]
 
 
+def tie_lines(report: RunReport) -> list[str]:
+    """The leading tie in words, with the cheapest steps that would separate it (or nothing)."""
+    d = report.diagnosis
+    if not d.tied:
+        return []
+    titles = [c.title for c in d.causes if c.id in d.tied]
+    names = ", ".join(titles[:-1]) + f" or {titles[-1]}"
+    lines = [f"Tied: {names} - the logs alone cannot tell them apart."]
+    sep = d.separation
+    if sep is not None and sep.question is not None:
+        lines.append(f"  To separate them, answer: {sep.question.text} "
+                     f"(--answer {sep.question.fact}=...)")
+    for step in sep.steps if sep is not None else ():
+        lines.append(f"  Or measure: {step}")
+    return lines
+
+
+def causes_heading(report: RunReport) -> str:
+    """'Likely causes', or 'Worth a look' when the verdict stays healthy (weak candidates only)."""
+    if report.diagnosis.verdict == "healthy":
+        return "Worth a look (weak evidence; the run looks healthy overall):"
+    return "Causes, most likely first:"
+
+
 def run_dict(report: RunReport, top: int) -> dict[str, Any]:
     d = report.diagnosis
+    sep = d.separation
     return {
         "path": str(report.run.path),
         "name": report.run.name,
@@ -79,9 +104,14 @@ def run_dict(report: RunReport, top: int) -> dict[str, Any]:
         "verdict": d.verdict,
         "causes": [
             {"id": c.id, "title": c.title, "confidence": round(c.confidence, 4), "band": c.band,
-             "evidence": c.evidence_lines(), "fixes": fix_dict(c)}
+             "tied_with": list(c.tied_with), "evidence": c.evidence_lines(), "fixes": fix_dict(c)}
             for c in d.causes[:top]
         ],
+        "tie": None if not d.tied else {
+            "causes": list(d.tied),
+            "question": sep.question.fact if sep is not None and sep.question else None,
+            "steps": list(sep.steps) if sep is not None else [],
+        },
         "questions": [{"fact": q.fact, "text": q.text, "why": q.why} for q in d.questions],
         "facts": {n: {"value": f.value, "source": f.source, "detail": f.detail,
                       "evidence": f.evidence} for n, f in sorted(d.facts.items())},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nndoctor.pipeline import RunReport
-from nndoctor.report.common import curve_lines, summary
+from nndoctor.report.common import causes_heading, curve_lines, summary, tie_lines
 
 
 def render_markdown(reports: list[RunReport], top: int = 5) -> str:
@@ -28,6 +28,11 @@ def render_run_markdown(report: RunReport, top: int = 5) -> list[str]:
     curves = curve_lines(run)
     if curves:
         out += ["", "```"] + [f"{n:<11} {s}  {r}" for n, s, r in curves] + ["```"]
+    if d.causes:
+        out += ["", f"**{causes_heading(report)}**"]
+    ties = tie_lines(report)
+    if ties:
+        out += ["", *(f"> {line.strip()}" for line in ties)]
     for rank, cause in enumerate(d.causes[:top], 1):
         out += ["", f"### {rank}. {cause.title} (`{cause.id}`) — {cause.confidence:.2f} "
                     f"{cause.band}", "", cause.explanation, "", "**Evidence**", ""]

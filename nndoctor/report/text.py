@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from nndoctor.pipeline import RunReport
-from nndoctor.report.common import bar, curve_lines, summary
+from nndoctor.report.common import bar, causes_heading, curve_lines, summary, tie_lines
 
 VERDICT_LINE = {
     "problem": "PROBLEM",
-    "healthy": "HEALTHY - no cause found; the curves look like a run that is learning",
+    "healthy": "HEALTHY - the curves look like a run that is learning",
     "insufficient-data": "INSUFFICIENT DATA - too little to judge; answer the questions below",
 }
 
@@ -36,6 +36,9 @@ def _run(report: RunReport, top: int) -> list[str]:
         lines.append("")
         for name, spark, rng in curves:
             lines.append(f"  {name:<11} {spark}  {rng}")
+    if d.causes:
+        lines += ["", causes_heading(report)]
+    lines += tie_lines(report)
     for rank, cause in enumerate(d.causes[:top], 1):
         lines += ["", f"{rank}. {cause.title} [{cause.id}]  {bar(cause.confidence)} "
                       f"{cause.confidence:.2f} {cause.band}",
