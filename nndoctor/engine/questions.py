@@ -100,8 +100,7 @@ def why_text(engine: Engine, base: Evaluation, outcomes: list[tuple[object, Eval
                if base.causes.get(c, 0.0) > 0]
     parts = []
     for answer, ev in outcomes:
-        deltas = {c: ev.causes.get(c, 0.0) - base.causes.get(c, 0.0)
-                  for c in set(ev.causes) | set(base.causes)}
+        deltas = {c: ev.causes.get(c, 0.0) - base.causes.get(c, 0.0) for c in now}
         top = sorted((d for d in deltas.items() if abs(d[1]) > 1e-9), key=lambda d: -abs(d[1]))
         if not top:
             continue

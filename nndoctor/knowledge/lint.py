@@ -14,7 +14,7 @@ from nndoctor.engine.conditions import fact_tests, facts_in
 from nndoctor.engine.facts import FactError, coerce_value
 from nndoctor.knowledge.cases import CaseResult, run_cases
 from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
-from nndoctor.knowledge.schema import Rule
+from nndoctor.knowledge.schema import Cause, Condition, Rule
 
 MAX_FACT_PROPERTIES = 250  # durable_rules holds at most 254 properties per fact
 
@@ -88,7 +88,8 @@ def _all_sources(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
         for s in fact.sources:
             yield f"fact:{name}", s
     for cid, cause in kb.causes.items():
-        for s in [*cause.sources, *(s for fix in cause.fixes for s in fix.sources)]:
+        for s in [*cause.sources, *(s for fix in cause.fixes for s in fix.sources),
+                  *(s for m in cause.expects for s in m.sources)]:
             yield f"cause:{cid}", s
     for rid, rule in kb.rules.items():
         for s in rule.sources:
@@ -96,7 +97,8 @@ def _all_sources(kb: KnowledgeBase) -> Iterator[tuple[str, str]]:
     for name, det in kb.detectors.detectors.items():
         for s in det.sources:
             yield f"detector:{name}", s
-    for s in kb.settings.sources:
+    for s in [*kb.settings.sources, *(s for st in kb.settings.separating_steps
+                                      for s in st.sources)]:
         yield "settings", s
 
 
@@ -129,6 +131,13 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
         stratify(kb.rules, findings)
     except CycleError as exc:
         yield Problem("error", str(kb.root / "rules"), "then", str(exc))
+    for cause in kb.causes.values():
+        yield from _check_expects(kb, cause, findings)
+    for i, step in enumerate(kb.settings.separating_steps):
+        for cid in step.causes:
+            if cid not in kb.causes:
+                yield Problem("error", str(kb.root / "settings.yaml"),
+                              f"separating_steps.{i}.causes", f"unknown cause {cid!r}")
     for cid in kb.causes:
         if cid not in concluded:
             yield Problem("error", str(kb.files["cause:" + cid]), "id",
@@ -146,6 +155,20 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
                       f"{len(kb.facts)} facts exceed the engine's limit of {MAX_FACT_PROPERTIES}")
 
 
+def _check_expects(kb: KnowledgeBase, cause: Cause, findings: set[str]) -> Iterator[Problem]:
+    here = str(kb.files["cause:" + cause.id])
+    names = [m.name for m in cause.expects]
+    if len(names) != len(set(names)):
+        yield Problem("error", here, "expects", f"manifestation names must be unique: {names}")
+    for i, m in enumerate(cause.expects):
+        where = f"expects.{i}.when"
+        yield from _check_condition(kb, m.when, here, where, findings)
+        for test, _ in fact_tests(m.when):
+            if test.operator()[0] in {"present", "absent"}:
+                yield Problem("error", here, where, f"{test.fact!r}: a manifestation tests a "
+                              "value; 'present'/'absent' cannot be observed absent")
+
+
 def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[Problem]:
     path = kb.files["rule:" + rule.id]
     here = str(path)
@@ -161,31 +184,7 @@ def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[P
             yield Problem("error", here, "id", f"rules of category {rule.category!r} use one "
                           f"prefix; {other.id} uses {other.id[:-3]!r}, this uses {prefix!r}")
             break
-    for test, negated in fact_tests(rule.when):
-        spec = kb.facts.get(test.fact)
-        if spec is None:
-            yield Problem("error", here, "when", f"unknown fact {test.fact!r}; declare it in "
-                          "knowledge/facts/*.yaml or use a declared one")
-            continue
-        op, ref = test.operator()
-        if spec.kind == "finding" and (negated or op not in {"eq", "present"} or ref is False):
-            yield Problem("error", here, "when", f"finding {test.fact!r} may only be tested "
-                          "with 'eq: true' or 'present: true', never negated")
-            continue
-        values = ref if op == "in" else [ref] if op not in {"present", "absent"} else []
-        if op in {"lt", "le", "gt", "ge"} and spec.type != "number":
-            yield Problem("error", here, "when", f"{op} needs a number fact; {test.fact!r} "
-                          f"is {spec.type}")
-            continue
-        for v in values:
-            try:
-                coerce_value(test.fact, v, spec)
-            except FactError as exc:
-                yield Problem("error", here, "when", str(exc))
-                continue
-            if spec.type == "bool" and not isinstance(v, bool):
-                yield Problem("error", here, "when", f"write true/false for {test.fact!r}, "
-                              f"not {v!r}")
+    yield from _check_condition(kb, rule.when, here, "when", findings)
     for i, c in enumerate(rule.then):
         if c.cause and c.cause not in kb.causes:
             yield Problem("error", here, f"then.{i}.cause", f"unknown cause {c.cause!r}; "
@@ -209,3 +208,33 @@ def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[P
             if target not in targets:
                 yield Problem("error", here, f"tests.{case.name}.certainty",
                               f"{target!r} is not a conclusion of this rule")
+
+
+def _check_condition(kb: KnowledgeBase, cond: Condition, here: str, where: str,
+                     findings: set[str]) -> Iterator[Problem]:
+    """Every fact test of ``cond`` names a declared fact with a value of its type."""
+    for test, negated in fact_tests(cond):
+        spec = kb.facts.get(test.fact)
+        if spec is None:
+            yield Problem("error", here, where, f"unknown fact {test.fact!r}; declare it in "
+                          "knowledge/facts/*.yaml or use a declared one")
+            continue
+        op, ref = test.operator()
+        if spec.kind == "finding" and (negated or op not in {"eq", "present"} or ref is False):
+            yield Problem("error", here, where, f"finding {test.fact!r} may only be tested "
+                          "with 'eq: true' or 'present: true', never negated")
+            continue
+        values = ref if op == "in" else [ref] if op not in {"present", "absent"} else []
+        if op in {"lt", "le", "gt", "ge"} and spec.type != "number":
+            yield Problem("error", here, where, f"{op} needs a number fact; {test.fact!r} "
+                          f"is {spec.type}")
+            continue
+        for v in values:
+            try:
+                coerce_value(test.fact, v, spec)
+            except FactError as exc:
+                yield Problem("error", here, where, str(exc))
+                continue
+            if spec.type == "bool" and not isinstance(v, bool):
+                yield Problem("error", here, where, f"write true/false for {test.fact!r}, "
+                              f"not {v!r}")

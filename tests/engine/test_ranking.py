@@ -1,0 +1,134 @@
+"""The differential layer: absent manifestations count against a cause, unknown ones never do;
+ties are reported, not ordered by id; questions separate the contenders; verdicts agree."""
+
+from __future__ import annotations
+
+import random
+
+from nndoctor.engine.conditions import certainty_false
+from nndoctor.engine.facts import Fact
+from nndoctor.engine.session import Session
+from nndoctor.knowledge.schema import AnyOf
+
+FLAT_AT_CHANCE = {"train_loss_trend": "flat", "val_loss_trend": "flat", "loss_at_chance": True,
+                  "train_loss_high": True}
+SMOOTH = {"loss_oscillating": False, "loss_nonfinite": False, "loss_exploded": False,
+          "grad_norm_spikes": False, "loss_fast_drop_then_plateau": False, "lr": 0.001}
+
+
+def _session(facts: dict[str, object]) -> Session:
+    return Session(facts=[Fact(k, v, 1.0, "log") for k, v in facts.items()])  # type: ignore[arg-type]
+
+
+def test_three_valued_absence_needs_every_alternative_known_false():
+    cond = AnyOf.model_validate({"any": [{"fact": "loss_exploded", "eq": True},
+                                         {"fact": "loss_nonfinite", "eq": True}]})
+    assert certainty_false(cond, {"loss_exploded": (False, 1.0)}) == 0.0  # one still unknown
+    assert certainty_false(cond, {"loss_exploded": (False, 1.0),
+                                  "loss_nonfinite": (False, 0.6)}) == 0.6
+    assert certainty_false(cond, {"loss_exploded": (True, 1.0),
+                                  "loss_nonfinite": (False, 1.0)}) == 0.0
+
+
+def test_a_smooth_flat_curve_speaks_against_a_too_high_learning_rate():
+    shape_only = _session(FLAT_AT_CHANCE).diagnose(questions=0)
+    assert shape_only.scores["lr_too_high"] > 0  # the checklist rule still informs ...
+    session = _session({**FLAT_AT_CHANCE, **SMOOTH})
+    smooth = session.diagnose(questions=0)
+    assert smooth.scores["lr_too_high"] < 0  # ... but the absent instability decides
+    assert all(c.id != "lr_too_high" for c in smooth.causes)
+    (absence,) = session.engine.evaluate(session.known()).absences["lr_too_high"]
+    assert absence.name == "instability" and absence.value < 0
+    assert {"loss_oscillating", "loss_nonfinite", "lr"} <= set(absence.facts)
+
+
+def test_an_absence_is_explained_among_the_evidence_of_a_ranked_cause():
+    session = _session({"val_loss_rising": True, "generalization_gap": "large",
+                        "val_loss_trend": "increasing", "train_loss_trend": "flat",
+                        "loss_noisy_but_trending_down": False, "loss_slow_linear": True,
+                        "lr": 1e-6})
+    d = session.diagnose(questions=0)
+    assert d.scores["overfitting"] < 0  # overfitting needs a training loss that falls
+    evaluation = session.engine.evaluate(session.known())
+    assert [a.name for a in evaluation.absences["overfitting"]] == ["training_improves"]
+    ranked = d.cause("lr_too_low")
+    assert ranked is not None and ranked.band is not None
+    assert all(t.contribution > 0 for t in ranked.support)  # nothing expected is absent here
+
+
+def test_an_unknown_manifestation_never_counts_against():
+    with_lr_high = _session({**FLAT_AT_CHANCE, **SMOOTH, "lr": 0.9}).diagnose(questions=0)
+    assert with_lr_high.scores["lr_too_high"] > 0  # the logged LR is the clue that remains
+    unknown_lr = dict(SMOOTH)
+    del unknown_lr["lr"]
+    del unknown_lr["grad_norm_spikes"]
+    partial = _session({**FLAT_AT_CHANCE, **unknown_lr}).diagnose(questions=0)
+    assert partial.scores["lr_too_high"] == _session(FLAT_AT_CHANCE).diagnose(
+        questions=0).scores["lr_too_high"]
+
+
+def test_a_tie_is_reported_with_a_separating_question_and_step():
+    d = _session({**FLAT_AT_CHANCE, **SMOOTH}).diagnose(questions=1)
+    assert len(d.tied) >= 2
+    lead = d.causes[0]
+    assert set(lead.tied_with) == set(d.tied) - {lead.id}
+    assert d.separation is not None and d.separation.causes == d.tied
+    assert d.separation.question is not None
+    assert d.separation.question.fact not in d.facts
+    assert any("nndoctor.probes.attach" in s for s in d.separation.steps)
+
+
+def test_equal_confidence_is_ordered_by_the_strongest_rule_not_by_id():
+    d = _session({**FLAT_AT_CHANCE, **SMOOTH}).diagnose(questions=0)
+    groups: dict[float, list] = {}
+    for c in d.causes:
+        groups.setdefault(c.confidence, []).append(c)
+    for same in groups.values():
+        strongest = [max(t.contribution for t in c.support) for c in same]
+        assert strongest == sorted(strongest, reverse=True)
+
+
+def test_the_ranking_does_not_depend_on_the_order_facts_arrive_in():
+    facts = [Fact(k, v, 1.0, "log") for k, v in {**FLAT_AT_CHANCE, **SMOOTH}.items()]
+    first = Session(facts=facts).diagnose(questions=0)
+    for seed in range(5):
+        shuffled = list(facts)
+        random.Random(seed).shuffle(shuffled)
+        other = Session(facts=shuffled).diagnose(questions=0)
+        assert [(c.id, c.confidence, c.tied_with) for c in other.causes] == [
+            (c.id, c.confidence, c.tied_with) for c in first.causes]
+
+
+def test_questions_are_chosen_among_the_contenders():
+    d = _session({**FLAT_AT_CHANCE, **SMOOTH, "num_classes": 10.0}).diagnose(questions=3)
+    assert d.questions
+    assert all(q.fact != "inputs_contain_nan" for q in d.questions)
+
+
+def test_healthy_verdict_never_alarms():
+    healthy = {"train_loss_trend": "decreasing", "val_loss_trend": "decreasing",
+               "generalization_gap": "none", **SMOOTH, "loss_still_decreasing_at_end": False,
+               "train_loss_high": False, "accuracy_low": False, "val_loss_rising": False,
+               "insufficient_data": False, "loss_slow_linear": False, "training_short": False}
+    d = _session(healthy).diagnose(questions=0)
+    assert d.verdict == "healthy"
+    assert d.alarming("possible") == ()
+
+
+def test_build_shows_an_absence_as_evidence_against():
+    from nndoctor.engine.diagnosis import build
+    from nndoctor.engine.inference import Absence, Contribution, Evaluation, default_engine
+
+    engine = default_engine()
+    rid = next(r.id for r in engine.kb.rules.values()
+               if any(c.cause == "model_too_small" and c.cf > 0 for c in r.then))
+    support = Contribution(rid, "model_too_small", True, 0.7, 1.0, 0.7, ())
+    absent = Absence("model_too_small", "no_large_gap", 0.6, 1.0, -0.6, ("generalization_gap",))
+    facts = {"generalization_gap": Fact("generalization_gap", "large", 1.0, "log")}
+    evaluation = Evaluation({rid: (support,)}, {"model_too_small": 0.25}, {},
+                            {"model_too_small": (absent,)})
+    (ranked,) = build(engine, evaluation, facts).causes
+    against = ranked.support[-1]
+    assert against.rule_id == "expects:no_large_gap" and against.contribution == -0.6
+    assert against.facts[0].name == "generalization_gap"
+    assert "against" in ranked.evidence_lines()[-2]
