@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ BANDS = ("possible", "likely", "confirmed")
 ALARM_BANDS = frozenset({"likely", "confirmed"})
 SPLITS = ("dev", "test")
 MODES = ("logs", "classes", "ask")
+CONFUSION_SHOWN = 30  # pairs printed without --verbose
 COMPARED = ("top1", "top3", "strict_top1", "false_alarms", "insufficient_faulty",
             "insufficient_healthy", "healthy_verdict")
 LABELS = {
@@ -286,18 +288,29 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------------- manifest
-def select(entries: Iterable[dict[str, Any]], split: str) -> tuple[list[dict[str, Any]], Counter]:
-    """The runs to score (``check`` ok, in the split), sorted by id, and the skip reasons."""
-    chosen, skipped = [], Counter()
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def reason_key(check: str) -> str:
+    """A failed check's message with its numbers blanked, so alike failures group together."""
+    return _NUMBER.sub("#", check)
+
+
+def select(entries: Iterable[dict[str, Any]],
+           split: str) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The runs to score (``check`` ok, in the split) sorted by id, and the ids of the skipped
+    ones by reason (numbers blanked)."""
+    chosen, skipped = [], {}
     for e in entries:
         if split != "all" and e.get("split") != split:
             continue
-        check = e.get("check", "(no check)")
+        check = str(e.get("check", "(no check)"))
         if check == "ok":
             chosen.append(e)
         else:
-            skipped[str(check)] += 1
-    return sorted(chosen, key=lambda e: str(e["id"])), skipped
+            skipped.setdefault(reason_key(check), []).append(str(e["id"]))
+    return sorted(chosen, key=lambda e: str(e["id"])), dict(
+        sorted(skipped.items(), key=lambda kv: (-len(kv[1]), kv[0])))
 
 
 # ---------------------------------------------------------------------------------- scoring I/O
@@ -554,17 +567,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     commit = _commit()
 
     print(f"## nndoctor accuracy — mode {mode}, split {args.split}, nndoctor {commit}")
+    missing = len(skipped.get("missing", []))
+    n_skipped = sum(len(ids) for ids in skipped.values())
     print(f"corpus {args.corpus} ({args.manifest.name}, {len(manifest.get('runs', []))} runs "
-          f"listed); scored {len(results)}, skipped {sum(skipped.values())}"
-          + (": " + "; ".join(f"{n}× {why}" for why, n in skipped.most_common())
-             if skipped else ""))
+          f"listed); scored {len(results)}; skipped {n_skipped} (not generated {missing}, "
+          f"failed check {n_skipped - missing})")
     print()
     print(render_table(figs))
     print()
     widest = "all" if "all" in figs else args.split
-    print(f"confusion ({widest}; expected → what came first):")
-    for expected, got, n in figs[widest]["confusion"]:
+    pairs = figs[widest]["confusion"]
+    shown = pairs if args.verbose else pairs[:CONFUSION_SHOWN]
+    print(f"confusion ({widest}; expected → what came first; {len(pairs)} pairs):")
+    for expected, got, n in shown:
         print(f"- {expected} → {got}: {n}")
+    if len(shown) < len(pairs):
+        print(f"- … {len(pairs) - len(shown)} more pairs, "
+              f"{sum(n for *_, n in pairs[len(shown):])} runs (--verbose lists them)")
+    if skipped:
+        print("skipped (check not ok):")
+        for why, ids in skipped.items():
+            listed = f": {', '.join(ids)}" if args.verbose and why != "missing" else ""
+            print(f"- {len(ids)}× {why}{listed}")
     errors = [r for r in results if r.error]
     if errors:
         print(f"unreadable or failed folders ({len(errors)}):")
@@ -582,7 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "mode": args.mode, "ask": args.ask if args.mode == "ask" else 0,
                        "split": args.split, "commit": commit, "seconds": round(elapsed, 2),
                        "json": str(args.json) if args.json else None},
-              "skipped": dict(skipped), "figures": figs,
+              "skipped": skipped, "figures": figs,
               "runs": [r.to_dict() for r in results]}
     if args.compare:
         old = json.loads(args.compare.read_text())

@@ -166,9 +166,12 @@ def test_select_skips_unchecked_runs_by_reason():
                {"id": "r4", "split": "dev", "check": "missing"},
                {"id": "r5", "split": "dev", "check": "no NaN"},
                {"id": "r6", "split": "dev", "check": "missing"}]
+    entries.append({"id": "r7", "split": "dev", "check": "val loss 0.71 not ≫ train 4.4e-05"})
+    entries.append({"id": "r8", "split": "dev", "check": "val loss 12 not ≫ train 0.5"})
     chosen, skipped = acc.select(entries, "dev")
     assert [e["id"] for e in chosen] == ["r1", "r2"]
-    assert skipped == {"missing": 2, "no NaN": 1}
+    assert skipped == {"missing": ["r4", "r6"], "val loss # not ≫ train #": ["r7", "r8"],
+                       "no NaN": ["r5"]}
     assert len(acc.select(entries, "all")[0]) == 3
 
 
