@@ -87,6 +87,7 @@ class Result:
     error: str | None = None
     runs_in_folder: int = 1
     asked: tuple[tuple[str, str], ...] = ()
+    tied: tuple[str, ...] = ()  # the leading causes nndoctor reports as not separated
     seconds: float = 0.0
 
     @property
@@ -102,6 +103,7 @@ class Result:
         d["alternatives"] = tuple(d.get("alternatives", ()))
         d["top"] = tuple(Ranked(**t) for t in d.get("top", ()))
         d["asked"] = tuple(tuple(a) for a in d.get("asked", ()))
+        d["tied"] = tuple(d.get("tied", ()))
         return cls(**d)
 
 
@@ -156,6 +158,8 @@ def summarize(results: Sequence[Result]) -> dict[str, Any]:
         "top1": ratio(sum(hit(r, 1) for r in faulty), len(faulty)),
         "top3": ratio(sum(hit(r, 3) for r in faulty), len(faulty)),
         "strict_top1": ratio(sum(hit(r, 1, strict=True) for r in faulty), len(faulty)),
+        "tied_top": ratio(sum(bool(r.tied) for r in faulty), len(faulty)),
+        "tied_right": ratio(sum(bool(accepted(r) & set(r.tied)) for r in faulty), len(faulty)),
         "false_alarms": ratio(sum(false_alarm(r) for r in healthy), len(healthy)),
         "insufficient_faulty": ratio(
             sum(r.verdict == "insufficient-data" for r in faulty), len(faulty)),
@@ -387,8 +391,9 @@ def score_entry(job: Job) -> Result:
                        runs_in_folder=len(runs), seconds=time.perf_counter() - started)
     top = tuple(Ranked(c.id, round(float(c.confidence), 4), c.band)
                 for c in diagnosis.causes[:3])
+    tied = tuple(getattr(diagnosis, "tied", ()) or ())
     return replace(base, top=top, verdict=diagnosis.verdict, runs_in_folder=len(runs),
-                   asked=asked, seconds=round(time.perf_counter() - started, 4))
+                   asked=asked, tied=tied, seconds=round(time.perf_counter() - started, 4))
 
 
 def score_all(jobs: Sequence[Job], workers: int, progress: bool = False) -> list[Result]:
@@ -446,6 +451,8 @@ def render_table(figs: dict[str, dict[str, Any]]) -> str:
         f"{f['healthy']})")
     for m in COMPARED:
         row(LABELS[m], lambda f, m=m: pct(f[m]))
+    row("faulty runs with a tie at the top", lambda f: pct(f["tied_top"]))
+    row("right cause within the leading tie", lambda f: pct(f["tied_right"]))
     row("unreadable / failed folders (misses)", lambda f: str(f["errors"]))
     row("folders with >1 run (most points scored)", lambda f: str(f["multi_run_folders"]))
     section("constant-answer baselines (top-1 / top-3)")

@@ -47,9 +47,11 @@ def rank_questions(
     excluded: set[str],
     limit: int = 3,
     among: list[str] | None = None,
+    opening: bool = False,
 ) -> list[Question]:
     """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped.
-    ``among`` fixes the causes to separate (default: the contenders)."""
+    ``among`` fixes the causes to separate (default: the contenders). Facts that open an
+    interview (what is the symptom?) come first while ``opening`` and are never asked otherwise."""
     kb = engine.kb
     prior = kb.settings.question_prior
     cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
@@ -58,6 +60,8 @@ def rank_questions(
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
+            continue
+        if kb.facts[name].opens_interview and not opening:
             continue
         outcomes = []
         for answer in kb.facts[name].answers():
@@ -70,7 +74,7 @@ def rank_questions(
         moved = any(ev.causes != base.causes for _, ev in outcomes)
         if moved:
             scored.append((gain, name, outcomes))
-    scored.sort(key=lambda item: (-item[0], item[1]))
+    scored.sort(key=lambda item: (not kb.facts[item[1]].opens_interview, -item[0], item[1]))
     return [_question(engine, name, gain, base, outcomes, now)
             for gain, name, outcomes in scored[:limit]]
 

@@ -91,7 +91,8 @@ class Session:
         evaluation, diagnosis = self._evaluate()
         if not questions:
             return diagnosis
-        asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions)
+        asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions,
+                               opening=self._opening())
         return replace(diagnosis, questions=tuple(asked),
                        separation=self._separation(evaluation, diagnosis))
 
@@ -109,8 +110,13 @@ class Session:
 
     def next_question(self) -> Question | None:
         evaluation, _ = self._evaluate()
-        best = rank_questions(self.engine, evaluation, self.known(), self._dont_know, 1)
+        best = rank_questions(self.engine, evaluation, self.known(), self._dont_know, 1,
+                              opening=self._opening())
         return best[0] if best else None
+
+    def _opening(self) -> bool:
+        """An interview opens (asks what the symptom is) only when no log or probe has spoken."""
+        return not any(f.source in ("log", "probe") for f in self._facts.values())
 
     def how(self, cause_id: str) -> list[str]:
         """HOW: the rules that concluded the cause and the facts (with origin) they used."""

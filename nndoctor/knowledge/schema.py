@@ -62,6 +62,9 @@ class Fact(Strict):
         default=False, description="A log detector or probe can set it; then it is never asked."
     )
     askable: bool = True
+    opens_interview: bool = Field(
+        default=False, description="Asked first when nothing is known yet (no log, no answers); "
+        "never once a log has been read.")
     effort: Literal["look", "experiment", "measure"] = Field(
         default="look",
         description="What answering takes: look at the setup or curves, run an experiment, or "

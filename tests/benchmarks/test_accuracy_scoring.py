@@ -53,7 +53,9 @@ def test_summarize_counts_each_split_population_separately():
         res("5", "healthy", [], verdict="healthy"),
         res("6", "healthy", [("x", 0.8, "confirmed")]),
     ]
+    results[1] = Result(**{**results[1].__dict__, "tied": ("x", "lr_too_low")})
     s = acc.summarize(results)
+    assert s["tied_top"] == acc.ratio(1, 4) and s["tied_right"] == acc.ratio(1, 4)
     assert (s["runs"], s["faulty"], s["healthy"], s["errors"]) == (6, 4, 2, 1)
     assert (s["top1"]["k"], s["top1"]["n"]) == (1, 4)
     assert s["top3"]["k"] == 2 and s["strict_top1"]["k"] == 1

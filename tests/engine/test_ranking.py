@@ -132,3 +132,18 @@ def test_build_shows_an_absence_as_evidence_against():
     assert against.rule_id == "expects:no_large_gap" and against.contribution == -0.6
     assert against.facts[0].name == "generalization_gap"
     assert "against" in ranked.evidence_lines()[-2]
+
+
+def test_an_interview_without_a_log_opens_with_the_symptom():
+    session = Session()
+    first = session.next_question()
+    assert first is not None and first.fact == "main_symptom"
+    session.answer("main_symptom", "nan_or_inf")
+    leaders = {c.id for c in session.diagnose(questions=0).causes}
+    assert {"lr_too_high", "numerical_instability"} <= leaders
+    assert session.next_question().fact != "main_symptom"
+
+
+def test_the_symptom_is_never_asked_once_a_log_has_spoken():
+    d = _session({**FLAT_AT_CHANCE, **SMOOTH}).diagnose(questions=5)
+    assert "main_symptom" not in {q.fact for q in d.questions}
