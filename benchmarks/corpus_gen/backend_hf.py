@@ -16,6 +16,9 @@ step loss is logged as the running mean), ``max_grad_norm=1.0`` (unless ``optim.
 linear decay (``optim.schedule``: constant / cosine / linear through ``lr_scheduler_type``; step /
 exponential through an overridden ``create_scheduler``), warmup as a ratio of all steps.
 ``max_steps`` stops early through a callback while the schedule still plans for all epochs.
+Optimisers: adamw → the Trainer's default AdamW (decoupled decay, none on biases/LayerNorm), sgd
+→ ``optim="sgd"`` (momentum through ``optim_args``), rmsprop → ``optim="rmsprop"``, adam → a
+``torch.optim.Adam`` passed as ``optimizers=`` (its weight decay is L2 in the gradient).
 """
 
 from __future__ import annotations
@@ -282,8 +285,8 @@ def _args(recipe: Recipe, out_dir: Path) -> Any:
                   save_steps=eval_steps * per_epoch * max(1, recipe.epochs // 2))
     if o.name == "sgd":
         kw.update(optim="sgd", optim_args=f"momentum={o.momentum}")
-    elif o.name == "adam":
-        kw.update(optim="adamw_torch")
+    elif o.name == "rmsprop":
+        kw.update(optim="rmsprop")
     schedule = {"constant": "constant_with_warmup" if o.warmup_frac else "constant",
                 "cosine": "cosine", "linear": "linear"}.get(o.schedule, "linear")
     return TrainingArguments(
@@ -353,9 +356,15 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     callbacks = [_reference_callback(recipe, val, reference)]
     if recipe.max_steps and recipe.max_steps < recipe.steps_per_epoch() * recipe.epochs:
         callbacks.append(_stop_callback(recipe.max_steps, args.save_strategy == "steps"))
+    optimizers: tuple[Any, Any] = (None, None)
+    if recipe.optim.name == "adam":  # torch Adam passed in: weight decay is L2, not decoupled
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizers = (torch.optim.Adam(params, lr=recipe.optim.lr,
+                                       weight_decay=recipe.optim.weight_decay), None)
     trainer = _trainer_cls(recipe)(
-        model=model, args=args, train_dataset=ArrayDataset(recipe, data.x_train, data.y_train),
-        eval_dataset=val, compute_metrics=_make_metrics(recipe), callbacks=callbacks,
+        model=model, args=args, optimizers=optimizers,
+        train_dataset=ArrayDataset(recipe, data.x_train, data.y_train), eval_dataset=val,
+        compute_metrics=_make_metrics(recipe), callbacks=callbacks,
         preprocess_logits_for_metrics=_predictions(recipe))
     trainer.remove_callback(PrinterCallback)  # the console echo of every log entry
     trainer.train()
