@@ -150,6 +150,7 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
         elif name not in used and fact.kind == "observation":
             yield Problem("warning", str(kb.files["fact:" + name]), f"facts.{name}",
                           "no rule tests this fact")
+    yield from _check_producers(kb)
     if len(kb.facts) > MAX_FACT_PROPERTIES:
         yield Problem("error", str(kb.root / "facts"), "facts",
                       f"{len(kb.facts)} facts exceed the engine's limit of {MAX_FACT_PROPERTIES}")
@@ -167,6 +168,28 @@ def _check_expects(kb: KnowledgeBase, cause: Cause, findings: set[str]) -> Itera
             if test.operator()[0] in {"present", "absent"}:
                 yield Problem("error", here, where, f"{test.fact!r}: a manifestation tests a "
                               "value; 'present'/'absent' cannot be observed absent")
+
+
+def _check_producers(kb: KnowledgeBase) -> Iterator[Problem]:
+    """Every fact declared ``derived_from_logs`` must be one a log detector can emit (each
+    detector declares ``produces=(...)`` when it registers), and a detector may only declare
+    facts of the vocabulary."""
+    import nndoctor.adapters.symptoms  # noqa: F401  (importing the detectors registers them)
+    from nndoctor.adapters.symptoms.base import PRODUCES, producers
+
+    made = producers()
+    for name, fact in kb.facts.items():
+        if fact.derived_from_logs and name not in made:
+            yield Problem("error", str(kb.files["fact:" + name]), f"facts.{name}",
+                          "declared 'derived_from_logs: true' but no detector produces it; add it "
+                          "to the produces=(...) of the @detector that emits it (nndoctor/adapters/"
+                          "symptoms) or remove 'derived_from_logs'")
+    for detector_name, names in sorted(PRODUCES.items()):
+        for name in names:
+            if name not in kb.facts:
+                yield Problem("error", str(kb.root / "detectors.yaml"), detector_name,
+                              f"detector {detector_name!r} produces {name!r}, which no facts file "
+                              "declares")
 
 
 def _check_rule(kb: KnowledgeBase, rule: Rule, findings: set[str]) -> Iterator[Problem]:

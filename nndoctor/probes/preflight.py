@@ -143,6 +143,10 @@ class PreflightReport:
         if self.gradcheck and math.isfinite(self.gradcheck.max_rel_error):
             out["gradcheck_rel_error"] = self.gradcheck.max_rel_error
         out["inputs_nonfinite"] = float(self.inputs.nonfinite)
+        if math.isfinite(self.inputs.abs_max):
+            out["input_abs_max"] = self.inputs.abs_max
+        if self.inputs.samples >= 500 and math.isfinite(self.inputs.abs_mean):
+            out["input_abs_mean"] = self.inputs.abs_mean  # SageMaker: over ≥ 500 samples
         if self.labels:
             out["batches_single_label"] = float(self.labels.single_label_batches > 0)
             if self.labels.imbalance_ratio is not None:

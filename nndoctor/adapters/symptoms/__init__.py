@@ -7,20 +7,42 @@ carry their evidence (numbers and steps) so a report can say why.
 from __future__ import annotations
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms import context, curves, gradients, lr_schedule, nonfinite, probes
+from nndoctor.adapters.symptoms import (
+    config,
+    consistency,
+    context,
+    curves,
+    gradients,
+    lr_schedule,
+    nonfinite,
+    periodicity,
+    probes,
+    scale,
+    task,
+    validation,
+)
 from nndoctor.adapters.symptoms.base import DETECTORS, Params
 from nndoctor.engine.facts import Fact, FactError, validate_fact
 from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
-_MODULES = (context, curves, gradients, lr_schedule, nonfinite, probes)  # registration by import
+_MODULES = (context, task, curves, scale, consistency, validation, periodicity, gradients,
+            lr_schedule, config, nonfinite, probes)  # registration by import
+
+
+def _params(kb: KnowledgeBase, name: str) -> Params:
+    return kb.detector_params(name) if name in kb.detectors.detectors else {}
 
 
 def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
     """Every fact the detectors can establish from this run, at most one per fact name."""
+    # computed once, read by several detectors: the task (class count, possibly inferred) and
+    # the loss's own blow-up (so correlated detectors do not count one event three times)
+    run = task.annotate(run, _params(kb, "task"))
+    run = curves.annotate(run, _params(kb, "loss_shape"))
     facts: dict[str, Fact] = {}
     for name, detector in DETECTORS.items():
-        params: Params = kb.detector_params(name) if name in kb.detectors.detectors else {}
+        params = _params(kb, name)
         for fact in detector(run, params):
             if fact.name in kb.facts and fact.name not in facts:
                 try:  # a log can hold nonsense (a negative lr): such a fact is not evidence

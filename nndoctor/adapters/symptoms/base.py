@@ -14,16 +14,28 @@ from nndoctor.engine.facts import Fact, Value
 Params = dict[str, Any]
 Detector = Callable[[Run, Params], Iterator[Fact]]
 DETECTORS: dict[str, Detector] = {}
+PRODUCES: dict[str, tuple[str, ...]] = {}  # detector name -> the facts it can emit
 
 
-def detector(name: str) -> Callable[[Detector], Detector]:
-    """Register a detector under the name of its entry in detectors.yaml."""
+def detector(name: str, produces: tuple[str, ...] = ()) -> Callable[[Detector], Detector]:
+    """Register a detector under the name of its entry in detectors.yaml, with the facts it
+    can produce (`nndoctor rules lint` checks every `derived_from_logs` fact has a producer)."""
 
     def register(fn: Detector) -> Detector:
         DETECTORS[name] = fn
+        PRODUCES[name] = tuple(produces)
         return fn
 
     return register
+
+
+def producers() -> dict[str, list[str]]:
+    """Fact name -> the detectors that can produce it."""
+    out: dict[str, list[str]] = {}
+    for name, facts in PRODUCES.items():
+        for fact in facts:
+            out.setdefault(fact, []).append(name)
+    return out
 
 
 def log_fact(name: str, value: Value, evidence: str, detail: str = "",

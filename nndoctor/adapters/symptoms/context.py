@@ -20,7 +20,8 @@ def _number(value: object) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
-@detector("run_context")
+@detector("run_context", produces=("num_classes", "batch_size", "dropout_rate",
+                                   "epochs_trained", "optimizer", "rl_style_run"))
 def run_context(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
     for key, fact in (("num_classes", "num_classes"), ("batch_size", "batch_size"),

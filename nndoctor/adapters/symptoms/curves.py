@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from nndoctor.adapters.symptoms.base import (
     pct,
     relative_change,
 )
+from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 4000  # shape detectors see at most this many points (bucket medians beyond)
@@ -51,7 +52,7 @@ def noise_ratio(curve: Curve, p: Params) -> float:
     return float(np.median(residual) * 1.4826 / level)
 
 
-@detector("loss_trends")
+@detector("loss_trends", produces=("train_loss_trend", "val_loss_trend"))
 def loss_trends(run: Run, p: Params) -> Iterator[Fact]:
     for curve in (_train(run, p), _val(run, p)):
         if curve is None:
@@ -62,15 +63,12 @@ def loss_trends(run: Run, p: Params) -> Iterator[Fact]:
                        f"{num(curve.level_end())} ({change:+.0%})", f"{curve.tag}, {curve.span()}")
 
 
-@detector("overfitting")
+@detector("overfitting", produces=("val_loss_rising",))
 def overfitting(run: Run, p: Params) -> Iterator[Fact]:
     train, val = _train(run, p), _val(run, p)
     if val is None:
         return
-    smooth = val.smooth(3)
-    k = int(np.argmin(smooth))
-    lo = max(k - 1, 0)
-    k = lo + int(np.argmin(val.values[lo:k + 2]))  # report the raw minimum near the smooth one
+    k = val_minimum(val)
     best, last = float(val.values[k]), float(np.median(val.values[-p["patience"]:]))
     after = len(val) - 1 - k
     rise = relative_change(best, last)
@@ -90,7 +88,15 @@ def overfitting(run: Run, p: Params) -> Iterator[Fact]:
                    certainty=0.9)
 
 
-@detector("generalization_gap")
+def val_minimum(val: Curve) -> int:
+    """Index of the validation minimum: the raw minimum next to the minimum of a 3-point
+    running median, so one lucky evaluation does not count as the best."""
+    k = int(np.argmin(val.smooth(3)))
+    lo = max(k - 1, 0)
+    return lo + int(np.argmin(val.values[lo:k + 2]))
+
+
+@detector("generalization_gap", produces=("generalization_gap",))
 def generalization_gap(run: Run, p: Params) -> Iterator[Fact]:
     train_acc = Curve.of(run.get("train_acc"), "t", MAX_POINTS)
     val_acc = Curve.of(run.get("val_acc"), "v", MAX_POINTS)
@@ -113,34 +119,29 @@ def generalization_gap(run: Run, p: Params) -> Iterator[Fact]:
                    f"((val-train)/train = {ratio:+.2f})", "train_loss, val_loss")
 
 
-def _chance_loss(run: Run) -> float | None:
-    classes = run.context.get("num_classes")
-    try:
-        c = int(classes)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return math.log(c) if c >= 2 else None
-
-
-@detector("loss_level")
+@detector("loss_level", produces=("train_loss_high", "loss_at_chance",
+                                   "initial_loss_vs_expected"))
 def loss_level(run: Run, p: Params) -> Iterator[Fact]:
     train = _train(run, p)
     if train is None:
         return
     start, end = train.level_start(), train.level_end()
-    chance = _chance_loss(run)
+    task = task_of(run)
+    chance = task.chance_loss
     ratio = end / start if start > 0 else 1.0
-    high = ratio >= p["high_ratio"] or (chance is not None and end >= p["high_chance"] * chance)
+    high_by_chance = chance is not None and end >= p["high_chance"] * chance
+    high = ratio >= p["high_ratio"] or high_by_chance
     yield log_fact("train_loss_high", bool(high),
                    f"train_loss ends at {num(end)}, {ratio:.0%} of its start {num(start)}"
-                   + (f" (chance level ln C = {chance:.3f})" if chance else ""),
-                   f"train_loss, {train.span()}", certainty=0.8)
+                   + (f" (chance level ln C = {chance:.3f}{task.note()})" if chance else ""),
+                   f"train_loss, {train.span()}",
+                   certainty=task.sure(0.8) if high_by_chance and ratio < p["high_ratio"] else 0.8)
     if chance is not None:
         flat = abs(relative_change(start, end)) < p["chance_flat"]
         at_chance = abs(end - chance) <= p["chance_tolerance"] * chance and flat
         yield log_fact("loss_at_chance", bool(at_chance),
-                       f"train_loss sits at {num(end)} vs ln C = {chance:.3f}",
-                       f"train_loss, {train.span()}")
+                       f"train_loss sits at {num(end)} vs ln C = {chance:.3f}{task.note()}",
+                       f"train_loss, {train.span()}", certainty=task.sure(1.0))
         first_step, first = int(train.steps[0]), float(train.values[0])
         ratio0 = first / chance
         if ratio0 > 1 + p["initial_tolerance"]:
@@ -151,25 +152,27 @@ def loss_level(run: Run, p: Params) -> Iterator[Fact]:
             return  # a later or averaged first point can only have fallen below ln C
         yield log_fact("initial_loss_vs_expected", verdict,
                        f"first train_loss {num(first)} at step {first_step} vs expected "
-                       f"ln C = {chance:.3f} ({ratio0:.2f}×)", f"train_loss, step {first_step}")
+                       f"ln C = {chance:.3f} ({ratio0:.2f}×){task.note()}",
+                       f"train_loss, step {first_step}", certainty=task.sure(1.0))
 
 
-@detector("accuracy")
+@detector("accuracy", produces=("accuracy_low", "accuracy_at_chance"))
 def accuracy(run: Run, p: Params) -> Iterator[Fact]:
     curve = Curve.of(run.get("train_acc"), "train_acc", MAX_POINTS) or \
         Curve.of(run.get("val_acc"), "val_acc", MAX_POINTS)
     if curve is None or len(curve) < 2:
         return
     end = curve.level_end()
-    classes = run.context.get("num_classes")
-    chance = 1.0 / int(classes) if isinstance(classes, int | float) and classes >= 2 else None
+    task = task_of(run)
+    chance = task.chance_accuracy
     low_bar = p["low_acc"] if chance is None else min(p["low_acc"], chance + 0.5 * (1 - chance))
     yield log_fact("accuracy_low", bool(end < low_bar),
                    f"final {curve.tag} {num(end)} (low below {low_bar:.2f})", curve.tag)
     if chance is not None:
         at = abs(end - chance) <= max(p["chance_abs"], p["chance_rel"] * chance)
         yield log_fact("accuracy_at_chance", bool(at),
-                       f"final {curve.tag} {num(end)} vs chance 1/C = {chance:.3f}", curve.tag)
+                       f"final {curve.tag} {num(end)} vs chance 1/C = {chance:.3f}{task.note()}",
+                       curve.tag, certainty=task.sure(1.0))
 
 
 def _drop_share(curve: Curve, fraction: float) -> float:
@@ -182,13 +185,19 @@ def _drop_share(curve: Curve, fraction: float) -> float:
     return float((smooth[0] - smooth[k]) / total)
 
 
-@detector("loss_shape")
+@detector("loss_shape", produces=("loss_still_decreasing_at_end", "loss_slow_linear",
+                                   "loss_fast_drop_then_plateau", "loss_oscillating",
+                                   "loss_noisy_but_trending_down", "loss_exploded"))
 def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     train = _train(run, p)
     if train is None:
         return
     direction, change = trend(train, p)
-    noise = noise_ratio(train, p)
+    blowup = find_blowup(train, p)
+    # a curve that blows up once is not oscillating: its swing is judged before the blow-up
+    before = train if blowup is None else Curve(train.tag, train.steps[:blowup.index],
+                                                train.values[:blowup.index])
+    noise = noise_ratio(before, p) if len(before) >= p["min_points"] else 0.0
     share = _drop_share(train, p["early_fraction"])
     span = f"train_loss, {train.span()}"
     smooth = train.smooth(max(3, len(train) // p["smooth_divisor"]))
@@ -198,13 +207,14 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     tail_steady = _steady_decline(tail, p["steady_share"])
     drop = float(smooth[0] - smooth[-1])
     tail_share = float(tail[0] - tail[-1]) / drop if drop > 0 else 0.0
+    t_slope = slope_t(train.tail(p["tail_fraction"]))
     still = tail_change < 0 and tail_share >= p["tail_share"] \
         and (tail_change <= -p["still_falling"] or tail_steady) \
-        and (direction == "decreasing" or steady)
+        and (direction == "decreasing" or steady) and t_slope <= -p["tail_t"]
     yield log_fact("loss_still_decreasing_at_end", bool(still),
                    f"over the last {pct(p['tail_fraction'])} of the run train_loss changed "
-                   f"{tail_change:+.1%} ({pct(max(tail_share, 0))} of its total drop)", span,
-                   certainty=0.8)
+                   f"{tail_change:+.1%} ({pct(max(tail_share, 0))} of its total drop; slope "
+                   f"t = {t_slope:.1f}, real below -{p['tail_t']:g})", span, certainty=0.8)
     slow = (steady and share < p["linear_share"] and still
             and -p["linear_max_drop"] < change < 0)
     yield log_fact("loss_slow_linear", bool(slow),
@@ -225,9 +235,8 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     yield log_fact("loss_noisy_but_trending_down",
                    bool(direction == "decreasing" and noise >= p["noisy"]),
                    f"train_loss swings ±{pct(noise)} around a falling trend ({change:+.0%})", span)
-    exploded = _explosion(train, p)
-    yield log_fact("loss_exploded", exploded is not None,
-                   exploded or "no sudden jump of the loss", span)
+    yield log_fact("loss_exploded", blowup is not None,
+                   blowup.text if blowup else "no sudden, lasting jump of the loss", span)
 
 
 def _steady_decline(smooth: np.ndarray, share: float) -> bool:
@@ -237,22 +246,76 @@ def _steady_decline(smooth: np.ndarray, share: float) -> bool:
     return bool(moving.size >= 3 and np.mean(moving < 0) >= share and smooth[-1] < smooth[0])
 
 
-def _explosion(curve: Curve, p: Params) -> str | None:
-    values, window = curve.values, p["explode_window"]
-    running_min = np.minimum.accumulate(values)
-    for i in range(window, len(values)):
-        if values[i] >= p["explode_ratio"] * max(running_min[i - 1], 1e-12) and \
-                values[i] >= values[0]:
-            return (f"train_loss jumped to {num(values[i])} at step {int(curve.steps[i])}, "
-                    f"{values[i] / max(running_min[i - 1], 1e-12):.0f}× its best so far")
-    big = np.flatnonzero(values >= p["absurd_loss"])
-    if big.size:
+def slope_t(values: np.ndarray) -> float:
+    """t-statistic of a least-squares line through ``values`` (0 when undefined)."""
+    n = values.size
+    if n < 4:
+        return 0.0
+    x = np.arange(n, dtype=float) - (n - 1) / 2
+    y = values - values.mean()
+    sxx = float(x @ x)
+    slope = float(x @ y) / sxx
+    resid = y - slope * x
+    var = float(resid @ resid) / (n - 2)
+    if var <= 0:
+        return -np.inf if slope < 0 else np.inf if slope > 0 else 0.0
+    return slope / np.sqrt(var / sxx)
+
+
+@dataclass(frozen=True)
+class Blowup:
+    """One blow-up of a curve: where it starts and ends (the last point above the bar)."""
+
+    index: int
+    step: int
+    end_step: int
+    text: str
+
+
+def find_blowup(curve: Curve, p: Params) -> Blowup | None:
+    """A sudden, lasting jump: the smoothed curve (running median of ``explode_smooth`` points)
+    at ≥ ``explode_ratio``× the median of the ``explode_window`` points before it - that median
+    floored at ``explode_floor`` of the start level, so a loss near 0 cannot make a jump of
+    noise - for ``explode_persist`` points (or until the log ends), and above the start level.
+    A curve that climbs from below ``absurd_loss`` to above it blows up as well (AUTOTRAINER)."""
+    values, window = curve.values, int(p["explode_window"])
+    n = len(values)
+    if n <= window:
+        return None
+    smooth = curve.smooth(int(p["explode_smooth"]))
+    start = abs(curve.level_start(p["edge_fraction"]))
+    floor = max(p["explode_floor"] * start, 1e-12)
+    reference = np.maximum(curve.trailing_median(window), floor)
+    bar = p["explode_start_share"] * start
+    i = window
+    while i < n:
+        ref = reference[i]
+        if smooth[i] >= p["explode_ratio"] * ref and smooth[i] >= bar:
+            j = i
+            while j + 1 < n and smooth[j + 1] >= p["explode_ratio"] * ref:
+                j += 1
+            length = j - i + 1
+            if length >= p["explode_persist"] or (j == n - 1 and length >= 2):
+                k = i + int(np.argmax(values[i:j + 1]))
+                return Blowup(i, int(curve.steps[i]), int(curve.steps[j]),
+                              f"{curve.tag} jumped to {num(float(values[k]))} at step "
+                              f"{int(curve.steps[k])}, {values[k] / ref:.0f}× the median "
+                              f"{num(float(ref))} of the {window} points before, and stayed "
+                              f"up for {length} points (steps {int(curve.steps[i])}-"
+                              f"{int(curve.steps[j])})")
+            i = j + 1
+            continue
+        i += 1
+    big = np.flatnonzero(smooth >= p["absurd_loss"])
+    if big.size and start < p["absurd_loss"]:
         i = int(big[0])
-        return f"train_loss reached {num(values[i])} at step {int(curve.steps[i])}"
+        return Blowup(i, int(curve.steps[i]), int(curve.steps[-1]),
+                      f"{curve.tag} climbed to {num(float(values[i]))} at step "
+                      f"{int(curve.steps[i])} (≥ {p['absurd_loss']:g}, AUTOTRAINER's bar)")
     return None
 
 
-@detector("run_length")
+@detector("run_length", produces=("training_short",))
 def run_length(run: Run, p: Params) -> Iterator[Fact]:
     series = run.get("train_loss") or run.get("val_loss")
     if series is None or len(series) == 0:
@@ -266,7 +329,7 @@ def run_length(run: Run, p: Params) -> Iterator[Fact]:
                    series.source_tag or "train_loss")
 
 
-@detector("val_vs_train")
+@detector("val_vs_train", produces=("val_better_than_train",))
 def val_vs_train(run: Run, p: Params) -> Iterator[Fact]:
     train, val = _train(run, p), _val(run, p)
     if train is None or val is None:
@@ -279,14 +342,52 @@ def val_vs_train(run: Run, p: Params) -> Iterator[Fact]:
                    "the evaluations in the second half", "train_loss, val_loss")
 
 
-@detector("zero_loss")
+def first_nonfinite_step(run: Run, tags: tuple[str, ...]) -> int | None:
+    """The first step at which one of ``tags`` holds NaN/Inf, or None."""
+    steps = []
+    for tag in tags:
+        series = run.get(tag)
+        if series is not None and len(series):
+            bad = ~np.isfinite(series.values)
+            if bad.any():
+                steps.append(int(series.steps[int(np.argmax(bad))]))
+    return min(steps) if steps else None
+
+
+@detector("zero_loss", produces=("zero_loss",))
 def zero_loss(run: Run, p: Params) -> Iterator[Fact]:
     series = run.get("train_loss")
     if series is None or len(series) < 2:
         return
     zeros = np.flatnonzero(series.values == 0.0)
+    broken = first_nonfinite_step(run, ("val_loss", "grad_norm"))
+    if zeros.size and broken is not None:
+        spacing = int(np.median(np.diff(series.steps))) if len(series) > 1 else 0
+        if np.all(series.steps[zeros] >= broken - spacing):
+            # Hugging Face's Trainer drops NaN/Inf losses from the logged average (its
+            # logging_nan_inf_filter) and logs 0.0 when nothing finite is left
+            yield log_fact("zero_loss", False,
+                           f"train_loss is 0.0 only from step {int(series.steps[zeros[0]])}, "
+                           f"after the run turned non-finite at step {broken} (a NaN filter's "
+                           "placeholder, not a real zero)", "train_loss")
+            return
     if zeros.size:
         yield log_fact("zero_loss", True, f"train_loss is exactly 0 at {zeros.size} points, "
                        f"first at step {int(series.steps[zeros[0]])}", "train_loss")
     else:
         yield log_fact("zero_loss", False, "train_loss is never exactly 0", "train_loss")
+
+
+def annotate(run: Run, p: Params) -> Run:
+    """The run with the step ranges of its loss blow-up and non-finite tail in
+    context["_loss_events"], so a gradient spike there is not counted as a second event."""
+    events: list[tuple[int, int]] = []
+    train = Curve.of(run.get("train_loss"), "train_loss", MAX_POINTS)
+    if train is not None and len(train) >= p["min_points"]:
+        blowup = find_blowup(train, p)
+        if blowup is not None:
+            events.append((blowup.step, blowup.end_step))
+    broken = first_nonfinite_step(run, ("train_loss", "val_loss"))
+    if broken is not None:
+        events.append((broken, np.iinfo(np.int64).max))
+    return replace(run, context={**run.context, "_loss_events": tuple(events)})

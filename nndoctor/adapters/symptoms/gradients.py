@@ -1,4 +1,4 @@
-"""The global gradient norm: spikes, growth, collapse."""
+"""The global gradient norm: spikes, growth, collapse, absurd scale."""
 
 from __future__ import annotations
 
@@ -10,31 +10,114 @@ from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, num
 from nndoctor.engine.facts import Fact
 
+MAX_POINTS = 4000
 
-@detector("grad_norm")
+
+def _events(run: Run) -> list[tuple[int, int]]:
+    """Step ranges of the loss's own blow-up (see curves.annotate): a gradient spike there is
+    the same event, already counted by the loss, not a second one."""
+    return [tuple(e) for e in run.context.get("_loss_events", ())]
+
+
+def _in_events(steps: np.ndarray, events: list[tuple[int, int]], margin: float) -> np.ndarray:
+    inside = np.zeros(steps.shape, dtype=bool)
+    for lo, hi in events:
+        inside |= (steps >= lo - margin) & (steps <= hi)
+    return inside
+
+
+def log_slope_growth(curve: Curve, keep: np.ndarray) -> tuple[float, float]:
+    """Growth factor start→end of a log-linear fit of the curve's (kept, positive) points and
+    the fit's R²; (1, 0) when there is nothing to fit."""
+    ok = keep & (curve.values > 0)
+    if ok.sum() < 4:
+        return 1.0, 0.0
+    x = curve.steps[ok].astype(float)
+    y = np.log(curve.values[ok])
+    x0 = x - x.mean()
+    sxx = float(x0 @ x0)
+    if sxx == 0:
+        return 1.0, 0.0
+    slope = float(x0 @ (y - y.mean())) / sxx
+    resid = y - y.mean() - slope * x0
+    total = float((y - y.mean()) @ (y - y.mean()))
+    r2 = 1 - float(resid @ resid) / total if total > 0 else 0.0
+    return float(np.exp(np.clip(slope * (x[-1] - x[0]), -700, 700))), r2
+
+
+@detector("grad_norm", produces=("grad_norm_spikes", "grad_norm_growing", "grad_norm_vanishing",
+                                 "grad_norm_absurd"))
 def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
-    curve = Curve.of(run.get("grad_norm"), "grad_norm")
-    if curve is None or len(curve) < p["min_points"]:
+    full = Curve.of(run.get("grad_norm"), "grad_norm", MAX_POINTS)
+    if full is None or len(full) < p["min_points"]:
         return
+    span = f"grad_norm, {full.span()}"
+    # an exact 0.0 between positive norms is a logger's placeholder (a skipped or unlogged
+    # step), not a measurement: spikes and growth are judged on the positive points
+    positive = full.values > 0
+    curve = full if positive.all() or positive.sum() < p["min_points"] else \
+        Curve(full.tag, full.steps[positive], full.values[positive])
+    level = float(np.median(np.abs(curve.values)))
     rolling = curve.trailing_median(p["window"])
+    # never judge against a zero median (a logger writing 0.0 on skipped steps)
+    floor = max(p["median_floor"] * level, 1e-30)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = curve.values / np.maximum(rolling, 1e-30)
-    spikes = np.flatnonzero(ratio >= p["spike_ratio"])  # NaN where no history: never a spike
+        ratio = curve.values / np.maximum(rolling, floor)
+    spacing = float(np.median(np.diff(curve.steps))) if len(curve) > 1 else 0.0
+    event = _in_events(curve.steps, _events(run), p["event_margin"] * spacing)
+    # a spike must also stand out of the curve's own noise: small-batch gradient norms swing
+    # widely, so the bar rises to spike_z robust standard deviations of log(value / median)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = np.log(ratio[np.isfinite(ratio) & (ratio > 0)])
+    sigma = 1.4826 * float(np.median(np.abs(logs - np.median(logs)))) if logs.size else 0.0
+    bar = max(p["spike_ratio"], float(np.exp(min(p["spike_z"] * sigma, 700))))
+    candidates = np.flatnonzero(ratio >= bar)  # NaN where no history: never a spike
+    spikes = candidates[~event[candidates]]
     if spikes.size:
         i = int(spikes[0])
         text = (f"grad_norm spiked to {num(float(curve.values[i]))} at step "
                 f"{int(curve.steps[i])}, {ratio[i]:.0f}× the median of the previous "
-                f"{p['window']} points ({spikes.size} spikes)")
+                f"{p['window']} points ({spikes.size} spikes at ≥ {bar:.3g}×)")
+    elif candidates.size:
+        text = (f"grad_norm's only spikes (from step {int(curve.steps[candidates[0]])}) belong "
+                "to the loss blow-up, which counts them already")
     else:
-        text = (f"grad_norm never exceeds {p['spike_ratio']}× the median of the previous "
-                f"{p['window']} points")
-    yield log_fact("grad_norm_spikes", bool(spikes.size), text, f"grad_norm, {curve.span()}")
-    start, end = curve.level_start(0.2), curve.level_end(0.2)
-    growth = end / max(start, 1e-30)
-    yield log_fact("grad_norm_growing", bool(growth >= p["growth_ratio"]),
-                   f"grad_norm went from {num(start)} to {num(end)} ({growth:.2g}×)",
-                   f"grad_norm, {curve.span()}")
-    vanished = end <= p["vanish_abs"] or growth <= p["vanish_ratio"]
+        text = (f"grad_norm never exceeds {bar:.3g}× the median of the previous "
+                f"{p['window']} points ({p['spike_ratio']:g}×, or {p['spike_z']:g} robust "
+                "standard deviations of its own noise)")
+    yield log_fact("grad_norm_spikes", bool(spikes.size), text, span)
+    growth, r2 = log_slope_growth(curve, ~event)
+    growing = growth >= p["growth_ratio"] and r2 >= p["growth_r2"]
+    yield log_fact("grad_norm_growing", bool(growing),
+                   f"a log-linear fit of grad_norm grows {growth:.2g}× from step "
+                   f"{int(curve.steps[0])} to {int(curve.steps[-1])} (R² = {r2:.2f}; growing "
+                   f"from {p['growth_ratio']:g}× with R² ≥ {p['growth_r2']:g})", span)
+    start, end = full.level_start(0.2), full.level_end(0.2)
+    change = end / max(start, 1e-30)
+    vanished = end <= p["vanish_abs"] or change <= p["vanish_ratio"]
     yield log_fact("grad_norm_vanishing", bool(vanished),
-                   f"grad_norm ends at {num(end)} ({growth:.2g}× its start {num(start)})",
-                   f"grad_norm, {curve.span()}")
+                   f"grad_norm ends at {num(end)} ({change:.2g}× its start {num(start)})", span)
+    yield from _absurd(full, p, span)
+
+
+def _absurd(curve: Curve, p: Params, span: str) -> Iterator[Fact]:
+    high = curve.values >= p["absurd_norm"]
+    run_start, longest, best = -1, 0, -1
+    for i, h in enumerate(high):
+        if h:
+            run_start = i if run_start < 0 else run_start
+            if i - run_start + 1 > longest:
+                longest, best = i - run_start + 1, run_start
+        else:
+            run_start = -1
+    tail = curve.level_end(0.2)
+    absurd = longest >= p["absurd_persist"] or tail >= p["absurd_norm"]
+    if absurd:
+        i = best if best >= 0 else len(curve) - 1
+        text = (f"grad_norm stays ≥ {p['absurd_norm']:g} for {longest} logged points from step "
+                f"{int(curve.steps[i])} (max {num(float(curve.values.max()))}, last 20 % "
+                f"median {num(tail)})")
+    else:
+        text = (f"grad_norm peaks at {num(float(curve.values.max()))} (absurd when it stays "
+                f"≥ {p['absurd_norm']:g})")
+    yield log_fact("grad_norm_absurd", bool(absurd), text, span)

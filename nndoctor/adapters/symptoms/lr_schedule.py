@@ -12,7 +12,7 @@ from nndoctor.adapters.symptoms.context import _number
 from nndoctor.engine.facts import Fact
 
 
-@detector("lr_schedule")
+@detector("lr_schedule", produces=("lr", "lr_warmup", "lr_decays_to_zero_early"))
 def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
     curve = Curve.of(run.get("lr"), "lr")
     if curve is None or len(curve) < 2:

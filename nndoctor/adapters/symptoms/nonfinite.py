@@ -11,7 +11,31 @@ from nndoctor.adapters.symptoms.base import Params, detector, log_fact
 from nndoctor.engine.facts import Fact
 
 
-@detector("nonfinite_loss")
+def _gradient_breaks(run: Run) -> tuple[int, int, int, float, int] | None:
+    """A non-finite grad_norm that is not a mixed-precision skipped step: NaN/Inf that lasts
+    (2+ logged points, or up to the end of the log), or that sits next to a train loss of
+    exactly 0.0 - Hugging Face's Trainer filters NaN losses out of the logged average
+    (``logging_nan_inf_filter``), so there the gradient is where the NaN shows."""
+    series = run.get("grad_norm")
+    if series is None or len(series) == 0:
+        return None
+    bad = ~np.isfinite(series.values)
+    if not bad.any():
+        return None
+    zero_steps = set()
+    loss = run.get("train_loss")
+    if loss is not None:
+        zero_steps = {int(s) for s in loss.steps[loss.values == 0.0]}
+    idx = np.flatnonzero(bad)
+    for i in idx:
+        lasting = (i + 1 < bad.size and bad[i + 1]) or not np.isfinite(series.values[i:]).any()
+        if lasting or int(series.steps[i]) in zero_steps:
+            return (int(series.steps[i]), int(i), int(bad.sum()), float(series.values[i]),
+                    len(series))
+    return None
+
+
+@detector("nonfinite_loss", produces=("loss_nonfinite", "nonfinite_early"))
 def nonfinite_loss(run: Run, p: Params) -> Iterator[Fact]:
     found = []
     for tag in ("train_loss", "val_loss"):
@@ -25,21 +49,29 @@ def nonfinite_loss(run: Run, p: Params) -> Iterator[Fact]:
                           float(series.values[first]), int(series.steps[-1])))
     if not found and run.get("train_loss") is None and run.get("val_loss") is None:
         return
+    gradient = _gradient_breaks(run)
+    if gradient is not None:
+        step, index, count, value, total = gradient
+        last = max(int(s.steps[-1]) for s in (run.get("train_loss"), run.get("val_loss"),
+                                              run.get("grad_norm")) if s is not None and len(s))
+        found.append((step, "grad_norm", index, count, total, value, last))
     if not found:
         yield log_fact("loss_nonfinite", False, "every logged loss value is finite")
         return
     step, tag, index, count, total, value, last_step = min(found)
     kind = "NaN" if np.isnan(value) else "Inf"
+    note = (" - the loss itself may look finite: a NaN filter (e.g. Hugging Face's "
+            "logging_nan_inf_filter) drops NaN losses from the log") if tag == "grad_norm" else ""
     yield log_fact("loss_nonfinite", True,
-                   f"{tag} became {kind} at step {step} ({count} of {total} points non-finite)",
-                   f"{tag}, step {step}")
+                   f"{tag} became {kind} at step {step} ({count} of {total} points "
+                   f"non-finite){note}", f"{tag}, step {step}")
     early = step <= p["early_steps"] or index < max(1, p["early_fraction"] * total)
     yield log_fact("nonfinite_early", bool(early),
                    f"the first non-finite {tag} is at step {step} of {last_step}",
                    f"{tag}, step {step}")
 
 
-@detector("minimum_points")
+@detector("minimum_points", produces=("insufficient_data",))
 def minimum_points(run: Run, p: Params) -> Iterator[Fact]:
     counts = {}
     for tag in ("train_loss", "val_loss"):

@@ -51,7 +51,13 @@ def _last(run: Run, name: str) -> float | None:
     return float(series.values[-1])
 
 
-@detector("probes")
+@detector("probes", produces=(
+    "hidden_activation", "dead_unit_fraction", "saturated_fraction", "update_ratio",
+    "grad_ratio_first_last", "activation_std_collapse", "activation_std_ratio",
+    "activation_mean_large", "frozen_parameters", "symmetric_units", "weights_nonfinite",
+    "can_overfit_tiny_batch", "gradient_check_error", "initial_loss_vs_expected",
+    "inputs_contain_nan", "batches_single_label", "random_input_same_behaviour",
+    "class_imbalance_ratio", "input_abs_max", "input_abs_mean"))
 def probes(run: Run, p: Params) -> Iterator[Fact]:
     tail = p["tail_points"]
     kinds = {k: int(v[1][-1]) for k, v in _layer_series(run, "act_kind").items()}
@@ -199,6 +205,11 @@ def _preflight(run: Run) -> Iterator[Fact]:
         if value is not None:
             yield log_fact(fact, value > 0.5, f"pre-flight: {text}: "
                            + ("yes" if value > 0.5 else "no"), "preflight")
+    for name, text in (("input_abs_max", "largest |input| in the batch"),
+                       ("input_abs_mean", "|mean| of the inputs")):
+        value = _last(run, name)
+        if value is not None and value >= 0:
+            yield log_fact(name, value, f"pre-flight: {text} is {num(value)}", "preflight")
     imbalance = _last(run, "class_imbalance_ratio")
     if imbalance is not None and imbalance >= 1:
         yield log_fact("class_imbalance_ratio", imbalance,

@@ -1,0 +1,74 @@
+"""The logged configuration as evidence: the learning rate against the usual range of its
+optimiser, and the number of batches per epoch (batch size against the training-set size)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from nndoctor.adapters.run import Run
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact, num
+from nndoctor.adapters.symptoms.context import OPTIMIZERS, _number
+from nndoctor.engine.facts import Fact
+
+FAMILIES = {"sgd": "sgd", "sgd_momentum": "sgd", "adam": "adam", "rmsprop": "rmsprop",
+            "adagrad": "adagrad"}
+TRAIN_SIZE_KEYS = ("train_samples", "num_train_samples", "n_train", "train_size",
+                   "num_train_examples", "train_examples", "dataset_size", "num_samples")
+
+
+def steps_per_epoch(run: Run) -> tuple[float, str] | None:
+    """Optimisation steps per epoch when the configuration tells, and how it is known."""
+    ctx = run.context
+    value = _number(ctx.get("steps_per_epoch"))
+    if value and value > 0:
+        return value, f"steps_per_epoch = {value:g}"
+    max_steps, epochs = _number(ctx.get("max_steps")), _number(ctx.get("num_train_epochs"))
+    if max_steps and epochs and max_steps > 0 and epochs > 0:
+        return max_steps / epochs, f"max_steps {max_steps:g} / num_train_epochs {epochs:g}"
+    batch = _number(ctx.get("batch_size"))
+    for key in TRAIN_SIZE_KEYS:
+        size = _number(ctx.get(key))
+        if size and batch and size > 0 and batch > 0:
+            return float(np.ceil(size / batch)), f"{key} {size:g} / batch_size {batch:g}"
+    return None
+
+
+def _peak_lr(run: Run) -> tuple[float, str] | None:
+    series = run.get("lr")
+    if series is not None and np.isfinite(series.values).any():
+        peak = float(np.nanmax(np.where(np.isfinite(series.values), series.values, np.nan)))
+        return peak, f"peak learning rate {num(peak)} in the log"
+    value = _number(run.context.get("lr"))
+    if value is not None:
+        return value, f"lr = {value:g} in the hyper-parameters"
+    return None
+
+
+@detector("lr_range", produces=("lr_vs_optimizer_range",))
+def lr_range(run: Run, p: Params) -> Iterator[Fact]:
+    optimizer = str(run.context.get("optimizer", "")).lower().split(".")[-1]
+    family = FAMILIES.get(OPTIMIZERS.get(optimizer, ""))
+    lr = _peak_lr(run)
+    if family is None or lr is None or lr[0] <= 0:
+        return
+    value, where = lr
+    far_low, low, high, far_high = (p[f"{family}_{k}"] for k in ("far_low", "low", "high",
+                                                                 "far_high"))
+    verdict = ("far_below" if value < far_low else "below" if value < low else
+               "far_above" if value > far_high else "above" if value > high else "typical")
+    yield log_fact("lr_vs_optimizer_range", verdict,
+                   f"{where} for {run.context.get('optimizer')}: the usual range for training "
+                   f"{family} from scratch is {low:g}-{high:g} (far outside below {far_low:g} or "
+                   f"above {far_high:g})", "lr, optimizer")
+
+
+@detector("batch_vs_data", produces=("batches_per_epoch",))
+def batch_vs_data(run: Run, p: Params) -> Iterator[Fact]:
+    known = steps_per_epoch(run)
+    if known is None or known[0] <= 0:
+        return
+    value, how = known
+    yield log_fact("batches_per_epoch", float(value),
+                   f"{num(value)} optimisation steps per epoch ({how})", "hparams")

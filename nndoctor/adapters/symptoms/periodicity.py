@@ -1,0 +1,74 @@
+"""A step loss that repeats every epoch: the signature of data that is not shuffled (the same
+batches, in the same order, every epoch). Judged by the autocorrelation of the detrended loss
+at a lag of one epoch, against the autocorrelation at half an epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from nndoctor.adapters.run import Run
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact
+from nndoctor.adapters.symptoms.config import steps_per_epoch
+from nndoctor.engine.facts import Fact
+
+
+def epoch_length(run: Run) -> tuple[float, str] | None:
+    """Steps per epoch from the configuration, else from evaluations at a regular interval
+    (Lightning and Keras validate once per epoch by default)."""
+    known = steps_per_epoch(run)
+    if known is not None:
+        return known
+    val = run.get("val_loss") or run.get("val_acc")
+    if val is None or len(val) < 3:
+        return None
+    gaps = np.diff(val.steps)
+    if gaps.size and gaps[0] > 0 and np.all(gaps == gaps[0]):
+        return float(gaps[0]), f"evaluations every {int(gaps[0])} steps, taken as one epoch"
+    return None
+
+
+def _acf(x: np.ndarray, lag: int) -> float:
+    a, b = x[:-lag], x[lag:]
+    a, b = a - a.mean(), b - b.mean()
+    denom = float(np.sqrt((a @ a) * (b @ b)))
+    return float(a @ b) / denom if denom > 0 else 0.0
+
+
+@detector("epoch_periodicity", produces=("loss_sawtooth_per_epoch",))
+def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
+    series = run.get("train_loss")
+    if series is None or run.context.get("step_unit") == "epoch":
+        return
+    finite = np.isfinite(series.values)
+    steps, values = series.steps[finite], series.values[finite]
+    if values.size < p["min_points"] or values.size > p["max_points"]:
+        return
+    gaps = np.diff(steps)
+    spacing = int(np.median(gaps)) if gaps.size else 0
+    if spacing <= 0 or np.mean(gaps == spacing) < p["regular_share"]:
+        return
+    known = epoch_length(run)
+    if known is None:
+        return
+    per_epoch, how = known
+    lag_f = per_epoch / spacing
+    lag = round(lag_f)
+    if lag < p["min_lag"] or abs(lag_f - lag) > 0.05 * lag or values.size < p["min_epochs"] * lag:
+        return
+    x = np.log(values) if values.min() > 0 else values.copy()
+    kernel = np.ones(lag) / lag
+    trend = np.convolve(x, kernel, mode="valid")  # one-epoch moving average: keeps the period
+    offset = (lag - 1) // 2
+    resid = x[offset:offset + trend.size] - trend
+    if resid.size < 3 * lag:
+        return
+    at_epoch, at_half = _acf(resid, lag), _acf(resid, max(1, lag // 2))
+    found = at_epoch >= p["acf_min"] and at_epoch - at_half >= p["contrast"]
+    yield log_fact("loss_sawtooth_per_epoch", bool(found),
+                   f"the detrended train_loss correlates {at_epoch:.2f} with itself one epoch "
+                   f"({lag} points, {int(per_epoch)} steps: {how}) later and {at_half:.2f} half "
+                   f"an epoch later (a per-epoch pattern from {p['acf_min']:g}, with a contrast of "
+                   f"{p['contrast']:g})", f"train_loss, steps {int(steps[0])}-{int(steps[-1])}",
+                   certainty=0.8)

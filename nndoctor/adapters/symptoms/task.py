@@ -1,0 +1,181 @@
+"""What the run is learning: regression, or classification with C classes.
+
+The class count comes from the run's configuration when it says so; otherwise it is inferred
+from the curves: a softmax classifier that knows nothing has loss ln C and accuracy 1/C, so an
+initial (or flat) loss ≈ ln C *together with* an accuracy ≈ 1/C names C. A loss alone never
+does (any positive number is ln C for some C). Inferred facts carry a lower certainty and say
+"inferred" in their evidence. Regression is recognised by an MAE/MSE/R² metric, or by a loss
+named like MSE when no accuracy is logged.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from nndoctor.adapters.run import Run, Series
+from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, num
+from nndoctor.engine.facts import Fact
+
+_TOKENS = re.compile(r"[/.\-\s_()]+")
+REGRESSION_METRICS = {"mae", "mse", "rmse", "r2", "mape", "smape", "msle", "rmsle", "r2_score",
+                      "mean_absolute_error", "mean_squared_error", "root_mean_squared_error",
+                      "mean_absolute_percentage_error", "explained_variance"}
+REGRESSION_LOSSES = {"mse", "mae", "l1", "l2", "huber", "smooth_l1", "smoothl1", "rmse"}
+COMMON_CLASSES = (2, 3, 4, 5, 10, 20, 100, 1000)  # preferred when several counts fit
+
+
+@dataclass(frozen=True)
+class Task:
+    """The task as far as the run tells: kind, class count, and how it is known."""
+
+    kind: str | None = None  # "regression" | "binary" | "multiclass" | None (unknown)
+    classes: int | None = None
+    inferred: bool = False
+    evidence: str = ""
+    certainty: float = 1.0
+
+    @property
+    def chance_loss(self) -> float | None:
+        """ln C, the loss of a softmax classifier that predicts uniformly."""
+        return math.log(self.classes) if self.classes and self.classes >= 2 else None
+
+    @property
+    def chance_accuracy(self) -> float | None:
+        return 1.0 / self.classes if self.classes and self.classes >= 2 else None
+
+    def note(self) -> str:
+        """Suffix for the evidence of facts that rest on an inferred class count."""
+        return f" (C = {self.classes} inferred from the curves)" if self.inferred else ""
+
+    def sure(self, certainty: float) -> float:
+        """A fact's certainty, capped at the task's when the task is inferred."""
+        return min(certainty, self.certainty) if self.inferred else certainty
+
+
+def words(name: str) -> set[str]:
+    lowered = name.strip().lower()
+    tokens = {t for t in _TOKENS.split(lowered) if t}
+    joined = {"_".join(tokens)} | {lowered.replace("/", "_")}
+    return tokens | joined
+
+
+def _from_context(run: Run) -> Task | None:
+    classes = run.context.get("num_classes")
+    try:
+        c = int(classes)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if c >= 3:
+        return Task("multiclass", c, False, f"num_classes = {c} in the run's configuration")
+    if c == 2:
+        return Task("binary", 2, False, "num_classes = 2 in the run's configuration")
+    if c == 0:
+        return Task("regression", None, False, "num_classes = 0 (regression) in the configuration")
+    return None
+
+
+def _regression(run: Run, has_acc: bool) -> str | None:
+    for name, series in run.series.items():
+        if name in ("train_loss", "val_loss", "lr", "grad_norm") or not len(series):
+            continue
+        hit = (words(name) | words(series.source_tag)) & REGRESSION_METRICS
+        if hit and not name.startswith("nndoctor/"):
+            return f"a regression metric is logged ({series.source_tag or name})"
+    if has_acc:
+        return None
+    for tag in ("train_loss", "val_loss"):
+        series = run.get(tag)
+        if series is not None and words(series.source_tag) & REGRESSION_LOSSES:
+            return f"the loss is named {series.source_tag!r} and no accuracy is logged"
+    return None
+
+
+def _first_finite(series: Series | None) -> float | None:
+    if series is None:
+        return None
+    finite = series.values[np.isfinite(series.values)]
+    return float(finite[0]) if finite.size else None
+
+
+def _fit_classes(loss: float, acc: float, p: Params) -> int | None:
+    """The class count C for which loss ≈ ln C and accuracy ≈ 1/C, or None."""
+    if not (0.0 < acc <= p["max_chance_acc"]) or loss <= 0:
+        return None
+    guesses = {round(1 / acc), math.floor(1 / acc), math.ceil(1 / acc)}
+    if loss < 700:
+        guesses |= {round(math.exp(loss)), math.floor(math.exp(loss)), math.ceil(math.exp(loss))}
+    fits = []
+    for c in sorted(guesses | set(COMMON_CLASSES)):
+        if not 2 <= c <= p["max_classes"]:
+            continue
+        loss_err = abs(loss - math.log(c)) / math.log(c) / p["loss_tolerance"]
+        acc_err = abs(acc - 1 / c) / max(p["acc_abs"], p["acc_rel"] / c)
+        if max(loss_err, acc_err) <= 1.0:
+            fits.append((c not in COMMON_CLASSES, loss_err + acc_err, c))
+    return min(fits)[2] if fits else None
+
+
+def infer_task(run: Run, p: Params) -> Task:
+    """The task from the configuration, else from metric names and the curves."""
+    known = _from_context(run)
+    if known is not None:
+        return known
+    acc_series = run.get("train_acc") or run.get("val_acc")
+    has_acc = acc_series is not None and bool(np.isfinite(acc_series.values).any())
+    why = _regression(run, has_acc)
+    if why is not None:
+        return Task("regression", None, True, f"regression inferred: {why}",
+                    p["regression_certainty"])
+    loss = run.get("train_loss") or run.get("val_loss")
+    if loss is None or not has_acc:
+        return Task()
+    pairs = []
+    first_loss, first_acc = _first_finite(loss), _first_finite(acc_series)
+    if first_loss is not None and first_acc is not None:
+        pairs.append(("first", first_loss, first_acc))
+    curve = Curve.of(loss, "loss")
+    acc_curve = Curve.of(acc_series, "acc")
+    if curve is not None and acc_curve is not None and len(curve) >= 4 and len(acc_curve) >= 2:
+        start, end = curve.level_start(), curve.level_end()
+        if abs(end - start) <= p["flat_change"] * max(abs(start), 1e-12):
+            pairs.append(("flat", end, acc_curve.level_end()))
+    for phase, lval, aval in pairs:
+        c = _fit_classes(lval, aval, p)
+        if c is not None:
+            kind = "binary" if c == 2 else "multiclass"
+            what = "first" if phase == "first" else "flat"
+            text = (f"classification with C = {c} inferred: the {what} loss {num(lval)} ≈ "
+                    f"ln {c} = {math.log(c):.3f} and the accuracy {num(aval)} ≈ 1/{c}")
+            return Task(kind, c, True, text, p["inferred_certainty"])
+    return Task()
+
+
+def task_of(run: Run) -> Task:
+    """The task computed once per run by :func:`annotate` (from the configuration if not)."""
+    task = run.context.get("_task")
+    return task if isinstance(task, Task) else (_from_context(run) or Task())
+
+
+def annotate(run: Run, p: Params) -> Run:
+    """The run with its task in context["_task"], for every detector to read."""
+    return replace(run, context={**run.context, "_task": infer_task(run, p)})
+
+
+@detector("task", produces=("task_type", "num_classes"))
+def task(run: Run, p: Params) -> Iterator[Fact]:
+    found = task_of(run)
+    if not found.inferred or found.kind is None:
+        return  # configured facts come from run_context; an unknown task is no evidence
+    yield log_fact("task_type", found.kind, found.evidence, "train_loss, accuracy",
+                   certainty=found.certainty)
+    if found.classes:
+        yield log_fact("num_classes", float(found.classes), found.evidence,
+                       "train_loss, accuracy", certainty=found.certainty)
+    elif found.kind == "regression":
+        yield log_fact("num_classes", 0.0, found.evidence, "metric names",
+                       certainty=found.certainty)
