@@ -46,7 +46,7 @@ def _hparams(recipe: Recipe) -> dict[str, Any]:
                 recipe.num_classes, "warmup_frac": o.warmup_frac}
 
 
-def _module(recipe: Recipe, net: torch.nn.Module) -> Any:
+def _module(recipe: Recipe, net: torch.nn.Module, n_train: int) -> Any:
     import lightning.pytorch as pl
     from lightning.pytorch.utilities import grad_norm
 
@@ -114,7 +114,8 @@ def _module(recipe: Recipe, net: torch.nn.Module) -> Any:
 
         def configure_optimizers(self) -> Any:
             opt = tp.make_optimizer(recipe, self.parameters())
-            sched = tp.make_scheduler(recipe, opt, recipe.steps_per_epoch() * recipe.epochs)
+            spe = max(1, -(-n_train // recipe.batch_size))
+            sched = tp.make_scheduler(recipe, opt, spe * recipe.epochs)
             return {"optimizer": opt,
                     "lr_scheduler": {"scheduler": sched, "interval": "step", "frequency": 1}}
 
@@ -135,7 +136,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     tp.seed_everything(recipe)
     data = make_data(recipe)
     xt, yt, xv, yv = tp.tensors(data)
-    module = _module(recipe, tp.build_model(recipe, data))
+    module = _module(recipe, tp.build_model(recipe, data), len(xt))
     gen = torch.Generator().manual_seed(recipe.seed + 29)
     train_loader = DataLoader(TensorDataset(xt, yt), batch_size=recipe.batch_size,
                               shuffle=not recipe.faults.get("sorted_by_label"), generator=gen)
@@ -150,7 +151,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     callbacks: list[Any] = []
     if recipe.log.log_lr:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
-    evals = max(1, min(recipe.log.evals_per_epoch, recipe.steps_per_epoch()))
+    evals = max(1, min(recipe.log.evals_per_epoch, len(train_loader)))
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_epochs=recipe.epochs,
         max_steps=recipe.max_steps or -1, logger=loggers, callbacks=callbacks,
@@ -160,7 +161,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
         val_check_interval=1.0 / evals if evals > 1 else 1.0)
     trainer.fit(module, train_loader, val_loader)
     return {"log_dir": "lightning_logs/version_0", "scheme": recipe.log.tag_scheme,
-            "steps": int(trainer.global_step), "steps_per_epoch": recipe.steps_per_epoch(),
+            "steps": int(trainer.global_step), "steps_per_epoch": len(train_loader),
             "seconds": time.perf_counter() - started,
             "series": {"train_loss": module.train_record,
                        "val_loss": [[s, v[0]] for s, *v in module.val_record],

@@ -115,7 +115,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     xt, yt, xv, yv = tp.tensors(data)
     model = tp.build_model(recipe, data)
     optimizer = tp.make_optimizer(recipe, model.parameters())
-    spe = recipe.steps_per_epoch()
+    spe = max(1, -(-len(xt) // recipe.batch_size))  # the data may be smaller than n_train
     scheduler = tp.make_scheduler(recipe, optimizer, spe * recipe.epochs)
     log_dir = Path(out_dir) / "runs" / run_name(recipe)
     writer = SummaryWriter(log_dir=str(log_dir))
@@ -134,7 +134,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     shuffle = not recipe.faults.get("sorted_by_label")
     evals = _eval_points(spe, recipe.log.evals_per_epoch)
     every = max(1, recipe.log.every_n_steps)
-    total = recipe.total_steps()
+    total = min(spe * recipe.epochs, recipe.max_steps or spe * recipe.epochs)
     step, bad_steps = 0, 0
     window: list[tuple[float, float, float]] = []
     epoch_losses: list[float] = []

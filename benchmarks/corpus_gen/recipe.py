@@ -40,6 +40,7 @@ FAULTS: dict[str, str] = {
                        "no gradient",
     "log_without_eps": "[bool] hand-written log-softmax/log without epsilon: NaN/inf after a while",
     "output_activation": "[str] relu | sigmoid | tanh on the output of a regression model",
+    "logit_temperature": "[float] the loss sees logits / τ (a sharpened softmax, e.g. 0.05)",
     "custom_grad_bug": "[str] hand-written ReLU backward that is wrong: sign | scale | no_mask "
                        "| transposed_mask",
 }

@@ -16,7 +16,8 @@ Stable interface (used by ``backend_torch``, ``backend_lightning`` and ``backend
     Training-input augmentation (``train_augment_noise``); call on training batches only.
 ``compute_loss(recipe, outputs, targets) -> Tensor``
     The loss with the loss-level faults (``mse_on_classes``, ``loss_sign_flipped``,
-    ``loss_wrong_reduction``, ``log_without_eps``, ``sigmoid_with_logits_loss``).
+    ``loss_wrong_reduction``, ``log_without_eps``, ``sigmoid_with_logits_loss``,
+    ``logit_temperature``).
 ``reference_loss(recipe, outputs, targets) -> Tensor``
     The loss a correct implementation would report for the same outputs (for checks only).
 ``accuracy(recipe, outputs, targets) -> float``
@@ -58,7 +59,7 @@ TORCH_FAULTS: frozenset[str] = DATA_FAULTS | {
     "double_softmax", "sigmoid_with_logits_loss", "mse_on_classes", "loss_sign_flipped",
     "loss_wrong_reduction", "log_without_eps", "detached_hidden", "freeze_all_but_last",
     "eval_in_train_mode", "train_augment_noise", "no_zero_grad", "output_activation",
-    "custom_grad_bug"}
+    "custom_grad_bug", "logit_temperature"}
 
 _ACT: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
                                     "gelu": nn.GELU, "leaky_relu": nn.LeakyReLU}
@@ -264,7 +265,8 @@ def build_model(recipe: Recipe, data: Data) -> nn.Module:
     """The network for the recipe (see the module docstring for the outputs)."""
     m, f = recipe.model, recipe.faults
     task = recipe.task
-    binary_sigmoid = bool(f.get("sigmoid_with_logits_loss")) and recipe.num_classes == 2
+    binary_sigmoid = bool(f.get("sigmoid_with_logits_loss") or f.get(
+        "log_without_eps")) and recipe.num_classes == 2
     n_out = 1 if task == "regression" or binary_sigmoid else data.num_classes
     body: nn.Module
     if task in ("transformer_cls", "lm") or m.arch in ("transformer", "gpt"):
@@ -278,7 +280,7 @@ def build_model(recipe: Recipe, data: Data) -> nn.Module:
     post: nn.Module | None = None
     if f.get("double_softmax"):
         post = nn.Softmax(dim=-1)
-    elif f.get("sigmoid_with_logits_loss"):
+    elif f.get("sigmoid_with_logits_loss") or binary_sigmoid:
         post = nn.Sigmoid()
     elif f.get("output_activation"):
         post = _ACT[str(f["output_activation"])]()
@@ -314,6 +316,8 @@ def _flat(recipe: Recipe, outputs: Tensor, targets: Tensor) -> tuple[Tensor, Ten
 
 def reference_loss(recipe: Recipe, outputs: Tensor, targets: Tensor) -> Tensor:
     """The correct loss for these outputs (cross-entropy on logits, MSE for regression)."""
+    if not bool(torch.isfinite(outputs).all()):
+        return torch.tensor(math.nan)
     if recipe.task == "regression":
         return F.mse_loss(outputs, targets)
     out, tgt = _flat(recipe, outputs, targets)
@@ -329,13 +333,18 @@ def compute_loss(recipe: Recipe, outputs: Tensor, targets: Tensor) -> Tensor:
     if recipe.task == "regression":
         return F.mse_loss(outputs, targets)
     out, tgt = _flat(recipe, outputs, targets)
+    if f.get("logit_temperature"):  # contrastive-style sharpening: logits / τ
+        out = out / float(f["logit_temperature"])
     if f.get("sigmoid_with_logits_loss"):  # sigmoid probabilities treated as logits
         target = tgt.to(out.dtype) if out.ndim == 1 else F.one_hot(tgt, out.shape[-1]).to(
             out.dtype)
         return F.binary_cross_entropy_with_logits(out, target)
     if f.get("mse_on_classes"):
         return F.mse_loss(out, F.one_hot(tgt, out.shape[-1]).to(out.dtype))
-    if f.get("log_without_eps"):  # softmax by hand: no max-subtraction, no epsilon in the log
+    if f.get("log_without_eps") and out.ndim == 1:  # hand-written BCE on a sigmoid output
+        y = tgt.to(out.dtype)
+        loss = -(y * torch.log(out) + (1 - y) * torch.log(1 - out)).mean()
+    elif f.get("log_without_eps"):  # softmax by hand: no max-subtraction, no epsilon in the log
         e = torch.exp(out)
         p = e / e.sum(dim=-1, keepdim=True)
         loss = -torch.log(p.gather(-1, tgt[:, None])).mean()
@@ -374,14 +383,18 @@ def make_optimizer(recipe: Recipe, params: Iterable[Any]) -> torch.optim.Optimiz
 
 
 def lr_factor(recipe: Recipe, step: int, total_steps: int) -> float:
-    """LR multiplier for optimiser step ``step`` (0-based): linear warm-up, then the schedule."""
+    """LR multiplier for optimiser step ``step`` (0-based): linear warm-up, then the schedule.
+
+    ``total_steps`` is all planned steps (epochs × batches per epoch); epochs are derived from it.
+    """
     o = recipe.optim
     warm = int(o.warmup_frac * total_steps)
     if warm and step < warm:
         return (step + 1) / warm
     rest = max(1, total_steps - warm)
     progress = min(1.0, (step - warm) / rest)
-    epoch = step // recipe.steps_per_epoch()
+    spe = max(1, total_steps // max(1, recipe.epochs))
+    epoch = step // spe
     if o.schedule == "cosine":
         return 0.5 * (1 + math.cos(math.pi * progress))
     if o.schedule == "linear":
@@ -389,7 +402,7 @@ def lr_factor(recipe: Recipe, step: int, total_steps: int) -> float:
     if o.schedule == "step":
         return o.schedule_gamma ** (epoch // max(1, o.step_every))
     if o.schedule == "exponential":
-        return o.schedule_gamma ** (step / recipe.steps_per_epoch())
+        return o.schedule_gamma ** (step / spe)
     return 1.0
 
 
