@@ -190,13 +190,15 @@ def build_model(recipe: Recipe, data: Data) -> Any:
         "transformer_cls", "lm") else "float32")
     h = _body(recipe, data, keras, inputs)
     f = recipe.faults
+    kw = {k: v for k, v in _initializers(recipe, keras).items() if k != "bias_initializer"}
     if recipe.task == "regression":
-        out = keras.layers.Dense(1, activation=f.get("output_activation"), name="output")(h)
+        units, act = 1, f.get("output_activation")
     elif _binary_sigmoid(recipe):
-        out = keras.layers.Dense(1, activation="sigmoid", name="output")(h)
+        units, act = 1, "sigmoid"
     else:
+        units = data.num_classes
         act = "sigmoid" if f.get("sigmoid_with_logits_loss") else "softmax"
-        out = keras.layers.Dense(data.num_classes, activation=act, name="output")(h)
+    out = keras.layers.Dense(units, activation=act, name="output", **kw)(h)
     model = keras.Model(inputs, out, name=f"{recipe.task}_{recipe.model.arch}")
     if f.get("freeze_all_but_last"):
         for layer in model.layers[:-1]:
