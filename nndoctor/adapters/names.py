@@ -3,19 +3,31 @@
 Readers hand over every metric under the tag it had in the log; :func:`canonicalise` picks one
 series for each canonical name (``train_loss, val_loss, train_acc, val_acc, lr, grad_norm``) and
 keeps every other series under a cleaned version of its own name, so nothing is lost and
-``--metric CANONICAL=TAG`` (:func:`apply_overrides`) can still re-map it.
+``--metric CANONICAL=TAG`` (:func:`apply_overrides`) can still re-map it. Per-layer signals in
+the common schemes (``grad_norm/<param>``, ``gradients/<layer>/norm``, histograms, dead/saturated
+fractions) become the probe's ``nndoctor/<quantity>/<NN-layer>`` series (layers.py).
+
+When several tags claim one canonical name (:func:`_preference`): an explicit role prefix wins
+over a convention (``train_loss`` over ``loss``), a validation/eval series over a test series
+(the test set stands in for validation only when nothing else does), then for *train* series
+the one with **more points** (Lightning's ``train_loss_step`` is usually the finer curve, but with
+``log_every_n_steps`` above the batches per epoch ``train_loss_epoch`` has more points and is
+the better curve; on a tie the per-step one), for *validation* series the per-epoch one
+(``val_loss_epoch`` is the mean over the validation set, ``val_loss_step`` one batch of it).
+The loser keeps its own name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from nndoctor.adapters.layers import layer_series
 from nndoctor.adapters.run import CANONICAL, Run, Series
 
 ROLE_WORDS = {
@@ -27,10 +39,14 @@ ROLE_WORDS = {
 LOSS_WORDS = {"loss", "nll", "nll_loss", "ce", "ce_loss", "cross_entropy", "cross_entropy_loss",
               "crossentropy", "xent", "objective"}
 ACC_WORDS = {"acc", "accuracy", "top1", "top1_acc", "top1_accuracy", "acc1", "acc_top1",
-             "token_accuracy"}
+             "token_accuracy", "top_1", "top_1_accuracy", "acc@1"}
+# Keras metric objects named after their class; ranked after a plain ``accuracy``.
+KERAS_ACC_WORDS = {"sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
 ERROR_WORDS = {"error_rate", "err_rate"}
 GRAD_NORM_WORDS = {"grad_norm", "gradient_norm", "grad_norm_total", "total_norm", "global_norm",
-                   "global_grad_norm", "grads_norm", "gradnorm"}
+                   "global_grad_norm", "grads_norm", "gradnorm", "gradient_norm_total",
+                   # Lightning's grad_norm(module, norm_type=2): grad_2.0_norm_total
+                   "grad_2_0_norm_total", "grad_2_norm_total", "grad_l2_norm_total"}
 # Lightning's LearningRateMonitor names series lr-<OptimizerClass>[-<n>][/pg<i>].
 OPTIMIZERS = {"adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam", "radam",
               "lbfgs", "lion", "adafactor", "lamb", "lars", "sparseadam", "asgd", "rprop",
@@ -46,7 +62,7 @@ EXCLUDED = {
     "train/epoch", "train/global_step", "train/train_loss", "train/train_runtime",
     "train/total_flos", "train/train_samples_per_second", "train/train_steps_per_second",
 }
-_PER_SECOND = re.compile(r"(^|[/_])(samples|steps)_per_second$")
+_PER_SECOND = re.compile(r"(^|[/_])((samples|steps|tokens)_per_second|runtime)$")
 _SPLIT = re.compile(r"[/.\-\s_]+")
 _PG = re.compile(r"^(?:pg|lr)(\d+)$")
 _RL_COMPONENTS = {"reward", "rewards", "kl", "approx_kl", "kl_coef", "ep_rew_mean", "rew",
@@ -62,6 +78,7 @@ class Candidate:
     resolution: str | None  # "step", "epoch" or None
     rank: int = 0  # lower is better among otherwise equal spellings (lr pg0 < pg1, eval_x_loss)
     transform: str = ""  # "1-x" for error rates standing in for accuracy
+    fallback: bool = False  # a test-set series standing in for validation (only if nothing else)
 
 
 def clean_name(tag: str) -> str:
@@ -108,6 +125,10 @@ def classify(tag: str, default_role: str = "train") -> Candidate | None:
     if len(tokens) > 1 and prefix in ROLE_WORDS:
         role, explicit = ROLE_WORDS[prefix], True
         tokens = tokens[1:]
+    elif len(tokens) > 1 and tokens[-1] in ROLE_WORDS:  # Loss/train, Accuracy/val (tutorials)
+        role, explicit = ROLE_WORDS[tokens.pop()], True
+        if len(tokens) > 1 and tokens[-1] in ("step", "epoch") and resolution is None:
+            resolution = RESOLUTION_WORDS[tokens.pop()]
     while len(tokens) > 1 and tokens[0] in NEUTRAL_WORDS | RESOLUTION_WORDS.keys():
         word = tokens.pop(0)
         if word in RESOLUTION_WORDS and resolution is None:
@@ -117,14 +138,20 @@ def classify(tag: str, default_role: str = "train") -> Candidate | None:
     if (rest not in LOSS_WORDS | ACC_WORDS | ERROR_WORDS and prefix == "eval" and explicit
             and tokens[-1] in ("loss", "accuracy", "acc") and len(tokens) > 1):
         rest, rank = tokens[-1], 1  # HF with several eval sets: eval_<set>_loss
+    fallback = role == "test"  # PyTorch tutorials' Loss/test is their validation curve
+    if fallback:
+        role = "val"
     if role not in ("train", "val"):
         return None
     if rest in LOSS_WORDS:
-        return Candidate(f"{role}_loss", explicit, resolution, rank)
+        return Candidate(f"{role}_loss", explicit, resolution, rank, fallback=fallback)
     if rest in ACC_WORDS:
-        return Candidate(f"{role}_acc", explicit, resolution, rank + (1 if "token" in rest else 0))
+        return Candidate(f"{role}_acc", explicit, resolution, rank + (1 if "token" in rest else 0),
+                         fallback=fallback)
+    if rest in KERAS_ACC_WORDS:
+        return Candidate(f"{role}_acc", explicit, resolution, rank + 2, fallback=fallback)
     if rest in ERROR_WORDS or (rest == "error" and not explicit):
-        return Candidate(f"{role}_acc", explicit, resolution, rank + 5, "1-x")
+        return Candidate(f"{role}_acc", explicit, resolution, rank + 5, "1-x", fallback)
     return None
 
 
@@ -167,25 +194,31 @@ def is_rl_style(tags: Iterable[str]) -> bool:
     return False
 
 
-def _preference(c: Candidate, n_points: int) -> tuple[int, int, int, int]:
-    """Sort key, higher is better (§2.10 step 6): explicit role, then resolution, then rank."""
+def _preference(c: Candidate, n_points: int) -> tuple[int, ...]:
+    """Sort key, higher is better (§2.10 step 6, module docstring): not a test-set stand-in,
+    explicit role, rank; then for validation the per-epoch resolution before the number of
+    points, for training the number of points before the resolution."""
     if c.canonical.startswith("val"):
         res = {"epoch": 2, None: 1, "step": 0}[c.resolution]
-    else:
-        res = {"step": 2, None: 1, "epoch": 0}[c.resolution]
-    return (int(c.explicit), res, -c.rank, n_points)
+        return (int(not c.fallback), int(c.explicit), -c.rank, res, n_points)
+    res = {"step": 2, None: 1, "epoch": 0}[c.resolution]
+    return (int(not c.fallback), int(c.explicit), -c.rank, n_points, res)
 
 
 def canonicalise(
-    raw: Mapping[str, Series], default_role: str = "train"
+    raw: Mapping[str, Series], default_role: str = "train", unmapped: Collection[str] = ()
 ) -> tuple[dict[str, Series], dict[str, Any]]:
     """Map ``{tag: Series}`` to ``{name: Series}`` and context hints (``rl_style``, ``derived``).
 
-    The order of ``raw`` breaks ties, so readers pass tags in log order.
+    The order of ``raw`` breaks ties, and gives the forward order of layers whose names do not
+    (layers.py), so readers pass tags in log order. Tags in ``unmapped`` keep their own names
+    (a reader's series on another x axis, e.g. Keras' per-batch ``batch_loss`` beside the
+    per-epoch curves).
     """
-    chosen: dict[str, tuple[tuple[int, int, int, int], int, str, Candidate]] = {}
+    raw, layer_context = layer_series(raw)
+    chosen: dict[str, tuple[tuple[int, ...], int, str, Candidate]] = {}
     for order, (tag, series) in enumerate(raw.items()):
-        cand = classify(tag, default_role)
+        cand = None if tag in unmapped else classify(tag, default_role)
         if cand is None or len(series) == 0:
             continue
         key = _preference(cand, len(series))
@@ -197,10 +230,17 @@ def canonicalise(
     used = set()
     for name, (_key, _order, tag, cand) in chosen.items():
         s = raw[tag]
-        values = 1.0 - s.values if cand.transform == "1-x" else s.values
+        values, how = s.values, tag
+        if name.endswith("_acc") and _percent(values):
+            values, how = values / 100.0, f"{tag} / 100 (logged in percent)"
+        if cand.transform == "1-x":
+            values, how = 1.0 - values, f"1 - {how}"
         out[name] = Series(s.steps, values, s.source_tag or tag)
-        if cand.transform:
-            context.setdefault("derived", {})[name] = f"1 - {tag}"
+        if how != tag:
+            context.setdefault("derived", {})[name] = how
+        if cand.fallback:
+            context.setdefault("derived", {})[name] = (
+                f"{how} (no validation series: the test set stands in)")
         used.add(tag)
     for tag, s in raw.items():
         if tag in used or is_excluded(tag):
@@ -215,7 +255,15 @@ def canonicalise(
                 context.setdefault("derived", {})[f"{role}_loss"] = how
     if is_rl_style(raw):
         context["rl_style"] = True
+    context.update(layer_context)
     return _ordered(out), context
+
+
+def _percent(values: np.ndarray) -> bool:
+    """An accuracy logged in percent (``100. * correct / total``): above 1, none above 100."""
+    finite = values[np.isfinite(values)]
+    return bool(finite.size and finite.max() > 1.5 and finite.max() <= 100.0
+                and finite.min() >= 0.0)
 
 
 def _unique(name: str, taken: Mapping[str, Any]) -> str:
@@ -313,3 +361,35 @@ def _find(series: Mapping[str, Series], tag: str) -> str | None:
         if name == wanted or clean_name(s.source_tag) == wanted:
             return name
     return None
+
+
+LOSS_NAMES = ("train_loss", "val_loss")
+
+
+def has_loss(run: Run) -> bool:
+    """Whether the run has a train or validation loss (what every curve detector starts from)."""
+    return any(len(s) > 0 for s in (run.series.get(name) for name in LOSS_NAMES) if s is not None)
+
+
+def no_loss_warning(run: Run) -> str | None:
+    """The warning for a run in which no series maps to a loss: which series were found and how
+    to name the loss with ``--metric``; None when the run has a loss."""
+    if has_loss(run):
+        return None
+    if not run.series:
+        return ("no metric series in this log: nothing to diagnose (a log of a run that "
+                "has not logged yet?)")
+    tags = [s.source_tag or name for name, s in run.series.items()]
+    shown = ", ".join(tags[:8]) + (f" and {len(tags) - 8} more" if len(tags) > 8 else "")
+    example = next((t for t in tags if "loss" in t.lower()), tags[0])
+    return (f"no series maps to a train or val loss (found: {shown}); name the loss with "
+            f"--metric train_loss=TAG or --metric val_loss=TAG, e.g. --metric "
+            f"train_loss={example}")
+
+
+def with_loss_warning(run: Run) -> Run:
+    """The run with :func:`no_loss_warning` added (once) when it has no loss."""
+    warning = no_loss_warning(run)
+    if warning is None or warning in run.warnings:
+        return run
+    return dataclasses.replace(run, warnings=(*run.warnings, warning))

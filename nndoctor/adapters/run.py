@@ -45,11 +45,28 @@ class Run:
     path: Path
     format: str
     series: dict[str, Series] = field(default_factory=dict)
-    context: dict[str, Any] = field(default_factory=dict)  # num_classes, batch_size, optimizer, lr…
+    # num_classes, batch_size, optimizer, lr…; the x axis: step_unit, steps_per_epoch, epoch_base
+    context: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def get(self, name: str) -> Series | None:
         return self.series.get(name)
+
+    def extent(self, series: Series) -> tuple[int | None, float | None]:
+        """How far training got by the last point of ``series``: (optimizer steps, epochs), each
+        None when the log does not say. Readers set ``context["step_unit"]`` ("step" or
+        "epoch"; steps when absent), ``steps_per_epoch`` when they can derive it, and
+        ``epoch_base`` (1 when epochs are counted from 1, as Ultralytics does)."""
+        if not len(series):
+            return None, None
+        last = int(series.steps[-1])
+        spe = self.context.get("steps_per_epoch")
+        spe = spe if isinstance(spe, int) and spe > 0 else None
+        if self.context.get("step_unit") == "epoch":
+            base = self.context.get("epoch_base", 0)
+            epochs = last + 1 - (base if isinstance(base, int) else 0)
+            return (epochs * spe if spe else None), float(epochs)
+        return last, (last / spe if spe else None)
 
 
 class Reader(Protocol):

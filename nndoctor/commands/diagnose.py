@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from nndoctor.adapters.names import parse_metric_overrides
+from nndoctor.adapters.names import has_loss, parse_metric_overrides
 from nndoctor.adapters.run import LogError
 from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers
 from nndoctor.report import render
@@ -49,4 +49,11 @@ def run_diagnose(args: argparse.Namespace) -> int:
         write_atomic(args.plot, render_html(reports, args.top))
     if args.fail_on and any(r.diagnosis.alarming(args.fail_on) for r in reports):
         return 1
+    blind = [r.run.name for r in reports if not has_loss(r.run)]
+    if args.fail_on and blind:  # a gate that judged nothing must not pass (docs/errors.md)
+        shown = ", ".join(blind[:3]) + (f" and {len(blind) - 3} more" if len(blind) > 3 else "")
+        print(f"nndoctor: --fail-on: no train or val loss in {shown}, so nothing was judged; "
+              "name the loss with --metric train_loss=TAG (see the warning in the report)",
+              file=sys.stderr)
+        return 2
     return 0

@@ -39,7 +39,8 @@ def test_lightning_sparse_rows_and_suffixes() -> None:
 
 def test_lightning_hparams_context() -> None:
     (run,) = lightning.read(LOGS / "lightning" / "version_0" / "metrics.csv")
-    assert run.context == {"num_classes": 10, "batch_size": 64, "lr": 0.001, "optimizer": "Adam"}
+    assert run.context == {"num_classes": 10, "batch_size": 64, "lr": 0.001, "optimizer": "Adam",
+                           "step_unit": "step", "steps_per_epoch": 200}
 
 
 def test_lightning_old_header_order_and_momentum_column() -> None:
@@ -59,7 +60,7 @@ def test_lightning_hparams_never_followed_and_unsafe_yaml_ignored(tmp_path: Path
     (run,) = lightning.read(folder / "metrics.csv")
     assert run.series["train_loss"].values.tolist() == [1.0, 0.9]
     assert any("hparams.yaml" in w for w in run.warnings)
-    assert run.context == {}
+    assert run.context == {"step_unit": "step"}
 
 
 def test_other_metrics_csv_goes_to_the_generic_reader(tmp_path: Path) -> None:

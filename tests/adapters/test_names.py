@@ -20,23 +20,36 @@ from nndoctor.adapters.run import Run, Series
 SPELLINGS = {
     "train_loss": ["loss", "train_loss", "train/loss", "train_loss_step", "train_loss_epoch",
                    "train/epoch_loss", "training_loss", "trn_loss", "mean_loss", "batch_loss",
-                   "Train Loss", "epoch_loss"],
+                   "Train Loss", "epoch_loss", "Loss/train", "Train/Loss", "train/loss_step",
+                   "train/loss_epoch", "loss/train_step", "Loss/Train"],
     "val_loss": ["val_loss", "valid_loss", "eval_loss", "eval/loss", "val/loss", "validation_loss",
                  "validation/epoch_loss", "validation/evaluation_loss_vs_iterations",
-                 "eval_squad_loss", "dev_loss", "val_loss_epoch"],
+                 "eval_squad_loss", "dev_loss", "val_loss_epoch", "loss/val", "Loss/validation",
+                 "Loss/Val", "val/loss_epoch"],
     "train_acc": ["accuracy", "acc", "train_acc", "train_accuracy", "train/acc",
-                  "mean_token_accuracy", "train/epoch_accuracy"],
+                  "mean_token_accuracy", "train/epoch_accuracy", "Accuracy/train", "train_acc1",
+                  "top1", "sparse_categorical_accuracy", "categorical_accuracy", "acc@1",
+                  "binary_accuracy", "train/top1"],
     "val_acc": ["val_accuracy", "val_acc", "valid_acc", "eval_accuracy", "eval/accuracy",
-                "validation/epoch_accuracy"],
+                "validation/epoch_accuracy", "Accuracy/val", "val/acc", "val_acc1",
+                "val_sparse_categorical_accuracy", "eval_top1", "validation/epoch_sparse_"
+                "categorical_accuracy", "val_acc@1"],
     "lr": ["lr", "learning_rate", "train/learning_rate", "lr-Adam", "lr-AdamW/pg1", "lr/pg0",
-           "lr/pg2", "x/lr0", "epoch_learning_rate", "train/lr"],
+           "lr/pg2", "x/lr0", "epoch_learning_rate", "train/lr", "lr-AdamW", "lr-SGD",
+           "lr-AdamW-1"],
     "grad_norm": ["grad_norm", "train/grad_norm", "gradient_norm", "grad-norm", "total_norm",
-                  "global_norm"],
+                  "global_norm", "grad_2.0_norm_total", "grad_norm/total"],
 }
-NOT_CANONICAL = ["test_loss", "train/box_loss", "val/cls_loss", "lr-SGD-momentum", "epoch",
+# Spellings of a *test* set: they stand in for validation only when nothing else does
+TEST_SPELLINGS = {"val_loss": ["test_loss", "Loss/test", "test/loss"],
+                  "val_acc": ["test_acc", "Accuracy/test", "test/accuracy"]}
+NOT_CANONICAL = ["train/box_loss", "val/cls_loss", "lr-SGD-momentum", "epoch",
                  "step", "train/train_loss", "train_runtime", "eval_samples_per_second",
                  "metrics/mAP50(B)", "hp_metric", "kl_loss", "train/value_loss", "lr_scheduler",
-                 "total_flos", "train/epoch"]
+                 "total_flos", "train/epoch", "loss_scale", "val_loss_ratio", "train/loss_scale",
+                 "grad_scale", "eval/runtime", "eval/steps_per_second", "top5", "val_top5",
+                 "grad_2.0_norm/net.0.weight", "grad_inf_norm_total", "lr-AdamW-momentum",
+                 "max_grad_norm_clip", "accuracy_gap", "loss_ratio", "loss/train_val_gap"]
 
 
 @pytest.mark.parametrize(("canonical", "tag"),
@@ -46,9 +59,70 @@ def test_spellings_map_to_canonical(canonical: str, tag: str) -> None:
     assert cand is not None and cand.canonical == canonical
 
 
+@pytest.mark.parametrize(("canonical", "tag"),
+                         [(c, t) for c, tags in TEST_SPELLINGS.items() for t in tags])
+def test_test_set_spellings_are_a_validation_fallback(canonical: str, tag: str) -> None:
+    cand = classify(tag)
+    assert cand is not None and cand.canonical == canonical and cand.fallback
+
+
 @pytest.mark.parametrize("tag", NOT_CANONICAL)
 def test_not_canonical(tag: str) -> None:
     assert classify(tag) is None
+
+
+def test_test_set_stands_in_for_validation_only_without_one() -> None:
+    series, ctx = canonicalise({"Loss/train": _s(10), "Loss/test": _s(5),
+                                "Accuracy/test": _s(5)})
+    assert series["val_loss"].source_tag == "Loss/test"
+    assert series["val_acc"].source_tag == "Accuracy/test"
+    assert "test set stands in" in ctx["derived"]["val_loss"]
+    series, ctx = canonicalise({"loss": _s(10), "test_loss": _s(8), "val_loss": _s(4)})
+    assert series["val_loss"].source_tag == "val_loss"
+    assert series["test_loss"].source_tag == "test_loss" and "derived" not in ctx
+
+
+def test_train_prefers_the_series_with_more_points() -> None:
+    """Lightning: with log_every_n_steps below the batches per epoch the step series is finer;
+    with few batches per epoch the epoch series has more points and is the better curve."""
+    series, _ = canonicalise({"train_loss_epoch": _s(20), "train_loss_step": _s(4)})
+    assert series["train_loss"].source_tag == "train_loss_epoch"
+    assert series["train_loss_step"].source_tag == "train_loss_step"
+    series, _ = canonicalise({"train_loss_epoch": _s(5), "train_loss_step": _s(5)})
+    assert series["train_loss"].source_tag == "train_loss_step"  # a tie: the per-step one
+    series, _ = canonicalise({"val_loss_step": _s(50), "val_loss_epoch": _s(3)})
+    assert series["val_loss"].source_tag == "val_loss_epoch"  # validation: the epoch mean
+    series, _ = canonicalise({"loss": _s(50), "train_loss_epoch": _s(3)})
+    assert series["train_loss"].source_tag == "train_loss_epoch"  # explicit role first
+
+
+def test_keras_accuracy_spellings_rank_after_plain_accuracy() -> None:
+    series, _ = canonicalise({"sparse_categorical_accuracy": _s(5), "accuracy": _s(5),
+                              "val_sparse_categorical_accuracy": _s(5)})
+    assert series["train_acc"].source_tag == "accuracy"
+    assert series["val_acc"].source_tag == "val_sparse_categorical_accuracy"
+
+
+def test_accuracy_in_percent_is_scaled() -> None:
+    percent = Series.from_pairs(np.arange(5), [10.0, 35.0, 60.0, 80.0, 91.5], "top1")
+    series, ctx = canonicalise({"top1": percent, "val_acc": _s(5)})
+    np.testing.assert_allclose(series["train_acc"].values, percent.values / 100)
+    assert ctx["derived"]["train_acc"] == "top1 / 100 (logged in percent)"
+    assert series["val_acc"].values.max() <= 1  # a fraction stays as it is
+
+
+def test_lr_param_groups_and_lightning_monitor() -> None:
+    series, _ = canonicalise({"lr-AdamW/pg2": _s(5), "lr-AdamW/pg1": _s(5),
+                              "lr-AdamW-momentum": _s(5)})
+    assert series["lr"].source_tag == "lr-AdamW/pg1"
+    assert {"lr-adamw/pg2", "lr-adamw-momentum"} <= set(series)
+
+
+def test_unmapped_tags_keep_their_names() -> None:
+    series, _ = canonicalise({"batch_loss": _s(50), "epoch_loss": _s(5)},
+                             unmapped={"batch_loss"})
+    assert series["train_loss"].source_tag == "epoch_loss"
+    assert "batch_loss" in series
 
 
 def test_fastai_unprefixed_accuracy_is_validation() -> None:

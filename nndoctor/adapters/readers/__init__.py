@@ -17,7 +17,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nndoctor.adapters.names import apply_overrides
+from nndoctor.adapters.names import apply_overrides, with_loss_warning
 from nndoctor.adapters.readers import (
     generic_csv,
     hf_trainer_state,
@@ -30,6 +30,7 @@ from nndoctor.adapters.readers import (
     ultralytics,
 )
 from nndoctor.adapters.readers._io import load_json
+from nndoctor.adapters.readers._merge import Logged, merge_logged
 from nndoctor.adapters.run import LogError, Reader, Run
 
 ENTRY_POINT_GROUP = "nndoctor.readers"
@@ -106,7 +107,10 @@ def read_path(
 ) -> list[Run]:
     """Read a log file, or every log under a directory, into Runs (sorted by path).
 
-    A file nobody recognises is an error when named directly and ignored inside a directory.
+    Inside a directory, logs of one run written by two loggers become one run (_merge.py). A
+    run without a train or val loss carries a warning saying which series it has and how to
+    name the loss (``--metric train_loss=TAG``). A file nobody recognises is an error when named
+    directly and ignored inside a directory.
     Bad logs raise :class:`LogError`; inside a directory, ``on_error`` (when given) receives
     them instead and the scan goes on. Nothing is ever written next to the logs.
     """
@@ -120,7 +124,7 @@ def read_path(
     runs = _read_dir(root, on_error) if os.path.isdir(root) else _read_file(root, st.st_size)
     if metric_overrides:
         runs = [apply_overrides(run, metric_overrides) for run in runs]
-    return runs
+    return [with_loss_warning(run) for run in runs]  # never a silent "nothing found"
 
 
 def _read_file(path: Path, size: int) -> list[Run]:
@@ -228,14 +232,18 @@ def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[R
         groups.setdefault((reader.name, key), (reader, []))[1].append(file)
     if not groups:
         raise LogError(root, "no log of a known format in this directory")
-    runs: list[Run] = []
-    for reader, files in groups.values():
+    logged: list[Logged] = []
+    for (_name, key), (reader, files) in groups.items():
         try:
-            runs += _guarded(reader, files)
+            read = _guarded(reader, files)
         except LogError as exc:
             if on_error is None:
                 raise
             on_error(exc)
+            continue
+        home = key if isinstance(key, Path) and key != files[0] else files[0].parent
+        logged += [Logged(run, home) for run in read]
+    runs = merge_logged(logged)  # one run logged by two loggers is one run (_merge.py)
     runs = [r for r in runs if r.series or r.warnings] or runs
     runs.sort(key=lambda r: (str(r.path), r.format))
     return _unique_names(runs, root)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from nndoctor.adapters.names import canonicalise
@@ -36,12 +37,14 @@ def build_run(
     context: Mapping[str, Any] | None = None,
     warnings: list[str] | tuple[str, ...] = (),
     default_role: str = "train",
+    unmapped: Collection[str] = (),
 ) -> Run:
     """Normalise metric names (names.py) and assemble the Run. A log with a generic file name
-    (metrics.csv, training.log, …) is named after its folder."""
+    (metrics.csv, training.log, …) is named after its folder. Readers put the x axis in the
+    context (:func:`axis`: ``step_unit``, ``steps_per_epoch``)."""
     if name.lower() in GENERIC_NAMES and Path(path).parent.name:
         name = Path(path).parent.name
-    series, hints = canonicalise(raw, default_role=default_role)
+    series, hints = canonicalise(raw, default_role=default_role, unmapped=unmapped)
     ctx = dict(context or {})
     ctx.update(hints)
     return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
@@ -110,3 +113,46 @@ def yaml_context(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(data, Mapping):
         return {}, []
     return context_from_params(data), []
+
+
+def axis(unit: str, steps: Any = None, epochs: Any = None,
+         fallback: float | None = None) -> dict[str, Any]:
+    """The run's x axis for ``Run.context``: ``step_unit`` ("step" or "epoch") and, when the log
+    shows it, ``steps_per_epoch`` (from steps and epochs logged together; else ``fallback``,
+    e.g. HF's max_steps / num_train_epochs)."""
+    out: dict[str, Any] = {"step_unit": unit}
+    spe = steps_per_epoch(steps, epochs) if steps is not None and epochs is not None else None
+    if spe is None and fallback is not None and fallback >= 1 and float(fallback).is_integer():
+        spe = int(fallback)
+    if spe is not None:
+        out["steps_per_epoch"] = spe
+    return out
+
+
+def steps_per_epoch(steps: Any, epochs: Any) -> int | None:
+    """Optimizer steps per epoch from (step, epoch) pairs logged together.
+
+    Fractional epochs (Hugging Face: ``epoch`` = steps done / steps per epoch) give it as the
+    median of step / epoch; whole epochs (Lightning: the epoch a row was logged in) as the median
+    gap between the last steps of consecutive epochs (needs two complete epochs; a full-batch run
+    gives 1). None when the pairs do not tell.
+    """
+    s = np.asarray(steps, dtype=np.float64)
+    e = np.asarray(epochs, dtype=np.float64)
+    ok = np.isfinite(s) & np.isfinite(e) & (e >= 0) & (s >= 0)
+    s, e = s[ok], e[ok]
+    if s.size < 2:
+        return None
+    if np.any(e != np.round(e)):
+        pos = e > 0
+        if not pos.any():
+            return None
+        spe = float(np.median(s[pos] / e[pos]))
+    else:
+        epochs_seen = np.unique(e)
+        last = np.asarray([s[e == x].max() for x in epochs_seen])
+        gaps = np.diff(last)[np.diff(epochs_seen) == 1]
+        if gaps.size == 0:
+            return None
+        spe = float(np.median(gaps))
+    return round(spe) if spe >= 0.5 else None

@@ -3,7 +3,10 @@
 Also covers fastai's ``history.csv`` (its unprefixed metrics are validation metrics) and the
 per-epoch logs of research artefacts that have no epoch column at all (log-formats.md §2.7, §2.9).
 All-text columns (fastai's ``time`` as mm:ss, dates) are skipped; a number column holding
-text is an error naming the line and column.
+text is an error naming the line and column. The x axis is in epochs when the index column is
+an epoch column, or when there is no index column at all (per-epoch dumps such as
+``pd.DataFrame(history.history).to_csv()`` and the research artefacts of §2.9: a per-step logger
+writes its step), else in steps; an ``epoch`` column beside a step column gives steps per epoch.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import numpy as np
 
 from nndoctor.adapters.names import classify, is_rl_style
 from nndoctor.adapters.readers._io import head_text
-from nndoctor.adapters.readers._runs import build_run
+from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.readers._table import Column, Table, read_table, sniff_delimiter
 from nndoctor.adapters.run import Run, Series
 
@@ -83,7 +86,16 @@ class GenericCSVReader:
             mask[:start] = False
             if mask.any():
                 raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
-        context = {"index": index_name or "row"}
+        context: dict[str, object] = {"index": index_name or "row"}
+        by_lower = {name.lower(): name for name in columns}
+        epoch_name = by_lower.get("epoch") or by_lower.get("epochs")
+        if index_name is None or index_name == epoch_name:
+            context.update(axis("epoch"))
+        else:
+            epoch_col = columns[epoch_name] if epoch_name else None
+            rows = slice(start, None)
+            context.update(axis("step", steps[rows], epoch_col.values[rows]
+                                if epoch_col is not None else None))
         return [build_run(path.stem, path, self.name, raw, context, warnings,
                           default_role="val" if fastai else "train")]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
-from nndoctor.adapters.readers._runs import build_run, context_from_params
+from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second",
@@ -76,6 +76,7 @@ class HFTrainerStateReader:
         points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         warnings: list[str] = []
         skipped = 0
+        at: tuple[list[float], list[float]] = ([], [])  # (step, fractional epoch) pairs
         for entry in data["log_history"]:
             if SUMMARY_KEYS & entry.keys() and "loss" not in entry:
                 continue  # the final summary: averages, not curve points
@@ -83,6 +84,10 @@ class HFTrainerStateReader:
             if step is None:
                 skipped += 1
                 continue
+            epoch = to_float(entry.get("epoch"))
+            if epoch is not None:
+                at[0].append(step)
+                at[1].append(epoch)
             for key, value in entry.items():
                 if key in SKIP_KEYS or key.endswith(("_runtime", "_per_second")):
                     continue
@@ -102,6 +107,9 @@ class HFTrainerStateReader:
             number = to_float(data.get(key))
             if number is not None:
                 context[key] = number
+        max_steps, epochs = to_float(data.get("max_steps")), to_float(data.get("num_train_epochs"))
+        context.update(axis("step", *at, fallback=max_steps / epochs
+                            if max_steps and epochs and epochs > 0 else None))
         run_dir = self.group_key(path)
         classes = _num_labels(path.parent / "config.json") or _num_labels(run_dir / "config.json")
         if classes and "num_classes" not in context:

@@ -2,7 +2,8 @@
 
 The step key is optional (``step``, ``global_step``, ``_step``, ``iteration``, ``epoch`` …; else the
 line's position); nested objects are flattened with ``/``; non-numbers are ignored. A last line
-cut short (a job still writing) is dropped with a warning.
+cut short (a job still writing) is dropped with a warning. The x axis is in epochs when the step
+key is ``epoch``, else in steps; an ``epoch`` field beside the step gives steps per epoch.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers._io import head_text, read_text, to_float
-from nndoctor.adapters.readers._runs import build_run
+from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 
 STEP_KEYS = ("step", "global_step", "_step", "steps", "iteration", "iter", "it", "epoch")
@@ -92,7 +93,12 @@ class JSONLinesReader:
                 points[key][0].append(step)
                 points[key][1].append(number)
         raw = {k: Series.from_pairs(s, v, k) for k, (s, v) in points.items()}
-        context = {"index": step_key or "line"}
+        context: dict[str, object] = {"index": step_key or "line"}
+        if step_key == "epoch":
+            context.update(axis("epoch"))
+        else:
+            epoch = points.get("epoch")
+            context.update(axis("step", *(epoch if epoch else (None, None))))
         return [build_run(path.stem, path, self.name, raw, context, warnings)]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from nndoctor.adapters.readers._io import first_line
-from nndoctor.adapters.readers._runs import build_run
+from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.readers._table import index_steps, read_table, sniff_delimiter
 from nndoctor.adapters.run import Run, Series
 
@@ -52,7 +52,7 @@ class KerasCSVReader:
             mask[:start] = False
             if mask.any():
                 raw[name] = Series.from_pairs(epochs[mask], col.values[mask], name)
-        return [build_run(path.stem, path, self.name, raw, {"step_unit": "epoch"}, warnings)]
+        return [build_run(path.stem, path, self.name, raw, axis("epoch"), warnings)]
 
 
 reader = KerasCSVReader()

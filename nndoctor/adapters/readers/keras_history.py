@@ -12,7 +12,7 @@ from typing import Any
 
 from nndoctor.adapters.names import classify
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
-from nndoctor.adapters.readers._runs import build_run
+from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 
 _SHAPE = re.compile(r'^\s*\{\s*"[^"]+"\s*:\s*[\[{]')
@@ -63,7 +63,7 @@ class KerasHistoryReader:
             pairs = [(s, v) for s, v in pairs if v is not None]
             if pairs:
                 raw[key] = Series.from_pairs([p[0] for p in pairs], [p[1] for p in pairs], key)
-        return [build_run(path.stem, path, self.name, raw, {"step_unit": "epoch"}, [])]
+        return [build_run(path.stem, path, self.name, raw, axis("epoch"), [])]
 
 
 reader = KerasHistoryReader()

@@ -1,7 +1,8 @@
 """PyTorch Lightning ``CSVLogger`` ``metrics.csv`` (+ ``hparams.yaml``) → Run (log-formats.md §2.1).
 
 Rows are sparse: step rows carry the ``*_step`` metrics, epoch-end rows the ``val_*`` and
-``*_epoch`` ones; every metric becomes a series over the global ``step`` column.
+``*_epoch`` ones; every metric becomes a series over the global ``step`` column (x axis: steps;
+steps per epoch from the ``epoch`` column beside it).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nndoctor.adapters.readers._io import file_size, first_line
-from nndoctor.adapters.readers._runs import build_run, yaml_context
+from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._table import read_table, sniff_delimiter
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -52,7 +53,10 @@ class LightningCSVReader:
             mask = col.present & present_step
             if mask.any():
                 raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
-        context: dict[str, object] = {}
+        epoch_col = columns.get("epoch")
+        context: dict[str, object] = axis(
+            "step", steps[present_step],
+            epoch_col.values[present_step] if epoch_col is not None else None)
         hparams = path.parent / "hparams.yaml"
         if hparams.is_file():
             ctx, notes = yaml_context(hparams)

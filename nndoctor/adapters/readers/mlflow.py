@@ -2,7 +2,9 @@
 
 ``metrics/<key>`` files hold one ``<timestamp_ms> <value> <step>`` line per logged value (keys
 with ``/`` are sub-folders); ``params/<key>`` hold one value each and go into the context;
-``meta.yaml`` and ``tags/mlflow.runName`` give the run's name.
+``meta.yaml`` and ``tags/mlflow.runName`` give the run's name. Steps are what the code logged;
+Keras/TensorFlow autologging logs one point per epoch (tag ``mlflow.autologging``), and an
+``epoch`` metric logged over steps gives steps per epoch.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ import numpy as np
 import yaml
 
 from nndoctor.adapters.readers._io import read_text
-from nndoctor.adapters.readers._runs import build_run, context_from_params
+from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 
 MAX_DEPTH = 6  # metric keys with this many "/" at most
+EPOCH_AUTOLOG = {"keras", "tensorflow", "tf.keras"}  # autologging flavours that log per epoch
 
 
 def run_dir_of(path: Path) -> Path | None:
@@ -64,6 +67,12 @@ class MLflowReader:
         tags = _values(run / "tags")
         meta = _meta(run / "meta.yaml")
         context: dict[str, Any] = context_from_params(params)
+        epoch = raw.get("epoch")
+        if tags.get("mlflow.autologging", "").lower() in EPOCH_AUTOLOG:
+            context.update(axis("epoch"))
+        else:
+            context.update(axis("step", *((epoch.steps, epoch.values) if epoch is not None
+                                          else (None, None))))
         if params:
             context["params"] = params
         name = tags.get("mlflow.runName") or str(meta.get("run_name") or "") or run.name

@@ -5,8 +5,9 @@ are declared at run time (§1.3). Records in the common one-scalar-per-event lay
 column-wise with numpy against a per-tag template checked byte for byte; everything else goes
 through the protobuf classes. All three scalar encodings are read (``simple_value``; ``tensor``
 ``float_val``/``double_val``; TF2 ``tensor_content``); histograms become
-``hist/<tag>/mean|std|min|max``; tags whose first metadata names another plugin (text, images,
-hparams …) are skipped.
+``hist/<tag>/mean|std|min|max|norm`` (norm = sqrt(sum of squares), the L2 norm of the tensor a
+gradient or weight histogram was made of); tags whose first metadata names another plugin (text,
+images, hparams …) are skipped.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.readers._io import open_log
-from nndoctor.adapters.readers._runs import build_run, yaml_context
+from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.run import LogError, Run, Series
 
 try:  # optional C extension: CRC-32C of every record (pure-Python CRC would be far too slow)
@@ -213,7 +214,7 @@ class _Collector:
 
     scalars: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = field(
         default_factory=lambda: defaultdict(list))
-    hists: dict[str, list[tuple[int, int, tuple[float, float, float, float]]]] = field(
+    hists: dict[str, list[tuple[int, int, tuple[float, ...]]]] = field(
         default_factory=lambda: defaultdict(list))
     plugin: dict[str, tuple[int, str]] = field(default_factory=dict)
     restarts: list[tuple[int, int]] = field(default_factory=list)
@@ -513,7 +514,7 @@ def _decode_slow(buf: bytes, s: np.ndarray, n: np.ndarray, idx: np.ndarray, base
                 out.note_plugin(tag, record, v.metadata.plugin_data.plugin_name)
             kind = v.WhichOneof("value")
             value: float | None = None
-            stats: tuple[float, float, float, float] | None = None
+            stats: tuple[float, ...] | None = None
             if kind == "simple_value":
                 value = v.simple_value
             elif kind == "tensor":
@@ -554,16 +555,21 @@ def _tensor_value(t: Any) -> float | None:
     return None
 
 
-def _histo_stats(h: Any) -> tuple[float, float, float, float] | None:
+HIST_STATS = ("mean", "std", "min", "max", "norm")
+
+
+def _histo_stats(h: Any) -> tuple[float, ...] | None:
+    """mean, std, min, max and L2 norm (sqrt(sum_squares): exact, torch stores it)."""
     if h.num <= 0:
         return None
     mean = h.sum / h.num
     var = max(h.sum_squares / h.num - mean * mean, 0.0)
-    return mean, float(np.sqrt(var)), h.min, h.max
+    return mean, float(np.sqrt(var)), h.min, h.max, float(np.sqrt(max(h.sum_squares, 0.0)))
 
 
-def _tensor_histogram(t: Any) -> tuple[float, float, float, float] | None:
-    """TF2 histogram tensor [k, 3] = (left edge, right edge, count) → mean, std, min, max."""
+def _tensor_histogram(t: Any) -> tuple[float, ...] | None:
+    """TF2 histogram tensor [k, 3] = (left edge, right edge, count) → mean, std, min, max and
+    an L2 norm estimated from the bucket centres."""
     dims = [d.size for d in t.tensor_shape.dim]
     if len(dims) != 2 or dims[1] != 3 or t.dtype not in (1, 2):
         return None
@@ -582,7 +588,8 @@ def _tensor_histogram(t: Any) -> tuple[float, float, float, float] | None:
     mean = float((centres * counts).sum() / total)
     std = float(np.sqrt(max((counts * (centres - mean) ** 2).sum() / total, 0.0)))
     nonzero = np.nonzero(counts)[0]
-    return mean, std, float(arr[nonzero[0], 0]), float(arr[nonzero[-1], 1])
+    norm = float(np.sqrt((counts * centres ** 2).sum()))
+    return mean, std, float(arr[nonzero[0], 0]), float(arr[nonzero[-1], 1]), norm
 
 
 # --------------------------------------------------------------------------- assembling a run
@@ -644,7 +651,7 @@ def _finish(out: _Collector, warnings: list[str]) -> dict[str, Series]:
         steps = np.asarray([p[1] for p in points], dtype=np.int64)
         keep = _purge(records, steps, restarts)
         stats = np.asarray([p[2] for p in points], dtype=np.float64)[keep]
-        for j, stat in enumerate(("mean", "std", "min", "max")):
+        for j, stat in enumerate(HIST_STATS):
             name = f"hist/{tag}/{stat}"
             first[name] = int(records[0])
             raw[name] = Series.from_pairs(steps[keep], stats[:, j], name)
@@ -720,13 +727,37 @@ class TensorBoardReader:
             raise LogError(paths[0], "empty file")
         warnings += [f"{p.name}: empty event file ignored" for p in empty]
         raw = _finish(out, warnings)
-        context: dict[str, Any] = {}
+        keras = any(p.parent != run_dir and p.parent.name.lower() in SUBRUN_DIRS
+                    and p.name.endswith(".v2") for p in paths)
+        context, unmapped = _axis(raw, keras)
         hparams = run_dir / "hparams.yaml"
         if hparams.is_file():
             ctx, notes = yaml_context(hparams)
             context.update(ctx)
             warnings += notes
-        return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings)]
+        return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings,
+                          unmapped=unmapped)]
+
+
+_KERAS_STEP_TAGS = re.compile(r"^(train|validation)/(batch_|evaluation_.*_vs_iterations$)")
+_YOLO_TAGS = re.compile(r"^(train|val)/\w+_loss$|^metrics/(mAP|precision|recall)")
+
+
+def _axis(raw: dict[str, Series], keras: bool) -> tuple[dict[str, Any], set[str]]:
+    """The x axis. TensorBoard steps are what the writer passed: global steps for torch,
+    Lightning and HF, but epochs for the Keras callback's ``epoch_*`` curves (its ``batch_*`` and
+    ``evaluation_*_vs_iterations`` tags count batches: kept under their own names so the
+    canonical curves share one axis) and for Ultralytics (``trainer.epoch + 1``). An ``epoch``
+    series over steps (Lightning ``epoch``, HF ``train/epoch``) gives steps per epoch."""
+    if keras:
+        return axis("epoch"), {t for t in raw if _KERAS_STEP_TAGS.match(t)}
+    if sum(1 for t in raw if _YOLO_TAGS.match(t)) >= 2 and any(
+            t.startswith("metrics/") for t in raw):
+        return axis("epoch"), set()
+    epoch = raw.get("epoch") or raw.get("train/epoch")
+    if epoch is None:
+        return axis("step"), set()
+    return axis("step", epoch.steps, epoch.values), set()
 
 
 def _read_records(path: Path,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from nndoctor.adapters.readers._io import file_size, first_line
-from nndoctor.adapters.readers._runs import build_run, yaml_context
+from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._table import index_steps, read_table
 from nndoctor.adapters.run import Run, Series
 
@@ -58,7 +58,8 @@ class UltralyticsReader:
             mask[:start] = False
             if mask.any():
                 raw[name] = Series.from_pairs(epochs[mask], col.values[mask], name)
-        context: dict[str, object] = {"epoch_base": int(epochs[0]) if epochs.size else 0}
+        context: dict[str, object] = {**axis("epoch"),
+                                      "epoch_base": int(epochs[0]) if epochs.size else 0}
         for name in ("args.yaml", "opt.yaml"):
             side = path.parent / name
             if side.is_file():

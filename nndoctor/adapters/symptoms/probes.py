@@ -79,7 +79,10 @@ def probes(run: Run, p: Params) -> Iterator[Fact]:
                        f"gradient norm of the first layer {names[0]} ({num(first)}) is "
                        f"{ratio:.3g}× that of the last layer {names[-1]} ({num(last)})", "probe")
     yield from _activation_scale(run, kinds, p)
-    yield from _flags(run, "frozen", "frozen_parameters", "never change (frozen by mistake)")
+    if _layer_series(run, "frozen"):
+        yield from _flags(run, "frozen", "frozen_parameters", "never change (frozen by mistake)")
+    else:
+        yield from _frozen_from_norms(run, tail)
     yield from _flags(run, "symmetric_units", "symmetric_units",
                       "have all units identical (symmetry never broken)")
     yield from _nonfinite(run)
@@ -148,6 +151,35 @@ def _flags(run: Run, quantity: str, fact: str, what: str) -> Iterator[Fact]:
         shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
         yield log_fact(fact, bool(bad), (f"layers {shown} {what}" if bad else
                                          f"none of {len(flags)} layers {what}"), "probe")
+
+
+def _frozen_from_norms(run: Run, tail: int) -> Iterator[Fact]:
+    """Without the probe's ``frozen`` flags (per-layer norms logged by other means): a layer
+    whose gradient is exactly 0 over the last points while other layers get one, or whose
+    weight norm never changes while other layers' do, is frozen. Every layer's weight norm
+    moving says none is; gradient norms alone cannot (a frozen parameter has no gradient to
+    log, so it is missing rather than 0)."""
+    grads = _layer_series(run, "grad_norm")
+    weights = {k: v for k, v in _layer_series(run, "weight_norm").items() if v[1].size >= 3}
+    zero = [k for k, v in grads.items() if np.all(v[1][-tail:] == 0.0)]
+    still = [k for k, v in weights.items() if np.all(v[1] == v[1][0])]
+    zero = zero if len(zero) < len(grads) else []
+    still = still if len(still) < len(weights) else []
+    texts = []
+    if zero:
+        texts.append(f"gradient exactly 0 in layers {_names(zero)}")
+    if still:
+        texts.append(f"weights never change in layers {_names(still)}")
+    if texts:
+        yield log_fact("frozen_parameters", True, "; ".join(texts) + " (frozen by mistake?)",
+                       "layer norms", 0.8)
+    elif len(weights) >= 2:
+        yield log_fact("frozen_parameters", False,
+                       f"the weights of all {len(weights)} layers change", "layer norms", 0.8)
+
+
+def _names(layers: list[str]) -> str:
+    return ", ".join(layers[:5]) + (f" and {len(layers) - 5} more" if len(layers) > 5 else "")
 
 
 def _first_flag(flags: dict[str, Points]) -> tuple[str, int] | None:
