@@ -358,6 +358,18 @@ def interview(diagnosis: Any, recipe: dict[str, Any],
     return session.diagnose(questions=0), tuple(asked)
 
 
+def _stale(folder: Path, entry: dict[str, Any]) -> str | None:
+    """Why the folder no longer holds the manifest's run (the generator's ``done.json`` names
+    another cause), or None."""
+    try:
+        done = json.loads((folder / "done.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(done, dict) and done.get("cause") not in (None, entry["cause"]):
+        return f"{folder.name} holds a {done['cause']} run, not {entry['cause']}"
+    return None
+
+
 def score_entry(job: Job) -> Result:
     """Read one run folder, diagnose it as the CLI does, and keep its first three causes."""
     from nndoctor.pipeline import diagnose_run, load_runs, parse_answers
@@ -368,9 +380,13 @@ def score_entry(job: Job) -> Result:
                   framework=str(e.get("framework", "")), task=str(e.get("task", "")),
                   family=str(e.get("family", "")))
     started = time.perf_counter()
+    folder = Path(job.root) / str(e.get("path", e["id"]))
+    stale = _stale(folder, e)
+    if stale:
+        return replace(base, error=f"stale manifest: {stale}", runs_in_folder=0)
     try:
         skipped: list[Any] = []
-        runs = load_runs([Path(job.root) / str(e.get("path", e["id"]))], skipped=skipped)
+        runs = load_runs([folder], skipped=skipped)
         if not runs:
             reasons = "; ".join(str(s) for s in skipped[:2])
             raise ValueError("no run read" + (f" ({reasons})" if reasons else ""))
@@ -579,6 +595,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"corpus {args.corpus} ({args.manifest.name}, {len(manifest.get('runs', []))} runs "
           f"listed); scored {len(results)}; skipped {n_skipped} (not generated {missing}, "
           f"failed check {n_skipped - missing})")
+    stale = sum((r.error or "").startswith("stale manifest") for r in results)
+    if stale:
+        print(f"WARNING: {stale} folders hold another run than the manifest says (a manifest "
+              "older than the corpus?); they count as misses")
     print()
     print(render_table(figs))
     print()
