@@ -110,3 +110,20 @@ def test_ultralytics_tensorboard_counts_epochs(tmp_path: Path) -> None:
               for tag in ("train/box_loss", "train/cls_loss", "metrics/mAP50(B)")])
     (run,) = read_path(folder)
     assert run.context["step_unit"] == "epoch"
+
+
+def _short(context: dict, steps: list[int]) -> bool:
+    from nndoctor.pipeline import diagnose_run
+
+    s = Series.from_pairs(steps, np.linspace(2.0, 0.5, len(steps)), "loss")
+    run = Run("r", Path("r"), "x", {"train_loss": s}, context)
+    return bool(diagnose_run(run).diagnosis.facts["training_short"].value)
+
+
+def test_run_length_uses_the_unit_the_log_tells() -> None:
+    assert _short({"step_unit": "step"}, list(range(500)))  # 500 steps, epochs unknown
+    assert not _short({"step_unit": "step", "steps_per_epoch": 1}, list(range(500)))  # full batch
+    assert not _short({"step_unit": "epoch"}, list(range(10)))
+    assert _short({"step_unit": "epoch"}, list(range(3)))
+    assert not _short({"step_unit": "epoch", "epoch_base": 1}, [1, 2, 3, 4, 5])  # YOLO: 5 epochs
+    assert not _short({"step_unit": "epoch", "steps_per_epoch": 5000}, [0, 1, 2])  # 15k steps

@@ -317,15 +317,20 @@ def find_blowup(curve: Curve, p: Params) -> Blowup | None:
 
 @detector("run_length", produces=("training_short",))
 def run_length(run: Run, p: Params) -> Iterator[Fact]:
+    """Short only when short in every unit the log tells (Run.extent): a full-batch run of
+    500 epochs is 500 steps and not short, nor are 3 epochs of 10,000 steps."""
     series = run.get("train_loss") or run.get("val_loss")
     if series is None or len(series) == 0:
         return
-    last = int(series.steps[-1])
-    per_epoch = run.context.get("step_unit") == "epoch"
-    limit = p["short_epochs"] if per_epoch else p["short_steps"]
-    unit = "epochs" if per_epoch else "steps"
-    yield log_fact("training_short", bool(last + (1 if per_epoch else 0) < limit),
-                   f"the log covers {last + (1 if per_epoch else 0)} {unit} (short below {limit})",
+    steps, epochs = run.extent(series)
+    measured = []
+    if steps is not None:
+        measured.append((f"{steps} steps", steps < p["short_steps"]))
+    if epochs is not None:
+        measured.append((f"{epochs:g} epochs", epochs < p["short_epochs"]))
+    yield log_fact("training_short", all(short for _, short in measured),
+                   f"the log covers {' = '.join(text for text, _ in measured)} (short below "
+                   f"{p['short_steps']} steps and {p['short_epochs']} epochs)",
                    series.source_tag or "train_loss")
 
 
