@@ -76,7 +76,9 @@ PARAM_LEAF = re.compile(r"(?:[a-z]+_)?(?:weight|bias|kernel|gamma|beta)(?:_\w+)?
 # layer names that are not layers: roles, totals, statistics of a histogram-like scheme
 NOT_LAYERS = {"train", "training", "val", "valid", "validation", "eval", "test", "total", "global",
               "all", "mean", "avg", "std", "min", "max", "median", "var", "hist", "histogram",
-              "norm", "epoch", "step"}
+              "norm", "epoch", "step", "total_norm", "global_norm", "norm_total", "l2", "l2_norm",
+              "grad_norm", "clipped", "unclipped", "pre_clip", "post_clip", "before_clip",
+              "after_clip", "scale", "loss_scale"}
 ROLE_HEADS = {"train", "training", "validation", "val", "eval"}
 
 
@@ -93,7 +95,7 @@ def _match(tag: str) -> tuple[str, str, str] | None:
     t = tag.strip()
     hist = _HIST.fullmatch(t)
     if hist is not None:
-        inner = hist.group("tag")
+        inner = re.sub(r"/histogram$", "", hist.group("tag"), flags=_F)  # Keras 3: <w>/histogram
         head, sep, rest = inner.partition("/")
         if sep and head.lower() in ROLE_HEADS:  # Keras: train/dense/kernel_0
             inner = rest

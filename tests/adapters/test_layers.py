@@ -40,12 +40,15 @@ SCHEMES = {
     "hist/gradients/fc1.weight/norm": ("grad_norm", "fc1", "weight"),
     "hist/fc1.weight/norm": ("weight_norm", "fc1", "weight"),
     "hist/weights/fc1/norm": ("weight_norm", "fc1", ""),
-    "hist/train/dense/kernel_0/norm": ("weight_norm", "dense", "kernel_0"),  # Keras callback
+    "hist/train/dense/kernel_0/norm": ("weight_norm", "dense", "kernel_0"),  # Keras 2 callback
+    "hist/train/sequential/dense/kernel/histogram/norm": ("weight_norm", "sequential/dense",
+                                                          "kernel"),  # Keras 3 callback
 }
 NOT_LAYERS = ["grad_norm", "train/grad_norm", "grad_2.0_norm_total", "grad_norm/total",
               "loss_scale", "val_loss_ratio", "weights/mean", "gradients/fc1/mean",
               "hist/activations/relu1/norm", "hist/fc1/weight/std", "lr-AdamW/pg1",
-              "train/loss", "Loss/train", "weight_decay", "max_grad_norm", "global_grad_norm"]
+              "train/loss", "Loss/train", "weight_decay", "max_grad_norm", "global_grad_norm",
+              "grads/total_norm", "gradients/global_norm", "grad_norm/pre_clip", "grad/norm"]
 
 
 @pytest.mark.parametrize(("tag", "expected"), sorted(SCHEMES.items()))
