@@ -197,3 +197,11 @@ def test_same_dead_fraction_as_the_probe(logged: dict[str, Run]) -> None:
     scalars = diagnose_run(logged["scalars"]).diagnosis.facts["dead_unit_fraction"]
     assert scalars.value == pytest.approx(probe.value)
     assert logged["scalars"].series["train_loss"].source_tag == "Loss/train"
+
+
+def test_saturation_scheme_becomes_the_probe_fact() -> None:
+    series, _ = canonicalise({"loss": _s([1.0, 0.9]), "saturation/tanh1": _s([0.2, 0.3]),
+                              "tanh2/saturation": _s([0.9, 0.95])})
+    fact = diagnose_run(Run("r", Path("r"), "jsonl", series)).diagnosis.facts[
+        "saturated_fraction"]
+    assert fact.value == pytest.approx(0.925) and "tanh2" in fact.evidence

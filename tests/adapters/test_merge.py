@@ -137,3 +137,31 @@ def test_hf_second_tensorboard_folder(tmp_path: Path, resumed: bool) -> None:
     assert len(runs) == (1 if resumed else 2)
     assert len(runs[0].context["sources"]) == (3 if resumed else 2)
     assert not any(k.startswith("train/loss") for k in runs[0].series)  # covered: kept once
+
+
+def test_real_probe_jsonl_beside_a_real_summarywriter(tmp_path: Path) -> None:
+    """nndoctor's probe and torch's SummaryWriter logging one training loop into one folder."""
+    torch = pytest.importorskip("torch")
+    from torch import nn
+    from torch.utils.tensorboard import SummaryWriter
+
+    import nndoctor.probes
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    probe = nndoctor.probes.attach(model, opt, log_dir=tmp_path / "exp", every=2)
+    x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
+    with SummaryWriter(str(tmp_path / "exp")) as writer:
+        for step in range(8):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            writer.add_scalar("Loss/train", loss.item(), step)
+    probe.close()  # no probe.step(loss): the probe file alone has no loss
+    (run,) = read_path(tmp_path)
+    assert run.format == "tensorboard+jsonl" and run.name == "exp"
+    assert run.series["train_loss"].source_tag == "Loss/train"
+    assert any(k.startswith("nndoctor/grad_norm/") for k in run.series)
+    assert not any("no series maps" in w for w in run.warnings)
