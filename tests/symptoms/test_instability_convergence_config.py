@@ -71,9 +71,10 @@ def test_one_blowup_is_counted_once():
     loss[420:], grad[418:] = loss[420:] * 50, grad[418:] * 200
     found = facts(make_run(train_loss=(STEPS, loss), grad_norm=(STEPS, grad)))
     assert found["loss_exploded"].value is True
-    assert found["grad_norm_spikes"].value is False  # the same event, counted by the loss
-    assert "blow-up" in found["grad_norm_spikes"].evidence
-    assert found["loss_oscillating"].value is False  # judged before the blow-up
+    assert found["grad_norm_spikes"].value is True  # the gradient's side of the same event
+    assert "at the loss blow-up" in found["grad_norm_spikes"].evidence
+    assert found["grad_norm_growing"].value is False  # one blow-up is no steady growth
+    assert found["loss_oscillating"].value is False  # the swing is judged before the blow-up
 
 
 def test_gradient_spike_away_from_any_loss_event_is_a_spike():

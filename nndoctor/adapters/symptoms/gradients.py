@@ -14,8 +14,8 @@ MAX_POINTS = 4000
 
 
 def _events(run: Run) -> list[tuple[int, int]]:
-    """Step ranges of the loss's own blow-up (see curves.annotate): a gradient spike there is
-    the same event, already counted by the loss, not a second one."""
+    """Step ranges of the loss's own blow-up (see curves.annotate): the gradient's trend is
+    judged without them, so one blow-up does not also count as steady growth."""
     return [tuple(e) for e in run.context.get("_loss_events", ())]
 
 
@@ -71,16 +71,14 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
         logs = np.log(ratio[np.isfinite(ratio) & (ratio > 0)])
     sigma = 1.4826 * float(np.median(np.abs(logs - np.median(logs)))) if logs.size else 0.0
     bar = max(p["spike_ratio"], float(np.exp(min(p["spike_z"] * sigma, 700))))
-    candidates = np.flatnonzero(ratio >= bar)  # NaN where no history: never a spike
-    spikes = candidates[~event[candidates]]
+    spikes = np.flatnonzero(ratio >= bar)  # NaN where no history: never a spike
     if spikes.size:
         i = int(spikes[0])
+        at_blowup = bool(event[spikes].all())
         text = (f"grad_norm spiked to {num(float(curve.values[i]))} at step "
                 f"{int(curve.steps[i])}, {ratio[i]:.0f}× the median of the previous "
-                f"{p['window']} points ({spikes.size} spikes at ≥ {bar:.3g}×)")
-    elif candidates.size:
-        text = (f"grad_norm's only spikes (from step {int(curve.steps[candidates[0]])}) belong "
-                "to the loss blow-up, which counts them already")
+                f"{p['window']} points ({spikes.size} spikes at ≥ {bar:.3g}×"
+                + ("; all at the loss blow-up" if at_blowup else "") + ")")
     else:
         text = (f"grad_norm never exceeds {bar:.3g}× the median of the previous "
                 f"{p['window']} points ({p['spike_ratio']:g}×, or {p['spike_z']:g} robust "

@@ -131,28 +131,39 @@ def infer_task(run: Run, p: Params) -> Task:
     if why is not None:
         return Task("regression", None, True, f"regression inferred: {why}",
                     p["regression_certainty"])
-    loss = run.get("train_loss") or run.get("val_loss")
-    if loss is None or not has_acc:
+    if not has_acc:
         return Task()
-    pairs = []
-    first_loss, first_acc = _first_finite(loss), _first_finite(acc_series)
-    if first_loss is not None and first_acc is not None:
-        pairs.append(("first", first_loss, first_acc))
-    curve = Curve.of(loss, "loss")
-    acc_curve = Curve.of(acc_series, "acc")
-    if curve is not None and acc_curve is not None and len(curve) >= 4 and len(acc_curve) >= 2:
-        start, end = curve.level_start(), curve.level_end()
-        if abs(end - start) <= p["flat_change"] * max(abs(start), 1e-12):
-            pairs.append(("flat", end, acc_curve.level_end()))
-    for phase, lval, aval in pairs:
+    for phase, lval, aval in _pairs(run, p):
         c = _fit_classes(lval, aval, p)
         if c is not None:
             kind = "binary" if c == 2 else "multiclass"
-            what = "first" if phase == "first" else "flat"
-            text = (f"classification with C = {c} inferred: the {what} loss {num(lval)} ≈ "
+            text = (f"classification with C = {c} inferred: the {phase} loss {num(lval)} ≈ "
                     f"ln {c} = {math.log(c):.3f} and the accuracy {num(aval)} ≈ 1/{c}")
             return Task(kind, c, True, text, p["inferred_certainty"])
     return Task()
+
+
+def _pairs(run: Run, p: Params) -> Iterator[tuple[str, float, float]]:
+    """(phase, loss, accuracy) pairs measured together: the first points and the flat ends of
+    the same split's loss and accuracy, then a flat loss with a flat accuracy of the other
+    split (a first evaluation may come long after the first training step)."""
+    flats = {}
+    for role in ("train", "val"):
+        loss, acc = run.get(f"{role}_loss"), run.get(f"{role}_acc")
+        first_loss, first_acc = _first_finite(loss), _first_finite(acc)
+        if first_loss is not None and first_acc is not None:
+            yield "first", first_loss, first_acc
+        curve, acc_curve = Curve.of(loss, "loss"), Curve.of(acc, "acc")
+        if curve is not None and len(curve) >= 4:
+            start, end = curve.level_start(), curve.level_end()
+            if abs(end - start) <= p["flat_change"] * max(abs(start), 1e-12):
+                flats[f"{role}_loss"] = end
+        if acc_curve is not None and len(acc_curve) >= 2:
+            flats[f"{role}_acc"] = acc_curve.level_end()
+    for loss_key, acc_key in (("train_loss", "train_acc"), ("val_loss", "val_acc"),
+                              ("train_loss", "val_acc"), ("val_loss", "train_acc")):
+        if loss_key in flats and acc_key in flats:
+            yield "flat", flats[loss_key], flats[acc_key]
 
 
 def task_of(run: Run) -> Task:
