@@ -61,6 +61,7 @@ EXCLUDED = {
     "train_runtime", "eval_runtime", "num_tokens", "num_input_tokens_seen",
     "train/epoch", "train/global_step", "train/train_loss", "train/train_runtime",
     "train/total_flos", "train/train_samples_per_second", "train/train_steps_per_second",
+    "total_steps", "percentage",  # LLaMA-Factory progress fields
 }
 _PER_SECOND = re.compile(r"(^|[/_])((samples|steps|tokens)_per_second|runtime)$")
 _SPLIT = re.compile(r"[/.\-\s_]+")

@@ -194,3 +194,15 @@ def test_mlflow_bad_metric_line(tmp_path: Path) -> None:
     (run / "metrics" / "loss").write_text("1664364007310 0.5 0\n1664364007311 abc 1\n")
     with pytest.raises(LogError, match="line 2"):
         read_path(tmp_path)
+
+
+def test_llama_factory_trainer_log(tmp_path: Path) -> None:
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text("".join(json.dumps({
+        "current_steps": s, "total_steps": 30, "loss": 2.0 / s, "lr": 1e-4, "epoch": s / 10,
+        "percentage": round(100 * s / 30, 2), "elapsed_time": "0:00:05",
+        "remaining_time": "0:01:00"}) + "\n" for s in range(1, 31)))
+    (run,) = read_path(path)
+    assert run.series["train_loss"].steps.tolist() == list(range(1, 31))
+    assert set(run.series) == {"train_loss", "lr"}
+    assert run.context["steps_per_epoch"] == 10

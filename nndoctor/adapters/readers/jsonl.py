@@ -18,7 +18,8 @@ from nndoctor.adapters.readers._io import head_text, read_text, to_float
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 
-STEP_KEYS = ("step", "global_step", "_step", "steps", "iteration", "iter", "it", "epoch")
+STEP_KEYS = ("step", "global_step", "_step", "steps", "current_steps", "iteration", "iter", "it",
+             "epoch")  # current_steps: LLaMA-Factory's trainer_log.jsonl
 SUFFIXES = {".jsonl", ".ndjson"}
 SNIFF_SUFFIXES = {".json", ".log", ".txt"}
 
