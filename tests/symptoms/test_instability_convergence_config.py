@@ -174,6 +174,12 @@ def test_steady_fall_at_the_end_is_still_decreasing():
     assert "slope t" in found["loss_still_decreasing_at_end"].evidence
 
 
+def test_short_per_epoch_log_still_decreasing_without_a_slope_test():
+    e = np.arange(10)
+    found = facts(make_run({"step_unit": "epoch"}, train_loss=(e, 2.3 - 0.15 * e)))
+    assert found["loss_still_decreasing_at_end"].value is True
+
+
 def test_train_longer_is_ruled_out_when_validation_has_plateaued():
     train = 2.3 - 0.0003 * STEPS + RNG.normal(0, 0.01, STEPS.size)  # still falling, short run
     val = np.r_[np.linspace(2.3, 1.4, 8), 1.4 + RNG.normal(0, 0.005, VAL_STEPS.size - 8)]

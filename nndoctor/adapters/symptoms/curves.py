@@ -207,10 +207,13 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     tail_steady = _steady_decline(tail, p["steady_share"])
     drop = float(smooth[0] - smooth[-1])
     tail_share = float(tail[0] - tail[-1]) / drop if drop > 0 else 0.0
-    t_slope = slope_t(train.tail(p["tail_fraction"]))
+    tail_raw = train.tail(p["tail_fraction"])
+    t_slope = slope_t(tail_raw)
+    # with fewer than 4 tail points (a short per-epoch log) a slope test says nothing
+    real_slope = tail_raw.size < 4 or t_slope <= -p["tail_t"]
     still = tail_change < 0 and tail_share >= p["tail_share"] \
         and (tail_change <= -p["still_falling"] or tail_steady) \
-        and (direction == "decreasing" or steady) and t_slope <= -p["tail_t"]
+        and (direction == "decreasing" or steady) and real_slope
     yield log_fact("loss_still_decreasing_at_end", bool(still),
                    f"over the last {pct(p['tail_fraction'])} of the run train_loss changed "
                    f"{tail_change:+.1%} ({pct(max(tail_share, 0))} of its total drop; slope "

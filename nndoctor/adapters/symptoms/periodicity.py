@@ -58,8 +58,10 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
     if lag < p["min_lag"] or abs(lag_f - lag) > 0.05 * lag or values.size < p["min_epochs"] * lag:
         return
     x = np.log(values) if values.min() > 0 else values.copy()
-    kernel = np.ones(lag) / lag
-    trend = np.convolve(x, kernel, mode="valid")  # one-epoch moving average: keeps the period
+    # one-epoch moving average (by cumulative sums, O(n) for any epoch length): it removes the
+    # trend and cancels anything that repeats every epoch, which the residual then keeps
+    csum = np.concatenate(([0.0], np.cumsum(x)))
+    trend = (csum[lag:] - csum[:-lag]) / lag
     offset = (lag - 1) // 2
     resid = x[offset:offset + trend.size] - trend
     if resid.size < 3 * lag:
