@@ -18,6 +18,7 @@ from nndoctor.engine.conditions import (
 )
 from nndoctor.engine.matchers import Matcher, PythonMatcher
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
+from nndoctor.knowledge.schema import Manifestation
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Engine:
                 continue
             found = []
             for m in cause.expects:
-                sure = certainty_false(m.when, facts)
+                sure = absence_of(m, facts)
                 if sure > self.threshold:
                     used = tuple(dict.fromkeys(n for n in facts_in(m.when) if n in facts))
                     found.append(Absence(cause_id, m.name, m.frequency, sure,
@@ -162,6 +163,16 @@ class Engine:
                 if c.is_cause == causes:
                     by_target.setdefault(c.target, []).append(c.value)
         return {t: combine_all(vs) for t, vs in sorted(by_target.items())}
+
+
+def absence_of(m: Manifestation, facts: Known) -> float:
+    """How surely manifestation ``m`` is absent: three-valued over all of its facts, or, with
+    ``decided_by``, as soon as those facts are known and ``m.when`` does not hold."""
+    if not m.decided_by:
+        return certainty_false(m.when, facts)
+    if any(name not in facts for name in m.decided_by) or certainty(m.when, facts) > 0:
+        return 0.0
+    return min(facts[name][1] for name in m.decided_by)
 
 
 @functools.cache

@@ -164,6 +164,9 @@ def _check_expects(kb: KnowledgeBase, cause: Cause, findings: set[str]) -> Itera
     for i, m in enumerate(cause.expects):
         where = f"expects.{i}.when"
         yield from _check_condition(kb, m.when, here, where, findings)
+        for name in set(m.decided_by) - set(facts_in(m.when)):
+            yield Problem("error", here, f"expects.{i}.decided_by",
+                          f"{name!r} is not tested in this manifestation's 'when'")
         for test, _ in fact_tests(m.when):
             if test.operator()[0] in {"present", "absent"}:
                 yield Problem("error", here, where, f"{test.fact!r}: a manifestation tests a "

@@ -199,12 +199,19 @@ class Manifestation(Strict):
     """Something a cause is expected to show; observed absent, it counts against the cause.
 
     ``frequency`` is how often the cause shows it (INTERNIST-1/QMR). Only facts known to be false
-    make a manifestation absent: an unknown fact never counts against a cause.
+    make a manifestation absent: an unknown fact never counts against a cause (``decided_by``
+    names the facts whose being known is enough to judge).
     """
 
     name: str = Field(pattern=SNAKE)
     when: AllOf | AnyOf
     frequency: float = Field(gt=0.0, le=1.0)
+    decided_by: list[str] = Field(
+        default_factory=list,
+        description="Facts that decide absence: once all are known and `when` is false, the "
+        "manifestation is absent even if other alternatives were not measured (e.g. a too-high LR "
+        "shows in the training curve itself; a missing validation curve does not hide that). "
+        "Empty: every alternative must be known false.")
     because: str = Field(min_length=20, description="Shown when the manifestation is absent.")
     sources: Sources = Field(min_length=1)
 

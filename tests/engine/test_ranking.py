@@ -59,12 +59,18 @@ def test_an_absence_is_explained_among_the_evidence_of_a_ranked_cause():
 def test_an_unknown_manifestation_never_counts_against():
     with_lr_high = _session({**FLAT_AT_CHANCE, **SMOOTH, "lr": 0.9}).diagnose(questions=0)
     assert with_lr_high.scores["lr_too_high"] > 0  # the logged LR is the clue that remains
-    unknown_lr = dict(SMOOTH)
-    del unknown_lr["lr"]
-    del unknown_lr["grad_norm_spikes"]
-    partial = _session({**FLAT_AT_CHANCE, **unknown_lr}).diagnose(questions=0)
+    unmeasured = dict(SMOOTH)
+    del unmeasured["loss_oscillating"]  # a fact that decides the absence is unknown
+    partial = _session({**FLAT_AT_CHANCE, **unmeasured}).diagnose(questions=0)
     assert partial.scores["lr_too_high"] == _session(FLAT_AT_CHANCE).diagnose(
         questions=0).scores["lr_too_high"]
+
+
+def test_decided_by_judges_absence_without_the_secondary_alternatives():
+    no_grads = {k: v for k, v in {**FLAT_AT_CHANCE, **SMOOTH}.items()
+                if k not in ("grad_norm_spikes", "lr")}
+    d = _session(no_grads).diagnose(questions=0)  # no gradient norm, no LR logged
+    assert d.scores["lr_too_high"] < 0
 
 
 def test_a_tie_is_reported_with_a_separating_question_and_step():

@@ -104,6 +104,17 @@ class Curve:
         return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
 
 
+def graded(effect: float, weak: float, strong: float, floor: float = 0.35,
+           ceiling: float = 1.0) -> float:
+    """A fact's certainty graded by its effect size: ``floor`` at the detection threshold
+    ``weak``, rising linearly to ``ceiling`` at ``strong`` (a val-loss rise of 8 % is weak
+    evidence of overfitting, one of 100 % strong)."""
+    if strong <= weak:
+        return ceiling
+    share = min(max((effect - weak) / (strong - weak), 0.0), 1.0)
+    return round(floor + (ceiling - floor) * share, 4)
+
+
 def relative_change(start: float, end: float) -> float:
     scale = max(abs(start), 1e-12)
     return (end - start) / scale

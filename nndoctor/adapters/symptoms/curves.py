@@ -12,6 +12,7 @@ from nndoctor.adapters.symptoms.base import (
     Curve,
     Params,
     detector,
+    graded,
     log_fact,
     num,
     pct,
@@ -85,7 +86,8 @@ def overfitting(run: Run, p: Params) -> Iterator[Fact]:
                    f"{int(val.steps[k])}{fell}" if rising else
                    f"val_loss ends {pct(max(rise, 0))} above its minimum {num(best)}",
                    f"val_loss, steps {int(val.steps[k])}-{int(val.steps[-1])}",
-                   certainty=0.9)
+                   certainty=graded(rise, p["rise"], p["rise_strong"], ceiling=0.95)
+                   if rising else 0.9)
 
 
 def val_minimum(val: Curve) -> int:
