@@ -382,7 +382,7 @@ def _dead_bias(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]
 
 
 def _dead_lr(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
-    lr = float(_pick(rng, [1.0, 2.0]))
+    lr = float(_pick(rng, [0.5, 0.7]))
     r = _set(r, model_activation="relu", optim_name="sgd", optim_momentum=0.9, optim_lr=lr,
              optim_schedule="constant", optim_warmup_frac=0.05, model_depth=3, model_norm=False)
     return r, f"SGD lr={lr:g}: ReLUs die after the first large steps ({r.task})", {}
@@ -457,12 +457,12 @@ def _few_samples(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dic
 
 
 def _overfit(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
-    n = int(_pick(rng, [200, 300]))
-    r = _set(r, n_train=n, batch_size=32, epochs=int(_pick(rng, [60, 80])),
+    n = int(_pick(rng, [200, 300])) if r.task != "image8" else int(_pick(rng, [120, 160]))
+    r = _set(r, n_train=n, batch_size=32, epochs=int(_pick(rng, [60, 80])), model_arch="mlp",
              model_width=256, model_depth=3, model_dropout=0.0,
              optim_weight_decay=0.0, optim_schedule="constant", seed=r.seed | 1,
              faults={"label_noise": 0.1, "_dataset": "synthetic"})
-    return r, f"{n} samples, 3x256 MLP, no regularisation, {r.epochs} epochs", {}
+    return r, f"{n} samples, 3x256 MLP, no regularisation, {r.epochs} epochs ({r.task})", {}
 
 
 def _too_small(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
@@ -541,7 +541,8 @@ def _eval_train_mode(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str,
 def _short(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
     frac = float(_pick(rng, [0.05, 0.08, 0.12]))
     r = _set(r, epochs=r.epochs * 3)
-    steps = max(r.steps_per_epoch() + 10, int(frac * r.total_steps()))
+    steps = max((4 if fw == "keras" else 2) * r.steps_per_epoch() + 10,
+                int(frac * r.total_steps()))
     r = _set(r, max_steps=steps)
     evals = max(2, min(r.steps_per_epoch(), math.ceil(8 * r.steps_per_epoch() / steps)))
     return r, f"stopped after {steps} of {r.steps_per_epoch() * r.epochs} planned steps", {
@@ -586,8 +587,8 @@ def _grad_bug(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
 
 
 def _no_zero_grad(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
-    r = _set(r, faults={"no_zero_grad": True}, optim_name="sgd", optim_lr=0.01,
-             optim_momentum=0.0)
+    r = _set(r, faults={"no_zero_grad": True}, optim_name="sgd",
+             optim_lr=float(_pick(rng, [0.03, 0.05])), optim_momentum=0.0)
     return r, f"optimizer.zero_grad() never called: gradients accumulate ({r.task})", {}
 
 
@@ -706,8 +707,8 @@ FAULT_FAMILIES: list[Family] = [
     # overfitting
     Family("overfitting", "big MLP on 200-300 samples (tabular)", _ALL,
            _fault("tabular", _overfit), 4, ("too_few_samples",)),
-    Family("overfitting", "big MLP on 200-300 samples (regression)", ("torch", "lightning",
-           "keras"), _fault("regression", _overfit), 3, ("too_few_samples",)),
+    Family("overfitting", "big MLP on 120-160 flattened image8 samples", ("torch",
+           "lightning", "hf"), _fault("image8", _overfit), 3, ("too_few_samples",)),
     # model_too_small
     Family("model_too_small", "1-2 hidden units (tabular)", _ALL, _fault("tabular", _too_small),
            4),
