@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from nndoctor.adapters.run import LogError
+from nndoctor.engine.durable_matcher import RulesetCompileError
 from nndoctor.engine.facts import FactError
 from nndoctor.knowledge.loader import KnowledgeError
 
-USER_ERRORS = (LogError, FactError, KnowledgeError, OSError, ValueError)
+USER_ERRORS = (LogError, FactError, KnowledgeError, RulesetCompileError, OSError, ValueError)
 
 
 def one_line(exc: BaseException) -> str:

@@ -3,6 +3,13 @@
 Every evaluation asserts ONE fact per stratum holding all known facts as properties, so each rule
 becomes a single-pattern durable rule. Negation is pushed down to the leaves (negation normal
 form) with closed-world semantics: ``not (x = v)`` is ``x absent or x ≠ v``.
+
+durable_rules indexes the tests that follow one node of its network in a table of 512 slots and
+spins for ever when the table is full (``findAlpha`` in rete.c), and every alternative of an
+``in:`` list or ``any:`` takes a slot next to those of the other rules of its stratum. So an
+``in:`` list longer than :data:`MAX_IN_ALTERNATIVES` becomes ONE test of a membership property
+that the matcher computes in Python (:func:`membership_tests`); every compile also runs under a
+watchdog (durable_matcher.py).
 """
 
 from __future__ import annotations
@@ -16,6 +23,8 @@ from nndoctor.knowledge.schema import AllOf, Condition, FactTest, NotOf, Rule
 
 SINK_RULE = "zz_sink"
 SINK_PRIORITY = 65000
+MAX_IN_ALTERNATIVES = 16  # longer in: lists are tested in Python (one durable test each)
+MEMBERSHIP_PREFIX = "nnd__in__"  # property names of those tests (fact names are identifiers)
 
 
 class CycleError(ValueError):
@@ -37,6 +46,27 @@ def durable_scalar(value: Any) -> Any:
     return durable_number(float(value))
 
 
+def membership_key(test: FactTest) -> str:
+    """The property that holds whether ``test`` (a long ``in:`` list) holds: True/False when the
+    fact is known, absent when it is not. Named by the fact and a hash of the list."""
+    _, ref = test.operator()
+    blob = json.dumps([[type(r).__name__, r] for r in ref], sort_keys=True).encode()
+    return f"{MEMBERSHIP_PREFIX}{test.fact}__{hashlib.sha256(blob).hexdigest()[:12]}"
+
+
+def is_membership(test: FactTest) -> bool:
+    op, ref = test.operator()
+    return op == "in" and len(ref) > MAX_IN_ALTERNATIVES
+
+
+def membership_tests(rules: dict[str, Rule]) -> dict[str, FactTest]:
+    """Property name → ``in:`` test, for every list the compiler leaves to Python."""
+    from nndoctor.engine.conditions import fact_tests
+
+    return {membership_key(t): t for rule in rules.values() for t, _neg in fact_tests(rule.when)
+            if is_membership(t)}
+
+
 def _leaf(test: FactTest, negated: bool) -> dict[str, Any]:
     op, ref = test.operator()
     name = test.fact
@@ -46,6 +76,9 @@ def _leaf(test: FactTest, negated: bool) -> dict[str, Any]:
         return missing if negated else exists
     if op == "absent":
         return exists if negated else missing
+    if is_membership(test):  # one test, whatever the length of the list
+        key = membership_key(test)
+        return {"$or": [missing, {key: False}]} if negated else {key: True}
     if op == "in":
         options = [{name: durable_scalar(r)} for r in ref]
         if negated:

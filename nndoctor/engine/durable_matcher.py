@@ -4,6 +4,12 @@ Guards against every pitfall measured in reference/engine-durable-rules.md: no d
 threads (QuietHost), one process-wide lock, one fact per stratum plus a sink rule (no unmatched
 facts), floats made parseable, explicit fact ids, actions that only record, the state checked for
 swallowed exceptions, and every session deleted in ``finally`` (the 1024-sid cap is never near).
+
+A ruleset can make durable_rules' compiler spin for ever (a node's table of 512 next tests is full:
+``findAlpha`` in rete.c never returns, holding the GIL, so no thread can time it out). Every new
+ruleset is therefore first compiled in a child process under a time limit (:func:`trial_compile`);
+a stuck or failing compile is retried there rule by rule to name the rule, and raised as a
+:class:`RulesetCompileError`. Only a compile that finished in the child is repeated here.
 """
 
 from __future__ import annotations
@@ -12,11 +18,24 @@ import contextlib
 import copy
 import itertools
 import json
+import os
+import select
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from nndoctor.engine.compiler import SINK_RULE, durable_scalar, ruleset_fingerprint
+from nndoctor.engine.compiler import (
+    MAX_IN_ALTERNATIVES,
+    SINK_RULE,
+    durable_scalar,
+    ruleset_fingerprint,
+)
+from nndoctor.engine.conditions import test_holds
+from nndoctor.knowledge.schema import FactTest
 
 try:  # durable-rules does not import on Python >= 3.13
     from durable import engine as _durable_engine
@@ -31,8 +50,21 @@ _FIRED: dict[str, set[str]] = {}  # sid -> rule ids recorded by actions
 _SIDS = itertools.count()
 
 
+COMPILE_TIMEOUT = 10.0  # seconds for a trial compile (normally 0.1 s); NNDOCTOR_COMPILE_TIMEOUT
+SCAN_LIMIT = 120.0  # seconds for the rule-by-rule retry that names the culprit
+
+
 class EngineError(RuntimeError):
     """durable_rules failed; the message says where."""
+
+
+class RulesetCompileError(EngineError):
+    """durable_rules could not compile the rules (it hung or refused); ``rule_id`` names the rule
+    whose addition made it fail, when the retry found it."""
+
+    def __init__(self, message: str, rule_id: str | None = None) -> None:
+        super().__init__(message)
+        self.rule_id = rule_id
 
 
 def _record(rule_id: str) -> Any:
@@ -66,9 +98,11 @@ class DurableMatcher:
 
     name = "durable"
 
-    def __init__(self, definitions: list[dict[str, Any]]) -> None:
+    def __init__(self, definitions: list[dict[str, Any]],
+                 memberships: Mapping[str, FactTest] | None = None) -> None:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
+        self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
         version = ruleset_fingerprint(definitions)
         self._names = [f"nndoctor_{version}_s{k}" for k in range(len(definitions))]
         with _LOCK:
@@ -79,6 +113,7 @@ class DurableMatcher:
                 if name not in _REGISTERED
             }
             if pending:
+                trial_compile(pending)  # in a child under a time limit: a hang here is for ever
                 try:
                     host.set_rulesets(pending)
                 except Exception as exc:  # durable reports only "error code: N"
@@ -91,6 +126,9 @@ class DurableMatcher:
         ruleset = self._names[stratum]
         sid = f"s{next(_SIDS)}"
         message = {name: durable_scalar(v) for name, v in facts.items()}
+        for key, test in self._memberships.items():
+            if test.fact in facts:
+                message[key] = test_holds(test, facts[test.fact])
         message.update({"sid": sid, "id": "facts", "kind": "facts"})
         json.dumps(message, allow_nan=False)  # raise here, not inside durable
         host = _host()
@@ -110,3 +148,196 @@ class DurableMatcher:
                     host.delete_state(ruleset, sid)
                 fired = _FIRED.pop(sid, set())
         return fired
+
+
+# The child: import durable (from where this process found it), read the job from stdin. "all"
+# compiles {name: ruleset} at once; "prefixes" compiles growing prefixes of one ruleset's rules,
+# one output line per prefix, so the parent sees where it stops.
+_CHILD = r"""
+import copy, json, sys
+sys.path[:0] = json.loads(sys.argv[2])
+from durable import engine
+class Host(engine.Host):
+    def _run(self):
+        return None
+    def get_action(self, name):
+        return lambda c: None
+host = Host()
+print("ready", flush=True)
+rulesets = json.loads(sys.stdin.read())
+if sys.argv[1] == "all":
+    try:
+        host.set_rulesets(rulesets)
+    except Exception as exc:
+        print(json.dumps(["error", str(getattr(exc, "message", None) or exc)]), flush=True)
+    else:
+        print(json.dumps(["ok"]), flush=True)
+else:  # "prefixes": {"rules": {...}, "sizes": [k, ...]}: compile the first k rules, each k
+    job = rulesets
+    items = list(job["rules"].items())
+    for step, size in enumerate(job["sizes"]):
+        try:
+            host.set_rulesets({"prefix%d" % step: copy.deepcopy(dict(items[:size]))})
+        except Exception as exc:
+            print(json.dumps(["error", size, str(getattr(exc, "message", None) or exc)]),
+                  flush=True)
+            sys.exit(0)
+        print(json.dumps(["ok", size]), flush=True)
+    print(json.dumps(["done"]), flush=True)
+"""
+
+
+def compile_timeout() -> float:
+    try:
+        value = float(os.environ.get("NNDOCTOR_COMPILE_TIMEOUT", COMPILE_TIMEOUT))
+    except ValueError:
+        return COMPILE_TIMEOUT
+    return value if 0 < value < 3600 else COMPILE_TIMEOUT
+
+
+def _durable_path() -> list[str]:
+    folders = {str(Path(_durable_engine.__file__).resolve().parents[1])}
+    with contextlib.suppress(ImportError):
+        import durable_rules_engine
+
+        folders.add(str(Path(durable_rules_engine.__file__).resolve().parent))
+    return sorted(folders)
+
+
+class _Child:
+    """A compile child whose stdout is read line by line, each line within a deadline."""
+
+    def __init__(self, mode: str, rulesets: Mapping[str, Any]) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", _CHILD, mode, json.dumps(_durable_path())],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.buffer = b""
+        self.eof = False
+        assert self.proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.write(json.dumps(rulesets).encode())
+            self.proc.stdin.close()
+
+    def line(self, timeout: float) -> Any:
+        """The next line as JSON ("ready" as a string); None on timeout or end of output."""
+        assert self.proc.stdout is not None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                self.eof = True
+                return None
+            self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\n", 1)
+        text = raw.decode(errors="replace")
+        return text if text == "ready" else json.loads(text)
+
+    def exit_code(self) -> int | None:
+        """The child's exit code once its output ended (it crashed), None while it runs."""
+        if not self.eof:
+            return None
+        try:
+            return self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.proc.kill()
+        self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+def trial_compile(rulesets: Mapping[str, Any], timeout: float | None = None) -> None:
+    """Compile ``rulesets`` in a child process; raise :class:`RulesetCompileError` if durable
+    hangs (beyond ``timeout`` seconds) or refuses them. If no child can run durable at all, this
+    does nothing: the compile then happens unguarded, as before."""
+    timeout = timeout or compile_timeout()
+    try:
+        child = _Child("all", rulesets)
+    except OSError:
+        return
+    try:
+        if child.line(timeout) != "ready":  # the child cannot import durable: no guard
+            return
+        result = child.line(timeout)
+        crashed = child.exit_code() if result is None else None
+    finally:
+        child.close()
+    if result == ["ok"]:
+        return
+    if result is not None:
+        detail = f"refused them ({result[-1]})"
+    elif crashed is not None:
+        detail = f"crashed (exit {crashed})"
+    else:
+        detail = f"did not finish within {timeout:g} s"
+    rule_id, why = _culprit(rulesets, timeout)
+    if rule_id is None:
+        raise RulesetCompileError(f"durable_rules {detail} compiling the rules")
+    if why is None:
+        raise RulesetCompileError(
+            f"rule {rule_id}: durable_rules never finishes compiling its ruleset once this rule "
+            "is added: after one test it can index at most 512 different next tests, and each "
+            f"alternative of an any: (or of an in: list of up to {MAX_IN_ALTERNATIVES} values) "
+            "takes one; split the rule or test fewer alternatives", rule_id)
+    raise RulesetCompileError(f"rule {rule_id}: durable_rules refused it ({why})", rule_id)
+
+
+def _culprit(rulesets: Mapping[str, Any], timeout: float) -> tuple[str | None, str | None]:
+    """(rule whose addition breaks the compile, durable's error or None for a hang), found by
+    compiling growing prefixes of each ruleset: first in steps of 1/16 of its rules, then rule
+    by rule inside the step that failed; (None, None) if that does not show it."""
+    deadline = time.monotonic() + SCAN_LIMIT
+    for rules in rulesets.values():
+        ids = list(rules)
+        step = max(1, -(-len(ids) // 16))
+        coarse = [*range(step, len(ids), step), len(ids)]
+        failed = _first_failing(rules, coarse, timeout, deadline)
+        if failed is None:
+            continue
+        size = failed[0]
+        if size is None:
+            return None, None
+        if step == 1:  # the coarse pass went rule by rule already
+            return ids[size - 1], failed[1]
+        fine = list(range(max(size - step + 1, 1), size + 1))
+        found = _first_failing(rules, fine, timeout, deadline)
+        if found is None or found[0] is None:
+            return None, None
+        return ids[found[0] - 1], found[1]
+    return None, None
+
+
+def _first_failing(rules: Mapping[str, Any], sizes: list[int], timeout: float,
+                   deadline: float) -> tuple[int | None, str | None] | None:
+    """The first prefix size that hangs (why None) or fails (why: durable's error) in one child;
+    None if every size compiles; (None, None) if the child cannot tell."""
+    try:
+        child = _Child("prefixes", {"rules": rules, "sizes": sizes})
+    except OSError:
+        return None, None
+    try:
+        if child.line(timeout) != "ready":
+            return None, None
+        slowest = 0.0
+        for size in sizes:  # a step takes ~0.01-0.05 s; 20x the slowest one so far is a hang
+            start = time.monotonic()
+            if start > deadline:
+                return None, None
+            limit = timeout if not slowest else min(timeout, max(0.5, 20 * slowest))
+            result = child.line(limit)
+            slowest = max(slowest, time.monotonic() - start)
+            if result is None:
+                code = child.exit_code()
+                return size, None if code is None else f"crash, exit {code}"
+            if result[0] == "error":
+                return size, str(result[2])
+        return None
+    finally:
+        child.close()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from nndoctor.engine import durable_matcher
 from nndoctor.engine.certainty import combine, combine_all
-from nndoctor.engine.compiler import compile_strata, stratify
+from nndoctor.engine.compiler import compile_strata, membership_tests, stratify
 from nndoctor.engine.conditions import (
     Known,
     certainty,
@@ -71,7 +72,8 @@ class Engine:
         self.python = PythonMatcher(kb.rules, self.strata)
         self.matcher: Matcher = self.python
         if backend == "durable" or (backend == "auto" and durable_matcher.AVAILABLE):
-            self.matcher = durable_matcher.DurableMatcher(compile_strata(kb.rules, self.strata))
+            self.matcher = durable_matcher.DurableMatcher(compile_strata(kb.rules, self.strata),
+                                                          membership_tests(kb.rules))
         self.depth = max(self.strata.values(), default=-1) + 1
         self.rules_using: dict[str, set[str]] = {}
         for rid, rule in kb.rules.items():
@@ -175,7 +177,16 @@ def absence_of(m: Manifestation, facts: Known) -> float:
     return min(facts[name][1] for name in m.decided_by)
 
 
-@functools.cache
+_DEFAULT_LOCK = threading.Lock()
+
+
 def default_engine() -> Engine:
-    """The built-in knowledge base compiled once per process."""
+    """The built-in knowledge base compiled once per process (once, even when threads ask at
+    the same time: functools.cache alone lets each of them build it)."""
+    with _DEFAULT_LOCK:
+        return _default_engine()
+
+
+@functools.cache
+def _default_engine() -> Engine:
     return Engine(builtin_knowledge_base())

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from nndoctor.engine.compiler import CycleError, stratify
 from nndoctor.engine.conditions import fact_tests, facts_in
+from nndoctor.engine.durable_matcher import EngineError
 from nndoctor.engine.facts import FactError, coerce_value
+from nndoctor.engine.inference import Engine
 from nndoctor.knowledge.cases import CaseResult, run_cases
 from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
 from nndoctor.knowledge.schema import Cause, Condition, Rule
@@ -62,15 +64,31 @@ def lint(root: Path | None = None) -> LintReport:
         problems.append(Problem("error", str(kb.root / "seed_items.yaml"), sid,
                                 f"seed item {sid} is cited by no fact, cause, fix or rule; "
                                 f"add 'seed:{sid}' to the sources of the entry that encodes it"))
+    engine = _compile(kb, problems)
     results: list[CaseResult] = []
-    if not any(p.severity == "error" for p in problems):
-        results = run_cases(kb)
+    if engine is not None and not any(p.severity == "error" for p in problems):
+        results = run_cases(kb, engine)
         for r in results:
             if not r.passed:
                 problems.append(Problem("error", str(kb.files["rule:" + r.rule_id]),
                                         f"tests.{r.case}", r.message))
     return LintReport(tuple(problems), len(seed_ids), len(seed_ids & cited), len(kb.rules),
                       len(kb.causes), len(kb.facts), len(results))
+
+
+def _compile(kb: KnowledgeBase, problems: list[Problem]) -> Engine | None:
+    """The engine the cases run on. A rule durable_rules cannot compile (it hangs: caught by
+    the watchdog in durable_matcher.py, or refuses) is an error naming the rule's file."""
+    try:
+        return Engine(kb)
+    except EngineError as exc:
+        rule_id = getattr(exc, "rule_id", None)
+        path = kb.files.get(f"rule:{rule_id}", kb.root / "rules")
+        problems.append(Problem("error", str(path), "when", str(exc)))
+    except Exception:
+        if not any(p.severity == "error" for p in problems):
+            raise  # not explained by a problem already reported
+    return None
 
 
 def _seed_items(kb: KnowledgeBase, problems: list[Problem]) -> set[str]:
