@@ -328,13 +328,13 @@ def _within_epoch_share(steps: np.ndarray, values: np.ndarray, spe: int) -> floa
     pos = ((steps - 1) % spe) * 8 // spe
     means = np.array([values[pos == k].mean() if (pos == k).any() else values.mean()
                       for k in range(8)])
-    return float(means[pos].var() / values.var())
+    return float(means[pos].var() / values.var()) - 7 / len(values)  # minus the noise share
 
 
 def _not_shuffled(c: Ctx) -> str | None:
     spe = max(1, -(-c.recipe.n_train // c.recipe.batch_size))
     share = _within_epoch_share(c.logs.steps("train_loss"), c.tl, spe)
-    if share > 0.2:
+    if share > 0.25:
         return None  # the loss follows the label blocks of each epoch
     vl = _fin(c.vl)
     if len(vl) > 6 and np.abs(np.diff(vl)).mean() > 0.05 * vl.mean():

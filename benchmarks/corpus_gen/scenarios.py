@@ -436,7 +436,7 @@ def _label_noise(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dic
 
 
 def _not_shuffled(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
-    r = _set(r, faults={"sorted_by_label": True})
+    r = _set(r, faults={"sorted_by_label": True}, optim_lr=r.optim.lr * 2)
     return r, f"training set sorted by label, DataLoader shuffle=False ({_ln(r)})", {
         "every": int(_pick(rng, [1, 2])), "evals": int(_pick(rng, [3, 4])),
         "scheme": "tb_docs_val" if fw == "torch" else None}
@@ -648,7 +648,7 @@ FAULT_FAMILIES: list[Family] = [
            ("bad_weight_init",)),
     Family("dead_relu", "negative bias init (regression)", ("torch", "lightning", "keras"),
            _fault("regression", _dead_bias), 3, ("bad_weight_init",)),
-    Family("dead_relu", "SGD lr too high kills ReLUs", ("torch", "lightning", "hf"),
+    Family("dead_relu", "SGD lr too high kills ReLUs", _PT,
            _fault("tabular", _dead_lr), 3, ("lr_too_high",)),
     # saturated_activations
     Family("saturated_activations", "sigmoid/tanh MLP huge init (tabular)", _ALL,
