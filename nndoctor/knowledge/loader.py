@@ -7,6 +7,7 @@ the file and field; nothing here prints or exits.
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,10 +24,10 @@ from nndoctor.knowledge.schema import (
     Settings,
     Vocabulary,
 )
+from nndoctor.safe_yaml import YAMLBombError, load_yaml
 
 BUILTIN_ROOT = Path(__file__).parent
 M = TypeVar("M", bound=BaseModel)
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's is 6× faster, same result
 MAX_YAML_BYTES = 1_000_000
 
 
@@ -62,7 +63,8 @@ class KnowledgeBase:
 
 
 def read_yaml(path: Path) -> Any:
-    """Parse one YAML file with the safe loader; errors name the file and line."""
+    """Parse one YAML file with the safe loader (alias bombs refused); errors name the file and
+    line."""
     try:
         if path.stat().st_size > MAX_YAML_BYTES:
             raise KnowledgeError(path, f"file is larger than {MAX_YAML_BYTES} bytes")
@@ -72,7 +74,9 @@ def read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise KnowledgeError(path, "not UTF-8 text") from None
     try:
-        return yaml.load(text, Loader=SAFE_LOADER)  # a safe loader (libyaml when built)
+        return load_yaml(text)  # the safe loader (libyaml when built), expansion bounded
+    except YAMLBombError as exc:
+        raise KnowledgeError(path, f"refused: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}: " if mark else ""
@@ -146,7 +150,16 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     )
 
 
-@functools.cache
+_BUILTIN_LOCK = threading.Lock()
+
+
 def builtin_knowledge_base() -> KnowledgeBase:
-    """The packaged knowledge base, loaded once per process."""
+    """The packaged knowledge base, loaded once per process (once, even when threads ask at
+    the same time)."""
+    with _BUILTIN_LOCK:
+        return _builtin_knowledge_base()
+
+
+@functools.cache
+def _builtin_knowledge_base() -> KnowledgeBase:
     return load_knowledge_base()

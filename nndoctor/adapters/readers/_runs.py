@@ -11,6 +11,7 @@ import yaml
 
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.run import Run, Series
+from nndoctor.safe_yaml import load_yaml
 
 # context key → spellings seen in hparams.yaml, MLflow params, HF state and Ultralytics args.yaml
 CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
@@ -106,7 +107,7 @@ def yaml_context(path: Path) -> tuple[dict[str, Any], list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"{path.name}: not read ({exc})"]
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)  # the one safe loader: alias bombs refused
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return {}, [f"{path.name}: not plain YAML, hyper-parameters ignored ({first})"]

@@ -18,6 +18,7 @@ import yaml
 from nndoctor.adapters.readers._io import read_text
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
+from nndoctor.safe_yaml import load_yaml
 
 MAX_DEPTH = 6  # metric keys with this many "/" at most
 EPOCH_AUTOLOG = {"keras", "tensorflow", "tf.keras"}  # autologging flavours that log per epoch
@@ -129,7 +130,7 @@ def _values(folder: Path) -> dict[str, str]:
 
 def _meta(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))  # alias bombs refused
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}
