@@ -497,7 +497,7 @@ CHECKS: dict[str, Callable[[Ctx], str | None]] = {
     "numerical_instability": _numerical,
     "exploding_gradients": _exploding,
     "vanishing_gradients": _vanishing,
-    "dead_relu": _plateau_high(0.85),
+    "dead_relu": _plateau_high(0.7),
     "saturated_activations": _saturated,
     "bad_weight_init": _bad_init,
     "unnormalized_inputs": _unnormalized,

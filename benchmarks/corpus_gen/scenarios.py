@@ -382,9 +382,10 @@ def _dead_bias(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]
 
 
 def _dead_lr(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
-    lr = float(_pick(rng, [0.5, 0.7]))
+    lr = 0.5
     r = _set(r, model_activation="relu", optim_name="sgd", optim_momentum=0.9, optim_lr=lr,
-             optim_schedule="constant", optim_warmup_frac=0.05, model_depth=3, model_norm=False)
+             optim_schedule="constant", optim_warmup_frac=0.05, model_depth=3, model_norm=False,
+             model_width=64, num_classes=max(4, r.num_classes), faults={"_dataset": "synthetic"})
     return r, f"SGD lr={lr:g}: ReLUs die after the first large steps ({r.task})", {}
 
 
