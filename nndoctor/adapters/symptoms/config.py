@@ -51,9 +51,12 @@ def lr_range(run: Run, p: Params) -> Iterator[Fact]:
     optimizer = str(run.context.get("optimizer", "")).lower().split(".")[-1]
     family = FAMILIES.get(OPTIMIZERS.get(optimizer, ""))
     lr = _peak_lr(run)
-    if family is None or lr is None or lr[0] <= 0:
+    if lr is None or lr[0] <= 0:
         return
     value, where = lr
+    if family is None:  # optimizer not logged: only a rate far above every optimizer's range
+        yield from _unknown_optimizer(value, where, p)
+        return
     far_low, low, high, far_high = (p[f"{family}_{k}"] for k in ("far_low", "low", "high",
                                                                  "far_high"))
     verdict = ("far_below" if value < far_low else "below" if value < low else
@@ -62,6 +65,21 @@ def lr_range(run: Run, p: Params) -> Iterator[Fact]:
                    f"{where} for {run.context.get('optimizer')}: the usual range for training "
                    f"{family} from scratch is {low:g}-{high:g} (far outside below {far_low:g} or "
                    f"above {far_high:g})", "lr, optimizer")
+
+
+def _unknown_optimizer(value: float, where: str, p: Params) -> Iterator[Fact]:
+    """Without the optimizer, a rate above every family's far bound is far above for certain;
+    one above the adaptive optimizers' far bound is far above for Adam/AdamW, the usual choice,
+    with the lower certainty of that assumption. Anything lower stays unjudged."""
+    if value > max(p[f"{f}_far_high"] for f in set(FAMILIES.values())):
+        yield log_fact("lr_vs_optimizer_range", "far_above",
+                       f"{where}: above the far bound of every optimizer's usual range",
+                       "lr")
+    elif value > p["adam_far_high"]:
+        yield log_fact("lr_vs_optimizer_range", "far_above",
+                       f"{where}, optimizer not logged: far above Adam/AdamW's usual range "
+                       f"(above {p['adam_far_high']:g}), typical only for SGD", "lr",
+                       certainty=p["unknown_optimizer_certainty"])
 
 
 @detector("batch_vs_data", produces=("batches_per_epoch",))
