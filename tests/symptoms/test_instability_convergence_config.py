@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from nndoctor.adapters.symptoms.periodicity import epoch_length
 from nndoctor.pipeline import diagnose_run
 from tests.symptoms.synth import (
     HEALTHY,
@@ -126,6 +127,19 @@ def test_loss_repeating_every_epoch_is_found_from_the_evaluation_interval():
 def test_loss_repeating_every_epoch_from_the_configured_epoch_length():
     run = _sawtooth_run(200, 0.6, {"steps_per_epoch": 200})
     assert facts(run)["loss_sawtooth_per_epoch"].value is True
+
+
+def test_epoch_length_from_several_evaluations_per_epoch():
+    run = _sawtooth_run(44, 0.6)
+    val_steps = np.round(np.arange(1, 90) * 44 / 3).astype(int)  # 15, 29, 44, 59, 73, 88 …
+    run = make_run(train_loss=(run.get("train_loss").steps, run.get("train_loss").values),
+                   val_loss=(val_steps, np.full(val_steps.size, 1.0)))
+    assert epoch_length(run) == (44.0, "3 evaluations per 44 steps, taken as one epoch")
+
+
+def test_logging_interval_that_drifts_through_the_epoch_is_not_judged():
+    run = _sawtooth_run(200, 0.6, {"steps_per_epoch": 203})  # 20.3 points per epoch
+    assert "loss_sawtooth_per_epoch" not in facts(run)
 
 
 def test_shuffled_data_has_no_per_epoch_pattern():
