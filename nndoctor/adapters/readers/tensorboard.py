@@ -12,6 +12,7 @@ images, hparams …) are skipped.
 
 from __future__ import annotations
 
+import os
 import re
 import struct
 from collections import defaultdict
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.readers._io import open_log
+from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -146,35 +148,47 @@ def _header_ok(b: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _frame(buf: bytes, path: Path, warnings: list[str], final: bool = True,
-           offset: int = 0) -> tuple[np.ndarray, np.ndarray, int, bool]:
-    """Record data offsets and lengths in ``buf``, the end of the last complete record, and
-    whether reading must stop (a corrupt header). A cut-off tail is an error only when
-    ``final``; otherwise the caller carries it into the next chunk. ``offset`` is where
-    ``buf`` starts in the file (for messages)."""
+           offset: int = 0, file_end: int = 1 << 62,
+           ) -> tuple[tuple[np.ndarray, np.ndarray], int, bool, int | None]:
+    """Record data offsets and lengths in ``buf``, the end of the last complete record,
+    whether reading must stop (a corrupt header, a record past the end of the file) and where
+    to go on past a record too long to be a scalar event (None: right after ``buf``). A cut-off
+    tail is an error only when ``final``; otherwise the caller carries it into the next chunk.
+    ``offset`` is where ``buf`` starts in the file (for messages), ``file_end`` its size."""
     unpack = _HEADER.unpack_from
     size = len(buf)
     starts: list[int] = []
     append = starts.append
     done = 0  # end of the last complete record
+    checked = 0  # starts whose header CRC was checked in the loop
+    impossible = -1  # the length of a sound-looking header no event can have
+    b = np.frombuffer(buf, dtype=np.uint8)
     while done + 12 <= size:
         data = done + 12
-        after = data + unpack(buf, done)[0] + 4
+        length = unpack(buf, done)[0]
+        after = data + length + 4
         if after > size:
+            if ((length > MAX_RECORD_BYTES or offset + after > file_end)
+                    and _header_ok(b, np.asarray([done], dtype=np.int64))[0]):
+                impossible = length  # (a corrupt header is reported below)
             break
         append(data)
         done = after
+        if len(starts) - checked >= 4096:  # junk (zeros) frames as tiny records: stop early
+            if not _header_ok(b, np.asarray(starts[checked:], dtype=np.int64) - 12).all():
+                break
+            checked = len(starts)
     s = np.asarray(starts, dtype=np.int64)
-    b = np.frombuffer(buf, dtype=np.uint8)
     if s.size:
         bad = np.nonzero(~_header_ok(b, s - 12))[0]
         if bad.size:
             first = int(bad[0])
             warnings.append(f"{path.name}: corrupt record header at byte "
                             f"{offset + int(s[first]) - 12}; kept the records before it")
-            s = s[:first]
-            n = _rows(b, s - 12, 8).view("<u8").ravel().astype(np.int64)
-            return s, n, size, True
-    n = _rows(b, s - 12, 8).view("<u8").ravel().astype(np.int64)
+            return _lengths(b, s[:first]), size, True, None
+    if impossible >= 0:
+        skip = _impossible(path, warnings, offset + done, impossible, file_end)
+        return _lengths(b, s), done, skip is None, skip
     stop = False
     if done < size and (final or size - done >= 12):
         corrupt = size - done >= 12 and not _header_ok(b, np.asarray([done], dtype=np.int64))[0]
@@ -185,7 +199,32 @@ def _frame(buf: bytes, path: Path, warnings: list[str], final: bool = True,
         elif final:
             warnings.append(f"{path.name}: truncated last record ({size - done} bytes at the "
                             "end ignored); kept the complete records")
-    return s, n, done, stop
+    return _lengths(b, s), done, stop, None
+
+
+def _lengths(b: np.ndarray, starts: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Data offsets and the lengths their headers declare."""
+    s = np.asarray(starts, dtype=np.int64)
+    return s, _rows(b, s - 12, 8).view("<u8").ravel().astype(np.int64)
+
+
+def _impossible(path: Path, warnings: list[str], at: int, length: int,
+                file_end: int) -> int | None:
+    """A record with a sound header that cannot be read as an event: past the end of the file
+    (stop: None), or longer than :data:`MAX_RECORD_BYTES` (skip it: the offset after it)."""
+    after = at + 12 + length + 4
+    if after > file_end:
+        if length <= MAX_RECORD_BYTES:
+            warnings.append(f"{path.name}: truncated last record ({file_end - at} bytes at the "
+                            "end ignored); kept the complete records")
+        else:
+            warnings.append(f"{path.name}: the record at byte {at} declares {length:,} bytes, "
+                            f"more than the {file_end - at:,} left in the file; kept the records "
+                            "before it")
+        return None
+    warnings.append(f"{path.name}: the record at byte {at} ({size_text(length)}) is longer "
+                    f"than a scalar event can be (limit {MAX_RECORD_BYTES >> 20} MiB): skipped")
+    return after
 
 
 def _check_data_crc(buf: bytes, s: np.ndarray, n: np.ndarray, path: Path,
@@ -767,14 +806,23 @@ def _read_records(path: Path,
     with open_log(path) as fh:
         carry, offset = b"", 0
         while True:
-            block = fh.read(CHUNK)
+            want = CHUNK
+            if len(carry) >= 12:  # a record cut by the chunk: read the rest of it in one go
+                want = max(CHUNK, _HEADER.unpack_from(carry)[0] + 16 - len(carry))
+            block = fh.read(want)
             buf = carry + block if carry else block
-            final = len(block) < CHUNK
+            final = len(block) < want
             if not buf:
                 return
-            s, n, done, stop = _frame(buf, path, warnings, final=final, offset=offset)
+            file_end = max(os.fstat(fh.fileno()).st_size, offset + len(buf))
+            (s, n), done, stop, skip = _frame(buf, path, warnings, final=final, offset=offset,
+                                              file_end=file_end)
             if s.size:
                 yield buf, s, n
+            if skip is not None:  # past a record too long to be an event
+                del buf
+                carry, offset = b"", fh.seek(skip)
+                continue
             if stop or final:
                 return
             carry, offset = buf[done:], offset + done

@@ -1,0 +1,47 @@
+"""Run a snippet in a fresh interpreter and measure its peak RSS and wall time (issue #12).
+
+The child is capped (address space and a timeout), so a regression fails the test instead of
+exhausting the machine; it prints its own peak RSS (``ru_maxrss``) last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+
+import pytest
+
+AS_CAP = 6 << 30  # address space: numpy and the allocator reserve more than they touch
+
+
+@dataclass
+class Measured:
+    rss_mb: float
+    seconds: float
+    result: object
+    stderr: str
+
+
+def measure(code: str, timeout: float = 30.0) -> Measured:
+    """Run ``code`` (which sets ``result`` to something JSON-able) and measure it."""
+    prelude = ("import resource, json\n"
+               f"resource.setrlimit(resource.RLIMIT_AS, ({AS_CAP}, {AS_CAP}))\n"
+               "result = None\n")
+    epilogue = ("\nprint(json.dumps({'rss_kb': resource.getrusage(resource.RUSAGE_SELF)"
+                ".ru_maxrss, 'result': result}))\n")
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code) + epilogue],
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "NNDOCTOR_DEBUG": ""})
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"hung for more than {timeout} s")
+    seconds = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return Measured(out["rss_kb"] / 1024, seconds, out["result"], proc.stderr)
