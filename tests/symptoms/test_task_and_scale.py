@@ -177,3 +177,19 @@ def test_regression_in_raw_units_is_absurd_but_says_why():
     found = facts(scaled)
     assert found["loss_stuck_absurd"].value is True
     assert found["task_type"].value == "regression"
+
+
+def test_a_classifier_loss_above_any_chance_level_is_absurd_without_the_class_count():
+    steps = np.arange(0, 500, 10)
+    loss = 80.0 + 400.0 * np.exp(-steps / 50.0)  # huge init: CE of 480 falling to 80
+    acc = np.full(steps.size, 0.6)
+    run = make_run(train_loss=(steps, loss), val_acc=(steps, acc))
+    found = facts(run)
+    assert found["loss_absurd_scale"].value is True
+    assert found["initial_loss_absurd"].value is True
+
+
+def test_a_regression_loss_of_80_is_not_absurd_without_accuracy():
+    steps = np.arange(0, 500, 10)
+    run = make_run(train_loss=(steps, 80.0 + 400.0 * np.exp(-steps / 50.0)))
+    assert facts(run)["loss_absurd_scale"].value is False

@@ -18,12 +18,22 @@ NONNEGATIVE_LOSSES = REGRESSION_LOSSES | {"ce", "xent", "cross_entropy", "crosse
                                           "binary_crossentropy", "sparse_categorical_crossentropy"}
 
 
-def _bound(task: Task, p: Params) -> tuple[float, str]:
+def _bound(run: Run, task: Task, p: Params) -> tuple[float, str]:
     """The loss value above which the scale is absurd, and how it was set."""
     chance = task.chance_loss
     if chance is not None and p["far_ratio"] * chance < p["absurd_loss"]:
         return p["far_ratio"] * chance, f"{p['far_ratio']:g}× ln C = {p['far_ratio'] * chance:.3g}"
+    if _classification(run, task):  # C unknown: no cross-entropy at chance exceeds ln(1e8)
+        return p["absurd_ce"], (f"{p['absurd_ce']:g}, above the chance loss of any classifier "
+                                f"(ln C < {p['absurd_ce']:g} up to e^{p['absurd_ce']:g} classes)")
     return p["absurd_loss"], f"{p['absurd_loss']:g}"
+
+
+def _classification(run: Run, task: Task) -> bool:
+    if task.kind in ("binary", "multiclass"):
+        return True
+    return any(run.get(tag) is not None and np.isfinite(run.get(tag).values).any()
+               for tag in ("train_acc", "val_acc"))
 
 
 @detector("loss_scale", produces=("loss_absurd_scale", "initial_loss_absurd", "loss_stuck_absurd",
@@ -35,14 +45,14 @@ def loss_scale(run: Run, p: Params) -> Iterator[Fact]:
     if not curves:
         return
     task = task_of(run)
-    bound, how = _bound(task, p)
-    by_chance = bound < p["absurd_loss"]
+    bound, how = _bound(run, task, p)
+    by_chance = task.chance_loss is not None and bound < p["absurd_loss"]
     sure = task.sure(1.0) if by_chance else 1.0
     note = task.note() if by_chance else ""
     # any single loss ≥ 1e3 counts (AUTOTRAINER); ≫ ln C must hold on the smoothed curve
     hits = []
     for c in curves:
-        values = c.values if not by_chance else c.smooth(3)
+        values = c.smooth(3) if bound < p["absurd_loss"] else c.values
         over = np.flatnonzero(values >= bound)
         if over.size:
             i = int(over[0])
