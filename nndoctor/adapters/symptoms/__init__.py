@@ -13,6 +13,7 @@ from nndoctor.adapters.symptoms import (
     context,
     curves,
     gradients,
+    labels,
     lr_schedule,
     nonfinite,
     periodicity,
@@ -27,7 +28,7 @@ from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
 _MODULES = (context, task, curves, scale, consistency, validation, periodicity, gradients,
-            lr_schedule, config, nonfinite, probes)  # registration by import
+            lr_schedule, config, nonfinite, probes, labels)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
