@@ -106,7 +106,10 @@ def test_python_logging_file_is_not_keras(tmp_path: Path) -> None:
     path = tmp_path / "training.log"
     path.write_text("2025-04-24 21:16:20,207 - INFO - epoch 1 loss 0.5\n"
                     "2025-04-24 21:16:21,207 - INFO - epoch 2 loss 0.4\n")
-    assert detect_reader(path) is None
+    reader = detect_reader(path)  # a console log (console.py), never the Keras CSV reader
+    assert reader is not None and reader.name == "console"
+    (run,) = reader.read(path)
+    assert run.series["train_loss"].values.tolist() == [0.5, 0.4]
 
 
 # ------------------------------------------------------------------------- generic CSV / TSV

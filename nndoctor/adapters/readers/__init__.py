@@ -19,6 +19,8 @@ from typing import Any
 
 from nndoctor.adapters.names import apply_overrides, with_loss_warning
 from nndoctor.adapters.readers import (
+    console,
+    dvclive,
     generic_csv,
     hf_trainer_state,
     jsonl,
@@ -26,11 +28,15 @@ from nndoctor.adapters.readers import (
     keras_history,
     lightning_csv,
     mlflow,
+    mlflow_sqlite,
+    ray_tune,
     tensorboard,
     ultralytics,
+    wandb,
 )
 from nndoctor.adapters.readers._io import load_json
 from nndoctor.adapters.readers._merge import Logged, merge_logged
+from nndoctor.adapters.readers._remote import read_remote, remote_url
 from nndoctor.adapters.run import LogError, Reader, Run
 
 ENTRY_POINT_GROUP = "nndoctor.readers"
@@ -44,6 +50,11 @@ BUILTIN: tuple[Reader, ...] = (
     keras_history.reader,
     jsonl.reader,
     generic_csv.reader,
+    mlflow_sqlite.reader,
+    wandb.reader,
+    dvclive.reader,
+    ray_tune.reader,
+    console.reader,
 )
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
 plugin_errors: list[str] = []  # one line per third-party reader that failed to load
@@ -114,6 +125,9 @@ def read_path(
     Bad logs raise :class:`LogError`; inside a directory, ``on_error`` (when given) receives
     them instead and the scan goes on. Nothing is ever written next to the logs.
     """
+    special = _special(path, metric_overrides, on_error)  # stdin, s3://…, sqlite:///…
+    if special is not None:
+        return special
     root = Path(path)
     try:
         st = root.stat()
@@ -125,6 +139,26 @@ def read_path(
     if metric_overrides:
         runs = [apply_overrides(run, metric_overrides) for run in runs]
     return [with_loss_warning(run) for run in runs]  # never a silent "nothing found"
+
+
+def _special(path: str | Path, overrides: Mapping[str, str] | None,
+             on_error: Callable[[LogError], None] | None) -> list[Run] | None:
+    """``-`` (console output on standard input), a remote URL (``s3://…``, read through a
+    temporary mirror: _remote.py) or an MLflow ``sqlite:///…`` URI; None for a local path."""
+    if os.path.exists(path):
+        return None
+    if str(path) == "-":
+        runs = console.read_stdin()
+        runs = [apply_overrides(r, overrides) for r in runs] if overrides else runs
+        return [with_loss_warning(r) for r in runs]
+    url = remote_url(path)
+    if url is not None:
+        return read_remote(url, lambda p, on_error: read_path(
+            p, metric_overrides=overrides, on_error=on_error), on_error)
+    db = mlflow_sqlite.sqlite_uri_path(str(path))
+    if db is not None:
+        return read_path(db, metric_overrides=overrides, on_error=on_error)
+    return None
 
 
 def _read_file(path: Path, size: int) -> list[Run]:
@@ -146,7 +180,8 @@ def _unknown(path: Path) -> str:
         except LogError as exc:
             return exc.message
     return ("unknown log format (expected TensorBoard events, metrics.csv, CSVLogger, "
-            "trainer_state.json, MLflow, JSON Lines, Keras history JSON or results.csv)")
+            "trainer_state.json, MLflow, JSON Lines, Keras history JSON, results.csv, W&B, "
+            "DVCLive, Ray Tune or console output; see docs/formats.md)")
 
 
 def _guarded(reader: Reader, paths: list[Path]) -> list[Run]:

@@ -1,0 +1,310 @@
+"""Console output of a training script (``train.log``, ``nohup.out``, ``slurm-*.out``, ``*.out``,
+a ``*.txt`` whose content says so, or standard input) → Run.
+
+Recognised line kinds (the one with the most lines in the log is used; a log with no recognised
+metric line is not a console log, never a guess):
+
+* **Keras ``fit``**: ``Epoch 3/20`` then the epoch's last progress line ``25/25 ━━━━ 0s 2ms/step -
+  accuracy: 0.87 - loss: 0.41 - val_accuracy: … - val_loss: …`` (Keras 3; Keras 2's ``[=====]``
+  bars and ``verbose=2`` lines too). ``\\r``-overwritten progress updates are separate segments:
+  the last one of each epoch holds the epoch's averages and its validation. Step = epoch − 1
+  (0-based, as Keras' CSVLogger and TensorBoard callback count), x axis in epochs.
+* **Hugging Face Trainer** printed dicts ``{'loss': 0.52, 'grad_norm': 1.3, 'learning_rate':
+  4e-05, 'epoch': 0.5}`` (numbers or quoted numbers, ``nan``/``inf``). The step is the position
+  of the last tqdm counter (``120/400 [..]``) printed before the dict when there is one, else the
+  count of training dicts so far; the final ``{'train_runtime': …, 'train_loss': …}`` summary
+  (``train_loss`` there is the run's average) is ignored. ``epoch`` gives steps per epoch.
+* **PyTorch Lightning** progress bars ``Epoch 3: 100%|…| 50/50 [00:01<00:00, …, v_num=0,
+  train_loss=0.123, val_loss=0.456]``: the last bar of each epoch; step = epoch, x axis in epochs.
+* **Hand-written** lines with an index and named numbers: ``epoch 3 loss=0.12 val_loss=0.3``,
+  ``step 100 | loss 2.31``, ``Epoch [3/10], Step [100/600], Loss: 0.2345`` (the step inside an
+  epoch becomes a global step with the ``/600`` total), nanoGPT's ``iter 100: loss 4.23, time
+  …`` and ``step 100: train loss 4.1, val loss 4.2``. A name counts when it holds a metric word
+  (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read as 85.2 (accuracies in percent are
+  scaled by the name map). The x axis is in epochs when the index is the epoch.
+
+ANSI colour codes are dropped. Lines are never evaluated as code (dicts are scanned by a regex).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from nndoctor.adapters.readers._io import head, read_text
+from nndoctor.adapters.readers._runs import axis, build_run
+from nndoctor.adapters.run import LogError, Run, Series
+
+SNIFF_BYTES = 256 * 1024
+MIN_LINES = 2  # recognised metric lines a log must have before it counts as a console log
+SUFFIXES = {".log", ".out", ".txt", ".err"}
+NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_SEGMENTS = re.compile(r"[\r\n]+")
+_METRIC_WORD = re.compile(r"(loss|acc|accuracy|lr|learning_rate|norm|error|err|perplexity|ppl|"
+                          r"f1|auc|map|precision|recall|score|reward|bleu|iou|dice|mae|mse|rmse|"
+                          r"nll|kl)", re.IGNORECASE)
+
+_KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
+_KERAS_PAIR = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w/.]*)\s*:\s*(" + NUM + r")(?![\w.])")
+_HF_DICT = re.compile(r"\{\s*'[A-Za-z_][^{}]*\}")
+_HF_PAIR = re.compile(r"'([^'\\]+)'\s*:\s*(?:'(" + NUM + r")'|\"(" + NUM + r")\"|(" + NUM + r"))"
+                      r"(?=\s*[,}])")
+_TQDM_COUNT = re.compile(r"(?<![\w.])(\d+)/(\d+)\s*\[\d")
+_PL_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*:\s*\d+%\|")
+_PL_PAIR = re.compile(r"([A-Za-z_][\w/.\-]*)=(" + NUM + r")(?=[,\]\s]|$)")
+_INDEX = re.compile(r"(?<![A-Za-z_])(epoch|ep|step|global_step|iteration|iter|it|batch)s?"
+                    r"\s*[:=#]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\s*\]?", re.IGNORECASE)
+_PAIR = re.compile(r"(?<![\w.])([A-Za-z][\w/.]*(?:[ \-][A-Za-z][\w/.]*){0,2}?)\s*(?::|=|\s)\s*"
+                   r"(" + NUM + r")(%?)(?![\w.])", re.IGNORECASE)
+_HF_SKIP = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second",
+            "train_steps_per_second", "train_loss"}
+_IGNORED = {"v_num", "it/s", "s/it"}
+
+
+def _segments(text: str) -> Iterable[str]:
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    for seg in _SEGMENTS.split(text):
+        if seg.strip():
+            yield seg
+
+
+def _num(text: str) -> float:
+    return float(text)
+
+
+class _Points:
+    """Points of one line kind: tag → ([step], [value]), plus how many lines gave them."""
+
+    def __init__(self) -> None:
+        self.points: dict[str, tuple[list[int], list[float]]] = {}
+        self.lines = 0
+        self.context: dict[str, Any] = {}
+        self.epochs: tuple[list[int], list[float]] = ([], [])
+
+    def add(self, step: int, pairs: Iterable[tuple[str, float]]) -> bool:
+        added = False
+        for name, value in pairs:
+            s, v = self.points.setdefault(name, ([], []))
+            s.append(step)
+            v.append(value)
+            added = True
+        if added:
+            self.lines += 1
+        return added
+
+
+def _hf_pairs(text: str) -> list[tuple[str, float]]:
+    out = []
+    for m in _HF_PAIR.finditer(text):
+        raw = m.group(2) or m.group(3) or m.group(4)
+        out.append((m.group(1), _num(raw)))
+    return out
+
+
+def _metric_name(name: str) -> str | None:
+    name = re.sub(r"[\s\-]+", "_", name.strip()).strip("_")
+    low = name.lower()
+    if not _METRIC_WORD.search(low) or low in _IGNORED:
+        return None
+    if _INDEX.fullmatch(low):
+        return None
+    return low
+
+
+def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]] | None:
+    """(kind, raw series, context, warnings) of a console log, or None when no line kind has
+    at least :data:`MIN_LINES` recognised metric lines."""
+    keras, hf, pl, plain = _Points(), _Points(), _Points(), _Points()
+    keras_epoch: int | None = None
+    keras_last: dict[int, list[tuple[str, float]]] = {}
+    pl_last: dict[int, list[tuple[str, float]]] = {}
+    tqdm_step: int | None = None
+    tqdm_total = 0  # the trainer's main bar has the largest total (eval bars count batches)
+    hf_train = 0
+    plain_epoch_base: int | None = None
+    plain_step_unit = "step"
+    plain_spe: int | None = None
+    for seg in _segments(text):
+        m = _KERAS_EPOCH.match(seg)
+        if m:
+            keras_epoch = int(m.group(1))
+            continue
+        if "{'" in seg or '{"' in seg:
+            d = _HF_DICT.search(seg.replace('"', "'"))
+            if d:
+                pairs = _hf_pairs(d.group(0))
+                keys = {k for k, _ in pairs}
+                if "train_runtime" in keys:
+                    hf.context["hf_summary"] = dict(pairs)
+                    continue
+                if pairs and keys & {"loss", "eval_loss", "learning_rate", "grad_norm", "epoch"}:
+                    is_eval = any(k.startswith("eval_") for k in keys)
+                    if not is_eval:
+                        hf_train += 1
+                    step = tqdm_step if tqdm_step is not None else hf_train
+                    epoch = dict(pairs).get("epoch")
+                    if epoch is not None and not is_eval:
+                        hf.epochs[0].append(step)
+                        hf.epochs[1].append(epoch)
+                    hf.add(step, [(k, v) for k, v in pairs if k not in _HF_SKIP])
+                    continue
+        m = _PL_EPOCH.match(seg)
+        if m:
+            tail = seg[seg.rfind("[") + 1:] if "[" in seg else ""
+            pairs = [(k, _num(v)) for k, v in _PL_PAIR.findall(tail)
+                     if _metric_name(k) is not None]
+            if pairs:
+                pl_last[int(m.group(1))] = pairs
+            continue
+        t = _TQDM_COUNT.search(seg)
+        if t and "{" not in seg and int(t.group(2)) >= tqdm_total:
+            tqdm_step, tqdm_total = int(t.group(1)), int(t.group(2))
+        if keras_epoch is not None and " - " in seg:
+            pairs = [(k, _num(v)) for k, v in _KERAS_PAIR.findall(seg)]
+            if pairs and any(_metric_name(k) for k, _ in pairs):
+                keras_last[keras_epoch] = pairs
+                continue
+        if not any(ch.isdigit() for ch in seg):
+            continue
+        idx = _index(seg)
+        if idx is None:
+            continue
+        (kind, value, total), rest = idx
+        pairs = []
+        for name, number, _pct in _PAIR.findall(rest):
+            metric = _metric_name(name)
+            if metric is not None:
+                pairs.append((metric, _num(number)))
+        if not pairs:
+            continue
+        if kind[0] == "epoch" and kind[1] is not None:  # epoch and a step inside it
+            epoch_value, step_in, per_epoch = kind[1], value, total
+            if plain_epoch_base is None:
+                plain_epoch_base = min(epoch_value, 1)
+            if per_epoch:
+                plain_spe = per_epoch
+                step = (epoch_value - plain_epoch_base) * per_epoch + step_in
+            else:
+                step = step_in
+        elif kind[0] == "epoch":
+            plain_step_unit = "epoch"
+            if plain_epoch_base is None:
+                plain_epoch_base = min(value, 1)
+            step = value - plain_epoch_base
+        else:
+            step = value
+        plain.add(step, pairs)
+    for epoch, pairs in sorted(keras_last.items()):
+        keras.add(epoch - 1, pairs)
+    for epoch, pairs in sorted(pl_last.items()):
+        pl.add(epoch, [(k, v) for k, v in pairs if k.lower() not in _IGNORED])
+    candidates = [("keras", keras), ("hf_console", hf), ("lightning", pl), ("plain", plain)]
+    kind, best = max(candidates, key=lambda kv: kv[1].lines)
+    if best.lines < MIN_LINES:
+        return None
+    raw = {k: Series.from_pairs(s, v, k) for k, (s, v) in best.points.items()}
+    warnings: list[str] = []
+    context: dict[str, Any] = {"console": kind}
+    if kind in ("keras", "lightning"):
+        context.update(axis("epoch"))
+    elif kind == "hf_console":
+        context.update(axis("step", *best.epochs))
+        if tqdm_step is None:
+            context["index"] = "logging entry"
+            warnings.append("the printed Trainer logs carry no step: the x axis counts "
+                            "logging entries")
+    elif plain_step_unit == "epoch" and plain_spe is None:
+        context.update(axis("epoch"))
+    else:
+        context.update(axis("step"))
+        if plain_spe:
+            context["steps_per_epoch"] = plain_spe
+    return kind, raw, context, warnings
+
+
+def _index(seg: str) -> tuple[tuple[tuple[str, int | None], int, int | None], str] | None:
+    """The line's index: ((kind, epoch-if-also-a-step), value, total) and the text after it."""
+    matches = list(_INDEX.finditer(seg))
+    if not matches:
+        return None
+    first = matches[0]
+    word = first.group(1).lower()
+    kind = "epoch" if word in ("epoch", "ep") else "step"
+    value, total = int(first.group(2)), first.group(3)
+    rest_from = first.end()
+    if kind == "epoch":
+        for m in matches[1:]:
+            if m.group(1).lower() not in ("epoch", "ep"):
+                # Epoch [3/10], Step [100/600]: the step inside the epoch
+                return (("epoch", value), int(m.group(2)),
+                        int(m.group(3)) if m.group(3) else None), seg[m.end():]
+    return ((kind, None), value, int(total) if total else None), seg[rest_from:]
+
+
+def sniff(data: bytes) -> bool:
+    """Whether the start of a file reads as a console log."""
+    text = data.decode("utf-8", errors="replace")
+    if "\n" in text and len(data) >= SNIFF_BYTES:
+        text = text[: text.rfind("\n")]  # a line cut by the sniff window is not judged
+    return parse(text) is not None
+
+
+def is_console_name(path: Path) -> bool:
+    name = path.name.lower()
+    return path.suffix.lower() in SUFFIXES or name == "nohup.out" or name.startswith("slurm-")
+
+
+class ConsoleReader:
+    """Console output of Keras, Hugging Face, Lightning and hand-written training loops."""
+
+    name = "console"
+    priority = 95  # after every structured reader: a CSV named training.log stays a CSV
+
+    def can_read(self, path: Path) -> bool:
+        return is_console_name(path) and sniff(head(path, SNIFF_BYTES))
+
+    def read(self, path: Path) -> list[Run]:
+        return [read_text_log(read_text(path), path, path.stem)]
+
+
+def read_text_log(text: str, path: Path, name: str) -> Run:
+    """A Run from console text; LogError when no metric line is recognised."""
+    parsed = parse(text)
+    if parsed is None:
+        raise LogError(path, "unknown log format (no training metric lines recognised)")
+    _kind, raw, context, warnings = parsed
+    return build_run(name, path, reader.name, raw, context, warnings)
+
+
+reader = ConsoleReader()
+
+
+MAX_STDIN = 256 * 1024 * 1024  # bytes of standard input read at most
+
+
+def read_stdin(stream: Any = None) -> list[Run]:
+    """``nndoctor diagnose -``: the console output piped in (``python train.py | nndoctor
+    diagnose -``), read to its end, at most :data:`MAX_STDIN` bytes (the rest is ignored with a
+    warning)."""
+    import dataclasses
+    import sys
+
+    stream = stream if stream is not None else sys.stdin.buffer
+    data = stream.read(MAX_STDIN + 1)
+    if isinstance(data, str):
+        data = data.encode("utf-8", "replace")
+    path = Path("-")
+    if not data.strip():
+        raise LogError("-", "empty standard input")
+    cut = len(data) > MAX_STDIN
+    text = data[:MAX_STDIN].decode("utf-8", "replace")
+    run = read_text_log(text, path, "stdin")
+    if cut:
+        run = dataclasses.replace(run, warnings=(
+            *run.warnings, f"standard input longer than {MAX_STDIN // 2**20} MiB: the rest "
+                           "was not read"))
+    return [run]
