@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--top", type=int, default=5, help="causes shown per run (default 5)")
     diag.add_argument("--fail-on", choices=["possible", "likely", "confirmed"],
                       help="exit 1 when a cause at or above this band is found")
-    diag.add_argument("--jobs", type=int, default=0, help="parallel workers (default: cores)")
+    diag.add_argument("--jobs", type=int, default=None,
+                      help="parallel workers, at most the number of cores (default: every core)")
     diag.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     ask = sub.add_parser("ask", help="interactive troubleshooting interview (terminal UI)")
@@ -90,14 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("nndoctor: interrupted", file=sys.stderr)
         return EXIT_BAD_INPUT
     except UsageError as exc:
-        print(f"nndoctor: {exc}", file=sys.stderr)
+        from nndoctor.sanitize import clean
+
+        print(f"nndoctor: {clean(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # the promise: one line, never a traceback
         from nndoctor.commands.errors import USER_ERRORS, one_line
+        from nndoctor.sanitize import clean
 
         if os.environ.get("NNDOCTOR_DEBUG"):
             raise
-        print(f"nndoctor: {one_line(exc)}", file=sys.stderr)
+        print(f"nndoctor: {clean(one_line(exc))}", file=sys.stderr)  # file names are log text
         return EXIT_BAD_INPUT if isinstance(exc, USER_ERRORS) else EXIT_INTERNAL
     return EXIT_BAD_INPUT
 

@@ -47,6 +47,14 @@ def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3) -> 
     return RunReport(run, session.diagnose(questions=questions))
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _diagnose_one(args: tuple[Run, Sequence[Fact]]) -> RunReport:
     return diagnose_run(*args)
 
@@ -67,12 +75,17 @@ def load_runs(paths: Sequence[Path], overrides: Mapping[str, str] | None = None,
 def diagnose_runs(
     runs: Sequence[Run],
     answers: Sequence[Fact] = (),
-    jobs: int = 0,
+    jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[RunReport]:
-    """Diagnose many runs, in parallel processes when there are enough to pay for it."""
+    """Diagnose many runs, in parallel processes when there are enough to pay for it.
+
+    ``jobs`` is the number of worker processes, at most the cores this process may use (None:
+    all of them); below 1 it is an error."""
+    if jobs is not None and jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
     Session(default_engine(), answers)  # validate answers once, before any work
-    jobs = jobs or os.cpu_count() or 1
+    jobs = min(jobs or usable_cores(), usable_cores(), max(len(runs), 1))
     reports: list[RunReport] = []
     if len(runs) < PARALLEL_FROM or jobs == 1:
         for i, run in enumerate(runs, 1):

@@ -49,16 +49,20 @@ def session_factory(run: Run | None, saved: dict[str, Any] | None) -> Callable[[
 
 def build_app(path: Path | None, resume: Path | None) -> NNDoctorApp:
     """Read the inputs (errors raise before any UI) and make the app."""
-    from nndoctor.tui.files import read_saved
+    from nndoctor.sanitize import clean
+    from nndoctor.tui.files import read_saved, saved_log
 
     saved = read_saved(resume) if resume is not None else None
     run, notices = _first_run(path) if path is not None else (None, [])
     fresh = run is not None  # a log given now replaces the saved session's log facts
     if run is None and saved is not None and saved.get("log"):
         try:
-            run, _ = _first_run(Path(str(saved["log"])))
+            log = saved_log(saved)
+            run = _first_run(log)[0] if log is not None else None
+        except ValueError as exc:  # a system folder: never scanned on the saved file's word
+            notices.append(f"{clean(exc)}; no curves")
         except Exception:  # the saved facts stand on their own; only the curves are lost
-            notices.append(f"{saved['log']}: the saved session's log is gone; no curves")
+            notices.append(f"{clean(saved['log'])}: the saved session's log is gone; no curves")
 
     from nndoctor.tui.app import NNDoctorApp
 

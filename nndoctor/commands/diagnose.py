@@ -11,6 +11,7 @@ from nndoctor.pipeline import diagnose_runs, load_runs, parse_answers
 from nndoctor.report import render
 from nndoctor.report.html import render_html
 from nndoctor.safe_write import check_output, protected_files, write_atomic
+from nndoctor.sanitize import clean
 
 
 def _progress(done: int, total: int) -> None:
@@ -25,12 +26,15 @@ def _progress(done: int, total: int) -> None:
 def run_diagnose(args: argparse.Namespace) -> int:
     if args.top < 1:
         raise ValueError("--top must be at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {args.jobs} "
+                         "(leave it out to use every core)")
     answers = parse_answers(args.answer)
     overrides = parse_metric_overrides(args.metric)
     skipped: list[LogError] = []
     runs = load_runs(args.paths, overrides, skipped)
     for error in skipped:
-        print(f"nndoctor: skipped {error}", file=sys.stderr)
+        print(f"nndoctor: skipped {clean(error)}", file=sys.stderr)
     if not runs:
         raise skipped[0] if skipped else LogError(args.paths[0], "no training log found")
     show_progress = len(runs) > 1 and not args.no_progress and sys.stderr.isatty()

@@ -7,6 +7,7 @@ records only, so a file being written is safe to read. Each (run, cause) alerts 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -16,8 +17,12 @@ from pathlib import Path
 
 from nndoctor.adapters.run import LogError
 from nndoctor.pipeline import RunReport, diagnose_run, load_runs
+from nndoctor.sanitize import clean
 
 Signature = dict[str, tuple[int, int]]
+MAX_INTERVAL = 86_400.0  # seconds; --interval above a day is refused (sleep overflows near 1e10)
+EXEC_VALUE_LIMIT = 1000  # characters of a log string passed to --exec (a variable may hold 128 KiB)
+EXEC_TIMEOUT = 300.0  # seconds an --exec command may run before watch stops waiting for it
 
 
 def signature(path: Path) -> Signature:
@@ -47,7 +52,8 @@ class Watcher:
 
     def __init__(self, path: Path, alert_on: str, command: str | None,
                  emit: Callable[[str], None]) -> None:
-        self.path, self.command, self.emit = path, command, emit
+        self.path, self.command = path, command
+        self.emit: Callable[[str], None] = lambda line: emit(clean(line))  # log text is hostile
         self.floor = alert_on
         self.last: Signature = {}
         self.alerted: set[tuple[str, str]] = set()
@@ -61,11 +67,16 @@ class Watcher:
         if current == self.last:
             return 0
         self.last = current
+        skipped: list[LogError] = []
         try:
-            runs = load_runs([self.path])
+            runs = load_runs([self.path], skipped=skipped)
         except LogError as exc:  # e.g. a file created but still empty: wait for data
             self.emit(f"waiting: {exc}")
             return 0
+        for error in skipped:  # a broken file inside the folder: say so once, watch the rest
+            if self.status.get(f"skipped:{error.path}") != str(error):
+                self.status[f"skipped:{error.path}"] = str(error)
+                self.emit(f"skipped {error}")
         new = 0
         for run in runs:
             report = diagnose_run(run, questions=0)
@@ -94,27 +105,54 @@ class Watcher:
         if first_fix:
             self.emit(f"      first fix: {first_fix}")
         if self.command:
-            env = dict(os.environ, NNDOCTOR_RUN=run, NNDOCTOR_CAUSE=cause,
-                       NNDOCTOR_BAND=band, NNDOCTOR_CONFIDENCE=f"{confidence:.3f}")
-            subprocess.run(self.command, shell=True, env=env, check=False)
+            self._exec(run=run, cause=cause, band=band, confidence=f"{confidence:.3f}")
+
+    def _exec(self, **values: str) -> None:
+        """Run --exec with NNDOCTOR_<NAME> variables: values cleaned (no NUL, no control
+        character) and bounded; a command that cannot start, fails or hangs is reported and the
+        watch goes on."""
+        env = dict(os.environ)
+        env.update({f"NNDOCTOR_{k.upper()}": clean(v, EXEC_VALUE_LIMIT) for k, v in values.items()})
+        try:
+            done = subprocess.run(self.command or "", shell=True, env=env, check=False,
+                                  stdin=subprocess.DEVNULL, timeout=EXEC_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.emit(f"      --exec command still running after {EXEC_TIMEOUT:g} s; "
+                      "no longer waiting for it")
+        except (OSError, ValueError) as exc:
+            self.emit(f"      --exec command could not run: {exc}")
+        else:
+            if done.returncode != 0:
+                self.emit(f"      --exec command failed (exit {done.returncode})")
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    if args.interval <= 0:
-        raise ValueError("--interval must be positive")
+    if not (math.isfinite(args.interval) and 0 < args.interval <= MAX_INTERVAL):
+        raise ValueError(f"--interval must be a number of seconds above 0 and at most "
+                         f"{MAX_INTERVAL:g}; got {args.interval:g}")
 
     def emit(line: str) -> None:
         stamp = time.strftime("%H:%M:%S")
-        print(f"[{stamp}] {line}", flush=True)
+        print(f"[{stamp}] {clean(line)}", flush=True)
 
     watcher = Watcher(args.path, args.alert_on, args.exec_command, emit)
     if args.once:
         return 1 if watcher.check() else 0
     emit(f"watching {args.path} (alert at {args.alert_on} or above; Ctrl-C to stop)")
+    last_error = ""
     try:
+        watcher.check()  # a path that cannot be watched at all is an error (exit 2)
         while True:
-            watcher.check()
             time.sleep(args.interval)
+            try:
+                watcher.check()
+                last_error = ""
+            except Exception as exc:  # the path went away, a file nobody can read, ...:
+                from nndoctor.commands.errors import one_line  # say so once, keep watching
+
+                if one_line(exc) != last_error:
+                    last_error = one_line(exc)
+                    emit(f"waiting: {last_error}")
     except KeyboardInterrupt:
         print(f"stopped; {len(watcher.alerted)} alert(s)", file=sys.stderr)
     return 0

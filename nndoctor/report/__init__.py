@@ -9,11 +9,13 @@ from nndoctor.report.common import document
 from nndoctor.report.html import render_html
 from nndoctor.report.markdown import render_markdown
 from nndoctor.report.text import render_text
+from nndoctor.sanitize import escape_json
 
 
 def render(reports: list[RunReport], fmt: str, top: int = 5) -> str:
     if fmt == "json":
-        return json.dumps(document(reports, top), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(document(reports, top), indent=2, ensure_ascii=False) + "\n"
+        return escape_json(text)  # C1 controls, bidi overrides, lone surrogates as \uXXXX
     if fmt == "markdown":
         return render_markdown(reports, top)
     if fmt == "html":

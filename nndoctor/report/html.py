@@ -14,6 +14,7 @@ import numpy as np
 from nndoctor.adapters.run import CANONICAL
 from nndoctor.pipeline import RunReport
 from nndoctor.report.common import bar, curve_lines, summary, symptom_marks
+from nndoctor.sanitize import clean
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}
 h2{border-bottom:1px solid #ccc}.bar{font-family:monospace;color:#b33}
@@ -58,8 +59,12 @@ def plot_png(report: RunReport) -> bytes | None:
     return buffer.getvalue()
 
 
+def e(text: object) -> str:
+    """A string for HTML: control characters made visible (clean), then HTML-escaped."""
+    return html.escape(clean(text))
+
+
 def render_html(reports: list[RunReport], top: int = 5) -> str:
-    e = html.escape
     out = ["<!doctype html><html><head><meta charset='utf-8'><title>nndoctor report</title>",
            f"<style>{STYLE}</style></head><body><h1>nndoctor report</h1>"]
     if len(reports) > 1:
@@ -78,7 +83,7 @@ def render_html(reports: list[RunReport], top: int = 5) -> str:
             out.append(f"<img alt='curves of {e(run.name)}' src='data:image/png;base64,{data}'>")
         else:
             rows = "\n".join(f"{n:<11} {s}  {r}" for n, s, r in curve_lines(run))
-            out.append(f"<pre>{e(rows)}</pre>"
+            out.append(f"<pre>{html.escape(rows)}</pre>"
                        "<p><small>install nndoctor[plot] for plots</small></p>")
         for rank, c in enumerate(d.causes[:top], 1):
             out.append(f"<h3>{rank}. {e(c.title)} <code>{e(c.id)}</code> "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nndoctor.pipeline import RunReport
 from nndoctor.report.common import causes_heading, curve_lines, summary, tie_lines
+from nndoctor.sanitize import clean, clean_report
 
 
 def render_markdown(reports: list[RunReport], top: int = 5) -> str:
@@ -17,14 +18,14 @@ def render_markdown(reports: list[RunReport], top: int = 5) -> str:
         out.append("")
     for report in reports:
         out += render_run_markdown(report, top)
-    return "\n".join(out).rstrip() + "\n"
+    return clean_report("\n".join(out).rstrip() + "\n")
 
 
 def render_run_markdown(report: RunReport, top: int = 5) -> list[str]:
     d, run = report.diagnosis, report.run
-    out = [f"## {run.name}", "", f"- path: `{run.path}` ({run.format})",
+    out = [f"## {clean(run.name)}", "", f"- path: `{clean(run.path)}` ({clean(run.format)})",
            f"- verdict: **{d.verdict}**"]
-    out += [f"- warning: {w}" for w in run.warnings]
+    out += [f"- warning: {clean(w)}" for w in run.warnings]
     curves = curve_lines(run)
     if curves:
         out += ["", "```"] + [f"{n:<11} {s}  {r}" for n, s, r in curves] + ["```"]
@@ -36,7 +37,7 @@ def render_run_markdown(report: RunReport, top: int = 5) -> list[str]:
     for rank, cause in enumerate(d.causes[:top], 1):
         out += ["", f"### {rank}. {cause.title} (`{cause.id}`) — {cause.confidence:.2f} "
                     f"{cause.band}", "", cause.explanation, "", "**Evidence**", ""]
-        out += [f"- {line.strip()}" for line in cause.evidence_lines()]
+        out += [f"- {clean(line.strip())}" for line in cause.evidence_lines()]
         out += ["", "**Fixes, in order**", ""]
         for i, fix in enumerate(cause.fixes, 1):
             verify = f" *Verify:* {fix.verify}" if fix.verify else ""

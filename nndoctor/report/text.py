@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from nndoctor.pipeline import RunReport
 from nndoctor.report.common import bar, causes_heading, curve_lines, summary, tie_lines
+from nndoctor.sanitize import clean, clean_report
 
 VERDICT_LINE = {
     "problem": "PROBLEM",
@@ -23,14 +24,15 @@ def render_text(reports: list[RunReport], top: int = 5) -> str:
     for report in reports:
         out.extend(_run(report, top))
         out.append("")
-    return "\n".join(out).rstrip() + "\n"
+    return clean_report("\n".join(out).rstrip() + "\n")
 
 
 def _run(report: RunReport, top: int) -> list[str]:
     d, run = report.diagnosis, report.run
-    lines = [f"== {run.name}  ({run.format}: {run.path})", f"Verdict: {VERDICT_LINE[d.verdict]}"]
+    lines = [f"== {clean(run.name)}  ({clean(run.format)}: {clean(run.path)})",
+             f"Verdict: {VERDICT_LINE[d.verdict]}"]
     for warning in run.warnings:
-        lines.append(f"  warning: {warning}")
+        lines.append(f"  warning: {clean(warning)}")
     curves = curve_lines(run)
     if curves:
         lines.append("")
@@ -43,7 +45,7 @@ def _run(report: RunReport, top: int) -> list[str]:
         lines += ["", f"{rank}. {cause.title} [{cause.id}]  {bar(cause.confidence)} "
                       f"{cause.confidence:.2f} {cause.band}",
                   f"   {cause.explanation}", "   Evidence:"]
-        lines += [f"     {line}" for line in cause.evidence_lines()]
+        lines += [f"     {clean(line)}" for line in cause.evidence_lines()]
         lines.append("   Fixes, in order:")
         for i, fix in enumerate(cause.fixes, 1):
             lines.append(f"     {i}. {fix.action}")

@@ -9,11 +9,13 @@ from typing import ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from nndoctor.adapters.run import Run
 from nndoctor.engine.session import Session
-from nndoctor.tui.files import read_saved, restore, session_json, write_file
+from nndoctor.sanitize import clean
+from nndoctor.tui.files import read_saved, restore, saved_log, session_json, write_file
 from nndoctor.tui.screens.answers import AnswersScreen
 from nndoctor.tui.screens.ask import AskScreen
 from nndoctor.tui.screens.base import AppScreen
@@ -79,6 +81,13 @@ class NNDoctorApp(App[None]):
         self.session_path = Path("nndoctor-session.json")
         self.report_path = Path("nndoctor-report.md")
         self.theme = theme
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications carry run and file names from logs: shown as plain text (no markup,
+        control characters escaped) unless a caller asks for markup."""
+        super().notify(clean(message), title=clean(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     # ------------------------------------------------------------------ start-up
     async def on_mount(self) -> None:
@@ -215,7 +224,8 @@ class NNDoctorApp(App[None]):
         run = None
         if data.get("log"):
             try:
-                run = next(iter(self.log_loader(Path(data["log"]))), None)
+                log = saved_log(data)  # a system folder is never scanned on the file's word
+                run = next(iter(self.log_loader(log)), None) if log is not None else None
             except Exception as exc:
                 self.notify(f"curves unavailable: {one_line(exc)}", severity="warning")
         self.interview = Interview(session, run)

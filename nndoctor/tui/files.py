@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,8 @@ from nndoctor.tui.state import Interview
 
 SAVE_FORMAT = 1  # version of the saved-session JSON
 SAVE_KEY = "nndoctor_session"
+MAX_SAVE_BYTES = 4_000_000  # a saved session is a few KB; anything larger is not one
+SYSTEM_TREES = ("/proc", "/sys", "/dev")  # never scanned because a saved file says so
 
 
 def session_json(interview: Interview) -> str:
@@ -25,15 +29,59 @@ def session_json(interview: Interview) -> str:
 
 
 def read_saved(path: Path) -> dict[str, Any]:
-    """Read a saved session file; a file that is not one raises ValueError naming it."""
-    text = path.read_text(encoding="utf-8")
+    """Read a saved session file; a file that is not one raises ValueError naming it.
+
+    Only a regular file of at most MAX_SAVE_BYTES is read, opened without blocking: a FIFO, a
+    device such as /dev/zero or a huge file is refused before anything is read."""
     try:
-        data = json.loads(text)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path}: not a regular file (a saved session is a JSON file)")
+        if st.st_size > MAX_SAVE_BYTES:
+            raise ValueError(f"{path}: {st.st_size:,} bytes is too large for a saved session "
+                             f"(at most {MAX_SAVE_BYTES:,})")
+        raw = fh.read(MAX_SAVE_BYTES + 1)
+    if len(raw) > MAX_SAVE_BYTES:
+        raise ValueError(f"{path}: too large for a saved session (at most {MAX_SAVE_BYTES:,})")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not a saved session (not UTF-8 text, byte {exc.start})") \
+            from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not a saved session (bad JSON at line {exc.lineno})") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, or nested too deeply
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(":")[0]
+        raise ValueError(f"{path}: not a saved session ({detail})") from None
     if not isinstance(data, dict) or not isinstance(data.get("facts", []), list):
         raise ValueError(f"{path}: not a saved nndoctor session")
     return data
+
+
+def saved_log(data: Mapping[str, Any]) -> Path | None:
+    """The log a saved session came from, to re-read for its curves; None when it has none.
+
+    The saved file only names it, so a directory scan of the whole disk or of /proc, /sys or
+    /dev (a hand-edited or hostile file) is refused: ValueError asking for the path itself."""
+    log = data.get("log")
+    if not log:
+        return None
+    if not isinstance(log, str) or "\x00" in log:
+        raise ValueError("the saved session's log is not a path")
+    path = Path(log)
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        real = path
+    if real.is_dir() and (real == Path(real.anchor) or any(
+            real == Path(tree) or Path(tree) in real.parents for tree in SYSTEM_TREES)):
+        raise ValueError(f"{log}: the saved session names a system folder as its log; give the "
+                         f"log's path yourself: nndoctor ask PATH --resume FILE")
+    return path
 
 
 def restore(data: Mapping[str, Any], session: Session | None = None) -> Session:

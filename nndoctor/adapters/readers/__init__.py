@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from importlib import metadata
@@ -135,6 +136,8 @@ def read_path(
         raise LogError(root, "no such file or directory") from None
     except OSError as exc:
         raise LogError(root, f"cannot access: {exc.strerror or exc}") from None
+    if not (os.path.isdir(root) or stat.S_ISREG(st.st_mode)):
+        raise LogError(root, "not a regular file (a device, FIFO or socket)")
     runs = _read_dir(root, on_error) if os.path.isdir(root) else _read_file(root, st.st_size)
     if metric_overrides:
         runs = [apply_overrides(run, metric_overrides) for run in runs]
@@ -251,6 +254,8 @@ def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
         st = path.stat()
     except OSError:
         return
+    if not stat.S_ISREG(st.st_mode):  # by stat, never by opening: a FIFO or device blocks
+        return
     if (st.st_dev, st.st_ino) not in seen:
         seen.add((st.st_dev, st.st_ino))
         yield path
@@ -258,14 +263,29 @@ def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
 
 def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[Run]:
     groups: dict[tuple[str, Any], tuple[Reader, list[Path]]] = {}
+    empty: list[LogError] = []  # claimed by a reader but 0 bytes: never read (/proc files block)
+    unreadable: list[LogError] = []  # not silently skipped: "no log found" would mislead
     for file in _walk(root):
+        if not os.access(file, os.R_OK):
+            unreadable.append(LogError(file, "cannot read: permission denied"))
+            continue
         reader = detect_reader(file)
         if reader is None:
+            continue
+        if _size(file) == 0:
+            empty.append(LogError(file, "empty file"))
             continue
         group_key = getattr(reader, "group_key", None)
         key = group_key(file) if group_key is not None else file
         groups.setdefault((reader.name, key), (reader, []))[1].append(file)
+    for error in empty + unreadable:
+        if on_error is not None:
+            on_error(error)
+        elif error in empty or not groups:
+            raise error
     if not groups:
+        if empty or unreadable:
+            return []
         raise LogError(root, "no log of a known format in this directory")
     logged: list[Logged] = []
     for (_name, key), (reader, files) in groups.items():
@@ -282,6 +302,13 @@ def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[R
     runs = [r for r in runs if r.series or r.warnings] or runs
     runs.sort(key=lambda r: (str(r.path), r.format))
     return _unique_names(runs, root)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
 
 
 def _unique_names(runs: list[Run], root: Path) -> list[Run]:

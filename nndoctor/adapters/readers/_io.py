@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import IO, Any
 
@@ -10,12 +12,22 @@ from nndoctor.adapters.run import LogError
 
 
 def head(path: Path, size: int = 4096) -> bytes:
-    """The first ``size`` bytes of a file, or b"" if it cannot be read (for ``can_read``)."""
+    """The first ``size`` bytes of a file, or b"" if it cannot be read (for ``can_read``).
+
+    Opened without blocking and only read when it is a regular file: sniffing a FIFO, a device
+    or /proc/kmsg behind a symlink never waits."""
     try:
-        with open(path, "rb") as fh:
-            return fh.read(size)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         return b""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return os.read(fd, size)
+    except OSError:  # EAGAIN from a file that has nothing to give yet
+        return b""
+    finally:
+        os.close(fd)
 
 
 def head_text(path: Path, size: int = 4096) -> str:
@@ -81,6 +93,8 @@ def load_json(path: Path) -> Any:
             from None
     except RecursionError:
         raise LogError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (int-string limit)
+        raise LogError(path, f"invalid JSON: {str(exc).split(':')[0]}") from None
 
 
 def to_float(value: Any) -> float | None:

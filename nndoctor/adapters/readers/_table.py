@@ -118,7 +118,10 @@ def _parse(path: Path, fh: TextIO, delimiter: str | None) -> Table:
     if not first.strip():
         raise LogError(path, "empty file")
     delim = delimiter or sniff_delimiter(first)
-    header = [h.strip() for h in next(csv.reader([first], delimiter=delim))]
+    try:  # a header cell over csv.field_size_limit() (131,072 characters) raises csv.Error
+        header = [h.strip() for h in next(csv.reader([first], delimiter=delim))]
+    except csv.Error as exc:
+        raise LogError(path, f"line {line_no}: {exc}") from None
     width = len(header)
     builders = [_ColumnBuilder() for _ in header]
     lines = array("q")

@@ -69,10 +69,11 @@ class JSONLinesReader:
             try:
                 obj = json.loads(line)
             except ValueError as exc:
-                if i == last:
+                if i == last and isinstance(exc, json.JSONDecodeError):  # not a 5,000-digit int
                     warnings.append(f"line {i + 1} is incomplete (still being written?): ignored")
                     continue
-                raise LogError(path, f"line {i + 1}: invalid JSON: {exc}") from None
+                raise LogError(path, f"line {i + 1}: invalid JSON: {str(exc).split(';')[0]}") \
+                    from None
             if not isinstance(obj, dict):
                 raise LogError(path, f"line {i + 1}: expected a JSON object")
             records.append(_flatten(obj))

@@ -14,6 +14,7 @@ from textual.widgets import Footer, Header, OptionList
 from textual.widgets.option_list import Option
 
 from nndoctor.engine.facts import FactError
+from nndoctor.sanitize import clean
 from nndoctor.tui.screens.base import AppScreen
 from nndoctor.tui.screens.edit import EditAnswer, Edited
 from nndoctor.tui.state import Entry
@@ -29,9 +30,10 @@ def entry_prompt(entry: Entry, width: int = 72) -> Content:
     style = SOURCE_STYLE.get(entry.source, "$text")
     who = SOURCE_NAME.get(entry.source, entry.source)
     line = Content.from_markup(f"[{style}]$s[/] [b]$f[/b] = $v", s=f"{who:>5}", f=entry.fact,
-                               v=entry.value)
+                               v=clean(entry.value))  # values and notes may come from the log
     if entry.note:
-        note = textwrap.fill(entry.note, width, initial_indent=INDENT, subsequent_indent=INDENT)
+        note = textwrap.fill(clean(entry.note), width, initial_indent=INDENT,
+                             subsequent_indent=INDENT)
         line = Content.assemble(line, Content.from_markup("\n[$text-muted]$n[/]", n=note))
     return line
 

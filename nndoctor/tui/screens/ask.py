@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, Header
 
 from nndoctor.engine.facts import FactError
+from nndoctor.sanitize import clean
 from nndoctor.tui.messages import AnswerChosen, CauseChosen
 from nndoctor.tui.screens.base import AppScreen
 from nndoctor.tui.widgets.question import QuestionView
@@ -67,7 +68,7 @@ class AskScreen(AppScreen):
             ranking.disable_option_at_index(0)
         titles = {cid: c.title for cid, c in interview.kb.causes.items()}
         self.query_one(MovesView).show(interview.last_change, titles)
-        self.sub_title = interview.run.name if interview.run else "interview"
+        self.sub_title = clean(interview.run.name) if interview.run else "interview"
         self.refresh_bindings()
         if interview.question is not None and not self.query_one(RankingList).has_focus:
             self.query_one(QuestionView).focus_choices()

@@ -10,6 +10,7 @@ from textual.content import Content
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from nndoctor.adapters.run import Run
+from nndoctor.sanitize import clean, clean_markup
 from nndoctor.tui.screens.base import AppScreen
 from nndoctor.tui.widgets.curves import (
     CurveGroup,
@@ -43,7 +44,8 @@ class CurvesScreen(AppScreen):
             marks = [Mark(*m) for m in symptom_marks(interview.report(questions=0))]
             groups = curve_groups(run, marks)
             if not groups:
-                yield Static(f"{run.name}: no loss, accuracy, lr or grad-norm series.",
+                yield Static(f"{clean_markup(run.name)}: no loss, accuracy, lr or grad-norm "
+                             "series.",
                              id="no-curves")
             else:
                 with TabbedContent(id="curves"):
@@ -58,13 +60,13 @@ class CurvesScreen(AppScreen):
 
     def on_mount(self) -> None:
         self._shown = self.interview.run
-        self.sub_title = f"curves of {self._shown.name}" if self._shown else "curves"
+        self.sub_title = f"curves of {clean(self._shown.name)}" if self._shown else "curves"
 
     def refresh_view(self) -> None:
         """Redraw only when another log was opened."""
         if self.interview.run is not self._shown:
             self._shown = self.interview.run
-            self.sub_title = f"curves of {self._shown.name}" if self._shown else "curves"
+            self.sub_title = f"curves of {clean(self._shown.name)}" if self._shown else "curves"
             self.refresh(recompose=True)
 
 

@@ -7,6 +7,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from nndoctor.engine.facts import Fact
+from nndoctor.sanitize import clean
 from nndoctor.tui.state import Interview
 from nndoctor.tui.widgets.text import band_content
 
@@ -24,9 +25,9 @@ def describe(interview: Interview, fact: Fact) -> Content:
         origin, style = "your answer", "$success"
     else:
         origin, style = fact.source, "$text-muted"
-    text = Content.from_markup(f"[b]$n[/b] = $v [{style}]($o)[/]", n=fact.name, v=value,
-                               o=origin)
-    return Content.assemble(text, f": {fact.evidence}") if fact.evidence else text
+    text = Content.from_markup(f"[b]$n[/b] = $v [{style}]($o)[/]", n=fact.name, v=clean(value),
+                               o=clean(origin))  # details and values come from the log
+    return Content.assemble(text, f": {clean(fact.evidence)}") if fact.evidence else text
 
 
 def cause_blocks(interview: Interview, cause_id: str) -> list[Block]:

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from textual.content import Content
 from textual.widgets import Static
 
+from nndoctor.sanitize import clean
 from nndoctor.tui.state import Change, Progress
 from nndoctor.tui.widgets.text import band_content, move_content
 
@@ -41,9 +42,10 @@ class MovesView(Static):
                                             "changes show here.[/]"))
             return
         if not change.moves:
-            self.update(Content.from_markup("[$text-muted]$l: nothing moved[/]", l=change.label))
+            self.update(Content.from_markup("[$text-muted]$l: nothing moved[/]",
+                                            l=clean(change.label)))
             return
-        parts = [Content.from_markup("[b]$l[/b]", l=change.label)]
+        parts = [Content.from_markup("[b]$l[/b]", l=clean(change.label))]  # 'opened RUN'
         for move in change.moves[:limit]:
             parts.append(Content.assemble(
                 "\n", move_content(move), " ",
