@@ -222,11 +222,13 @@ def test_saturated_validation_accuracy_has_stopped_improving():
 
 
 def test_converged_plateau_without_gap_well_above_the_achievable_loss_is_underfitting():
-    train = _toward(2.3, 1.75, STEPS, tau=500) * np.exp(RNG.normal(0, 0.02, STEPS.size))
-    val = _toward(2.3, 1.77, VAL_STEPS, tau=500)
+    # a gradual descent (not the fast drop then plateau of a too-high LR) that levels off
+    train = _toward(2.3, 1.75, STEPS, tau=1200) * np.exp(RNG.normal(0, 0.02, STEPS.size))
+    val = _toward(2.3, 1.77, VAL_STEPS, tau=1200)
     run = make_run({"num_classes": 10}, train_loss=(STEPS, train), val_loss=(VAL_STEPS, val))
     found = facts(run)
     assert found["converged_underfit_plateau"].value is True
+    assert found["loss_fast_drop_then_plateau"].value is False
     assert "CAP018" in diagnose_run(run, questions=0).diagnosis.fired
 
 
