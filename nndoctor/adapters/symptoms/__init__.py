@@ -14,10 +14,12 @@ from nndoctor.adapters.symptoms import (
     curves,
     gradients,
     labels,
+    loss_signatures,
     lr_schedule,
     nonfinite,
     periodicity,
     probes,
+    progress,
     scale,
     task,
     validation,
@@ -28,7 +30,8 @@ from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
 _MODULES = (context, task, curves, scale, consistency, validation, periodicity, gradients,
-            lr_schedule, config, nonfinite, probes, labels)  # registration by import
+            lr_schedule, config, nonfinite, probes, labels, loss_signatures,
+            progress)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:

@@ -1,0 +1,42 @@
+"""Progress at the end of the log: a validation loss still reaching new lows when the run stopped.
+
+The training loss of a short run is noisy step by step, so a slope test on its tail often cannot
+tell a curve that still falls from one that has levelled off; the validation loss, averaged over
+a whole set, can. A run stopped while the validation loss still falls clearly is a run that was
+not trained long enough (or at too low a rate) - the opposite of a validation loss that has
+plateaued or turned up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from nndoctor.adapters.run import Run
+from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num, pct
+from nndoctor.engine.facts import Fact
+
+
+@detector("val_progress", produces=("val_still_improving",))
+def val_progress(run: Run, p: Params) -> Iterator[Fact]:
+    val = Curve.of(run.get("val_loss"), "val_loss")
+    if val is None or len(val) < p["min_val_points"]:
+        return
+    values = val.values
+    k = max(1, round(len(values) * p["tail_fraction"]))
+    before = float(np.median(values[-2 * k:-k])) if len(values) >= 2 * k else float(values[0])
+    end = float(np.median(values[-min(2, k):]))
+    best = float(values.min())
+    drop = (before - end) / max(abs(before), 1e-12)
+    tail_best = float(values[-k:].min())  # the lowest value lies in the last evaluations
+    at_best = tail_best <= best + p["near_best"] * abs(best)
+    improving = bool(drop >= p["min_drop"] and at_best)
+    span = f"val_loss, steps {int(val.steps[-2 * k if len(values) >= 2 * k else 0])}-" \
+           f"{int(val.steps[-1])}"
+    text = (f"val_loss still fell {pct(drop)} over the last {k} of {len(values)} evaluations "
+            f"(to {num(end)}; its lowest value is among them)" if improving else
+            f"val_loss changed {drop:+.1%} over the last {k} of {len(values)} evaluations "
+            f"(ends at {num(end)}, lowest {num(best)})")
+    yield log_fact("val_still_improving", improving, text, span,
+                   certainty=graded(drop, p["min_drop"], p["strong_drop"]) if improving else 0.9)

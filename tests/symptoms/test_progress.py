@@ -1,0 +1,40 @@
+"""val_still_improving: a validation loss still reaching new lows when the log ends."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tests.symptoms.synth import HEALTHY, facts, make_run
+
+STEPS = np.arange(0, 800, 5)
+VAL_STEPS = np.arange(50, 801, 50)
+
+
+def _run(val: np.ndarray, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    train = 2.3 * np.exp(-STEPS / 2000) + rng.normal(0, 0.08, STEPS.size)
+    return make_run(train_loss=(STEPS, train), val_loss=(VAL_STEPS, val))
+
+
+def test_a_run_stopped_while_validation_still_falls_is_still_improving():
+    val = 2.3 * np.exp(-VAL_STEPS / 1500)  # far from converged at step 800
+    fact = facts(_run(val))["val_still_improving"]
+    assert fact.value is True and fact.certainty > 0.5
+
+
+def test_a_levelled_off_validation_is_not_still_improving():
+    val = 0.4 + 1.9 * np.exp(-VAL_STEPS / 80)  # converged by step ~400
+    assert facts(_run(val))["val_still_improving"].value is False
+
+
+def test_a_rising_validation_is_not_still_improving():
+    val = np.concatenate([np.linspace(2.0, 0.8, 8), np.linspace(0.82, 1.2, 8)])
+    assert facts(_run(val))["val_still_improving"].value is False
+
+
+def test_healthy_families_never_get_a_likely_cause_from_it():
+    from nndoctor.pipeline import diagnose_run
+
+    for name, make in HEALTHY.items():
+        d = diagnose_run(make(), questions=0).diagnosis
+        assert d.alarming("likely") == (), name
