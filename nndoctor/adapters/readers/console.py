@@ -40,6 +40,8 @@ from nndoctor.adapters.run import LogError, Run, Series
 SNIFF_BYTES = 256 * 1024
 MIN_LINES = 2  # recognised metric lines a log must have before it counts as a console log
 SUFFIXES = {".log", ".out", ".txt", ".err"}
+GENERIC_STEMS = {"train", "training", "nohup", "output", "out", "log", "stdout", "stderr",
+                 "console", "run", "logs"}  # named after their folder instead
 NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 _SEGMENTS = re.compile(r"[\r\n]+")
@@ -268,7 +270,10 @@ class ConsoleReader:
         return is_console_name(path) and sniff(head(path, SNIFF_BYTES))
 
     def read(self, path: Path) -> list[Run]:
-        return [read_text_log(read_text(path), path, path.stem)]
+        stem = path.stem.lower()
+        generic = stem in GENERIC_STEMS or stem.startswith("slurm-")
+        name = path.parent.name if generic and path.parent.name else path.stem
+        return [read_text_log(read_text(path), path, name)]
 
 
 def read_text_log(text: str, path: Path, name: str) -> Run:

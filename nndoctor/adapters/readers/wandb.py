@@ -46,14 +46,19 @@ _SKIP_KEYS = {"_step", "_runtime", "_timestamp", "_wandb"}
 
 
 def run_dir_of(path: Path) -> Path | None:
-    """The W&B run folder of a ``.wandb`` log or of its ``files/config.yaml`` /
-    ``files/wandb-summary.json``; None for anything else."""
+    """The W&B run folder of any file in it (the ``.wandb`` log, ``files/config.yaml``,
+    ``files/wandb-summary.json``, and W&B's own JSON-lines ``logs/debug*.log``, claimed so no
+    other reader mistakes them for metrics), the ``wandb/`` folder for its top-level debug logs;
+    None for anything else."""
     if path.suffix == ".wandb" and path.name.startswith("run-"):
         return path.parent
-    if path.name in ("config.yaml", "wandb-summary.json") and path.parent.name == "files":
-        run = path.parent.parent
-        if _RUN_DIR.match(run.name) or any(run.glob("run-*.wandb")):
-            return run
+    if path.parent.name == "wandb" and path.name.startswith("debug") and path.suffix == ".log":
+        return path.parent
+    for depth, folder in enumerate(path.parents):
+        if depth >= 3:
+            break
+        if _RUN_DIR.match(folder.name) and folder.parent.name == "wandb":
+            return folder
     return None
 
 
@@ -208,6 +213,8 @@ class WandbLocalReader:
     def read_many(self, paths: list[Path]) -> list[Run]:
         run_dir = self.group_key(paths[0])
         logs = sorted(run_dir.glob("run-*.wandb"))
+        if not logs and not any(p.suffix == ".wandb" or p.parent.name == "files" for p in paths):
+            return []  # only W&B's own debug logs: nothing to diagnose, nothing misread
         if not logs:
             raise LogError(paths[0], "a W&B run folder without its run-<id>.wandb history log")
         warnings: list[str] = []
