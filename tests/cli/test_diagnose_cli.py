@@ -18,6 +18,7 @@ EXPECTED_TOP2 = {  # example -> the injected cause must be among the top two
     "overfitting": "overfitting",
     "exploding": "exploding_gradients",
     "slow_lr": "lr_too_low",
+    "mlflow_sqlite": "overfitting",  # an MLflow SQLite store (issue #11)
 }
 
 
@@ -41,6 +42,8 @@ def test_examples_are_diagnosed(capsys, example, cause):
 def test_healthy_example_is_healthy(capsys):
     [run] = run_json(capsys, str(EXAMPLES / "healthy"))["runs"]
     assert run["verdict"] == "healthy"
+    [console] = run_json(capsys, str(EXAMPLES / "console_keras"))["runs"]  # Keras fit output
+    assert console["verdict"] == "healthy" and console["format"] == "console"
 
 
 def test_text_report_has_sparklines_evidence_and_fixes(capsys):
