@@ -223,18 +223,22 @@ class _Child:
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
-        while b"\n" not in self.buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                return None
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                self.eof = True
-                return None
-            self.buffer += chunk
-        raw, self.buffer = self.buffer.split(b"\n", 1)
-        text = raw.decode(errors="replace")
-        return text if text == "ready" else json.loads(text)
+        while True:
+            while b"\n" not in self.buffer:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([fd], [], [], left)[0]:
+                    return None
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self.eof = True
+                    return None
+                self.buffer += chunk
+            raw, self.buffer = self.buffer.split(b"\n", 1)
+            text = raw.decode(errors="replace")
+            if text == "ready":
+                return text
+            with contextlib.suppress(ValueError):  # anything else durable might print: skipped
+                return json.loads(text)
 
     def exit_code(self) -> int | None:
         """The child's exit code once its output ended (it crashed), None while it runs."""
