@@ -252,6 +252,9 @@ def test_unreadable_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    from nndoctor.adapters.readers import _io  # streaming readers open the file themselves
+
+    monkeypatch.setattr(_io, "open", lambda *a, **k: read_bytes(path), raising=False)
     with pytest.raises(LogError, match="cannot read: Permission denied") as err:
         read_path(path)
     assert str(path) in str(err.value)

@@ -74,3 +74,119 @@ def test_a_huge_record_inside_the_file_is_skipped_and_reading_goes_on(tmp_path):
     [run] = m.result
     assert run["series"]["train_loss"] == 30
     assert any("skipped" in w and "64 MiB" in w for w in run["warnings"])
+
+
+# --------------------------------------------------------------------------- item 6: whole files
+
+def _sparse(path: Path, prefix: bytes, size: int = GB, suffix: bytes = b"") -> Path:
+    """``prefix``, then zeros (a hole: instant, no disk) up to ``size``, then ``suffix``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        fh.write(prefix)
+        fh.truncate(size)
+        fh.seek(size)
+        fh.write(suffix)
+    return path
+
+
+def _small_event_run(folder: Path) -> None:
+    ev.write(folder / "events.out.tfevents.1.host",
+             [ev.event(i, ev.simple("loss", 2.0 / i)) for i in range(1, 40)])
+
+
+def _bounded(m, rss: float = 300, seconds: float = 5) -> None:
+    assert m.rss_mb < rss, m.rss_mb
+    assert m.seconds < seconds, m.seconds
+
+
+def test_a_60_mb_hparams_yaml_is_ignored_with_a_warning(tmp_path):
+    _small_event_run(tmp_path / "run")
+    line = "".join(f"key_{i}: {i}\n" for i in range(10_000)).encode()
+    with (tmp_path / "run" / "hparams.yaml").open("wb") as fh:
+        for _ in range(60 * (1 << 20) // len(line)):
+            fh.write(line)
+    m = _read(tmp_path / "run")
+    _bounded(m)
+    [run] = m.result
+    assert run["series"]["train_loss"] == 39
+    assert any("hparams.yaml" in w and "limit" in w for w in run["warnings"])
+
+
+def test_a_1_gb_single_line_csv_is_refused_at_once(tmp_path):
+    path = _sparse(tmp_path / "results.csv", b"step,loss,")
+    m = _read(path)
+    _bounded(m)
+    assert "line 1" in m.result["error"] and "longer than" in m.result["error"]
+
+
+def test_a_1_gb_jsonl_line_is_skipped_with_a_warning(tmp_path):
+    good = b"".join(b'{"step": %d, "loss": %f}\n' % (i, 1 / (i + 1)) for i in range(50))
+    path = _sparse(tmp_path / "metrics.jsonl", good + b'{"step": 50, "loss": "', GB,
+                   b'"}\n' + good.replace(b'"step": ', b'"step": 1'))
+    m = _read(path, timeout=60)
+    _bounded(m, seconds=8)
+    [run] = m.result
+    assert run["series"]["train_loss"] == 100
+    assert any("line 51" in w and "longer than" in w for w in run["warnings"])
+
+
+def test_a_1_gb_mlflow_param_is_ignored_with_a_warning(tmp_path):
+    run = tmp_path / "mlruns" / "0" / "abc"
+    (run / "metrics").mkdir(parents=True)
+    (run / "metrics" / "loss").write_text("".join(f"1700000000 {1 / i} {i}\n"
+                                                  for i in range(1, 60)))
+    (run / "params").mkdir()
+    (run / "params" / "lr").write_text("0.001")
+    _sparse(run / "params" / "notes", b"a long note ")
+    (run / "meta.yaml").write_text("run_name: abc\n")
+    m = _read(tmp_path / "mlruns")
+    _bounded(m)
+    [got] = m.result
+    assert got["series"]["train_loss"] == 59
+    assert any("'notes'" in w and "limit" in w for w in got["warnings"])
+
+
+def test_a_csv_with_a_million_columns_keeps_the_first_ones(tmp_path):
+    path = tmp_path / "results.csv"
+    cols = 1_000_000
+    with path.open("w") as fh:
+        fh.write("step,loss," + ",".join(f"c{i}" for i in range(cols)) + "\n")
+        row = "," + ",".join(["1"] * cols) + "\n"
+        for step in range(5):
+            fh.write(f"{step},{1 / (step + 1)}{row}")
+    m = _read(path)
+    _bounded(m, rss=400)
+    [run] = m.result
+    assert run["series"]["train_loss"] == 5
+    assert len(run["series"]) <= 10_001
+    assert any("1,000,002 columns" in w for w in run["warnings"])
+
+
+def test_an_event_file_with_300k_tags_keeps_the_first_ones(tmp_path):
+    from crc32c import crc32c
+
+    def masked(data: bytes) -> int:
+        c = crc32c(data)
+        return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+    def record(data: bytes) -> bytes:
+        head = struct.pack("<Q", len(data))
+        return head + struct.pack("<I", masked(head)) + data + struct.pack("<I", masked(data))
+
+    path = tmp_path / "run" / "events.out.tfevents.1.host"
+    path.parent.mkdir()
+    records = [record(ev.file_version())]
+    records += [record(ev.event(s, ev.simple("loss", 1.0 / s))) for s in range(1, 30)]
+    head, number = ev.event(1)[:11], struct.pack("<f", 0.5)  # wall time and step 1
+    for i in range(300_000):  # ev.event(1, ev.simple(f"layer{i}/w", 0.5)), built faster
+        tag = b"layer%d/w" % i
+        value = b"\x0a" + bytes([len(tag)]) + tag + b"\x15" + number
+        summary = b"\x0a" + bytes([len(value)]) + value
+        records.append(record(head + b"\x2a" + bytes([len(summary)]) + summary))
+    path.write_bytes(b"".join(records))
+    m = _read(path, timeout=60)
+    _bounded(m, rss=400, seconds=10)
+    [run] = m.result
+    assert run["series"]["train_loss"] == 29
+    assert len(run["series"]) <= 10_001
+    assert any("300,001" in w and "10,000" in w for w in run["warnings"])

@@ -84,7 +84,15 @@ def read_text(path: Path) -> str:
 
 
 def load_json(path: Path) -> Any:
-    """Parse a JSON file (NaN/Infinity accepted, as Python writes them); LogError on bad JSON."""
+    """Parse a JSON file (NaN/Infinity accepted, as Python writes them); LogError on bad JSON
+    or on a file over ``_limits.MAX_JSON_BYTES`` (parsed in one piece, it costs ~10× its size)."""
+    from nndoctor.adapters.readers import _limits
+
+    size = file_size(path)
+    if size > _limits.MAX_JSON_BYTES:
+        raise LogError(path, f"{_limits.size_text(size)}, over the "
+                             f"{_limits.MAX_JSON_BYTES >> 20} MiB limit for a JSON log (log the "
+                             "metrics as JSON Lines or CSV, which are streamed)")
     text = read_text(path)
     try:
         return json.loads(text)

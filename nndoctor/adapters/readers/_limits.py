@@ -11,6 +11,13 @@ of that kind holds, and well below what would break the contract.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from nndoctor.adapters.run import LogError
+
 MiB = 1 << 20
 
 #: A TFRecord longer than this cannot be a scalar event (a GraphDef can be: it is skipped).
@@ -39,3 +46,48 @@ def size_text(size: int) -> str:
     if size >= 1024:
         return f"{size / 1024:.0f} KB"
     return f"{size} bytes"
+
+
+def text_lines(fh: IO[bytes], path: Path, limit: int | None = None) -> Iterator[str | None]:
+    """The lines of a UTF-8 file opened in binary (newlines kept, a BOM dropped, ``\r`` alone
+    ending a line as in universal-newline mode), never more than ``limit`` bytes in memory: a
+    longer line yields None (the caller warns or refuses) and is then skipped, in pieces.
+    LogError for bytes that are not UTF-8, naming the byte."""
+    limit = limit or MAX_LINE_CHARS
+    readline = fh.readline
+    offset = 0
+    while True:
+        raw = readline(limit)
+        if not raw:
+            return
+        if len(raw) >= limit and raw[-1] != 10:
+            yield None
+            while raw and raw[-1] != 10:  # skip the rest of the overlong line
+                offset += len(raw)
+                raw = readline(limit)
+            offset += len(raw)
+            continue
+        try:
+            text = raw.decode("utf-8-sig" if offset == 0 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise LogError(path, f"not UTF-8 text (byte {offset + exc.start})") from None
+        offset += len(raw)
+        if "\r" in text and (text.count("\r") > 1 or not text.endswith("\r\n")):
+            yield from (part for part in _LONE_CR.split(text) if part)
+        else:
+            yield text
+
+
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+
+
+def read_capped(path: Path | str, limit: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than ``limit`` (only ``limit + 1`` read)."""
+    with open(path, "rb") as fh:
+        data = fh.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def too_long(what: str, limit: int = 0) -> str:
+    """The words for a line over :data:`MAX_LINE_CHARS`: 'line 3 is longer than 16 MiB'."""
+    return f"{what} is longer than {(limit or MAX_LINE_CHARS) >> 20} MiB"

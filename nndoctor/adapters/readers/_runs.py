@@ -10,6 +10,7 @@ import numpy as np
 import yaml
 
 from nndoctor.adapters.names import canonicalise
+from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.run import Run, Series
 from nndoctor.safe_yaml import load_yaml
 
@@ -103,7 +104,11 @@ def _coerce(key: str, value: Any) -> Any:
 def yaml_context(path: Path) -> tuple[dict[str, Any], list[str]]:
     """Context from a hparams.yaml / args.yaml beside a log (safe loader); warnings on failure."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = _limits.read_capped(path, _limits.MAX_YAML_BYTES)
+        if data is None:
+            return {}, [f"{path.name}: over the {_limits.MAX_YAML_BYTES >> 20} MiB limit for a "
+                        "YAML file beside a log, hyper-parameters ignored"]
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"{path.name}: not read ({exc})"]
     try:

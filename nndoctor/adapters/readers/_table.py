@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 import numpy as np
 
+from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import cannot_read, open_log
 from nndoctor.adapters.run import LogError
 
@@ -57,6 +59,7 @@ class Table:
     builders: list[_ColumnBuilder]
     lines: np.ndarray  # 1-based file line of each row
     breaks: list[int] = field(default_factory=list)  # row indices where a repeated header stood
+    notes: list[str] = field(default_factory=list)  # warnings: limits crossed (_limits.py)
 
     @property
     def n_rows(self) -> int:
@@ -99,23 +102,24 @@ def sniff_delimiter(line: str) -> str:
 def read_table(path: Path, delimiter: str | None = None) -> Table:
     """Stream a delimited file with a header line into numeric columns (bounded memory:
     about 9 bytes a cell, whatever the file size)."""
-    with open_log(path, text=True) as fh:
+    with open_log(path) as fh:
         try:
             return _parse(path, fh, delimiter)
-        except UnicodeDecodeError as exc:
-            raise LogError(path, f"not UTF-8 text (byte {exc.start})") from None
         except OSError as exc:
             raise cannot_read(path, exc) from None
 
 
-def _parse(path: Path, fh: TextIO, delimiter: str | None) -> Table:
+def _parse(path: Path, fh: BinaryIO, delimiter: str | None) -> Table:
     line_no = 0
-    first = ""
-    for first in fh:
+    first: str | None = ""
+    lines_in = _limits.text_lines(fh, path)
+    for first in lines_in:
         line_no += 1
+        if first is None:
+            raise LogError(path, _limits.too_long(f"line {line_no}") + ": not a metrics table")
         if first.strip():
             break
-    if not first.strip():
+    if first is None or not first.strip():
         raise LogError(path, "empty file")
     delim = delimiter or sniff_delimiter(first)
     try:  # a header cell over csv.field_size_limit() (131,072 characters) raises csv.Error
@@ -123,15 +127,36 @@ def _parse(path: Path, fh: TextIO, delimiter: str | None) -> Table:
     except csv.Error as exc:
         raise LogError(path, f"line {line_no}: {exc}") from None
     width = len(header)
+    notes: list[str] = []
+    if width > _limits.MAX_SERIES:
+        notes.append(f"{width:,} columns: only the first {_limits.MAX_SERIES:,} are read")
+        header = header[:_limits.MAX_SERIES]
+    kept = len(header)
+    max_rows = max(1, _limits.MAX_POINTS // max(kept, 1))
     builders = [_ColumnBuilder() for _ in header]
     lines = array("q")
     breaks: list[int] = []
-    reader = csv.reader(fh, delimiter=delim)
+    long_lines: list[int] = []
+
+    def physical() -> Iterator[str]:
+        for number, text in enumerate(lines_in, line_no + 1):
+            if text is None:
+                long_lines.append(number)
+                yield "\n"
+            else:
+                yield text
+
+    reader = csv.reader(physical(), delimiter=delim)
     try:
         for cells in reader:
             row_line = line_no + reader.line_num
             if not "".join(cells).strip():
                 continue
+            if len(lines) >= max_rows:
+                notes.append(f"only the first {max_rows:,} rows are read (limit: "
+                             f"{_limits.MAX_POINTS:,} values); the rest, from line {row_line} on, "
+                             "is ignored")
+                break
             if cells[0].strip() == header[0] and [c.strip() for c in cells] == header:
                 breaks.append(len(lines))
                 continue
@@ -143,13 +168,18 @@ def _parse(path: Path, fh: TextIO, delimiter: str | None) -> Table:
             elif len(cells) < width:
                 cells += [""] * (width - len(cells))
             row = len(lines)
+            if kept < width:
+                cells = cells[:kept]
             for builder, cell in zip(builders, cells, strict=True):
                 builder.add(cell, row)
             lines.append(row_line)
     except csv.Error as exc:
         raise LogError(path, f"line {line_no + reader.line_num}: {exc}") from None
+    if long_lines:
+        notes.append(_limits.too_long(f"line {long_lines[0]}") + f": skipped ({len(long_lines)} "
+                     "such line(s))")
     return Table(path, header, builders, np.frombuffer(lines, dtype=np.int64).copy()
-                 if lines else np.zeros(0, dtype=np.int64), breaks)
+                 if lines else np.zeros(0, dtype=np.int64), breaks, notes)
 
 
 def index_steps(table: Table, col: Column, name: str) -> np.ndarray:

@@ -74,7 +74,7 @@ class GenericCSVReader:
     def read(self, path: Path) -> list[Run]:
         table = read_table(path, "\t" if path.suffix.lower() == ".tsv" else None)
         columns, _text = table.columns()
-        warnings: list[str] = []
+        warnings: list[str] = list(table.notes)  # limits crossed (_limits.py)
         start = _last_segment(table, warnings)
         index_name, steps = _index(table, columns, start, warnings)
         fastai = {"train_loss", "valid_loss"} <= {h.lower() for h in table.header}

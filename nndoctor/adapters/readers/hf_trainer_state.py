@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
@@ -22,7 +23,7 @@ SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_se
                 "total_flos", "train_loss"}
 SKIP_KEYS = {"epoch", "step", "total_flos", "num_input_tokens_seen", "num_tokens"}
 _CHECKPOINT = re.compile(r"^checkpoint-\d+$")
-MAX_BYTES = 256 * 1024 * 1024
+MAX_BYTES = _limits.MAX_JSON_BYTES
 
 
 def _is_hf(data: Any) -> bool:
@@ -43,7 +44,7 @@ class HFTrainerStateReader:
         if not named and '"log_history"' not in head_text(path, 65536):
             return False
         if not 0 < file_size(path) <= MAX_BYTES:
-            return named and file_size(path) == 0  # an empty trainer_state.json: say so
+            return named  # an empty or oversized trainer_state.json: say so
         try:
             return _is_hf(load_json_cached(path))
         except LogError:

@@ -9,12 +9,14 @@ key is ``epoch``, else in steps; an ``epoch`` field beside the step gives steps 
 from __future__ import annotations
 
 import json
-import math
-from collections import defaultdict
+from array import array
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from nndoctor.adapters.readers._io import head_text, read_text, to_float
+import numpy as np
+
+from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._io import cannot_read, head_text, open_log, to_float
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -58,50 +60,124 @@ class JSONLinesReader:
         return len(lines) >= 2 and _object_line(lines[0]) and lines[1].lstrip().startswith("{")
 
     def read(self, path: Path) -> list[Run]:
-        text = read_text(path)
-        lines = text.splitlines()
-        last = max((i for i, x in enumerate(lines) if x.strip()), default=-1)
-        warnings: list[str] = []
-        records: list[dict[str, Any]] = []
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
+        """Stream the lines (bounded: :mod:`_limits`) into per-key columns of numbers."""
+        with open_log(path) as fh:
             try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                if i == last and isinstance(exc, json.JSONDecodeError):  # not a 5,000-digit int
-                    warnings.append(f"line {i + 1} is incomplete (still being written?): ignored")
-                    continue
-                raise LogError(path, f"line {i + 1}: invalid JSON: {str(exc).split(';')[0]}") \
-                    from None
-            if not isinstance(obj, dict):
-                raise LogError(path, f"line {i + 1}: expected a JSON object")
-            records.append(_flatten(obj))
-        if not records:
+                cols, keys, lines, warnings = _stream(path, fh)
+            except OSError as exc:
+                raise cannot_read(path, exc) from None
+        if not lines:
             raise LogError(path, "no JSON object lines")
-        step_key = next((k for k in STEP_KEYS if any(k in r for r in records)), None)
-        points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
-        step = 0
-        for index, record in enumerate(records):
-            given = to_float(record.get(step_key)) if step_key else None
-            if given is not None and not (math.isfinite(given) and abs(given) < 2**62):
-                raise LogError(path, f"line {index + 1}: step {record.get(step_key)!r} is not a "
-                                     "usable step number")
-            step = int(given) if given is not None else (index if step_key is None else step)
-            for key, value in record.items():
-                number = to_float(value)
-                if key == step_key or number is None:
-                    continue
-                points[key][0].append(step)
-                points[key][1].append(number)
-        raw = {k: Series.from_pairs(s, v, k) for k, (s, v) in points.items()}
+        step_key = next((k for k in STEP_KEYS if k in keys), None)
+        steps = _steps(path, cols.get(step_key) if step_key else None, lines, step_key)
+        raw: dict[str, Series] = {}
+        for key, (recs, values) in cols.items():
+            if key != step_key:
+                at = np.frombuffer(recs, dtype=np.int64)
+                raw[key] = Series.from_pairs(steps[at], np.frombuffer(values, dtype=np.float64),
+                                             key)
         context: dict[str, object] = {"index": step_key or "line"}
         if step_key == "epoch":
             context.update(axis("epoch"))
         else:
-            epoch = points.get("epoch")
-            context.update(axis("step", *(epoch if epoch else (None, None))))
+            epoch = raw.get("epoch")
+            context.update(axis("step", *((epoch.steps, epoch.values) if epoch is not None
+                                          else (None, None))))
         return [build_run(path.stem, path, self.name, raw, context, warnings)]
+
+
+_Columns = dict[str, tuple[array, array]]  # key → (record indices, values)
+
+
+def _stream(path: Path, fh: IO[bytes]) -> tuple[_Columns, set[str], array, list[str]]:
+    """Columns of numbers, the step keys seen, the line of each record, and warnings."""
+    cols: _Columns = {}
+    keys: set[str] = set()  # step-key candidates present (with any value)
+    lines = array("q")
+    warnings: list[str] = []
+    pending: tuple[int, ValueError] | None = None  # a bad line: an error unless it is the last
+    long_lines: list[int] = []
+    dropped: set[str] = set()
+    points = 0
+    max_points, max_series = _limits.MAX_POINTS, _limits.MAX_SERIES
+    step_keys = set(STEP_KEYS)
+    for number, line in enumerate(_limits.text_lines(fh, path), 1):
+        if line is None:
+            long_lines.append(number)
+            continue
+        if not line.strip():
+            continue
+        if pending is not None:
+            _bad_line(path, *pending)
+        try:
+            obj = json.loads(line)
+        except RecursionError:
+            raise LogError(path, f"line {number}: invalid JSON: nested too deeply") from None
+        except ValueError as exc:
+            if not isinstance(exc, json.JSONDecodeError):  # e.g. a 5,000-digit integer
+                _bad_line(path, number, exc)
+            pending = (number, exc)
+            continue
+        if not isinstance(obj, dict):
+            raise LogError(path, f"line {number}: expected a JSON object")
+        if points >= max_points:
+            warnings.append(f"only the first {len(lines):,} records are read (limit: "
+                            f"{max_points:,} values); the rest, from line {number} on, is ignored")
+            break
+        record = len(lines)
+        lines.append(number)
+        for key, value in _flatten(obj).items():
+            if key in step_keys:
+                keys.add(key)
+            x = to_float(value)
+            if x is None:
+                continue
+            col = cols.get(key)
+            if col is None:
+                if len(cols) >= max_series:
+                    dropped.add(key)
+                    continue
+                col = cols[key] = (array("q"), array("d"))
+            col[0].append(record)
+            col[1].append(x)
+            points += 1
+    if pending is not None:
+        warnings.append(f"line {pending[0]} is incomplete (still being written?): ignored")
+    if long_lines:
+        warnings.append(_limits.too_long(f"line {long_lines[0]}") + f": skipped "
+                        f"({len(long_lines)} such line(s))")
+    if dropped:
+        warnings.append(f"more than {max_series:,} keys: {len(dropped):,} more ignored")
+    return cols, keys, lines, warnings
+
+
+def _bad_line(path: Path, number: int, exc: ValueError) -> None:
+    raise LogError(path, f"line {number}: invalid JSON: {str(exc).split(';')[0]}") from None
+
+
+def _steps(path: Path, col: tuple[array, array] | None, lines: array,
+           step_key: str | None) -> np.ndarray:
+    """The step of every record: its step key's value, else the last one given (0 before the
+    first); the record's position when the log has no step key at all."""
+    count = len(lines)
+    if step_key is None:
+        return np.arange(count, dtype=np.int64)
+    steps = np.zeros(count, dtype=np.int64)
+    if col is None or not len(col[0]):
+        return steps
+    at = np.frombuffer(col[0], dtype=np.int64)
+    given = np.frombuffer(col[1], dtype=np.float64)
+    bad = ~(np.isfinite(given) & (np.abs(given) < 2.0**62))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise LogError(path, f"line {lines[int(at[i])]}: step {given[i]!r} is not a usable step "
+                             "number")
+    last = np.full(count, -1, dtype=np.int64)
+    last[at] = np.arange(at.size)
+    last = np.maximum.accumulate(last)
+    known = last >= 0
+    steps[known] = given.astype(np.int64)[last[known]]
+    return steps
 
 
 reader = JSONLinesReader()

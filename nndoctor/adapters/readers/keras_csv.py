@@ -36,7 +36,7 @@ class KerasCSVReader:
         table = read_table(path)
         columns, _text = table.columns()
         epochs = index_steps(table, columns["epoch"], "epoch")
-        warnings: list[str] = []
+        warnings: list[str] = list(table.notes)  # limits crossed (_limits.py)
         starts = [0, *table.breaks]
         starts += [i + 1 for i in np.flatnonzero(np.diff(epochs) <= 0).tolist()]
         start = max(s for s in starts if s < max(table.n_rows, 1))

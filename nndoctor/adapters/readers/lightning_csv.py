@@ -38,7 +38,7 @@ class LightningCSVReader:
     def read(self, path: Path) -> list[Run]:
         table = read_table(path)
         columns, _text = table.columns()
-        warnings: list[str] = []
+        warnings: list[str] = list(table.notes)  # limits crossed (_limits.py)
         step_col = columns.get("step")
         if step_col is None:
             raise LogError(path, "no 'step' column (not a Lightning metrics.csv)")

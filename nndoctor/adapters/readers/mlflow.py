@@ -9,13 +9,15 @@ Keras/TensorFlow autologging logs one point per epoch (tag ``mlflow.autologging`
 
 from __future__ import annotations
 
+from array import array
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from nndoctor.adapters.readers._io import read_text
+from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._io import cannot_read, open_log
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 from nndoctor.safe_yaml import load_yaml
@@ -59,14 +61,19 @@ class MLflowReader:
         warnings: list[str] = []
         raw: dict[str, Series] = {}
         metrics = run / "metrics"
-        for file in sorted(p for p in metrics.rglob("*") if p.is_file()):
+        files = sorted(p for p in metrics.rglob("*") if p.is_file())
+        if len(files) > _limits.MAX_SERIES:
+            warnings.append(f"{len(files):,} metric files: only the first "
+                            f"{_limits.MAX_SERIES:,} are read")
+            files = files[:_limits.MAX_SERIES]
+        for file in files:
             key = file.relative_to(metrics).as_posix()
             series = _metric(file, key, warnings)
             if series is not None:
                 raw[key] = series
-        params = _values(run / "params")
-        tags = _values(run / "tags")
-        meta = _meta(run / "meta.yaml")
+        params = _values(run / "params", warnings)
+        tags = _values(run / "tags", warnings)
+        meta = _meta(run / "meta.yaml", warnings)
         context: dict[str, Any] = context_from_params(params)
         epoch = raw.get("epoch")
         if tags.get("mlflow.autologging", "").lower() in EPOCH_AUTOLOG:
@@ -86,51 +93,70 @@ class MLflowReader:
 
 
 def _metric(file: Path, key: str, warnings: list[str]) -> Series | None:
-    try:
-        text = read_text(file)
-    except LogError as exc:
-        if exc.message == "empty file":
-            return None
-        raise
-    steps: list[int] = []
-    values: list[float] = []
-    for number, line in enumerate(text.splitlines(), 1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) not in (2, 3):
-            raise LogError(file, f"line {number}: expected '<timestamp> <value> <step>'")
+    """One metric file, streamed line by line (bounded lines: :mod:`_limits`)."""
+    steps = array("q")
+    values = array("d")
+    cap = _limits.MAX_POINTS
+    with open_log(file) as fh:
         try:
-            values.append(float(parts[1]))
-            steps.append(int(parts[2]) if len(parts) == 3 else 0)
-        except ValueError:
-            raise LogError(file, f"line {number}: non-numeric value {line.strip()!r}") from None
+            for number, line in enumerate(_limits.text_lines(fh, file), 1):
+                if line is None:
+                    raise LogError(file, _limits.too_long(f"line {number}"))
+                parts = line.split()
+                if not parts:
+                    continue
+                if len(parts) not in (2, 3):
+                    raise LogError(file, f"line {number}: expected '<timestamp> <value> <step>'")
+                try:
+                    values.append(float(parts[1]))
+                    steps.append(int(parts[2]) if len(parts) == 3 else 0)
+                except (ValueError, OverflowError):
+                    raise LogError(file, f"line {number}: non-numeric value "
+                                         f"{line.strip()[:80]!r}") from None
+                if len(values) >= cap:
+                    warnings.append(f"metric {key!r}: only the first {cap:,} values are read")
+                    break
+        except OSError as exc:
+            raise cannot_read(file, exc) from None
     if not values:
         return None
-    step_arr = np.asarray(steps, dtype=np.int64)
+    step_arr = np.frombuffer(steps, dtype=np.int64)
     if step_arr.size > 1 and np.all(step_arr == step_arr[0]):
         warnings.append(f"metric {key!r}: all {step_arr.size} values logged at step "
                         f"{step_arr[0]}; their order is used as the step")
         step_arr = np.arange(step_arr.size, dtype=np.int64)
-    return Series.from_pairs(step_arr, values, key)
+    return Series.from_pairs(step_arr, np.frombuffer(values, dtype=np.float64), key)
 
 
-def _values(folder: Path) -> dict[str, str]:
-    """``params/`` or ``tags/``: file name (with sub-folders) → its text."""
+def _values(folder: Path, warnings: list[str]) -> dict[str, str]:
+    """``params/`` or ``tags/``: file name (with sub-folders) → its text (values over
+    :data:`MAX_VALUE_BYTES <nndoctor.adapters.readers._limits.MAX_VALUE_BYTES>` ignored)."""
     out: dict[str, str] = {}
     if not folder.is_dir():
         return out
+    limit = _limits.MAX_VALUE_BYTES
     for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = file.relative_to(folder).as_posix()
         try:
-            out[file.relative_to(folder).as_posix()] = file.read_text(encoding="utf-8").strip()
+            data = _limits.read_capped(file, limit)
+            if data is None:
+                warnings.append(f"{folder.name[:-1]} {name!r}: over the {limit >> 20} MiB limit "
+                                "for a value, ignored")
+                continue
+            out[name] = data.decode("utf-8").strip()
         except (OSError, UnicodeDecodeError):
             continue
     return out
 
 
-def _meta(path: Path) -> dict[str, Any]:
+def _meta(path: Path, warnings: list[str]) -> dict[str, Any]:
     try:
-        data = load_yaml(path.read_text(encoding="utf-8"))  # alias bombs refused
+        data = _limits.read_capped(path, _limits.MAX_YAML_BYTES)
+        if data is None:
+            warnings.append(f"meta.yaml: over the {_limits.MAX_YAML_BYTES >> 20} MiB limit for "
+                            "a YAML file beside a log, ignored")
+            return {}
+        data = load_yaml(data.decode("utf-8"))  # alias bombs refused
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import open_log
 from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
@@ -258,6 +259,18 @@ class _Collector:
     plugin: dict[str, tuple[int, str]] = field(default_factory=dict)
     restarts: list[tuple[int, int]] = field(default_factory=list)
     undecodable: int = 0
+    seen: set[str] = field(default_factory=set)  # tags kept (at most MAX_SERIES)
+    dropped: set[str] = field(default_factory=set)  # tags past the limit
+
+    def accepts(self, tag: str) -> bool:
+        """Whether points of ``tag`` are kept: the first :data:`MAX_SERIES` tags are."""
+        if tag in self.seen:
+            return True
+        if len(self.seen) < _limits.MAX_SERIES:
+            self.seen.add(tag)
+            return True
+        self.dropped.add(tag)
+        return False
 
     def note_plugin(self, tag: str, record: int, name: str) -> None:
         known = self.plugin.get(tag)
@@ -478,6 +491,9 @@ def _decode_fast(buf: bytes, s: np.ndarray, n: np.ndarray, base: int, prefix: st
         tl, tn = int(tag_len[rows[0]]), int(end[rows[0]] - tail[rows[0]])
         tags = _rows(b, tag_at[rows], tl)
         for members in _runs_of(_row_hash(tags)):
+            at = int(tag_at[rows[members[0]]])
+            if not out.accepts(_prefixed(prefix, buf[at:at + tl].decode("utf-8", "replace"))):
+                continue  # (a colliding tag in this group is dropped too: past the limit)
             same_tag = (tags[members] == tags[members[0]]).all(axis=1)
             if not same_tag.all():  # a hash collision: let protobuf sort it out
                 leftovers.append(rows[members[~same_tag]])
@@ -549,6 +565,8 @@ def _decode_slow(buf: bytes, s: np.ndarray, n: np.ndarray, idx: np.ndarray, base
             continue
         for v in ev.summary.value:
             tag = _prefixed(prefix, v.tag)
+            if not out.accepts(tag):
+                continue
             if v.HasField("metadata"):
                 out.note_plugin(tag, record, v.metadata.plugin_data.plugin_name)
             kind = v.WhichOneof("value")
@@ -697,6 +715,9 @@ def _finish(out: _Collector, warnings: list[str]) -> dict[str, Series]:
     if purged:
         warnings.append(f"the step counter went back (a restarted run?): {purged} older "
                         "point(s) superseded by newer ones were dropped")
+    if out.dropped:
+        warnings.append(f"{len(out.seen) + len(out.dropped):,} tags: only the first "
+                        f"{_limits.MAX_SERIES:,} are read")
     if out.undecodable:
         warnings.append(f"{out.undecodable} record(s) could not be decoded and were skipped")
     return {name: raw[name] for name in sorted(raw, key=lambda k: (first[k], k))}

@@ -44,7 +44,7 @@ class UltralyticsReader:
         table = read_table(path, ",")
         columns, _text = table.columns()
         epochs = index_steps(table, columns["epoch"], "epoch")
-        warnings: list[str] = []
+        warnings: list[str] = list(table.notes)  # limits crossed (_limits.py)
         back = np.flatnonzero(np.diff(epochs) <= 0)
         start = int(back[-1]) + 1 if back.size else 0
         if start:
