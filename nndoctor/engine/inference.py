@@ -14,6 +14,7 @@ from nndoctor.engine.conditions import (
     Known,
     certainty,
     certainty_false,
+    fact_tests,
     facts_in,
     supporting_facts,
 )
@@ -33,6 +34,7 @@ class Contribution:
     premise: float
     value: float
     facts: tuple[str, ...]
+    observed: frozenset[str] = frozenset()  # the facts tested un-negated: what the rule saw
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,9 @@ class Engine:
                                                           membership_tests(kb.rules))
         self.depth = max(self.strata.values(), default=-1) + 1
         self.rules_using: dict[str, set[str]] = {}
+        self.positive_facts = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when)
+                                              if not negated)
+                               for rid, rule in kb.rules.items()}
         for rid, rule in kb.rules.items():
             for name in facts_in(rule.when):
                 self.rules_using.setdefault(name, set()).add(rid)
@@ -150,21 +155,40 @@ class Engine:
         if premise <= 0:
             return ()
         used = tuple(dict.fromkeys(supporting_facts(rule.when, facts)))
+        observed = frozenset(used) & self.positive_facts[rid]
         return tuple(
-            Contribution(rid, c.target, c.cause is not None, c.cf, premise, c.cf * premise, used)
+            Contribution(rid, c.target, c.cause is not None, c.cf, premise, c.cf * premise, used,
+                         observed)
             for c in rule.then
         )
 
-    @staticmethod
     def _combine(
-        contributions: Mapping[str, tuple[Contribution, ...]], causes: bool
+        self, contributions: Mapping[str, tuple[Contribution, ...]], causes: bool
     ) -> dict[str, float]:
-        by_target: dict[str, list[float]] = {}
+        by_target: dict[str, list[Contribution]] = {}
         for rid in sorted(contributions):
             for c in contributions[rid]:
                 if c.is_cause == causes:
-                    by_target.setdefault(c.target, []).append(c.value)
-        return {t: combine_all(vs) for t, vs in sorted(by_target.items())}
+                    by_target.setdefault(c.target, []).append(c)
+        if not (causes and self.kb.settings.count_shared_evidence_once):
+            return {t: combine_all(c.value for c in cs) for t, cs in sorted(by_target.items())}
+        return {t: combine_all(independent(cs)) for t, cs in sorted(by_target.items())}
+
+
+def independent(contributions: list[Contribution]) -> list[float]:
+    """The values that count as independent evidence: strongest first, a contribution counts only
+    if its rule saw a fact that no stronger same-sign rule for this cause saw. A checklist rule
+    that re-reads an observation already counted (two rules on "still decreasing at the end")
+    adds nothing new, so the observation is counted once."""
+    seen: dict[bool, set[str]] = {True: set(), False: set()}
+    values = []
+    for c in sorted(contributions, key=lambda c: (-abs(c.value), c.rule_id)):
+        sign = c.value > 0
+        if c.observed and c.observed <= seen[sign]:
+            continue
+        seen[sign] |= c.observed
+        values.append(c.value)
+    return values
 
 
 def absence_of(m: Manifestation, facts: Known) -> float:

@@ -299,6 +299,9 @@ class Settings(Strict):
         description="Causes within this much of the leader's certainty are reported as a tie.")
     healthy_finding: str = Field(pattern=SNAKE)
     insufficient_finding: str = Field(pattern=SNAKE)
+    count_shared_evidence_once: bool = Field(
+        True, description="Rules concluding a cause from a common observed fact count as one "
+        "piece of evidence (the strongest), not as independent confirmations.")
     contenders: int = Field(
         5, ge=2, description="Questions are chosen to separate at most this many leading causes.")
     question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")

@@ -153,3 +153,18 @@ def test_an_interview_without_a_log_opens_with_the_symptom():
 def test_the_symptom_is_never_asked_once_a_log_has_spoken():
     d = _session({**FLAT_AT_CHANCE, **SMOOTH}).diagnose(questions=5)
     assert "main_symptom" not in {q.fact for q in d.questions}
+
+
+def test_an_observation_read_by_several_rules_counts_once():
+    from nndoctor.engine.inference import Contribution, independent
+
+    def c(rule: str, value: float, *facts: str) -> Contribution:
+        return Contribution(rule, "x", True, value, 1.0, value, facts, frozenset(facts))
+
+    same = [c("A", 0.5, "loss_still_decreasing_at_end", "training_short"),
+            c("B", 0.3, "loss_still_decreasing_at_end")]  # B saw nothing A did not
+    assert independent(same) == [0.5]
+    new = [*same, c("C", 0.3, "val_still_improving")]  # C brings a new observation
+    assert independent(new) == [0.5, 0.3]
+    against = [*same, c("D", -0.4, "loss_still_decreasing_at_end")]  # the other sign counts
+    assert independent(against) == [0.5, -0.4]
