@@ -7,6 +7,8 @@ CI runs a short budget; `python benchmarks/fuzz.py` runs the same targets with a
 from __future__ import annotations
 
 import os
+import struct
+import time
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 from nndoctor.adapters.readers import read_path
 from nndoctor.adapters.run import LogError
 from nndoctor.pipeline import diagnose_run
+from tests.adapters import eventfile as ev
 
 EXAMPLES = int(os.environ.get("NNDOCTOR_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
@@ -34,14 +37,24 @@ HEADERS = st.lists(st.sampled_from(["step", "epoch", "loss", "val_loss", "accura
                    min_size=1, max_size=6)
 
 
+_TIMINGS = os.environ.get("NNDOCTOR_FUZZ_TIMINGS")  # benchmarks/fuzz.py: slowest input
+
+
 def _check(path: Path) -> None:
+    started = time.perf_counter()
     try:
         runs = read_path(path)
     except LogError as exc:
         assert str(path.name) in str(exc)
-        return
+        runs = []
     for run in runs:
         diagnose_run(run, questions=0)
+    if _TIMINGS:
+        took = time.perf_counter() - started
+        size = sum(f.stat().st_size for f in ([path] if path.is_file() else path.rglob("*"))
+                   if f.is_file())
+        with open(_TIMINGS, "a") as fh:
+            fh.write(f"{took:.4f}\t{size}\t{path.name}\n")
 
 
 @FUZZ
@@ -86,3 +99,72 @@ def test_arbitrary_bytes(tmp_path_factory, data, name):
     path = tmp_path_factory.mktemp("bytes") / name
     path.write_bytes(data)
     _check(path)
+
+
+# --------------------------------------------------------------------------- framing, folders
+
+def _tf_record(data: bytes, length: int | None, good_crc: bool) -> bytes:
+    head = struct.pack("<Q", len(data) if length is None else length)
+    crc = ev.masked_crc(head) if good_crc else 0
+    return head + struct.pack("<I", crc) + data + struct.pack("<I", ev.masked_crc(data))
+
+
+@FUZZ
+@given(parts=st.lists(st.tuples(
+    st.one_of(st.binary(max_size=40), st.sampled_from(["loss", "val/loss", "grad_norm/fc1.weight",
+                                                        "layer.0/dead_fraction"]).map(
+        lambda tag: ev.event(3, ev.simple(tag, 0.5)))),
+    st.one_of(st.none(), st.integers(0, 2**64 - 1), st.sampled_from([0, 1, 64 << 20, 2**40])),
+    st.booleans()), max_size=8), cut=st.integers(0, 40))
+def test_tfrecord_framing(tmp_path_factory, parts, cut):
+    """Records with any declared length (up to 2^64), sound or broken header CRCs, cut short."""
+    data = b"".join(_tf_record(d, n, ok) for d, n, ok in parts)
+    path = tmp_path_factory.mktemp("tf") / "events.out.tfevents.1.host"
+    path.write_bytes(data[:max(len(data) - cut, 0)] if cut < 20 else data)
+    _check(path)
+
+
+LAYER_NAMES = st.sampled_from([
+    "grad_norm/fc1.weight", "grad_norm/fc1.bias", "grad_2.0_norm/layer.10.weight",
+    "gradients/conv1/norm", "fc2.grad_norm", "grad/layer.2", "weights/fc1", "weight_norm/fc1",
+    "dead_relu_frac", "activations/relu1/zero_fraction", "layer.1/dead_fraction",
+    "saturation/tanh1", "nndoctor/grad_norm/00-fc1", "train_loss", "val_loss", "step"])
+
+
+@FUZZ
+@given(names=st.lists(LAYER_NAMES, min_size=1, max_size=8, unique=True),
+       rows=st.lists(st.lists(CELLS, min_size=8, max_size=8), max_size=10),
+       twin=st.sampled_from(["", "metrics.jsonl", "events.out.tfevents.1.host"]))
+def test_per_layer_names_and_merged_runs(tmp_path_factory, names, rows, twin):
+    """Per-layer name schemes (layers.py) in a CSV, with a second log in the same folder that
+    the merge (_merge.py) may join to it."""
+    import json
+
+    folder = tmp_path_factory.mktemp("layers")
+    lines = [",".join(names)] + [",".join(r[:len(names)]) for r in rows]
+    (folder / "metrics.csv").write_text("\n".join(lines), encoding="utf-8")
+    if twin == "metrics.jsonl":
+        (folder / twin).write_text("\n".join(json.dumps({"step": i, "loss": 1 / (i + 1)})
+                                             for i in range(len(rows))), encoding="utf-8")
+    elif twin:
+        ev.write(folder / twin, [ev.event(i + 1, ev.simple(n, 0.5)) for i, n in
+                                 enumerate(names)])
+    _check(folder)
+
+
+@FUZZ
+@given(lines=st.lists(st.one_of(
+    st.tuples(st.integers(0, 2**41), CELLS, st.integers(-2**63, 2**63)).map(
+        lambda t: f"{t[0]} {t[1]} {t[2]}"), st.text(max_size=12)), max_size=8),
+    param=st.one_of(st.text(max_size=10), st.sampled_from(["0.1", "adam", "1e999", ""])),
+    meta=st.sampled_from(["run_name: x\n", "", "a: &x [*x]\n", "lifecycle_stage: deleted\n",
+                          "[unclosed\n"]))
+def test_mlflow_run_folders(tmp_path_factory, lines, param, meta):
+    run = tmp_path_factory.mktemp("mlruns") / "0" / "abc"
+    (run / "metrics" / "train").mkdir(parents=True)
+    (run / "params").mkdir()
+    (run / "metrics" / "train" / "loss").write_text("\n".join(lines), encoding="utf-8",
+                                                   errors="surrogatepass")
+    (run / "params" / "lr").write_text(param, encoding="utf-8", errors="surrogatepass")
+    (run / "meta.yaml").write_text(meta, encoding="utf-8")
+    _check(run.parent.parent)
