@@ -34,7 +34,8 @@ class Contribution:
     premise: float
     value: float
     facts: tuple[str, ...]
-    observed: frozenset[str] = frozenset()  # the facts tested un-negated: what the rule saw
+    observed: frozenset[str] = frozenset()  # what the rule saw: its un-negated facts (grouped
+    # into settings.observations)
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,8 @@ class Engine:
                                                           membership_tests(kb.rules))
         self.depth = max(self.strata.values(), default=-1) + 1
         self.rules_using: dict[str, set[str]] = {}
+        self.observation = {f: name for name, facts in kb.settings.observations.items()
+                            for f in facts}
         self.positive_facts = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when)
                                               if not negated)
                                for rid, rule in kb.rules.items()}
@@ -155,7 +158,8 @@ class Engine:
         if premise <= 0:
             return ()
         used = tuple(dict.fromkeys(supporting_facts(rule.when, facts)))
-        observed = frozenset(used) & self.positive_facts[rid]
+        observed = frozenset(self.observation.get(f, f)
+                             for f in set(used) & self.positive_facts[rid])
         return tuple(
             Contribution(rid, c.target, c.cause is not None, c.cf, premise, c.cf * premise, used,
                          observed)

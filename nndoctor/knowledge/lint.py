@@ -151,6 +151,11 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
         yield Problem("error", str(kb.root / "rules"), "then", str(exc))
     for cause in kb.causes.values():
         yield from _check_expects(kb, cause, findings)
+    for name, members in kb.settings.observations.items():
+        for fact in members:
+            if fact not in kb.facts:
+                yield Problem("error", str(kb.root / "settings.yaml"), f"observations.{name}",
+                              f"unknown fact {fact!r}")
     for i, step in enumerate(kb.settings.separating_steps):
         for cid in step.causes:
             if cid not in kb.causes:

@@ -302,6 +302,11 @@ class Settings(Strict):
     count_shared_evidence_once: bool = Field(
         True, description="Rules concluding a cause from a common observed fact count as one "
         "piece of evidence (the strongest), not as independent confirmations.")
+    observations: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Facts that measure one underlying observation (e.g. the validation loss "
+        "getting worse: its rise, its trend, how far above its minimum); for counting evidence "
+        "once they are one fact.")
     contenders: int = Field(
         5, ge=2, description="Questions are chosen to separate at most this many leading causes.")
     question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")

@@ -168,3 +168,18 @@ def test_an_observation_read_by_several_rules_counts_once():
     assert independent(new) == [0.5, 0.3]
     against = [*same, c("D", -0.4, "loss_still_decreasing_at_end")]  # the other sign counts
     assert independent(against) == [0.5, -0.4]
+
+
+def test_facts_of_one_observation_count_as_one():
+    from nndoctor.engine.inference import default_engine
+
+    engine = default_engine()
+    groups = engine.kb.settings.observations
+    assert "val_loss_rising" in groups["validation_degrades"]
+    session = _session({"val_loss_rising": True, "val_loss_trend": "increasing",
+                        "train_loss_trend": "decreasing", "generalization_gap": "none"})
+    evaluation = engine.evaluate(session.known())
+    seen = [c.observed for cs in evaluation.contributions.values() for c in cs
+            if c.target == "overfitting" and c.value > 0]
+    assert seen and all("val_loss_rising" not in o and "val_loss_trend" not in o for o in seen)
+    assert any("validation_degrades" in o for o in seen)
