@@ -27,9 +27,14 @@ class ProgressView(Static):
         if leader is None:
             state = Content.from_markup("[$text-muted]no cause ranked yet — still open[/]")
         else:
+            settled = SETTLED.get(leader.band or "", "")
+            if leader.tied_with:  # never present one cause where the evidence names several
+                n = len(leader.tied_with)
+                settled = (f"tied with {n} other cause{'s' if n > 1 else ''}: the evidence "
+                           "cannot tell them apart yet")
             state = Content.assemble(
                 band_content(leader.confidence, leader.band, 10), " ",
-                Content.from_markup("[$text-muted]$s[/]", s=SETTLED.get(leader.band or "", "")))
+                Content.from_markup("[$text-muted]$s[/]", s=settled))
         self.update(Content.assemble(Content.from_markup("[b]$c[/b]\n", c=counts), state))
 
 
