@@ -13,6 +13,7 @@ from nndoctor.adapters.symptoms import (
     context,
     curves,
     gradients,
+    init_signals,
     labels,
     loss_signatures,
     lr_schedule,
@@ -30,8 +31,8 @@ from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
 _MODULES = (context, task, curves, scale, consistency, validation, periodicity, gradients,
-            lr_schedule, config, nonfinite, probes, labels, loss_signatures,
-            progress)  # registration by import
+            lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
+            init_signals)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
