@@ -38,3 +38,20 @@ def test_healthy_families_never_get_a_likely_cause_from_it():
     for name, make in HEALTHY.items():
         d = diagnose_run(make(), questions=0).diagnosis
         assert d.alarming("likely") == (), name
+
+
+def _lr_run(lr: np.ndarray):
+    steps = np.arange(lr.size) * 10
+    return make_run(train_loss=(steps, np.linspace(2.0, 0.5, lr.size)), lr=(steps, lr))
+
+
+def test_a_warmup_and_linear_decay_to_zero_is_a_completed_schedule():
+    warm = np.linspace(0.0, 1e-3, 10)
+    decay = np.linspace(1e-3, 1e-5, 90)
+    assert facts(_lr_run(np.concatenate([warm, decay])))["lr_schedule_completed"].value is True
+
+
+def test_a_constant_or_early_dying_schedule_is_not_completed():
+    assert facts(_lr_run(np.full(100, 1e-3)))["lr_schedule_completed"].value is False
+    died = np.concatenate([np.linspace(1e-3, 1e-6, 30), np.full(70, 1e-6)])
+    assert facts(_lr_run(died))["lr_schedule_completed"].value is False

@@ -40,3 +40,23 @@ def val_progress(run: Run, p: Params) -> Iterator[Fact]:
             f"(ends at {num(end)}, lowest {num(best)})")
     yield log_fact("val_still_improving", improving, text, span,
                    certainty=graded(drop, p["min_drop"], p["strong_drop"]) if improving else 0.9)
+
+
+@detector("lr_schedule_end", produces=("lr_schedule_completed",))
+def lr_schedule_end(run: Run, p: Params) -> Iterator[Fact]:
+    """Whether the logged learning-rate schedule ran to its end: the rate decayed from its peak
+    to a small share of it only in the last part of the log, as a planned decay does."""
+    lr = Curve.of(run.get("lr"), "lr")
+    if lr is None or len(lr) < p["min_points"]:
+        return
+    peak_i = int(np.argmax(lr.values))
+    peak, end = float(lr.values[peak_i]), float(lr.values[-1])
+    if peak <= 0:
+        return
+    low = np.flatnonzero(lr.values[peak_i:] <= p["end_share"] * peak)  # after the warm-up
+    reached = peak_i + int(low[0]) if low.size else len(lr)
+    completed = bool(end <= p["end_share"] * peak and reached >= p["late_from"] * (len(lr) - 1))
+    text = (f"lr decayed from its peak {num(peak)} to {num(end)} ({pct(end / peak)}) by the end "
+            "of the log: the schedule ran to its end" if completed else
+            f"lr ends at {num(end)}, {pct(end / peak)} of its peak {num(peak)}")
+    yield log_fact("lr_schedule_completed", completed, text, "lr")
