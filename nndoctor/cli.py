@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="add a fact you know, e.g. --answer hidden_activation=relu")
     diag.add_argument("--metric", action="append", default=[], metavar="CANONICAL=TAG",
                       help="use log tag TAG as canonical series, e.g. --metric val_loss=eval/nll")
-    diag.add_argument("--format", choices=["text", "json", "markdown", "html"], default="text")
+    diag.add_argument("--format", choices=["text", "json", "jsonl", "markdown", "html"],
+                      default="text", help="jsonl: one run per line")
     diag.add_argument("--output", "-o", type=Path, help="write the report to this file")
     diag.add_argument("--plot", type=Path, help="also write an HTML report with plots here")
     diag.add_argument("--top", type=int, default=5, help="causes shown per run (default 5)")
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     diag.add_argument("--jobs", type=int, default=None,
                       help="parallel workers, at most the number of cores (default: every core)")
     diag.add_argument("--no-progress", action="store_true", help="no progress bar")
+    diag.add_argument("--questions", type=int, default=None, metavar="N",
+                      help="follow-up questions per run (default: 3 for one log shown as "
+                           "text/markdown/html, else 0: sweeps and JSON skip them)")
 
     ask = sub.add_parser("ask", help="interactive troubleshooting interview (terminal UI)")
     ask.add_argument("path", nargs="?", type=Path, help="a log to pre-fill facts from")

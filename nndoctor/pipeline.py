@@ -55,7 +55,7 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _diagnose_one(args: tuple[Run, Sequence[Fact]]) -> RunReport:
+def _diagnose_one(args: tuple[Run, Sequence[Fact], int]) -> RunReport:
     return diagnose_run(*args)
 
 
@@ -77,6 +77,7 @@ def diagnose_runs(
     answers: Sequence[Fact] = (),
     jobs: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    questions: int = 3,
 ) -> list[RunReport]:
     """Diagnose many runs, in parallel processes when there are enough to pay for it.
 
@@ -89,13 +90,13 @@ def diagnose_runs(
     reports: list[RunReport] = []
     if len(runs) < PARALLEL_FROM or jobs == 1:
         for i, run in enumerate(runs, 1):
-            reports.append(diagnose_run(run, answers))
+            reports.append(diagnose_run(run, answers, questions))
             if progress:
                 progress(i, len(runs))
         return reports
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, len(runs) // (jobs * 8))
-        for i, report in enumerate(pool.map(_diagnose_one, [(r, answers) for r in runs],
+        for i, report in enumerate(pool.map(_diagnose_one, [(r, answers, questions) for r in runs],
                                             chunksize=chunk), 1):
             reports.append(report)
             if progress:

@@ -58,6 +58,7 @@ class Evaluation:
     causes: dict[str, float]
     findings: dict[str, float]
     absences: dict[str, tuple[Absence, ...]] = field(default_factory=dict)  # cause -> absences
+    support: dict[str, float] = field(default_factory=dict, compare=False)  # before absences
 
     @property
     def fired(self) -> list[str]:
@@ -87,6 +88,12 @@ class Engine:
         for rid, rule in kb.rules.items():
             for name in facts_in(rule.when):
                 self.rules_using.setdefault(name, set()).add(rid)
+        self.cause_targets = {rid: frozenset(c.target for c in rule.then if c.cause is not None)
+                              for rid, rule in kb.rules.items()}
+        self.expected_facts = {  # the facts a cause's expected manifestations are judged on
+            cid: frozenset(n for m in cause.expects
+                           for n in (*facts_in(m.when), *(m.decided_by or ())))
+            for cid, cause in kb.causes.items() if cause.expects}
 
     def evaluate(self, known: Known, matcher: Matcher | None = None) -> Evaluation:
         """Match every stratum in order; findings of one stratum are facts of the next."""
@@ -123,13 +130,70 @@ class Engine:
             for f in moved:
                 affected |= self.rules_using.get(f, set())
             findings = new_findings
-        return self._finish(contributions, findings, usable)
+        if not base.support and base.causes:  # an Evaluation built elsewhere: no shortcut
+            return self._finish(contributions, findings, usable)
+        touched = {changed} | {f for f in findings.keys() | base.findings.keys()
+                               if findings.get(f) != base.findings.get(f)}
+        targets = set().union(*(self.cause_targets[r] for r in affected))
+        return self._refinish(base, contributions, findings, usable, targets, touched)
+
+    def _refinish(self, base: Evaluation, contributions: dict[str, tuple[Contribution, ...]],
+                  findings: dict[str, float], usable: Known, targets: set[str],
+                  touched: set[str]) -> Evaluation:
+        """:meth:`_finish` after a change that reached only the causes ``targets`` (through
+        their rules) and the facts ``touched``: every other cause keeps its base score and
+        absences (the same numbers :meth:`_finish` would compute, without computing them)."""
+        by_target: dict[str, list[Contribution]] = {t: [] for t in targets}
+        for rid in sorted(contributions):
+            for c in contributions[rid]:
+                if c.is_cause and c.target in by_target:
+                    by_target[c.target].append(c)
+        support = dict(base.support)
+        once = self.kb.settings.count_shared_evidence_once
+        for t, cs in by_target.items():
+            if cs:
+                support[t] = combine_all(independent(cs) if once else (c.value for c in cs))
+            else:
+                support.pop(t, None)
+        support = dict(sorted(support.items()))
+        causes = dict(support)
+        facts = dict(usable)
+        facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+        absences: dict[str, tuple[Absence, ...]] = {}
+        for cause_id, score in support.items():
+            expected = self.expected_facts.get(cause_id)
+            if score <= 0 or expected is None:
+                continue
+            if (cause_id not in targets or base.support.get(cause_id) == score) \
+                    and not expected & touched:
+                if cause_id in base.absences:
+                    absences[cause_id] = base.absences[cause_id]
+                    causes[cause_id] = base.causes[cause_id]
+                continue
+            found = self._absences(cause_id, facts)
+            if found:
+                absences[cause_id] = found
+                for absence in found:
+                    score = combine(score, absence.value)
+                causes[cause_id] = score
+        return Evaluation(contributions, causes, findings, absences, support)
+
+    def _absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
+        found = []
+        for m in self.kb.causes[cause_id].expects:
+            sure = absence_of(m, facts)
+            if sure > self.threshold:
+                used = tuple(dict.fromkeys(n for n in facts_in(m.when) if n in facts))
+                found.append(Absence(cause_id, m.name, m.frequency, sure,
+                                     -m.frequency * sure, used))
+        return tuple(found)
 
     def _finish(self, contributions: dict[str, tuple[Contribution, ...]],
                 findings: dict[str, float], usable: Known) -> Evaluation:
         """Combine the rules' conclusions per cause, then weigh the expected manifestations the
         facts show to be absent against each cause that has support."""
         causes = self._combine(contributions, causes=True)
+        support = dict(causes)
         facts = dict(usable)
         facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
         absences: dict[str, tuple[Absence, ...]] = {}
@@ -137,19 +201,13 @@ class Engine:
             cause = self.kb.causes.get(cause_id)
             if score <= 0 or cause is None or not cause.expects:
                 continue
-            found = []
-            for m in cause.expects:
-                sure = absence_of(m, facts)
-                if sure > self.threshold:
-                    used = tuple(dict.fromkeys(n for n in facts_in(m.when) if n in facts))
-                    found.append(Absence(cause_id, m.name, m.frequency, sure,
-                                         -m.frequency * sure, used))
+            found = self._absences(cause_id, facts)
             if found:
-                absences[cause_id] = tuple(found)
+                absences[cause_id] = found
                 for absence in found:
                     score = combine(score, absence.value)
                 causes[cause_id] = score
-        return Evaluation(contributions, causes, findings, absences)
+        return Evaluation(contributions, causes, findings, absences, support)
 
     def _contributions(self, rid: str, facts: Known) -> tuple[Contribution, ...]:
         """What rule ``rid`` concludes over ``facts``; empty when its condition is false."""

@@ -6,7 +6,12 @@ the file and field; nothing here prints or exits.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import os
+import pickle
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from nndoctor import __version__
 from nndoctor.knowledge.schema import (
     Cause,
     Detectors,
@@ -162,4 +168,82 @@ def builtin_knowledge_base() -> KnowledgeBase:
 
 @functools.cache
 def _builtin_knowledge_base() -> KnowledgeBase:
-    return load_knowledge_base()
+    return cached_knowledge_base()
+
+
+# ------------------------------------------------------------------ the validated cache
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/nndoctor`` or ``~/.cache/nndoctor``: never next to the logs."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nndoctor"
+
+
+def _kb_files(root: Path) -> list[Path]:
+    files = [*sorted((root / "facts").glob("*.yaml")), *sorted((root / "causes").glob("*.yaml")),
+             *sorted((root / "rules").rglob("*.yaml"))]
+    return files + [root / n for n in ("settings.yaml", "detectors.yaml", "references.yaml")]
+
+
+def _stats(files: list[Path]) -> list[tuple[str, int, int]]:
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append((str(f), st.st_size, st.st_mtime_ns))
+    return out
+
+
+def _digest(files: list[Path]) -> str:
+    """The content hash of the KB files, the schema and this loader (a change to how the files
+    are validated invalidates the cache too)."""
+    h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
+    here = Path(__file__).parent
+    for f in [*files, here / "schema.py", here / "loader.py"]:
+        data = f.read_bytes()
+        h.update(f"{f.name}:{len(data)}:".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def cached_knowledge_base(root: Path | None = None, directory: Path | None = None
+                          ) -> KnowledgeBase:
+    """:func:`load_knowledge_base`, from a cache of the validated models when it matches the
+    files: sizes and mtimes as a quick pre-check, the content hash to confirm, so a changed
+    file always rebuilds it. A missing, corrupt or unwritable cache falls back to a normal
+    load; ``NNDOCTOR_NO_CACHE=1`` turns it off."""
+    root = Path(root) if root else BUILTIN_ROOT
+    if os.environ.get("NNDOCTOR_NO_CACHE"):
+        return load_knowledge_base(root)
+    try:
+        files = _kb_files(root)
+        stats = _stats(files)
+        where = (directory or cache_dir()) / (
+            "kb-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] + ".pickle")
+    except OSError:
+        return load_knowledge_base(root)
+    digest = None
+    with contextlib.suppress(Exception):  # corrupt, stale, unreadable: just load
+        with open(where, "rb") as fh:
+            cached = pickle.load(fh)
+        if cached["stats"] == stats:
+            digest = _digest(files)
+            if cached["digest"] == digest and isinstance(cached["kb"], KnowledgeBase):
+                return cached["kb"]
+    kb = load_knowledge_base(root)
+    with contextlib.suppress(Exception):
+        digest = digest or _digest(files)
+        if _stats(files) == stats:  # unchanged while it was read
+            where.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".kb-", suffix=".tmp", dir=where.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump({"stats": stats, "digest": digest, "kb": kb}, fh,
+                                protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, where)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+    return kb

@@ -13,6 +13,11 @@ from nndoctor.sanitize import escape_json
 
 
 def render(reports: list[RunReport], fmt: str, top: int = 5) -> str:
+    if fmt == "jsonl":  # one run per line
+        from nndoctor.report.common import run_dict
+
+        return "".join(escape_json(json.dumps(run_dict(r, top), ensure_ascii=False)) + "\n"
+                       for r in reports)
     if fmt == "json":
         text = json.dumps(document(reports, top), indent=2, ensure_ascii=False) + "\n"
         return escape_json(text)  # C1 controls, bidi overrides, lone surrogates as \uXXXX

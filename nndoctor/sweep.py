@@ -1,0 +1,464 @@
+"""Sweeps that scale with cores and keep memory flat (issue #13).
+
+The parent only *plans*: it walks each directory, asks the readers which files are logs and
+groups them exactly as a directory scan does (``readers._read_dir``), then joins the groups a
+merge could ever join (same home folder; an HF ``output_dir`` and its ``runs/<date>`` event
+folders; Lightning run folders of different formats that ``_merge._apart`` relates) into *units*.
+Workers receive units (a few paths each) and do everything else: read, merge, derive facts, run
+the engine, render the run's part of the report. They send back a compact result: a few
+strings and the rendered text, never a Run.
+
+The parent spills the rendered parts to an anonymous temporary file and keeps only a small index
+per run, so memory does not grow with the number of runs. When every unit is in, it applies what
+needs the whole folder (drop logs with nothing in them when others have something, sort by path,
+give runs of one name their relative path) and writes the report from the spill file, piece by
+piece: a JSON array incrementally for ``--format json``, one line per run for ``jsonl``. The
+result is the one :func:`nndoctor.adapters.readers.read_path` + :func:`pipeline.diagnose_run` +
+:func:`nndoctor.report.render` give, byte for byte (tests/cli/test_sweep.py compares).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+from nndoctor.adapters.run import LogError
+from nndoctor.engine.facts import Fact
+
+STREAMED = ("json", "jsonl", "text")  # formats rendered run by run in the workers
+_VERSION = re.compile(r"^version_\d+$")
+
+
+@dataclass(frozen=True)
+class Options:
+    fmt: str
+    top: int
+    questions: int
+    answers: tuple[Fact, ...] = ()
+    overrides: tuple[tuple[str, str], ...] = ()
+    fail_on: str | None = None
+    keep_reports: bool = False  # markdown/html/--plot: the whole RunReport comes back
+
+
+@dataclass(frozen=True)
+class Task:
+    source: int  # which PATH argument
+    kind: str  # "units": groups under a directory; "file": one file named directly
+    root: Path
+    groups: tuple[tuple[str, Any, tuple[Path, ...]], ...] = ()  # (reader name, key, files)
+    error: LogError | None = None  # kind "error": raised when its turn comes, as read_path would
+
+
+@dataclass
+class Result:
+    """One run, as a worker returns it (no Run, no arrays)."""
+
+    source: int
+    path: str
+    name: str
+    format: str
+    kept: bool  # had series or warnings when read (a directory drops the others)
+    verdict: str
+    top_cause: str | None
+    alarming: bool
+    has_loss: bool
+    text: str  # the run's rendered part (json: one object; text: the lines after the header)
+    report: Any = None  # the RunReport, only with Options.keep_reports
+    root: Path | None = None
+    offset: int = 0
+    size: int = 0
+    renamed: str | None = None
+
+
+@dataclass
+class Outcome:
+    results: list[Result] = field(default_factory=list)
+    skipped: list[LogError] = field(default_factory=list)
+    error: LogError | None = None  # a file named directly that cannot be read: fatal
+
+
+# ---------------------------------------------------------------------------------- planning
+def plan(paths: Sequence[Path], on_error: Callable[[LogError], None]) -> tuple[list[Task], list]:
+    """Tasks for local paths; anything else (``-``, URLs, ``sqlite:///``) is read here by
+    :func:`read_path` and comes back as ready Runs, tagged with their source index."""
+    from nndoctor.adapters.readers import read_path
+
+    tasks: list[Task] = []
+    ready: list[tuple[int, Any]] = []
+    for index, path in enumerate(paths):
+        try:
+            if os.path.isdir(path):
+                units = _plan_dir(Path(path), on_error)
+                tasks += [Task(index, "units", Path(path), groups) for groups in units]
+            elif os.path.exists(path):
+                tasks.append(Task(index, "file", Path(path)))
+            else:  # stdin, a remote URL, a sqlite URI, or an error read_path words best
+                ready += [(index, run) for run in read_path(path, on_error=on_error)]
+        except LogError as exc:  # the first failing PATH in order fails the command
+            tasks.append(Task(index, "error", Path(path), error=exc))
+    return tasks, ready
+
+
+def _plan_dir(root: Path, on_error: Callable[[LogError], None]) -> list[tuple]:
+    """``readers._read_dir`` up to the reading, then the groups split into independent units."""
+    from nndoctor.adapters.readers import _size, _walk, detect_reader
+
+    groups: dict[tuple[str, Any], list[Path]] = {}
+    empty: list[LogError] = []
+    unreadable: list[LogError] = []
+    for file in _walk(root):
+        if not os.access(file, os.R_OK):
+            unreadable.append(LogError(file, "cannot read: permission denied"))
+            continue
+        reader = detect_reader(file)
+        if reader is None:
+            continue
+        if _size(file) == 0:
+            empty.append(LogError(file, "empty file"))
+            continue
+        group_key = getattr(reader, "group_key", None)
+        key = group_key(file) if group_key is not None else file
+        groups.setdefault((reader.name, key), []).append(file)
+    for error in empty + unreadable:
+        on_error(error)
+    if not groups:
+        if empty or unreadable:
+            return []
+        raise LogError(root, "no log of a known format in this directory")
+    items = [(name, key, tuple(files)) for (name, key), files in groups.items()]
+    return [tuple(items[i] for i in members) for members in _components(items)]
+
+
+def _home(key: Any, files: tuple[Path, ...]) -> Path:
+    return key if isinstance(key, Path) and key != files[0] else files[0].parent
+
+
+def _components(items: list[tuple[str, Any, tuple[Path, ...]]]) -> list[list[int]]:
+    """Indexes of ``items`` joined whenever ``merge_logged`` could join any two of them (judged
+    on paths alone, so more is joined than is merged: that only makes a unit larger)."""
+    parent = list(range(len(items)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(members: list[int]) -> None:
+        roots = sorted({find(i) for i in members})
+        for r in roots[1:]:
+            parent[r] = roots[0]
+
+    buckets: dict[tuple[Any, ...], list[int]] = {}
+    homes = [_home(key, files) for _, key, files in items]
+    for i, ((_name, _key, _files), home) in enumerate(zip(items, homes, strict=True)):
+        buckets.setdefault(("home", home), []).append(i)
+        buckets.setdefault(("hf", home), [])
+        if home.parent.name == "runs":  # an HF output_dir's event folders join its state
+            buckets.setdefault(("hf", home.parent.parent), []).append(i)
+        if _VERSION.match(home.name) or (home / "hparams.yaml").is_file():
+            for key in _apart_keys(home):
+                buckets.setdefault(key, []).append(i)
+    for key, members in buckets.items():
+        if key[0] == "hf":
+            members = members + buckets.get(("home", key[1]), [])
+            if len({items[i][0] for i in members}) < 2:
+                continue
+        elif key[0] != "home" and len({items[i][0] for i in members}) < 2:
+            continue  # runs of one format are never merged across folders
+        if len(members) > 1:
+            union(members)
+    out: dict[int, list[int]] = {}
+    for i in range(len(items)):
+        out.setdefault(find(i), []).append(i)
+    return sorted(out.values())
+
+
+def _apart_keys(home: Path, max_depth: int = 3) -> list[tuple[Any, ...]]:
+    """Keys two Lightning run folders share whenever ``_merge._apart`` relates them: siblings,
+    or the same path under two save_dirs up to ``max_depth`` levels up."""
+    keys: list[tuple[Any, ...]] = [("sibling", home.parent)]
+    names = [home.name]
+    up = home.parent
+    for depth in range(1, max_depth + 1):
+        if up == up.parent:
+            break
+        keys.append(("save_dir", depth, tuple(names), up.parent))
+        names.append(up.name)
+        up = up.parent
+    return keys
+
+
+# ---------------------------------------------------------------------------------- workers
+def run_task(task: Task, options: Options) -> Outcome:
+    """Read one task's logs and diagnose each run; nothing but strings goes back."""
+    from nndoctor.adapters.names import apply_overrides, with_loss_warning
+    from nndoctor.adapters.readers import _guarded, read_path, readers
+    from nndoctor.adapters.readers._merge import Logged, merge_logged
+
+    outcome = Outcome()
+    if task.error is not None:
+        outcome.error = task.error
+        return outcome
+    overrides = dict(options.overrides)
+    if task.kind == "file":
+        try:
+            runs = read_path(task.root, metric_overrides=overrides or None)
+        except LogError as exc:
+            outcome.error = exc
+            return outcome
+        for run in runs:
+            outcome.results.append(_diagnose(task, run, True, options))
+        return outcome
+    by_name = {r.name: r for r in readers()}
+    logged = []
+    for name, key, files in task.groups:
+        try:
+            read = _guarded(by_name[name], list(files))
+        except LogError as exc:
+            outcome.skipped.append(exc)
+            continue
+        home = _home(key, files)
+        logged += [Logged(run, home) for run in read]
+    for run in merge_logged(logged):
+        kept = bool(run.series or run.warnings)
+        if overrides:
+            run = apply_overrides(run, overrides)
+        outcome.results.append(_diagnose(task, with_loss_warning(run), kept, options))
+    return outcome
+
+
+def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
+    from nndoctor.adapters.names import has_loss
+    from nndoctor.pipeline import diagnose_run
+
+    report = diagnose_run(run, options.answers, questions=options.questions)
+    d = report.diagnosis
+    return Result(
+        source=task.source, path=str(run.path), name=run.name, format=run.format, kept=kept,
+        verdict=d.verdict, top_cause=d.causes[0].id if d.causes else None,
+        alarming=bool(options.fail_on and d.alarming(options.fail_on)),
+        has_loss=has_loss(run), text=render_part(report, options),
+        report=report if options.keep_reports else None,
+        root=task.root if task.kind == "units" else None)
+
+
+def render_part(report: Any, options: Options) -> str:
+    if options.fmt in ("json", "jsonl"):
+        from nndoctor.report.common import run_dict
+
+        return _dump(run_dict(report, options.top), options.fmt)
+    if options.fmt == "text":
+        from nndoctor.report.text import _run
+
+        return "\n".join(_run(report, options.top)[1:])
+    return ""
+
+
+def _dump(data: dict[str, Any], fmt: str) -> str:
+    from nndoctor.sanitize import escape_json
+
+    if fmt == "jsonl":
+        return escape_json(json.dumps(data, ensure_ascii=False))
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    return escape_json("    " + text.replace("\n", "\n    "))  # at its depth in the document
+
+
+_OPTIONS: Options | None = None
+
+
+def _init_worker(options: Options) -> None:
+    global _OPTIONS
+    _OPTIONS = options
+
+
+def _worker(task: Task) -> Outcome:
+    assert _OPTIONS is not None
+    return run_task(task, _OPTIONS)
+
+
+# ---------------------------------------------------------------------------------- the parent
+class Sweep:
+    """Every result's index in memory, its rendered part in a spill file."""
+
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+        self.spill: IO[bytes] = tempfile.TemporaryFile(prefix="nndoctor-")  # noqa: SIM115
+        self.end = 0
+
+    def add(self, result: Result) -> None:
+        data = result.text.encode("utf-8", "surrogatepass")
+        result.offset, result.size, result.text = self.end, len(data), ""
+        self.spill.write(data)
+        self.end += len(data)
+        self.results.append(result)
+
+    def text(self, result: Result) -> str:
+        self.spill.seek(result.offset)
+        data = self.spill.read(result.size)
+        self.spill.seek(self.end)
+        return data.decode("utf-8", "surrogatepass")
+
+    def finish(self) -> list[Result]:
+        """Per directory: drop what ``_read_dir`` drops, sort, give duplicate names their
+        relative path (``readers._unique_names``)."""
+        by_source: dict[int, list[Result]] = {}
+        for r in self.results:
+            by_source.setdefault(r.source, []).append(r)
+        ordered: list[Result] = []
+        for source in sorted(by_source):
+            group = by_source[source]
+            root = group[0].root
+            if root is not None:
+                group = [r for r in group if r.kept] or group
+                group.sort(key=lambda r: (r.path, r.format))
+                counts: dict[str, int] = {}
+                for r in group:
+                    counts[r.name] = counts.get(r.name, 0) + 1
+                for r in group:
+                    if counts[r.name] > 1:
+                        try:
+                            rel = Path(r.path).relative_to(root).as_posix()
+                        except ValueError:
+                            rel = r.path
+                        r.renamed = rel if rel != "." else root.name
+            ordered += group
+        self.results = ordered
+        return ordered
+
+    def close(self) -> None:
+        self.spill.close()
+
+
+def run_sweep(tasks: list[Task], ready: list[tuple[int, Any]], options: Options,
+              jobs: int, progress: Callable[[int, int], None] | None,
+              on_error: Callable[[LogError], None]) -> Sweep:
+    """Run every task (in ``jobs`` processes when there are enough), spilling the results."""
+    sweep = Sweep()
+    for source, run in ready:
+        sweep.add(_diagnose(Task(source, "ready", Path()), run, True, options))
+    total = len(tasks)
+    if jobs <= 1 or total < 8:
+        outcomes: Iterator[Outcome] = (run_task(t, options) for t in tasks)
+        pool = None
+    else:
+        from concurrent.futures import ProcessPoolExecutor  # only a sweep needs a pool
+
+        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
+                                   initargs=(options,))
+        chunk = max(1, min(16, total // (jobs * 8)))
+        outcomes = pool.map(_worker, tasks, chunksize=chunk)
+    try:
+        for done, outcome in enumerate(outcomes, 1):
+            if outcome.error is not None:
+                raise outcome.error
+            for error in outcome.skipped:
+                on_error(error)
+            for result in outcome.results:
+                sweep.add(result)
+            if progress:
+                progress(done, total)
+    except BaseException:
+        sweep.close()
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return sweep
+
+
+# ---------------------------------------------------------------------------------- writing
+def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
+    """The report from the spill file, piece by piece."""
+    from nndoctor import __version__
+
+    results = sweep.results
+    if options.fmt == "jsonl":
+        for r in results:
+            out.write(_named(sweep, r, "jsonl") + "\n")
+        return
+    if options.fmt == "json":
+        out.write('{\n  "nndoctor": ' + json.dumps(__version__) + ',\n  "runs": [')
+        for i, r in enumerate(results):
+            out.write(("," if i else "") + "\n" + _named(sweep, r, "json"))
+        out.write("\n  ]\n}\n" if results else "]\n}\n")
+        return
+    _write_text(sweep, options, out)
+
+
+def _named(sweep: Sweep, r: Result, fmt: str) -> str:
+    text = sweep.text(r)
+    if r.renamed is None:
+        return text
+    data = json.loads(text)
+    data["name"] = r.renamed
+    return _dump(data, fmt)
+
+
+def _write_text(sweep: Sweep, options: Options, out: IO[str]) -> None:
+    from nndoctor.sanitize import clean, clean_report
+
+    results = sweep.results
+    head: list[str] = []
+    if len(results) > 1:
+        verdicts: dict[str, int] = {}
+        tops: dict[str, int] = {}
+        for r in results:
+            verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
+            if r.top_cause:
+                tops[r.top_cause] = tops.get(r.top_cause, 0) + 1
+        ranked = sorted(tops.items(), key=lambda kv: -kv[1])
+        head.append(f"{len(results)} runs: " + ", ".join(f"{v} {k}" for k, v in verdicts.items()))
+        head += [f"  {count:>5}  {cause}" for cause, count in ranked[:10]]
+        head.append("")
+    # render_text's "\n".join(lines).rstrip() + "\n", cleaned line by line, written per run
+    if head:
+        out.write(clean_report("\n".join(head) + "\n"))
+    for i, r in enumerate(results):
+        name = r.renamed if r.renamed is not None else r.name
+        body = sweep.text(r)
+        piece = f"== {clean(name)}  ({clean(r.format)}: {clean(r.path)})\n{body}\n"
+        if i == len(results) - 1:
+            piece = piece.rstrip()
+        out.write(clean_report(piece + "\n"))
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[IO[str]]:
+    """A file written through a temporary one and a rename (as ``safe_write.write_atomic``)."""
+    from nndoctor.safe_write import OutputError
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def stdout() -> IO[str]:
+    return sys.stdout
+
+
+def with_name(report: Any, result: Result) -> Any:
+    """The RunReport under its final name (for markdown/html/--plot)."""
+    if result.renamed is None:
+        return report
+    return replace(report, run=replace(report.run, name=result.renamed))

@@ -1,0 +1,108 @@
+"""Issue #13: sweeps planned in the parent and diagnosed in workers give the report the
+in-memory path (read_path + diagnose_run + render) gives; jsonl is one run per line; follow-up
+questions are computed only where they are shown."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nndoctor.adapters.readers import read_path
+from nndoctor.cli import main
+from nndoctor.engine import session as session_module
+from nndoctor.pipeline import diagnose_run
+from nndoctor.report import render
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+FIXTURES = ROOT / "tests" / "fixtures" / "logs"
+
+
+def _reference(paths: list[Path], fmt: str, questions: int, top: int = 5) -> str:
+    runs = [run for p in paths for run in read_path(p)]
+    return render([diagnose_run(run, questions=questions) for run in runs], fmt, top)
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sweep")
+    sources = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
+    for i in range(12):  # mixed formats, duplicate run names (mlflow) renamed by path
+        shutil.copytree(sources[i % len(sources)], root / f"run_{i:02d}")
+    shutil.copytree(FIXTURES / "twice", root / "twice")  # runs merged across loggers
+    return root
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_json_identical_to_in_memory_render(sweep: Path, jobs: str, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r.json"
+    assert main(["diagnose", str(sweep), "--format", "json", "--top", "2", "--jobs", jobs,
+                 "--no-progress", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == _reference([sweep], "json", 0, top=2)
+
+
+def test_text_and_questions_identical_when_asked(sweep: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    paths = [EXAMPLES / "healthy", FIXTURES / "hf", EXAMPLES / "mlflow_sqlite"]
+    assert main(["diagnose", *map(str, paths), "--questions", "3", "--no-progress"]) == 0
+    assert capsys.readouterr().out == _reference(paths, "text", 3)
+    assert main(["diagnose", *map(str, paths), "--format", "json", "--questions", "1"]) == 0
+    assert capsys.readouterr().out == _reference(paths, "json", 1)
+
+
+def test_jsonl_one_run_per_line(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["diagnose", str(sweep), "--format", "jsonl", "--jobs", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    document = json.loads(_reference([sweep], "json", 0))
+    assert [json.loads(line) for line in lines] == document["runs"]
+    assert len(lines) == len(document["runs"]) > 12
+
+
+def test_questions_only_when_shown(monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[int] = []
+    real = session_module.rank_questions
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session_module, "rank_questions", counting)
+    log = str(EXAMPLES / "slow_lr")
+    assert main(["diagnose", log, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["runs"][0]["questions"] == []
+    assert not calls  # JSON does not show them: never ranked
+    assert main(["diagnose", str(EXAMPLES), "--no-progress"]) == 0
+    assert "To sharpen the diagnosis" not in capsys.readouterr().out and not calls  # a sweep
+    assert main(["diagnose", log]) == 0  # one run as text: shown, so ranked
+    assert "To sharpen the diagnosis" in capsys.readouterr().out and calls
+    calls.clear()
+    assert main(["diagnose", log, "--format", "json", "--questions", "2"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["runs"][0]["questions"]) == 2 and calls
+
+
+def test_reevaluate_shortcut_matches_full_finish() -> None:
+    """The re-combination of only what an answer touches gives _finish's numbers."""
+    import dataclasses
+
+    from nndoctor.adapters.symptoms import derive_facts
+    from nndoctor.engine.inference import default_engine
+
+    engine = default_engine()
+    for folder in ("slow_lr", "overfitting", "nan_blowup"):
+        run = read_path(EXAMPLES / folder)[0]
+        known = {f.name: (f.value, f.certainty) for f in derive_facts(run, engine.kb)}
+        base = engine.evaluate(known)
+        for name in engine.kb.askable_facts()[:60]:
+            if name in known or name not in engine.rules_using:
+                continue
+            for answer in engine.kb.facts[name].answers():
+                hypo = {**known, name: (answer, 1.0)}
+                fast = engine.reevaluate(base, hypo, name)
+                slow = engine.reevaluate(dataclasses.replace(base, support={}), hypo, name)
+                assert (fast.causes, fast.absences) == (slow.causes, slow.absences)
+                assert list(fast.causes) == list(slow.causes)
