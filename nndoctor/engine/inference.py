@@ -149,10 +149,9 @@ class Engine:
                 if c.is_cause and c.target in by_target:
                     by_target[c.target].append(c)
         support = dict(base.support)
-        once = self.kb.settings.count_shared_evidence_once
         for t, cs in by_target.items():
             if cs:
-                support[t] = combine_all(independent(cs) if once else (c.value for c in cs))
+                support[t] = self._support(cs)
             else:
                 support.pop(t, None)
         support = dict(sorted(support.items()))
@@ -173,9 +172,7 @@ class Engine:
             found = self._absences(cause_id, facts)
             if found:
                 absences[cause_id] = found
-                for absence in found:
-                    score = combine(score, absence.value)
-                causes[cause_id] = score
+                causes[cause_id] = _weigh(score, found)
         return Evaluation(contributions, causes, findings, absences, support)
 
     def _absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
@@ -204,9 +201,7 @@ class Engine:
             found = self._absences(cause_id, facts)
             if found:
                 absences[cause_id] = found
-                for absence in found:
-                    score = combine(score, absence.value)
-                causes[cause_id] = score
+                causes[cause_id] = _weigh(score, found)
         return Evaluation(contributions, causes, findings, absences, support)
 
     def _contributions(self, rid: str, facts: Known) -> tuple[Contribution, ...]:
@@ -232,9 +227,22 @@ class Engine:
             for c in contributions[rid]:
                 if c.is_cause == causes:
                     by_target.setdefault(c.target, []).append(c)
-        if not (causes and self.kb.settings.count_shared_evidence_once):
+        if not causes:
             return {t: combine_all(c.value for c in cs) for t, cs in sorted(by_target.items())}
-        return {t: combine_all(independent(cs)) for t, cs in sorted(by_target.items())}
+        return {t: self._support(cs) for t, cs in sorted(by_target.items())}
+
+    def _support(self, contributions: list[Contribution]) -> float:
+        """A cause's certainty from its rules, each observation counted once when so set."""
+        if self.kb.settings.count_shared_evidence_once:
+            return combine_all(independent(contributions))
+        return combine_all(c.value for c in contributions)
+
+
+def _weigh(score: float, absences: tuple[Absence, ...]) -> float:
+    """A cause's support combined with the expected manifestations found absent."""
+    for absence in absences:
+        score = combine(score, absence.value)
+    return score
 
 
 def independent(contributions: list[Contribution]) -> list[float]:
