@@ -477,3 +477,18 @@ def test_wandb_framing_spans_blocks(tmp_path: Path) -> None:
     assert warnings == []
 
 
+
+
+def test_a_console_log_over_the_limit_is_read_in_bounded_memory(tmp_path, monkeypatch):
+    """Only the first MAX_CONSOLE_BYTES of a huge console log are parsed, with a warning (the
+    limit is lowered here so the file can stay small)."""
+    from nndoctor.adapters.readers import console
+
+    lines = [f"epoch {e} loss={2.0 / (e + 1):.4f} val_loss={2.2 / (e + 1):.4f}\n"
+             for e in range(400)]
+    log = tmp_path / "train.log"
+    log.write_text("".join(lines) + "é" * 10, encoding="utf-8")
+    monkeypatch.setattr(console, "MAX_CONSOLE_BYTES", 4001)  # cuts inside the file
+    (run,) = console.reader.read(log)
+    assert len(run.series["train_loss"]) < 400
+    assert any("only the first" in w for w in run.warnings)

@@ -28,12 +28,13 @@ ANSI colour codes are dropped. Lines are never evaluated as code (dicts are scan
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from nndoctor.adapters.readers._io import head, read_text
+from nndoctor.adapters.readers._io import file_size, head, open_log, read_text
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -273,7 +274,24 @@ class ConsoleReader:
         stem = path.stem.lower()
         generic = stem in GENERIC_STEMS or stem.startswith("slurm-")
         name = path.parent.name if generic and path.parent.name else path.stem
-        return [read_text_log(read_text(path), path, name)]
+        if file_size(path) <= MAX_CONSOLE_BYTES:
+            return [read_text_log(read_text(path), path, name)]
+        with open_log(path) as fh:  # bounded memory: only the first MAX_CONSOLE_BYTES are parsed
+            data = fh.read(MAX_CONSOLE_BYTES)
+        run = read_text_log(_decode_prefix(data, path), path, name)
+        return [dataclasses.replace(run, warnings=(
+            *run.warnings, f"only the first {MAX_CONSOLE_BYTES >> 20} MiB of this console log "
+                           "are read (limit for a text log); the rest is ignored"))]
+
+
+def _decode_prefix(data: bytes, path: Path) -> str:
+    """UTF-8 text of a file's first bytes; a character cut at the end of the prefix is dropped."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start >= len(data) - 3:
+            return data[:exc.start].decode("utf-8-sig")
+        raise LogError(path, f"not UTF-8 text (byte {exc.start})") from None
 
 
 def read_text_log(text: str, path: Path, name: str) -> Run:
@@ -289,13 +307,13 @@ reader = ConsoleReader()
 
 
 MAX_STDIN = 256 * 1024 * 1024  # bytes of standard input read at most
+MAX_CONSOLE_BYTES = MAX_STDIN  # bytes of a console log file parsed at most
 
 
 def read_stdin(stream: Any = None) -> list[Run]:
     """``nndoctor diagnose -``: the console output piped in (``python train.py | nndoctor
     diagnose -``), read to its end, at most :data:`MAX_STDIN` bytes (the rest is ignored with a
     warning)."""
-    import dataclasses
     import sys
 
     stream = stream if stream is not None else sys.stdin.buffer
