@@ -8,6 +8,7 @@ key is ``epoch``, else in steps; an ``epoch`` field beside the step gives steps 
 
 from __future__ import annotations
 
+import itertools
 import json
 from array import array
 from pathlib import Path
@@ -24,6 +25,10 @@ STEP_KEYS = ("step", "global_step", "_step", "steps", "current_steps", "iteratio
              "epoch")  # current_steps: LLaMA-Factory's trainer_log.jsonl
 SUFFIXES = {".jsonl", ".ndjson"}
 SNIFF_SUFFIXES = {".json", ".log", ".txt"}
+# logs a resumed run appends to (mmengine vis_data/scalars.json, detectron2 metrics.json): a step
+# that goes back is a restart, and the newest segment wins
+RESTARTING_LOGS = {"scalars.json", "metrics.json"}
+TRAINING_KEYS = {"lr", "learning_rate", "loss", "total_loss"}
 
 
 def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -70,12 +75,20 @@ class JSONLinesReader:
             raise LogError(path, "no JSON object lines")
         step_key = next((k for k in STEP_KEYS if k in keys), None)
         steps = _steps(path, cols.get(step_key) if step_key else None, lines, step_key)
+        keep = None
+        if path.name in RESTARTING_LOGS and step_key is not None:
+            keep, restarts = _newest_segments(steps, _training_records(cols, len(lines)))
+            if restarts:
+                warnings.append(f"{restarts} restart(s) (the step went back): points the resumed "
+                                "run logged again are kept from the newest segment only")
         raw: dict[str, Series] = {}
         for key, (recs, values) in cols.items():
             if key != step_key:
                 at = np.frombuffer(recs, dtype=np.int64)
-                raw[key] = Series.from_pairs(steps[at], np.frombuffer(values, dtype=np.float64),
-                                             key)
+                vals = np.frombuffer(values, dtype=np.float64)
+                if keep is not None:
+                    at, vals = at[keep[at]], vals[keep[at]]
+                raw[key] = Series.from_pairs(steps[at], vals, key)
         context: dict[str, object] = {"index": step_key or "line"}
         if step_key == "epoch":
             context.update(axis("epoch"))
@@ -149,6 +162,37 @@ def _stream(path: Path, fh: IO[bytes]) -> tuple[_Columns, set[str], array, list[
     if dropped:
         warnings.append(f"more than {max_series:,} keys: {len(dropped):,} more ignored")
     return cols, keys, lines, warnings
+
+
+def _training_records(cols: _Columns, count: int) -> np.ndarray:
+    """Which records are training rows (they carry a learning rate or a loss): those share one
+    step axis; evaluation rows may count epochs instead (mmengine with by_epoch)."""
+    mask = np.zeros(count, dtype=bool)
+    for key, (recs, _values) in cols.items():
+        leaf = key.rsplit(".", 1)[-1].lower()
+        if leaf in TRAINING_KEYS or leaf.startswith(("loss", "total_loss")):
+            mask[np.frombuffer(recs, dtype=np.int64)] = True
+    return mask
+
+
+def _newest_segments(steps: np.ndarray, training: np.ndarray) -> tuple[np.ndarray, int]:
+    """Records to keep when a resumed run appended to the same file: at a restart (a training
+    row whose step is below the one before it) everything the old segment logged from the first
+    training row at or past the restart step on is orphaned, like TensorBoard's purge."""
+    keep = np.ones(steps.size, dtype=bool)
+    rows = np.flatnonzero(training)
+    restarts = 0
+    start = 0  # first record of the current segment
+    for prev, row in itertools.pairwise(rows):
+        if steps[row] >= steps[prev]:
+            continue
+        restarts += 1
+        seg = rows[(rows >= start) & (rows < row)]
+        late = seg[steps[seg] >= steps[row]]
+        if late.size:
+            keep[int(late[0]):int(row)] = False
+        start = int(row)
+    return keep, restarts
 
 
 def _bad_line(path: Path, number: int, exc: ValueError) -> None:
