@@ -1,6 +1,6 @@
 """Resumed runs that append to the same JSON-lines file (mmengine ``vis_data/scalars.json``,
 detectron2 ``metrics.json``) keep the newest segment. Files are built to the documented layouts
-(mmengine's LoggerHook/LocalVisBackend and detectron2's JSONWriter): neither package is installed."""
+(mmengine's LoggerHook/LocalVisBackend, detectron2's JSONWriter): neither package is installed."""
 
 from __future__ import annotations
 
