@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 MAX_PROTECTED = 200_000  # files remembered per write; a larger input folder is judged by location
 
@@ -77,8 +78,9 @@ def check_output(path: Path, inputs: Iterable[Path], protected: set[tuple[int, i
                           "write the report elsewhere")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: a reader never sees a
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[IO[str]]:
+    """A text file written through a temporary file and a rename: a reader never sees a
     truncated report, and a failed write leaves the old file (or nothing) in place."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
@@ -87,7 +89,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
     try:  # reports are cleaned (sanitize.py); a stray lone surrogate must not lose the report
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
-            out.write(text)
+            yield out
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -95,6 +97,12 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (:func:`atomic_output`)."""
+    with atomic_output(path) as out:
+        out.write(text)
 
 
 def write_report(path: Path, text: str, inputs: Iterable[Path],

@@ -19,7 +19,6 @@ result is the one :func:`nndoctor.adapters.readers.read_path` + :func:`pipeline.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -429,28 +428,6 @@ def _write_text(sweep: Sweep, options: Options, out: IO[str]) -> None:
         if i == len(results) - 1:
             piece = piece.rstrip()
         out.write(clean_report(piece + "\n"))
-
-
-@contextlib.contextmanager
-def atomic_output(path: Path) -> Iterator[IO[str]]:
-    """A file written through a temporary one and a rename (as ``safe_write.write_atomic``)."""
-    from nndoctor.safe_write import OutputError
-
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
-            yield out
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def stdout() -> IO[str]:

@@ -70,8 +70,8 @@ def run_diagnose(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace, sweep, options, skipped: list[LogError]) -> int:
-    from nndoctor.safe_write import check_output, protected_files, write_atomic
-    from nndoctor.sweep import atomic_output, with_name, write
+    from nndoctor.safe_write import atomic_output, check_output, protected_files, write_atomic
+    from nndoctor.sweep import with_name, write
 
     results = sweep.finish()
     if not results:
