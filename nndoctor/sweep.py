@@ -108,31 +108,16 @@ def plan(paths: Sequence[Path], on_error: Callable[[LogError], None]) -> tuple[l
 
 def _plan_dir(root: Path, on_error: Callable[[LogError], None]) -> list[tuple]:
     """``readers._read_dir`` up to the reading, then the groups split into independent units."""
-    from nndoctor.adapters.readers import _size, _walk, detect_reader
+    from nndoctor.adapters.readers import group_files
 
-    groups: dict[tuple[str, Any], list[Path]] = {}
-    empty: list[LogError] = []
-    unreadable: list[LogError] = []
-    for file in _walk(root):
-        if not os.access(file, os.R_OK):
-            unreadable.append(LogError(file, "cannot read: permission denied"))
-            continue
-        reader = detect_reader(file)
-        if reader is None:
-            continue
-        if _size(file) == 0:
-            empty.append(LogError(file, "empty file"))
-            continue
-        group_key = getattr(reader, "group_key", None)
-        key = group_key(file) if group_key is not None else file
-        groups.setdefault((reader.name, key), []).append(file)
+    groups, empty, unreadable = group_files(root)
     for error in empty + unreadable:
         on_error(error)
     if not groups:
         if empty or unreadable:
             return []
         raise LogError(root, "no log of a known format in this directory")
-    items = [(name, key, tuple(files)) for (name, key), files in groups.items()]
+    items = [(name, key, tuple(files)) for (name, key), (_reader, files) in groups.items()]
     return [tuple(items[i] for i in members) for members in _components(items)]
 
 

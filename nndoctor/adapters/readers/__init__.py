@@ -261,10 +261,16 @@ def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
         yield path
 
 
-def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[Run]:
-    groups: dict[tuple[str, Any], tuple[Reader, list[Path]]] = {}
-    empty: list[LogError] = []  # claimed by a reader but 0 bytes: never read (/proc files block)
-    unreadable: list[LogError] = []  # not silently skipped: "no log found" would mislead
+Groups = dict[tuple[str, Any], tuple[Reader, list[Path]]]  # (reader, group key) -> files
+
+
+def group_files(root: Path) -> tuple[Groups, list[LogError], list[LogError]]:
+    """The log files under ``root``, grouped as they are read together: (reader name, group key)
+    -> (reader, files); plus the files claimed but empty (never opened: /proc files block) and
+    those that cannot be read (named, not skipped silently: "no log found" would mislead)."""
+    groups: Groups = {}
+    empty: list[LogError] = []
+    unreadable: list[LogError] = []
     for file in _walk(root):
         if not os.access(file, os.R_OK):
             unreadable.append(LogError(file, "cannot read: permission denied"))
@@ -278,6 +284,11 @@ def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[R
         group_key = getattr(reader, "group_key", None)
         key = group_key(file) if group_key is not None else file
         groups.setdefault((reader.name, key), (reader, []))[1].append(file)
+    return groups, empty, unreadable
+
+
+def _read_dir(root: Path, on_error: Callable[[LogError], None] | None) -> list[Run]:
+    groups, empty, unreadable = group_files(root)
     for error in empty + unreadable:
         if on_error is not None:
             on_error(error)
