@@ -128,19 +128,9 @@ def _home(key: Any, files: tuple[Path, ...]) -> Path:
 def _components(items: list[tuple[str, Any, tuple[Path, ...]]]) -> list[list[int]]:
     """Indexes of ``items`` joined whenever ``merge_logged`` could join any two of them (judged
     on paths alone, so more is joined than is merged: that only makes a unit larger)."""
-    parent = list(range(len(items)))
+    from nndoctor.adapters.readers._merge import Components
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(members: list[int]) -> None:
-        roots = sorted({find(i) for i in members})
-        for r in roots[1:]:
-            parent[r] = roots[0]
-
+    sets = Components(len(items))
     buckets: dict[tuple[Any, ...], list[int]] = {}
     homes = [_home(key, files) for _, key, files in items]
     for i, ((_name, _key, _files), home) in enumerate(zip(items, homes, strict=True)):
@@ -159,11 +149,8 @@ def _components(items: list[tuple[str, Any, tuple[Path, ...]]]) -> list[list[int
         elif key[0] != "home" and len({items[i][0] for i in members}) < 2:
             continue  # runs of one format are never merged across folders
         if len(members) > 1:
-            union(members)
-    out: dict[int, list[int]] = {}
-    for i in range(len(items)):
-        out.setdefault(find(i), []).append(i)
-    return sorted(out.values())
+            sets.union(*members)
+    return sets.groups()
 
 
 def _apart_keys(home: Path, max_depth: int = 3) -> list[tuple[Any, ...]]:

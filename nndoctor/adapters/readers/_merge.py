@@ -56,33 +56,43 @@ class Logged:
     home: Path
 
 
-def merge_logged(items: Sequence[Logged]) -> list[Run]:
-    """Apply the grouping rules; runs that join nothing come back unchanged."""
-    parent = list(range(len(items)))
+class Components:
+    """Disjoint sets over the indexes 0..n-1 (union-find); each set is led by its smallest index."""
 
-    def find(i: int) -> int:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    def union(i: int, j: int) -> None:
-        a, b = find(i), find(j)
-        if a != b:
-            parent[max(a, b)] = min(a, b)
+    def union(self, *members: int) -> None:
+        roots = sorted({self.find(i) for i in members})
+        for r in roots[1:]:
+            self.parent[r] = roots[0]
 
+    def groups(self) -> list[list[int]]:
+        """The sets, each in index order, ordered by their smallest index."""
+        out: dict[int, list[int]] = {}
+        for i in range(len(self.parent)):
+            out.setdefault(self.find(i), []).append(i)
+        return list(out.values())
+
+
+def merge_logged(items: Sequence[Logged]) -> list[Run]:
+    """Apply the grouping rules; runs that join nothing come back unchanged."""
+    sets = Components(len(items))
     for group in _same_folder(items):
-        for j in group[1:]:
-            union(group[0], j)
+        sets.union(*group)
     for i, j, repeat_ok in _across_folders(items):
-        group = [k for k in range(len(items)) if find(k) in (find(i), find(j))]
+        group = [k for k in range(len(items)) if sets.find(k) in (sets.find(i), sets.find(j))]
         if repeat_ok or not _formats_clash(items, group):
-            union(i, j)
-    groups: dict[int, list[int]] = {}
-    for i in range(len(items)):
-        groups.setdefault(find(i), []).append(i)
+            sets.union(i, j)
     out = []
-    for members in groups.values():
+    for members in sets.groups():
         if len(members) == 1:
             out.append(items[members[0]].run)
         else:
