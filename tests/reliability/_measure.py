@@ -46,3 +46,18 @@ def measure(code: str, timeout: float = 30.0) -> Measured:
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     return Measured(out["rss_kb"] / 1024, seconds, out["result"], proc.stderr)
+
+
+MEMORY_CAP = 1 << 30  # the cap of run_capped: no hostile input may need more
+
+
+def run_capped(code: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter with at most 1 GiB of address space; a hang fails."""
+    prelude = ("import resource\n"
+               f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n")
+    try:
+        return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "NNDOCTOR_DEBUG": ""})
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"hung for more than {timeout} s")

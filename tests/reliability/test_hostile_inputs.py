@@ -12,8 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -27,26 +25,15 @@ from nndoctor.adapters.run import LogError
 from nndoctor.cli import main
 from nndoctor.commands.watch import Watcher
 from nndoctor.tui.files import MAX_SAVE_BYTES, read_saved, saved_log
+from tests.reliability._measure import run_capped
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-MEMORY_CAP = 1 << 30
 BIG_INT = "7" * 5000  # beyond Python's int-string conversion limit (4,300 digits)
 
 
-def capped(code: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-    prelude = ("import resource\n"
-               f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n")
-    try:
-        return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                              capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "NNDOCTOR_DEBUG": ""})
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"hung for more than {timeout} s")
-
-
 def cli(*args: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-    return capped(f"from nndoctor.cli import main\nraise SystemExit(main({list(args)!r}))",
+    return run_capped(f"from nndoctor.cli import main\nraise SystemExit(main({list(args)!r}))",
                   timeout)
 
 
@@ -84,7 +71,7 @@ def test_resume_from_a_huge_file_is_refused_by_size(tmp_path):
 def test_a_saved_session_never_makes_ask_scan_a_system_folder(tmp_path, log):
     saved = tmp_path / "session.json"
     saved.write_text(json.dumps({"nndoctor_session": 1, "log": log, "facts": []}))
-    done = capped(f"""
+    done = run_capped(f"""
     from pathlib import Path
     from nndoctor.commands.ask import build_app
     app = build_app(None, Path({str(saved)!r}))
@@ -228,7 +215,7 @@ def test_an_unreadable_log_in_a_folder_says_permission_denied(tmp_path, monkeypa
 def test_sniffing_a_fifo_never_waits(tmp_path):
     fifo = tmp_path / "metrics.csv"
     os.mkfifo(fifo)
-    done = capped(f"""
+    done = run_capped(f"""
     from pathlib import Path
     from nndoctor.adapters.readers import detect_reader
     from nndoctor.adapters.readers._io import head

@@ -9,11 +9,7 @@ MemoryError or a timeout) instead of exhausting the machine.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -21,9 +17,9 @@ import yaml
 
 from nndoctor.knowledge.loader import BUILTIN_ROOT, KnowledgeError, read_yaml
 from nndoctor.safe_yaml import MAX_YAML_NODES, YAMLBombError, load_yaml
+from tests.reliability._measure import run_capped
 
 ROOT = Path(__file__).resolve().parents[2]
-MEMORY_CAP = 1 << 30
 
 
 def laughs(depth: int = 9, width: int = 9, leaf: str = '"lol"') -> str:
@@ -32,18 +28,6 @@ def laughs(depth: int = 9, width: int = 9, leaf: str = '"lol"') -> str:
     for i in range(1, depth):
         lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]")
     return "\n".join(lines) + "\n"
-
-
-def run_capped(code: str, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
-    """``code`` in a fresh interpreter with at most 1 GiB of memory."""
-    prelude = ("import resource\n"
-               f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY_CAP}, {MEMORY_CAP}))\n")
-    try:
-        return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)],
-                              capture_output=True, text=True, timeout=timeout,
-                              env={**os.environ, "NNDOCTOR_DEBUG": ""})
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"hung for more than {timeout} s")
 
 
 def test_loader_refuses_expansion_beyond_the_budget_and_recursion():
