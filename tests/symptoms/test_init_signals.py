@@ -60,3 +60,41 @@ def test_a_dead_network_is_diagnosed_among_dead_units_and_init():
 
     top = {c.id for c in diagnose_run(_dead(level=0.98), questions=0).diagnosis.causes[:3]}
     assert top & {"dead_relu", "bad_weight_init"}
+
+
+def _creeping(seed: int = 0, level: float = 2.303, fall: float = 0.004):
+    """A learning rate ~1000x too small: the loss falls by 0.4 % over the run, a little at every
+    evaluation."""
+    rng = np.random.default_rng(seed)
+    train = level * (1 - fall * STEPS / STEPS[-1]) + rng.normal(0, 0.01, STEPS.size)
+    val = level * (1 - fall * VAL_STEPS / VAL_STEPS[-1]) + rng.normal(0, 1e-5, VAL_STEPS.size)
+    return make_run(train_loss=(STEPS, train), val_loss=(VAL_STEPS, val))
+
+
+def _wandering(seed: int = 0, level: float = 2.303):
+    """A network at a fixed point: the validation loss jitters around the label prior."""
+    rng = np.random.default_rng(seed)
+    train = level + rng.normal(0, 0.01, STEPS.size)
+    val = level + rng.normal(0, 5e-4, VAL_STEPS.size)
+    return make_run(train_loss=(STEPS, train), val_loss=(VAL_STEPS, val))
+
+
+def test_a_tiny_fall_at_every_evaluation_is_a_steady_fall():
+    run = _creeping()
+    assert value(run, "loss_unmoved") is True
+    assert value(run, "val_loss_steady_fall") is True
+
+
+def test_a_loss_jittering_at_its_level_has_no_steady_fall():
+    assert value(_wandering(), "val_loss_steady_fall") is False
+    assert value(_dead(), "loss_unmoved") is True
+
+
+def test_a_creeping_loss_points_at_the_learning_rate_and_a_wandering_one_does_not():
+    from nndoctor.pipeline import diagnose_run
+
+    creeping = diagnose_run(_creeping(), questions=0).diagnosis
+    wandering = diagnose_run(_wandering(), questions=0).diagnosis
+    assert creeping.causes[0].id == "lr_too_low"
+    assert wandering.scores.get("lr_too_low", 0.0) < creeping.scores["lr_too_low"]
+    assert "lr_too_low" not in [c.id for c in wandering.causes[:1]]

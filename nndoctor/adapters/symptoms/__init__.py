@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms import (
+    architecture,
     config,
     consistency,
     context,
@@ -30,8 +31,8 @@ from nndoctor.engine.facts import Fact, FactError, validate_fact
 from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
-_MODULES = (context, task, curves, scale, consistency, validation, periodicity, gradients,
-            lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
+_MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
+            gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
             init_signals)  # registration by import
 
 

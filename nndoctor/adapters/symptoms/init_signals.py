@@ -4,6 +4,9 @@ Two shapes that the global trend and level detectors do not see:
 
 * the loss has not moved at all from its first evaluation (a network that outputs a constant: all
   units dead, symmetric or frozen; no gradient reaches the hidden layers);
+* whether the validation loss, however little it moves, falls at every evaluation (the weights
+  move the same way at each step: the updates are too small, not absent) or wanders (the network
+  sits at a fixed point: a symmetric or saturated start, or a penalty that holds it at the prior);
 * the very first loss is a spike far above everything after it (huge logits at step 0: oversized
   weights, saturated units or unscaled inputs), told apart by what follows - a run that learns
   after it, or one that collapses and never moves again.
@@ -32,10 +35,35 @@ def _reference(run: Run, p: Params) -> Curve | None:
     return None
 
 
-@detector("init_signals", produces=("loss_unmoved", "first_loss_spike"))
+@detector("init_signals", produces=("loss_unmoved", "val_loss_steady_fall", "first_loss_spike"))
 def init_signals(run: Run, p: Params) -> Iterator[Fact]:
     yield from _unmoved(run, p)
+    yield from _steady_fall(run, p)
     yield from _spike(run, p)
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(float)
+
+
+def _steady_fall(run: Run, p: Params) -> Iterator[Fact]:
+    """Spearman's rank correlation of the validation loss with time: scale-free, so a fall of
+    0.1 % that happens at every evaluation counts as much as one of 50 %."""
+    val = Curve.of(run.get("val_loss"), "val_loss")
+    if val is None or len(val) < p["min_val_points"]:
+        return
+    values = val.values
+    if float(values.max() - values.min()) <= 1e-12 * max(abs(float(values[0])), 1.0):
+        rho = 0.0  # exactly constant: no direction at all
+    else:
+        rho = float(np.corrcoef(_ranks(np.arange(values.size)), _ranks(values))[0, 1])
+    falls = rho <= p["steady_rho"]
+    text = (f"val_loss falls at almost every one of its {values.size} evaluations (rank "
+            f"correlation with time {rho:+.2f}, at most {p['steady_rho']:+.2f} counts)" if falls
+            else f"val_loss has no steady fall over its {values.size} evaluations (rank "
+            f"correlation with time {rho:+.2f}; {p['steady_rho']:+.2f} or lower would be)")
+    certainty = 0.9 if falls or rho >= p["wander_rho"] else 0.6
+    yield log_fact("val_loss_steady_fall", bool(falls), text, val.span(), certainty=certainty)
 
 
 def _unmoved(run: Run, p: Params) -> Iterator[Fact]:
