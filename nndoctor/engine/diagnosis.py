@@ -78,6 +78,7 @@ class Diagnosis:
     fired: tuple[str, ...]
     questions: tuple[Question, ...] = field(default=())
     separation: Separation | None = None  # set when the leading causes are tied
+    patterns: tuple[str, ...] = ()  # problem findings that hold (settings.problem_findings)
 
     @property
     def tied(self) -> tuple[str, ...]:
@@ -135,6 +136,27 @@ def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCau
     return (*tied, *shown[len(group):])
 
 
+def _fact_is(facts: dict[str, Fact], name: str, value: object) -> bool:
+    fact = facts.get(name)
+    return fact is not None and fact.value == value
+
+
+def _verdict(top: float, shown: bool, looks_healthy: bool, too_little: bool, patterns: bool,
+             enough_points: bool, likely: float) -> Verdict:
+    """A likely cause, or any cause on curves that do not look healthy, is a problem; too few
+    points is insufficient data. With enough points and no cause singled out, the curves decide:
+    a problem pattern (no learning, underfitting, …) is a problem, none is healthy."""
+    if top >= likely or (shown and not (looks_healthy or too_little)):
+        return "problem"  # a merely 'possible' cause does not overrule healthy curves
+    if too_little:
+        return "insufficient-data"
+    if looks_healthy:
+        return "healthy"
+    if not enough_points:
+        return "insufficient-data"  # no loss curve read (an interview without a log)
+    return "problem" if patterns else "healthy"
+
+
 def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Diagnosis:
     """Turn an evaluation into a ranked, explained diagnosis."""
     kb = engine.kb
@@ -177,15 +199,13 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     found = evaluation.findings
     looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely
     too_little = found.get(settings.insufficient_finding, 0.0) >= settings.bands.likely
-    verdict: Verdict
-    if top >= settings.bands.likely or (shown and not (looks_healthy or too_little)):
-        verdict = "problem"  # a merely 'possible' cause does not overrule healthy curves
-    elif too_little or not looks_healthy:
-        verdict = "insufficient-data"
-    else:
-        verdict = "healthy"
+    patterns = tuple(f for f in settings.problem_findings
+                     if found.get(f, 0.0) >= settings.bands.likely)
     return Diagnosis(
-        verdict=verdict,
+        verdict=_verdict(top, bool(shown), looks_healthy, too_little, bool(patterns),
+                         enough_points=_fact_is(facts, settings.few_points_fact, False),
+                         likely=settings.bands.likely),
+        patterns=patterns,
         causes=shown,
         scores={c.id: c.confidence for c in ranked},
         findings=dict(evaluation.findings),

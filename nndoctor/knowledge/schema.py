@@ -299,6 +299,14 @@ class Settings(Strict):
         description="Causes within this much of the leader's certainty are reported as a tie.")
     healthy_finding: str = Field(pattern=SNAKE)
     insufficient_finding: str = Field(pattern=SNAKE)
+    few_points_fact: str = Field(
+        "insufficient_data", pattern=SNAKE,
+        description="The log fact that is false when the run has enough points to judge.")
+    problem_findings: list[Annotated[str, Field(pattern=SNAKE)]] = Field(
+        default_factory=list,
+        description="Findings that describe something wrong with the curves (no learning, "
+        "underfitting, …): with enough data and no cause singled out, the verdict is a problem "
+        "when one holds, and healthy when none does.")
     count_shared_evidence_once: bool = Field(
         True, description="Rules concluding a cause from a common observed fact count as one "
         "piece of evidence (the strongest), not as independent confirmations.")

@@ -183,3 +183,22 @@ def test_facts_of_one_observation_count_as_one():
             if c.target == "overfitting" and c.value > 0]
     assert seen and all("val_loss_rising" not in o and "val_loss_trend" not in o for o in seen)
     assert any("validation_degrades" in o for o in seen)
+
+
+def test_insufficient_data_only_when_points_are_too_few():
+    from nndoctor.engine.diagnosis import _verdict
+
+    common = {"top": 0.0, "shown": False, "looks_healthy": False, "likely": 0.5}
+    # enough points, no cause singled out: the curves decide
+    assert _verdict(**common, too_little=False, patterns=True, enough_points=True) == "problem"
+    assert _verdict(**common, too_little=False, patterns=False, enough_points=True) == "healthy"
+    # too few points, or no loss curve at all (an interview without a log)
+    assert _verdict(**common, too_little=True, patterns=True, enough_points=False) \
+        == "insufficient-data"
+    assert _verdict(**common, too_little=False, patterns=True, enough_points=False) \
+        == "insufficient-data"
+    # a likely cause is a problem whatever the curves look like; a possible one on healthy
+    # curves is not
+    assert _verdict(0.6, True, True, False, False, True, 0.5) == "problem"
+    assert _verdict(0.3, True, True, False, False, True, 0.5) == "healthy"
+
