@@ -46,12 +46,13 @@ def log_slope_growth(curve: Curve, keep: np.ndarray) -> tuple[float, float]:
 
 
 @detector("grad_norm", produces=("grad_norm_spikes", "grad_norm_growing", "grad_norm_vanishing",
-                                 "grad_norm_absurd"))
+                                 "grad_norm_absurd", "grad_norm_p90"))
 def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     full = Curve.of(run.get("grad_norm"), "grad_norm", MAX_POINTS)
     if full is None or len(full) < p["min_points"]:
         return
     span = f"grad_norm, {full.span()}"
+    yield from _percentile(run, p, span)
     # an exact 0.0 between positive norms is a logger's placeholder (a skipped or unlogged
     # step), not a measurement: spikes and growth are judged on the positive points
     positive = full.values > 0
@@ -96,6 +97,18 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     yield log_fact("grad_norm_vanishing", bool(vanished),
                    f"grad_norm ends at {num(end)} ({change:.2g}× its start {num(start)})", span)
     yield from _absurd(full, p, span)
+
+
+def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
+    """The clipping threshold the tuning playbook suggests: the 90th percentile of the logged
+    (unclipped) norms, over every positive finite point (0.0 is a logger's placeholder)."""
+    values = run.get("grad_norm").values  # type: ignore[union-attr]  (checked by the caller)
+    norms = values[np.isfinite(values) & (values > 0)]
+    if norms.size < p["min_points"]:
+        return
+    level = float(np.percentile(norms, 90))
+    yield log_fact("grad_norm_p90", level,
+                   f"90th percentile of {norms.size} logged gradient norms: {num(level)}", span)
 
 
 def _absurd(curve: Curve, p: Params, span: str) -> Iterator[Fact]:
