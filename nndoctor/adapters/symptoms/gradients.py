@@ -101,14 +101,27 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
 
 def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
     """The clipping threshold the tuning playbook suggests: the 90th percentile of the logged
-    (unclipped) norms, over every positive finite point (0.0 is a logger's placeholder)."""
-    values = run.get("grad_norm").values  # type: ignore[union-attr]  (checked by the caller)
-    norms = values[np.isfinite(values) & (values > 0)]
+    (unclipped) norms while training was still sane - before the loss's own blow-up and the
+    first non-finite norm (0.0 is a logger's placeholder, not a norm). None when too few such
+    points remain, or when even they are absurd (clipping there would clip nothing)."""
+    series = run.get("grad_norm")
+    assert series is not None  # checked by the caller
+    steps, values = series.steps, series.values
+    end = np.flatnonzero(~np.isfinite(values))
+    stop = int(steps[end[0]]) if end.size else None
+    starts = [lo for lo, _hi in _events(run)]
+    if starts:
+        stop = min(starts) if stop is None else min(stop, min(starts))
+    before = steps < stop if stop is not None else np.ones(steps.shape, dtype=bool)
+    norms = values[before & np.isfinite(values) & (values > 0)]
     if norms.size < p["min_points"]:
         return
     level = float(np.percentile(norms, 90))
-    yield log_fact("grad_norm_p90", level,
-                   f"90th percentile of {norms.size} logged gradient norms: {num(level)}", span)
+    if level >= p["absurd_norm"]:
+        return
+    where = f" before step {stop}" if stop is not None else ""
+    yield log_fact("grad_norm_p90", level, f"90th percentile of {norms.size} logged gradient "
+                   f"norms{where}: {num(level)}", span)
 
 
 def _absurd(curve: Curve, p: Params, span: str) -> Iterator[Fact]:
