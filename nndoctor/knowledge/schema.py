@@ -108,7 +108,7 @@ class Vocabulary(Strict):
 
 class Fix(Strict):
     """One thing to try, with an optional version of its text that uses the run's own numbers
-    and conditions that leave it out or put it first (see docs/reasoning.md, "Fixes")."""
+    and conditions that leave it out or put it first (docs/reasoning.md, point 8)."""
 
     id: str = Field(pattern=KEBAB)
     action: str = Field(min_length=10, description="The generic text, shown when a value that "
