@@ -7,8 +7,8 @@ from typing import Literal
 
 from nndoctor.engine.certainty import BAND_ORDER, band
 from nndoctor.engine.facts import Fact
+from nndoctor.engine.fixes import FittedFix, LeftOutFix, fit_fixes
 from nndoctor.engine.inference import Engine, Evaluation
-from nndoctor.knowledge.schema import Fix
 
 Verdict = Literal["problem", "healthy", "insufficient-data"]
 
@@ -34,9 +34,10 @@ class RankedCause:
     band: str | None
     explanation: str
     support: tuple[RuleTrace, ...]
-    fixes: tuple[Fix, ...]
+    fixes: tuple[FittedFix, ...]  # the ones that fit this run, in the order to try them
     sources: tuple[str, ...]
     tied_with: tuple[str, ...] = ()  # leading causes the evidence cannot separate from this one
+    fixes_left_out: tuple[LeftOutFix, ...] = ()  # fixes of the cause that do not fit this run
 
     def evidence_lines(self) -> list[str]:
         """Plain sentences: the rule's reason, then each fact with its value and origin."""
@@ -164,6 +165,8 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     facts_with_findings = dict(facts)
     for name, cf in evaluation.findings.items():
         facts_with_findings[name] = Fact(name, True, max(cf, 0.0), "finding")
+    usable = {n: (f.value, f.certainty) for n, f in facts_with_findings.items()
+              if f.certainty > settings.premise_threshold}  # what the rules could use
     ranked = []
     for cause_id, confidence in evaluation.causes.items():
         cause = kb.causes.get(cause_id)
@@ -189,9 +192,10 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             for a in evaluation.absences.get(cause_id, ())
         )
         support = tuple(sorted(support, key=lambda t: -t.contribution))
+        fixes, left_out = fit_fixes(cause.fixes, usable)
         ranked.append(RankedCause(
             cause.id, cause.title, round(confidence, 6), band(confidence, settings.bands),
-            cause.explanation, support, tuple(cause.fixes), tuple(cause.sources),
+            cause.explanation, support, fixes, tuple(cause.sources), fixes_left_out=left_out,
         ))
     ranked.sort(key=_rank_key)
     shown = _mark_ties(tuple(c for c in ranked if c.band is not None), settings.tie_margin)

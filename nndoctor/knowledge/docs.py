@@ -7,7 +7,7 @@ from pathlib import Path
 
 from nndoctor.engine.conditions import describe
 from nndoctor.knowledge.loader import KnowledgeBase
-from nndoctor.knowledge.schema import json_schemas
+from nndoctor.knowledge.schema import Fix, json_schemas
 
 REFRESH_COMMAND = "nndoctor rules docs"
 
@@ -33,16 +33,35 @@ def rule_page(kb: KnowledgeBase, rule_id: str) -> str:
         cause = kb.causes.get(c.cause or "")
         if cause is None or c.cf <= 0:
             continue
-        lines += ["", f"## Fixes for {cause.title} (in order)", ""]
+        lines += ["", f"## Fixes for {cause.title}", "",
+                  "A report leaves out the fixes that do not fit the run and puts first those its "
+                  "evidence points at, then the cheaper ones.", ""]
         for i, fix in enumerate(cause.fixes, 1):
-            verify = f" — *verify:* {fix.verify}" if fix.verify else ""
-            lines.append(f"{i}. {fix.action}{verify}")
+            lines += fix_lines(i, fix)
     lines += ["", "## Sources", ""] + [f"- {source_link(kb, s)}" for s in rule.sources]
     lines += ["", "## Test cases", ""]
     for case in rule.tests:
         facts = ", ".join(f"{k}={v}" for k, v in case.facts.items())
         lines.append(f"- `{case.name}` ({case.expect}): {facts}")
     return "\n".join(lines) + "\n"
+
+
+def fix_lines(number: int, fix: Fix) -> list[str]:
+    """One fix as a numbered item: its text, effort and verification, then (indented) the
+    version with the run's numbers and the conditions that leave it out or put it first."""
+    verify = f" — *verify:* {fix.verify}" if fix.verify else ""
+    lines = [f"{number}. {fix.action} (*{fix.effort} effort*){verify}"]
+    details = []
+    if fix.action_with_values:
+        details.append(f"with the run's {', '.join(f'`{n}`' for n in fix.needs)}: "
+                       f"{fix.action_with_values}")
+    if fix.verify_with_values:
+        details.append(f"verify with the run's numbers: {fix.verify_with_values}")
+    for label, cond in (("only when", fix.applies_when), ("left out when", fix.not_when),
+                        ("first when", fix.first_when)):
+        if cond is not None:
+            details.append(f"{label} `{describe(cond)}`")
+    return lines + [f"   - {d}" for d in details]
 
 
 def index_page(kb: KnowledgeBase) -> str:

@@ -16,7 +16,7 @@ from nndoctor.engine.facts import FactError, coerce_value
 from nndoctor.engine.inference import Engine
 from nndoctor.knowledge.cases import CaseResult, run_cases
 from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
-from nndoctor.knowledge.schema import Cause, Condition, Rule
+from nndoctor.knowledge.schema import Cause, Condition, Fix, Rule
 
 MAX_FACT_PROPERTIES = 250  # durable_rules holds at most 254 properties per fact
 
@@ -151,6 +151,7 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
         yield Problem("error", str(kb.root / "rules"), "then", str(exc))
     for cause in kb.causes.values():
         yield from _check_expects(kb, cause, findings)
+        yield from _check_fixes(kb, cause, findings)
     for name, members in kb.settings.observations.items():
         for fact in members:
             if fact not in kb.facts:
@@ -166,13 +167,14 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
             yield Problem("error", str(kb.files["cause:" + cid]), "id",
                           f"no rule concludes cause {cid!r} with a positive cf: it is unreachable")
     used = {f for r in kb.rules.values() for f in facts_in(r.when)}
+    used |= {f for c in kb.causes.values() for fix in c.fixes for f in fix_facts(fix)}
     for name, fact in kb.facts.items():
         if fact.kind == "finding" and name not in concluded:
             yield Problem("warning", str(kb.files["fact:" + name]), f"facts.{name}",
                           "no rule concludes this finding")
         elif name not in used and fact.kind == "observation":
             yield Problem("warning", str(kb.files["fact:" + name]), f"facts.{name}",
-                          "no rule tests this fact")
+                          "no rule or fix uses this fact")
     yield from _check_producers(kb)
     if len(kb.facts) > MAX_FACT_PROPERTIES:
         yield Problem("error", str(kb.root / "facts"), "facts",
@@ -194,6 +196,37 @@ def _check_expects(kb: KnowledgeBase, cause: Cause, findings: set[str]) -> Itera
             if test.operator()[0] in {"present", "absent"}:
                 yield Problem("error", here, where, f"{test.fact!r}: a manifestation tests a "
                               "value; 'present'/'absent' cannot be observed absent")
+
+
+def fix_conditions(fix: Fix) -> list[tuple[str, Condition]]:
+    """The conditions of a fix, by field name."""
+    return [(name, cond) for name in ("applies_when", "not_when", "first_when")
+            if (cond := getattr(fix, name)) is not None]
+
+
+def fix_facts(fix: Fix) -> set[str]:
+    """Every fact a fix reads: the values its texts show and the facts its conditions test."""
+    return set(fix.needs) | {f for _, cond in fix_conditions(fix) for f in facts_in(cond)}
+
+
+def _check_fixes(kb: KnowledgeBase, cause: Cause, findings: set[str]) -> Iterator[Problem]:
+    """Fix texts use declared number facts; conditions test declared facts; every cause keeps
+    at least one fix whatever the run (one without 'applies_when' or 'not_when')."""
+    here = str(kb.files["cause:" + cause.id])
+    for i, fix in enumerate(cause.fixes):
+        for name in fix.needs:
+            spec = kb.facts.get(name)
+            if spec is None:
+                yield Problem("error", here, f"fixes.{i}.needs", f"unknown fact {name!r}; "
+                              "declare it in knowledge/facts/*.yaml or use a declared one")
+            elif spec.type != "number":
+                yield Problem("error", here, f"fixes.{i}.needs", f"{name!r} is {spec.type}; a "
+                              "fix text can only show the value of a number fact")
+        for field, cond in fix_conditions(fix):
+            yield from _check_condition(kb, cond, here, f"fixes.{i}.{field}", findings)
+    if all(fix.applies_when is not None or fix.not_when is not None for fix in cause.fixes):
+        yield Problem("error", here, "fixes", "every fix has 'applies_when' or 'not_when', so a "
+                      "run can be left with none; keep at least one fix without them")
 
 
 def _check_producers(kb: KnowledgeBase) -> Iterator[Problem]:

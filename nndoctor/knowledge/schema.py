@@ -12,6 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nndoctor.knowledge.templates import TemplateError
+from nndoctor.knowledge.templates import names as template_names
+
 Scalar = bool | int | float | str
 SOURCE_PATTERN = re.compile(r"^(seed:\d{3}-[A-Za-z0-9]+|https?://\S+|ref:[a-z0-9][a-z0-9._-]*)$")
 SNAKE = r"^[a-z][a-z0-9_]*$"
@@ -104,11 +107,54 @@ class Vocabulary(Strict):
 
 
 class Fix(Strict):
+    """One thing to try, with an optional version of its text that uses the run's own numbers
+    and conditions that leave it out or put it first (docs/reasoning.md, point 8)."""
+
     id: str = Field(pattern=KEBAB)
-    action: str = Field(min_length=10)
+    action: str = Field(min_length=10, description="The generic text, shown when a value that "
+                        "'action_with_values' needs is unknown.")
     verify: str | None = Field(default=None, description="How to tell the fix worked.")
     effort: Literal["low", "medium", "high"] = "low"
+    needs: list[Annotated[str, Field(pattern=SNAKE)]] = Field(
+        default_factory=list,
+        description="The number facts the '*_with_values' texts use, e.g. [lr]. When all are "
+        "known those texts are shown, else the generic ones.")
+    action_with_values: str | None = Field(
+        default=None, min_length=10,
+        description="'action' with the run's numbers: {lr}, {lr / 10}, {batch_size / 2 | int} "
+        "(a number fact of 'needs', * or / by constants, a format sig3 | sig2 | int).")
+    verify_with_values: str | None = Field(default=None, min_length=10,
+                                           description="'verify' with the run's numbers.")
+    applies_when: Condition | None = Field(
+        default=None, description="Left out when the known facts make this false (an unknown "
+        "fact never leaves a fix out).")
+    not_when: Condition | None = Field(
+        default=None, description="Left out when this holds, e.g. a warmup for a run that "
+        "never moved from its initialisation.")
+    first_when: Condition | None = Field(
+        default=None, description="Tried before the fixes whose 'first_when' does not hold, "
+        "the most certain first; then by effort (low first), then in file order.")
     sources: Sources = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _templates_use_needs(self) -> Fix:
+        used: set[str] = set()
+        for name in ("action_with_values", "verify_with_values"):
+            text = getattr(self, name)
+            if text is None:
+                continue
+            try:
+                used |= template_names(text)
+            except TemplateError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        if self.verify_with_values and not self.verify:
+            raise ValueError("'verify_with_values' needs a generic 'verify' to fall back to")
+        if missing := sorted(used - set(self.needs)):
+            raise ValueError(f"the texts use {', '.join(missing)}; list them under 'needs'")
+        if unused := sorted(set(self.needs) - used):
+            raise ValueError(f"'needs' lists {', '.join(unused)}, which no '*_with_values' text "
+                             "uses")
+        return self
 
 
 class Cause(Strict):
@@ -216,6 +262,7 @@ class Manifestation(Strict):
     sources: Sources = Field(min_length=1)
 
 
+Fix.model_rebuild()
 Cause.model_rebuild()
 
 

@@ -22,6 +22,8 @@ def detector(name: str, produces: tuple[str, ...] = ()) -> Callable[[Detector], 
     can produce (`nndoctor rules lint` checks every `derived_from_logs` fact has a producer)."""
 
     def register(fn: Detector) -> Detector:
+        if name in DETECTORS and DETECTORS[name] is not fn:
+            raise ValueError(f"two detectors are named {name!r}; each needs its own name")
         DETECTORS[name] = fn
         PRODUCES[name] = tuple(produces)
         return fn

@@ -35,6 +35,17 @@ def steps_per_epoch(run: Run) -> tuple[float, str] | None:
     return None
 
 
+def optimizer_steps(run: Run, step: int) -> float | None:
+    """The optimisation steps done by a point logged at ``step``: the step itself, or on an
+    epoch axis the epochs completed times the steps per epoch (None when those are unknown)."""
+    if run.context.get("step_unit") != "epoch":
+        return float(step)
+    known = steps_per_epoch(run)
+    base = run.context.get("epoch_base", 0)
+    epochs = step + 1 - (base if isinstance(base, int) else 0)
+    return float(round(epochs * known[0])) if known and epochs > 0 else None
+
+
 def _peak_lr(run: Run) -> tuple[float, str] | None:
     series = run.get("lr")
     if series is not None and np.isfinite(series.values).any():

@@ -18,6 +18,7 @@ from nndoctor.adapters.symptoms.base import (
     pct,
     relative_change,
 )
+from nndoctor.adapters.symptoms.config import optimizer_steps
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
 
@@ -320,13 +321,18 @@ def find_blowup(curve: Curve, p: Params) -> Blowup | None:
     return None
 
 
-@detector("run_length", produces=("training_short",))
+@detector("run_length", produces=("training_short", "steps_trained"))
 def run_length(run: Run, p: Params) -> Iterator[Fact]:
     """Short only when short in every unit the log tells (Run.extent): a full-batch run of
-    500 epochs is 500 steps and not short, nor are 3 epochs of 10,000 steps."""
+    500 epochs is 500 steps and not short, nor are 3 epochs of 10,000 steps. Also how many
+    optimisation steps the log reaches (for fix texts)."""
     series = run.get("train_loss") or run.get("val_loss")
     if series is None or len(series) == 0:
         return
+    done = optimizer_steps(run, int(series.steps[-1]))
+    if done is not None and done > 0:
+        yield log_fact("steps_trained", done, f"the log ends after {done:.0f} optimisation "
+                       "steps", series.source_tag or "train_loss")
     steps, epochs = run.extent(series)
     measured = []
     if steps is not None:

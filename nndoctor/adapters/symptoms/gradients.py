@@ -46,12 +46,13 @@ def log_slope_growth(curve: Curve, keep: np.ndarray) -> tuple[float, float]:
 
 
 @detector("grad_norm", produces=("grad_norm_spikes", "grad_norm_growing", "grad_norm_vanishing",
-                                 "grad_norm_absurd"))
+                                 "grad_norm_absurd", "grad_norm_p90"))
 def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     full = Curve.of(run.get("grad_norm"), "grad_norm", MAX_POINTS)
     if full is None or len(full) < p["min_points"]:
         return
     span = f"grad_norm, {full.span()}"
+    yield from _percentile(run, p, span)
     # an exact 0.0 between positive norms is a logger's placeholder (a skipped or unlogged
     # step), not a measurement: spikes and growth are judged on the positive points
     positive = full.values > 0
@@ -96,6 +97,31 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     yield log_fact("grad_norm_vanishing", bool(vanished),
                    f"grad_norm ends at {num(end)} ({change:.2g}× its start {num(start)})", span)
     yield from _absurd(full, p, span)
+
+
+def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
+    """The clipping threshold the tuning playbook suggests: the 90th percentile of the logged
+    (unclipped) norms while training was still sane - before the loss's own blow-up and the
+    first non-finite norm (0.0 is a logger's placeholder, not a norm). None when too few such
+    points remain, or when even they are absurd (clipping there would clip nothing)."""
+    series = run.get("grad_norm")
+    assert series is not None  # checked by the caller
+    steps, values = series.steps, series.values
+    end = np.flatnonzero(~np.isfinite(values))
+    stop = int(steps[end[0]]) if end.size else None
+    starts = [lo for lo, _hi in _events(run)]
+    if starts:
+        stop = min(starts) if stop is None else min(stop, min(starts))
+    before = steps < stop if stop is not None else np.ones(steps.shape, dtype=bool)
+    norms = values[before & np.isfinite(values) & (values > 0)]
+    if norms.size < p["min_points"]:
+        return
+    level = float(np.percentile(norms, 90))
+    if level >= p["absurd_norm"]:
+        return
+    where = f" before step {stop}" if stop is not None else ""
+    yield log_fact("grad_norm_p90", level, f"90th percentile of {norms.size} logged gradient "
+                   f"norms{where}: {num(level)}", span)
 
 
 def _absurd(curve: Curve, p: Params, span: str) -> Iterator[Fact]:

@@ -12,7 +12,7 @@ from nndoctor.adapters.symptoms.context import _number
 from nndoctor.engine.facts import Fact
 
 
-@detector("lr_schedule", produces=("lr", "lr_warmup", "lr_decays_to_zero_early"))
+@detector("lr_schedule", produces=("lr", "lr_final", "lr_warmup", "lr_decays_to_zero_early"))
 def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
     curve = Curve.of(run.get("lr"), "lr")
     if curve is None or len(curve) < 2:
@@ -24,6 +24,9 @@ def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
     peak = float(curve.values[peak_i])
     yield log_fact("lr", peak, f"peak learning rate {num(peak)} at step {int(curve.steps[peak_i])}",
                    "lr")
+    last = float(curve.values[-1])
+    yield log_fact("lr_final", last, f"last logged learning rate {num(last)} at step "
+                   f"{int(curve.steps[-1])}", "lr")
     if peak <= 0:
         return
     warm = curve.values[0] <= p["warmup_start"] * peak and peak_i > 0

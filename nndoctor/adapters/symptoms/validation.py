@@ -10,7 +10,7 @@ import numpy as np
 
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, num, pct
-from nndoctor.adapters.symptoms.config import steps_per_epoch
+from nndoctor.adapters.symptoms.config import optimizer_steps, steps_per_epoch
 from nndoctor.adapters.symptoms.curves import MAX_POINTS, slope_t, val_minimum
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
@@ -30,7 +30,7 @@ def _scale(train: Curve, p: Params) -> float:
 @detector("train_val", produces=(
     "val_accuracy", "final_train_accuracy", "train_val_accuracy_gap", "val_minus_train_accuracy",
     "val_train_loss_gap_ratio", "val_loss_above_min_pct", "val_loss_rise_steps",
-    "val_bad_from_start", "val_accuracy_at_chance"))
+    "val_loss_best_step", "val_bad_from_start", "val_accuracy_at_chance"))
 def train_val(run: Run, p: Params) -> Iterator[Fact]:
     train = _curve(run, "train_loss", p["min_points"])
     val = _curve(run, "val_loss", p["min_val_points"])
@@ -85,6 +85,11 @@ def _val_rise(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
             steps = round(steps * per_epoch[0])
     yield log_fact("val_loss_rise_steps", float(steps),
                    f"the last evaluation is {steps} {unit} after the validation minimum", span)
+    best_step = optimizer_steps(run, int(val.steps[k]))
+    if best_step is not None:
+        yield log_fact("val_loss_best_step", best_step,
+                       f"val_loss is lowest ({num(best)}) after {best_step:.0f} optimisation "
+                       "steps", span)
 
 
 def _bad_from_start(train: Curve, val: Curve, p: Params) -> Iterator[Fact]:
