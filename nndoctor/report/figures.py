@@ -84,10 +84,15 @@ def series_groups(run: Run) -> tuple[list[tuple[str, tuple[str, ...]]], list[str
     others: dict[str, list[str]] = {}
     not_drawn: list[str] = []
     canonical = {n for _, names in GROUPS for n in names}
+    anchored = canonical & set(present)
+    lo, hi = step_range(run, anchored)
+    margin = (hi - lo) * 0.5 + 1
     for name in present:
         if name in canonical:
             continue
-        if name.startswith(NOT_PLOTTED):
+        steps = run.series[name].steps
+        off_scale = bool(anchored) and (steps[-1] > hi + margin or steps[0] < lo - margin)
+        if name.startswith(NOT_PLOTTED) or off_scale:  # off scale: counted in other units
             not_drawn.append(name)
             continue
         home = _canonical_group(name)
@@ -157,7 +162,7 @@ def log_scale(lines: tuple[Line, ...]) -> bool:
 
 def step_range(run: Run, names: set[str]) -> tuple[float, float]:
     """The first and last step of the drawn series (the shared x axis)."""
-    steps = [run.series[n].steps for n in names if len(run.series[n])]
+    steps = [run.series[n].steps for n in names if n in run.series and len(run.series[n])]
     if not steps:
         return 0.0, 1.0
     return float(min(s[0] for s in steps)), float(max(s[-1] for s in steps))

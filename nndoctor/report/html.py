@@ -13,7 +13,7 @@ import html
 import numpy as np
 
 from nndoctor import __version__
-from nndoctor.adapters.run import Run
+from nndoctor.adapters.run import CANONICAL, Run
 from nndoctor.engine.diagnosis import Diagnosis
 from nndoctor.pipeline import RunReport
 from nndoctor.report.common import bar, causes_heading, summary
@@ -34,7 +34,7 @@ h3{font-size:1.05em;margin:1.2em 0 .4em}a{color:#1f5fa8}
 table.runs{border-collapse:collapse;width:100%;font-size:.92em}
 .runs th,.runs td{border-bottom:1px solid #e4e4e4;padding:.35em .5em;text-align:left;
 vertical-align:top}
-.runs th{background:#f4f5f7;white-space:nowrap}
+.runs th{background:#f4f5f7;white-space:nowrap}td.do{min-width:15em}
 .sortable th{cursor:pointer;user-select:none}
 .sortable th::after{content:" \\2195";color:#aaa}
 .sortable th[aria-sort=ascending]::after{content:" \\25B2";color:#333}
@@ -72,7 +72,7 @@ SCRIPT = """
     rows.sort(function (a, b) {
       var x = key(a, col), y = key(b, col);
       if (x === "" || y === "") { return x === y ? 0 : (x === "" ? 1 : -1); }
-      var c = numeric ? parseFloat(x) - parseFloat(y) : x.localeCompare(y);
+      var c = numeric ? parseFloat(x) - parseFloat(y) : (x < y ? -1 : (x > y ? 1 : 0));
       return ascending ? c : -c;
     });
     rows.forEach(function (r) { body.appendChild(r); });
@@ -160,7 +160,7 @@ def _overview(reports: list[RunReport], top: int) -> list[str]:
     sortable = " sortable" if len(reports) > 1 else ""
     out.append(f"<table class='runs{sortable}' id='runs'><thead><tr>"
                "<th>Run</th><th>Verdict</th><th>Leading cause</th>"
-               "<th data-type='number'>Confidence</th><th>Do this first</th>"
+               "<th data-type='number'>Conf.</th><th>Do this first</th>"
                "<th data-type='number'>Length</th><th data-type='number'>Best val loss</th>"
                "<th data-type='number'>Best val acc</th></tr></thead><tbody>")
     for i, report in enumerate(reports, 1):
@@ -176,7 +176,7 @@ def _overview(reports: list[RunReport], top: int) -> list[str]:
             f"<span class='verdict v-{d.verdict}'>{d.verdict}</span></td>"
             + _cause_cell(cause, d.verdict)
             + _num_cell(confidence, "{:.2f}")
-            + f"<td>{e(action)}</td>"
+            + f"<td class='do'>{e(action)}</td>"
             + (f"<td class='num' data-sort='{length}'>{length:,} {unit}</td>"
                if length is not None else "<td class='num' data-sort=''>—</td>")
             + _num_cell(loss, "{:.4g}") + _num_cell(acc, "{:.4g}") + "</tr>")
@@ -199,10 +199,16 @@ def _num_cell(value: float | None, fmt: str) -> str:
 
 
 def _length(run: Run) -> tuple[int | None, str]:
-    """How far the run got: its last logged step (or epoch)."""
-    lasts = [int(s.steps[-1]) for s in run.series.values() if len(s)]
-    unit = "epochs" if run.context.get("step_unit") == "epoch" else "steps"
-    return (max(lasts), unit) if lasts else (None, unit)
+    """How far the run got, by its loss (or any canonical series): epochs when the log counts
+    epochs, else optimizer steps."""
+    series = next((run.series[n] for n in CANONICAL if n in run.series and len(run.series[n])),
+                  None)
+    if series is None:
+        return None, "steps"
+    steps, epochs = run.extent(series)
+    if run.context.get("step_unit") == "epoch" and epochs is not None:
+        return round(epochs), "epochs"
+    return (steps, "steps") if steps is not None else (int(series.steps[-1]), "steps")
 
 
 def _best(run: Run, name: str, pick) -> float | None:

@@ -226,9 +226,14 @@ class _Note:
 
 def _notes(figure: Figure) -> list[_Note]:
     unit = figure.x_label
-    notes = [_Note(m.step, f"{m.label} · {unit} {m.step:,}",
-                   f"{m.label} · {unit} {m.step:,}" + (f": {m.detail}" if m.detail else ""),
-                   m.series, "marker") for m in figure.markers]
+    same: dict[tuple[int, str], list[Marker]] = {}  # symptoms at one point share a label
+    for m in figure.markers:
+        same.setdefault((m.step, m.series), []).append(m)
+    notes = []
+    for (step, series), marks in same.items():
+        text = f"{', '.join(m.label for m in marks)} · {unit} {step:,}"
+        tips = "; ".join(f"{m.label}: {m.detail}" if m.detail else m.label for m in marks)
+        notes.append(_Note(step, text, f"{unit} {step:,} - {tips}", series, "marker"))
     named = len(figure.lines) > 1
     for line in figure.lines:
         first = first_nonfinite(line)
