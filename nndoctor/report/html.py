@@ -9,6 +9,7 @@ from a log is made visible (sanitize.clean) and HTML-escaped.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 
@@ -211,7 +212,7 @@ def _length(run: Run) -> tuple[int | None, str]:
     return (steps, "steps") if steps is not None else (int(series.steps[-1]), "steps")
 
 
-def _best(run: Run, name: str, pick) -> float | None:
+def _best(run: Run, name: str, pick: Callable[[np.ndarray], float]) -> float | None:
     series = run.get(name)
     if series is None or not np.isfinite(series.values).any():
         return None

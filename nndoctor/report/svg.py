@@ -125,18 +125,28 @@ def figure_svg(figure: Figure, x_range: tuple[float, float], run_title: str = ""
 def reduce_points(steps: np.ndarray, values: np.ndarray, x_lo: float, x_hi: float,
                   columns: int) -> np.ndarray:
     """Indices of the finite points to draw, in order: every one when there are few, else the
-    lowest and the highest of each of ``columns`` pixel columns."""
+    lowest and the highest of each of ``columns`` pixel columns (linear in the points)."""
     finite = np.flatnonzero(np.isfinite(values))
     if finite.size <= 2 * columns:
         return finite
     s, v = steps[finite], values[finite]
     span = (x_hi - x_lo) or 1.0
     col = np.clip(((s - x_lo) / span * columns).astype(np.int64), 0, columns - 1)
-    by_low = np.lexsort((v, col))  # within a column: ascending value
-    by_high = np.lexsort((-v, col))
-    starts = np.flatnonzero(np.r_[True, col[by_low][1:] != col[by_low][:-1]])
-    keep = np.union1d(by_low[starts], by_high[starts])  # sorted: drawing order = step order
-    return finite[keep]
+    if np.any(col[1:] < col[:-1]):  # steps out of order: sort into columns first
+        order = np.argsort(col, kind="stable")
+        return np.sort(finite[order[reduce_points(s[order], v[order], x_lo, x_hi, columns)]])
+    starts = np.flatnonzero(np.r_[True, col[1:] != col[:-1]])
+    counts = np.diff(np.r_[starts, col.size])
+    keep = [_first_in_column(v == np.repeat(extreme.reduceat(v, starts), counts), col)
+            for extreme in (np.minimum, np.maximum)]
+    return finite[np.union1d(*keep)]  # sorted: drawing order is step order
+
+
+def _first_in_column(hit: np.ndarray, col: np.ndarray) -> np.ndarray:
+    """The first index of each column where ``hit`` is true (columns are contiguous)."""
+    idx = np.flatnonzero(hit)
+    ids = col[idx]
+    return idx[np.r_[True, ids[1:] != ids[:-1]]]
 
 
 def _line(frame: _Frame, line: Line) -> list[str]:
@@ -352,29 +362,36 @@ def log_ticks(lo: float, hi: float) -> list[float]:
     return [t for t in ticks if lo - 1e-9 <= t <= hi + 1e-9]
 
 
-def tick_text(value: float, step: float = 0.0) -> str:
-    """A tick label: plain digits where short, else scientific (0.00001 → 1e-5)."""
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
-        mantissa, exponent = f"{value:.1e}".split("e")
-        return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
-    decimals = max(0, -math.floor(math.log10(step))) + 1 if step > 0 else 4
-    return f"{value:.{min(decimals, 6)}f}".rstrip("0").rstrip(".") or "0"
+def tick_labels(values: list[float], step: float = 0.0) -> list[str]:
+    """Labels for the ticks of one axis, in one style: plain digits when every tick is between
+    0.001 and 100000 (or 0), else scientific (9.5e-4, 1e-3, 1.05e-3); as many digits as the
+    tick spacing ``step`` needs (0 for decades)."""
+    plain = all(v == 0 or 1e-3 <= abs(v) < 1e5 for v in values)
+    out = []
+    for v in values:
+        if v == 0:
+            out.append("0")
+        elif plain:
+            decimals = max(0, -math.floor(math.log10(step))) + 1 if step > 0 else 4
+            out.append(f"{v:.{min(decimals, 6)}f}".rstrip("0").rstrip(".") or "0")
+        else:
+            digits = 1 if step <= 0 else min(max(
+                0, math.floor(math.log10(abs(v))) - math.floor(math.log10(step))) + 1, 6)
+            mantissa, exponent = f"{v:.{digits}e}".split("e")
+            out.append(f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}")
+    return out
 
 
 def _axes(frame: _Frame, figure: Figure) -> list[str]:
     out = [f'<rect x="{frame.left}" y="{frame.top:.1f}" width="{frame.right - frame.left}" '
            f'height="{PLOT_HEIGHT}" fill="#fff" stroke="#bbb"/>']
     if frame.log_y:
-        y_ticks = log_ticks(frame.y_lo, frame.y_hi)
-        y_values = [10.0 ** t for t in y_ticks]
-        y_labels = [tick_text(v) for v in y_values]
+        y_values = [10.0 ** t for t in log_ticks(frame.y_lo, frame.y_hi)]
+        y_labels = tick_labels(y_values)
     else:
-        y_ticks = nice_ticks(frame.y_lo, frame.y_hi)
-        gap = y_ticks[1] - y_ticks[0] if len(y_ticks) > 1 else 0.0
-        y_values = y_ticks
-        y_labels = [tick_text(v, gap) for v in y_ticks]
+        y_values = nice_ticks(frame.y_lo, frame.y_hi)
+        gap = y_values[1] - y_values[0] if len(y_values) > 1 else 0.0
+        y_labels = tick_labels(y_values, gap)
     grid = []
     for value, label in zip(y_values, y_labels, strict=True):
         y = float(frame.y(np.array([value]))[0])

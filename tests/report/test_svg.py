@@ -18,7 +18,7 @@ from nndoctor.report.svg import (
     log_ticks,
     nice_ticks,
     reduce_points,
-    tick_text,
+    tick_labels,
 )
 
 
@@ -93,8 +93,13 @@ def test_ticks_are_round_and_cover_the_range():
     assert ticks[0] >= 3.3 and ticks[-1] <= 5.9 and 3 <= len(ticks) <= 7
     assert log_ticks(-0.5, 4.2) == [0.0, 1.0, 2.0, 3.0, 4.0]
     assert len(log_ticks(-3.5, -1.2)) > 2  # 2× and 5× within few decades
-    assert [tick_text(v) for v in (0.0, 1e-5, 2.5e6)] == ["0", "1e-5", "2.5e6"]
-    assert tick_text(0.30000000000000004, 0.1) == "0.3" and tick_text(4.0, 1.0) == "4"
+    assert tick_labels([0.0, 0.30000000000000004, 0.6], 0.3) == ["0", "0.3", "0.6"]
+    assert tick_labels([3.0, 4.0, 5.0], 1.0) == ["3", "4", "5"]
+    assert tick_labels([1e-5, 1e-4, 1e-3]) == ["1e-5", "1e-4", "1e-3"]
+    # one style per axis: 9.5e-4 next to 1.05e-3, not next to 0.00105
+    assert tick_labels([9e-4, 9.5e-4, 1e-3, 1.05e-3], 5e-5) == ["9e-4", "9.5e-4", "1e-3",
+                                                               "1.05e-3"]
+    assert tick_labels([0.0, 1e5, 2e5], 1e5) == ["0", "1e5", "2e5"]
 
 
 def test_marker_labels_name_the_symptom_and_step_and_never_overlap():
@@ -150,3 +155,12 @@ def test_a_million_point_figure_is_small_and_quick():
     assert time.perf_counter() - started < 3.0
     assert len(svg) < 60_000
     assert "NaN from step 700,000" in svg
+
+
+def test_reduction_does_not_depend_on_the_order_of_the_points():
+    rng = np.random.default_rng(3)
+    steps, values = np.arange(20_000), rng.random(20_000)
+    kept = reduce_points(steps, values, 0, 19_999, 100)
+    shuffled = rng.permutation(steps.size)
+    again = reduce_points(steps[shuffled], values[shuffled], 0, 19_999, 100)
+    assert sorted(shuffled[again].tolist()) == kept.tolist()
