@@ -109,7 +109,7 @@ def render_html(reports: list[RunReport], top: int = 5) -> str:
            "<header id='top'><h1>nndoctor report</h1>",
            f"<p class='meta'>{len(reports)} run{'s' if len(reports) != 1 else ''} · "
            f"nndoctor {e(__version__)}</p></header>"]
-    out += _overview(reports, top)
+    out += _overview(reports)
     for i, report in enumerate(reports, 1):
         out += _run_section(i, report, top)
     out += [f"<script>{SCRIPT}</script>", "</body></html>"]
@@ -130,8 +130,11 @@ def leading(d: Diagnosis) -> tuple[str, float | None]:
 
 
 def first_step(d: Diagnosis) -> tuple[str, str]:
-    """(what to do first, how to tell it worked): the separating question of a tie, else the
-    first fix of the leading cause, else the first question."""
+    """(what to do first, how to tell it worked): nothing for a healthy run; for a problem the
+    question (or check) that separates a tie, else the first fix of the leading cause; else the
+    first question."""
+    if d.verdict == "healthy":
+        return "Nothing urgent: the curves look like a run that is learning.", ""
     sep = d.separation
     if d.tied and sep is not None and sep.question is not None:
         return (f"Tell them apart: {sep.question.text} "
@@ -141,14 +144,12 @@ def first_step(d: Diagnosis) -> tuple[str, str]:
     if d.causes and d.causes[0].fixes and d.verdict == "problem":
         fix = d.causes[0].fixes[0]
         return fix.action, fix.verify or ""
-    if d.verdict == "healthy":
-        return "Nothing urgent: the curves look like a run that is learning.", ""
     if d.questions:
         return f"Answer: {d.questions[0].text} (--answer {d.questions[0].fact}=…)", ""
     return "Log more of the run (more points of the loss) and diagnose again.", ""
 
 
-def _overview(reports: list[RunReport], top: int) -> list[str]:
+def _overview(reports: list[RunReport]) -> list[str]:
     out = ["<section id='overview'><h2>Do this first</h2>"]
     if len(reports) > 1:
         verdicts, tops = summary(reports)
