@@ -52,6 +52,9 @@ class Fact(Strict):
 
     type: Literal["bool", "enum", "number"]
     kind: Literal["observation", "finding"] = "observation"
+    label: str | None = Field(
+        default=None, min_length=3, max_length=40,
+        description="A short human name for reports and plot markers, e.g. 'val loss rising'.")
     question: str | None = None
     help: str | None = None
     choices: list[Choice] | None = None

@@ -80,7 +80,7 @@ def test_markdown_and_html_outputs(tmp_path, capsys):
     out = tmp_path / "report.html"
     assert main(["diagnose", str(EXAMPLES / "nan_blowup"), "--format", "html", "-o", str(out)]) == 0
     page = out.read_text()
-    assert page.startswith("<!doctype html>") and "data:image/png;base64," in page
+    assert page.startswith("<!doctype html>") and "<svg" in page and "<img" not in page
 
 
 @pytest.mark.parametrize(("args", "needle"), [
