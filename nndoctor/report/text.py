@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.text import Text
 
@@ -30,7 +31,7 @@ from nndoctor.sanitize import clean, clean_report
 VERDICT_LINE = {
     "problem": "PROBLEM",
     "healthy": "HEALTHY - the curves look like a run that is learning",
-    "insufficient-data": "INSUFFICIENT DATA - too little to judge; answer the questions below",
+    "insufficient-data": "INSUFFICIENT DATA - too little in the log to judge the run",
 }
 VERDICT_STYLE = {"problem": "bold red", "healthy": "bold green", "insufficient-data": "bold yellow"}
 VERDICT_SHORT = {"problem": "problem", "healthy": "healthy", "insufficient-data": "too little"}
@@ -38,6 +39,7 @@ BAND_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
 BLOCKS_UP_TO = 10  # runs; a larger sweep prints only its table (or everything with --explain)
 FIX_LINES = 4  # the first fix in the short block; longer ones are shortened (--explain: whole)
 MIN_WIDTH = 40
+COUNTED = 5  # leading causes counted above a large sweep's table
 
 
 @dataclass(frozen=True)
@@ -76,29 +78,32 @@ def draw(style: TextStyle, lines: Iterable[Text]) -> str:
 
 def t(text: object, style: str = "") -> Text:
     """A piece of text, cleaned of control characters, never read as markup."""
-    return Text(clean(text), style=style)
+    return Text.styled(clean(text), style)
 
 
 def shorten(text: str, width: int) -> str:
     """``text`` cut at a word boundary to fit ``width`` cells, ending in '…' when cut."""
     text = " ".join(text.split())
-    if Text(text).cell_len <= width:
+    if cell_len(text) <= width:
         return text
     cut = text[: max(width - 1, 1)]
+    while len(cut) > 1 and cell_len(cut) > width - 1:  # wide characters take two cells
+        cut = cut[:-1]
     space = cut.rfind(" ")
-    if space > width // 2:
+    if space > 0 and text[len(cut)] != " ":  # the cut falls inside a word: drop that word
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
 
 
 def shorten_path(text: str, width: int) -> str:
-    """A path cut in the middle to fit ``width``: its first part and its end tell runs apart."""
-    if Text(text).cell_len <= width:
+    """A path cut to ``width``: its first part (a sweep's run folder) and as much of its end as
+    fits, else the start of the first part."""
+    if cell_len(text) <= width:
         return text
     head, sep, _ = text.partition("/")
-    head = head + sep if sep and len(head) < width // 2 else ""
-    tail = text[-max(width - len(head) - 1, 1):]
-    return head + "…" + tail
+    if sep and len(head) + 1 <= width - 5:
+        return head + sep + "…" + text[-(width - len(head) - 2):]
+    return text[: width - 1] + "…"
 
 
 def hang(style: TextStyle, label: Text, body: Text, indent: int | None = None,
@@ -119,7 +124,7 @@ def hang(style: TextStyle, label: Text, body: Text, indent: int | None = None,
         last = wrapped[-1]
         last.rstrip()
         room = style.width - (indent if max_lines > 1 else first)
-        wrapped[-1] = (Text(shorten(last.plain + "…", room), style=last.style)
+        wrapped[-1] = (Text.styled(shorten(last.plain + "…", room), last.style)
                        if last.cell_len + 1 > room else last + "…")
     out = []
     for i, line in enumerate(wrapped):
@@ -142,7 +147,7 @@ def header(style: TextStyle, run_ident: str, name: str, fmt: str) -> list[Text]:
     if clean(name) not in clean(run_ident):
         title += t(f" · {name}")
     title += t(f" · {fmt}", "dim")
-    lines = hang(style, Text("── ", style="dim"), title, indent=3)
+    lines = hang(style, Text.styled("── ", "dim"), title, indent=3)
     if len(lines) == 1 and lines[0].cell_len + 2 <= style.width:
         lines[0].append(" " + "─" * (style.width - lines[0].cell_len - 1), style="dim")
     return lines
@@ -158,25 +163,25 @@ def short_block(report: RunReport, style: TextStyle) -> list[Text]:
     h = headline(report)
     lines: list[Text] = []
     for warning in report.run.warnings:
-        lines += hang(style, Text("warning: ", style="bold yellow"), t(warning))
-    verdict = Text(VERDICT_LINE[h.verdict].split(" - ")[0], style=VERDICT_STYLE[h.verdict])
+        lines += hang(style, Text.styled("warning: ", "bold yellow"), t(warning))
+    verdict = Text.styled(VERDICT_LINE[h.verdict].split(" - ")[0], VERDICT_STYLE[h.verdict])
     if h.verdict == "problem" and h.leading:
         causes = " · ".join(h.leading)
         label = verdict + Text("  tied: " if h.tied else "  ")
-        lines += hang(style, label, Text(causes, style="bold") + " — " + _confidence(h),
+        lines += hang(style, label, Text.styled(causes, "bold") + " — " + _confidence(h),
                       indent=2)
         if h.first_fix:
-            lines += hang(style, Text("Do first: ", style="bold"), t(h.first_fix),
+            lines += hang(style, Text.styled("Do first: ", "bold"), t(h.first_fix),
                           max_lines=FIX_LINES)
         if h.evidence:
-            lines.append(one_line(style, Text("Evidence: ", style="bold"), h.evidence))
+            lines.append(one_line(style, Text.styled("Evidence: ", "bold"), h.evidence))
     else:
         lines += hang(style, verdict, t(VERDICT_LINE[h.verdict][len(verdict.plain):]), indent=2)
         if h.leading:
             lines.append(one_line(style, Text("Worth a look: "), " · ".join(h.leading),
                                   Text(" (") + _confidence(h) + ")"))
     if h.next_text:
-        label = Text("Tell apart: " if h.tied else "Sharpen: ", style="bold")
+        label = Text.styled("Tell apart: " if h.tied else "Sharpen: ", "bold")
         if h.next_fact:
             lines.append(one_line(style, label + t(f"--answer {h.next_fact}=... ", "cyan"),
                                   f"({h.next_text})"))
@@ -188,15 +193,15 @@ def short_block(report: RunReport, style: TextStyle) -> list[Text]:
 def explain_block(report: RunReport, top: int, style: TextStyle) -> list[Text]:
     """Everything else: path, curves, every cause with rules, facts and fixes, the questions."""
     d, run = report.diagnosis, report.run
-    lines = hang(style, Text("path: ", style="dim"), t(run.path), indent=2)
+    lines = hang(style, Text.styled("path: ", "dim"), t(run.path), indent=2)
     curves = curve_lines(run, width=max(10, min(60, style.width - 40)))
     if curves:
-        lines.append(Text("Curves:", style="bold"))
+        lines.append(Text.styled("Curves:", "bold"))
         for name, spark, rng in curves:
-            lines += hang(style, t(f"  {name:<11} ") + Text(spark, style="cyan") + "  ", t(rng),
+            lines += hang(style, t(f"  {name:<11} ") + Text.styled(spark, "cyan") + "  ", t(rng),
                           indent=4)
     if d.causes:
-        lines.append(Text(causes_heading(report), style="bold"))
+        lines.append(Text.styled(causes_heading(report), "bold"))
     for line in tie_lines(report):
         stripped = line.lstrip()
         lines += hang(style, Text(" " * (len(line) - len(stripped))), t(stripped),
@@ -207,25 +212,25 @@ def explain_block(report: RunReport, top: int, style: TextStyle) -> list[Text]:
                               f" {cause.confidence:.2f} ", (cause.band or "", ""))
         lines += hang(style, Text(), title, indent=3)
         lines += hang(style, Text("   "), t(cause.explanation))
-        lines.append(Text("   Evidence:", style="bold"))
+        lines.append(Text.styled("   Evidence:", "bold"))
         for trace in cause.support:
             sign = "for" if trace.contribution > 0 else "against"
             label = t(f"     [{trace.rule_id} {sign}, {trace.contribution:+.2f}] ", "dim")
             lines += hang(style, label, t(trace.because), indent=7)
             for fact in trace.facts:
                 lines += hang(style, Text("         "), t(describe_fact(fact)), indent=11)
-        lines.append(Text("   Fixes, in order:", style="bold"))
+        lines.append(Text.styled("   Fixes, in order:", "bold"))
         for i, fix in enumerate(cause.fixes, 1):
             lines += hang(style, Text(f"     {i}. "), t(fix.action))
             if fix.verify:
-                lines += hang(style, Text("        verify: ", style="dim"), t(fix.verify))
+                lines += hang(style, Text.styled("        verify: ", "dim"), t(fix.verify))
     if d.questions:
-        lines += hang(style, Text(), Text("To sharpen the diagnosis, answer (nndoctor diagnose "
-                                          "… --answer FACT=VALUE):", style="bold"))
+        ask = "To sharpen the diagnosis, answer (nndoctor diagnose … --answer FACT=VALUE):"
+        lines += hang(style, Text(), Text.styled(ask, "bold"))
         for q in d.questions:
             choices = " | ".join(v for v, _ in q.choices)
             lines += hang(style, Text("  - "), t(q.text) + t(f"  [{q.fact}: {choices}]", "cyan"))
-            lines += hang(style, Text("    why: ", style="dim"), t(q.why))
+            lines += hang(style, Text.styled("    why: ", "dim"), t(q.why))
     return lines
 
 
@@ -261,10 +266,20 @@ def _cause_cell(h: Headline, width: int | None = None) -> str:
     """The leading cause's title; a tie adds how many more share the lead."""
     if not h.leading:
         return "-"
-    more = f" (+{len(h.leading) - 1} tied)" if h.tied else ""
+    more = f" (+{len(h.leading) - 1})" if h.tied else ""  # tied with that many more
     if width is None:
         return h.leading[0] + more
     return shorten(h.leading[0], max(width - len(more), 4)) + more
+
+
+def _cause_counts(rows: Sequence[Row]) -> str:
+    counts: dict[str, int] = {}
+    for r in rows:
+        if r.headline.alarm and r.headline.leading:
+            counts[r.headline.leading[0]] = counts.get(r.headline.leading[0], 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{title} ×{n}" for title, n in ranked[:COUNTED]) or "none"
+    return text + (f", {len(ranked) - COUNTED} more" if len(ranked) > COUNTED else "")
 
 
 def _conf_cell(h: Headline) -> str:
@@ -273,15 +288,15 @@ def _conf_cell(h: Headline) -> str:
 
 def _widths(style: TextStyle, rows: Sequence[Row]) -> tuple[int, int, int, int, int]:
     """Column widths (run, verdict, cause, confidence, first fix; 0 = column left out): the
-    run and the cause get up to 30 % of the room each, the first fix the rest."""
+    run and the cause get up to 35 % of the room each, the first fix the rest."""
     gaps = 4 * 2
     verdict = max(len("verdict"), *(len(VERDICT_SHORT[r.headline.verdict]) for r in rows))
     conf = max(len("confidence"), *(len(_conf_cell(r.headline)) for r in rows))
-    natural_id = max(len("run"), *(Text(clean(r.id)).cell_len for r in rows))
+    natural_id = max(len("run"), *(cell_len(clean(r.id)) for r in rows))
     natural_cause = max(len("cause"), *(len(_cause_cell(r.headline)) for r in rows))
     room = style.width - verdict - conf - gaps
-    run = min(natural_id, max(12, room * 3 // 10))
-    cause = min(natural_cause, max(12, room * 3 // 10))
+    run = min(natural_id, max(12, room * 35 // 100))
+    cause = min(natural_cause, max(12, room * 35 // 100))
     fix = room - run - cause
     if fix < 12:  # too narrow for a useful fix: leave the column out
         return run, verdict, room - run - 2, conf, 0
@@ -294,11 +309,14 @@ def sweep_table(rows: Sequence[Row], style: TextStyle) -> str:
     gap = "  "
 
     def cell(text: str, width: int, style_name: str = "") -> Text:
-        piece = Text(text, style=style_name)
+        piece = Text.styled(text, style_name)
+        piece.truncate(width, overflow="ellipsis")  # a guard: the cells are shortened already
         piece.pad_right(width - piece.cell_len)
         return piece
 
     lines = [t(summary_line([r.headline.verdict for r in rows]), "bold")]
+    if len(rows) > BLOCKS_UP_TO:  # too many to read line by line: which causes lead how often
+        lines += hang(style, Text("Leading causes: "), t(_cause_counts(rows)), indent=2)
     head = Text(gap).join([cell("run", run_w), cell("verdict", verdict_w), cell("cause", cause_w),
                            cell("confidence", conf_w)] + ([Text("do first")] if fix_w else []))
     head.stylize("bold")
@@ -326,7 +344,7 @@ def footer(style: TextStyle, runs: int, blocks: bool) -> str:
     else:
         text = (f"{runs} runs: one line each. Add --explain (-v) for every run in full, or "
                 "diagnose one run by its path.")
-    return draw(style, hang(style, Text(), Text(text, style="dim")))
+    return draw(style, hang(style, Text(), Text.styled(text, "dim")))
 
 
 def shows_blocks(style: TextStyle, runs: int) -> bool:
