@@ -179,3 +179,16 @@ def test_log_text_is_never_markup() -> None:
     plain = ANSI.sub("", out)
     assert "[bold red]fake[/bold red] :warning: \\x1b[2J[link=http://x]y[/link]" in plain
     assert "\x1b[2J" not in out and "\x1b]8;" not in out  # no clear screen, no hyperlink
+
+
+def test_readme_shows_the_real_report(monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's sample is what the command prints (refresh it by pasting the output)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    command = "    $ nndoctor diagnose examples/overfitting\n"
+    block = readme.split(command, 1)[1].split("\n\n`--explain`", 1)[0]
+    shown = "\n".join(line.removeprefix("    ") for line in block.splitlines())
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["diagnose", "examples/overfitting"]) == 0
+    assert capsys.readouterr().out.rstrip("\n") == shown
