@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,7 +19,6 @@ if TYPE_CHECKING:  # the typed dicts need pydantic; a report does not
 SCHEMA_VERSION = 1  # of the JSON report: nndoctor/report/schema.py describes it
 
 TICKS = "▁▂▃▄▅▆▇█"
-STEP = re.compile(r"step (\d+)")
 
 
 def sparkline(values: np.ndarray, width: int = 40) -> str:
@@ -65,10 +63,9 @@ def symptom_marks(report: RunReport) -> list[tuple[str, int, str]]:
     for fact in report.diagnosis.facts.values():
         if fact.source != "log" or fact.value is False:
             continue
-        series = fact.detail.split(",")[0].strip()
-        for match in STEP.finditer(fact.evidence + " " + fact.detail):
-            marks.append((series, int(match.group(1)), fact.name))
-            break
+        where = locate(fact)
+        if where.step is not None and where.series:
+            marks.append((where.series[0], where.step, fact.name))
     return marks
 
 

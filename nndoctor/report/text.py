@@ -6,27 +6,33 @@ every fix and the follow-up questions. A sweep starts with one line per run. Lin
 width given (the terminal's), only between words; colour only when writing to a terminal that
 takes it (never with ``NO_COLOR``, into a pipe or a file).
 
-Log text is untrusted: every string from a log goes through :func:`nndoctor.sanitize.clean`, and
-everything is printed as :class:`rich.text.Text`, never parsed as rich markup.
+Log text is untrusted: every string from a log goes through :func:`nndoctor.sanitize.clean` and is
+drawn as rich Text, never parsed as markup (``report/terminal.py``).
 """
 
 from __future__ import annotations
 
-import io
-import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import IO
 
 from rich.cells import cell_len
-from rich.console import Console
 from rich.text import Text
 
 from nndoctor.engine.diagnosis import describe_fact
 from nndoctor.pipeline import RunReport
 from nndoctor.report.common import bar, causes_heading, curve_lines, run_id, tie_lines
 from nndoctor.report.headline import Headline, headline
-from nndoctor.sanitize import clean, clean_report
+from nndoctor.report.terminal import (
+    TextStyle,
+    draw,
+    hang,
+    one_line,
+    shorten,
+    shorten_path,
+    style_for,
+    t,
+)
+from nndoctor.sanitize import clean
 
 VERDICT_LINE = {
     "problem": "PROBLEM",
@@ -38,106 +44,7 @@ VERDICT_SHORT = {"problem": "problem", "healthy": "healthy", "insufficient-data"
 BAND_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
 BLOCKS_UP_TO = 10  # runs; a larger sweep prints only its table (or everything with --explain)
 FIX_LINES = 4  # the first fix in the short block; longer ones are shortened (--explain: whole)
-MIN_WIDTH = 40
 COUNTED = 5  # leading causes counted above a large sweep's table
-
-
-@dataclass(frozen=True)
-class TextStyle:
-    """How to draw: the line width, rich's colour system (None: plain text), and the long form."""
-
-    width: int = 80
-    color: str | None = None
-    explain: bool = False
-
-
-def style_for(stream: IO[str] | None, explain: bool = False) -> TextStyle:
-    """The style for writing to ``stream`` (None: a file): its width and colours as rich sees
-    them (``COLUMNS``, ``FORCE_COLOR``, ``TERM``), plain text under ``NO_COLOR``."""
-    console = Console(file=stream if stream is not None else io.StringIO())
-    color = None if os.environ.get("NO_COLOR") else console.color_system
-    return TextStyle(max(console.width, MIN_WIDTH), color, explain)
-
-
-# ---------------------------------------------------------------------------------- drawing
-def _console(style: TextStyle) -> Console:
-    return Console(file=io.StringIO(), width=style.width, color_system=style.color,  # type: ignore[arg-type]
-                   force_terminal=style.color is not None, highlight=False, emoji=False,
-                   markup=False, soft_wrap=True, legacy_windows=False)
-
-
-def draw(style: TextStyle, lines: Iterable[Text]) -> str:
-    """Lines (each already fitted to the width) as a string, with colour codes if the style has
-    colour; plain text is checked once more for control characters."""
-    console = _console(style)
-    for line in lines:
-        console.print(line)
-    out = console.file.getvalue()  # type: ignore[attr-defined]
-    return out if style.color else clean_report(out)
-
-
-def t(text: object, style: str = "") -> Text:
-    """A piece of text, cleaned of control characters, never read as markup."""
-    return Text.styled(clean(text), style)
-
-
-def shorten(text: str, width: int) -> str:
-    """``text`` cut at a word boundary to fit ``width`` cells, ending in '…' when cut."""
-    text = " ".join(text.split())
-    if cell_len(text) <= width:
-        return text
-    cut = text[: max(width - 1, 1)]
-    while len(cut) > 1 and cell_len(cut) > width - 1:  # wide characters take two cells
-        cut = cut[:-1]
-    space = cut.rfind(" ")
-    if space > 0 and text[len(cut)] != " ":  # the cut falls inside a word: drop that word
-        cut = cut[:space]
-    return cut.rstrip(" ,;:-") + "…"
-
-
-def shorten_path(text: str, width: int) -> str:
-    """A path cut to ``width``: its first part (a sweep's run folder) and as much of its end as
-    fits, else the start of the first part."""
-    if cell_len(text) <= width:
-        return text
-    head, sep, _ = text.partition("/")
-    if sep and len(head) + 1 <= width - 5:
-        return head + sep + "…" + text[-(width - len(head) - 2):]
-    return text[: width - 1] + "…"
-
-
-def hang(style: TextStyle, label: Text, body: Text, indent: int | None = None,
-         max_lines: int | None = None) -> list[Text]:
-    """``label`` then ``body`` wrapped between words to the width, continuation lines indented
-    by ``indent`` (default: under the body); at most ``max_lines`` lines, the last ending in '…'.
-    Only a word longer than a whole line is ever split."""
-    first = label.cell_len
-    indent = first if indent is None else indent
-    console = _console(style)
-    wrapped = list(body.wrap(console, max(style.width - first, 10), overflow="fold"))
-    if len(wrapped) > 1:  # the rest wraps at its own width, under the indent
-        rest = body[len(wrapped[0].plain):]
-        rest = rest[len(rest.plain) - len(rest.plain.lstrip()):]
-        wrapped[1:] = rest.wrap(console, max(style.width - indent, 10), overflow="fold")
-    if max_lines is not None and len(wrapped) > max_lines:
-        wrapped = wrapped[:max_lines]
-        last = wrapped[-1]
-        last.rstrip()
-        room = style.width - (indent if max_lines > 1 else first)
-        wrapped[-1] = (Text.styled(shorten(last.plain + "…", room), last.style)
-                       if last.cell_len + 1 > room else last + "…")
-    out = []
-    for i, line in enumerate(wrapped):
-        line.rstrip()
-        out.append((label.copy() if i == 0 else Text(" " * indent)) + line)
-    return out or [label]
-
-
-def one_line(style: TextStyle, label: Text, text: str, tail: Text | None = None) -> Text:
-    """``label`` + ``text`` shortened to end on this line (+ ``tail``)."""
-    room = style.width - label.cell_len - (tail.cell_len if tail else 0)
-    line = label + t(shorten(text, max(room, 10)))
-    return line + tail if tail else line
 
 
 # ---------------------------------------------------------------------------------- a run
@@ -345,6 +252,9 @@ def footer(style: TextStyle, runs: int, blocks: bool) -> str:
         text = (f"{runs} runs: one line each. Add --explain (-v) for every run in full, or "
                 "diagnose one run by its path.")
     return draw(style, hang(style, Text(), Text.styled(text, "dim")))
+
+
+__all__ = ["VERDICT_LINE", "TextStyle", "render_text", "style_for"]
 
 
 def shows_blocks(style: TextStyle, runs: int) -> bool:
