@@ -206,7 +206,9 @@ def _widths(style: TextStyle, rows: Sequence[Row]) -> tuple[int, int, int, int, 
     cause = min(natural_cause, max(12, room * 35 // 100))
     fix = room - run - cause
     if fix < 12:  # too narrow for a useful fix: leave the column out
-        return run, verdict, room - run - 2, conf, 0
+        room += 2  # one gap fewer
+        run = min(natural_id, max(8, room // 2))
+        return run, verdict, max(room - run, 4), conf, 0
     return run, verdict, cause, conf, fix
 
 
@@ -226,6 +228,7 @@ def sweep_table(rows: Sequence[Row], style: TextStyle) -> str:
         lines += hang(style, Text("Leading causes: "), t(_cause_counts(rows)), indent=2)
     head = Text(gap).join([cell("run", run_w), cell("verdict", verdict_w), cell("cause", cause_w),
                            cell("confidence", conf_w)] + ([Text("do first")] if fix_w else []))
+    head.rstrip()
     head.stylize("bold")
     lines.append(head)
     for r in rows:
