@@ -27,10 +27,13 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from nndoctor.adapters.run import LogError
 from nndoctor.engine.facts import Fact
+
+if TYPE_CHECKING:
+    from nndoctor.report.terminal import TextStyle
 
 STREAMED = ("json", "jsonl", "text", "github")  # formats written from the workers' parts
 _VERSION = re.compile(r"^version_\d+$")
@@ -49,8 +52,8 @@ class Options:
     color: str | None = None
     explain: bool = False
 
-    def text_style(self) -> Any:
-        from nndoctor.report.text import TextStyle
+    def text_style(self) -> TextStyle:
+        from nndoctor.report.terminal import TextStyle
 
         return TextStyle(self.width, self.color, self.explain)
 

@@ -59,7 +59,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
         questions = 3 if single and args.format in SHOWS_QUESTIONS else 0
     look = {}
     if args.format == "text":  # the width and colours of where the report goes
-        from nndoctor.report.text import style_for
+        from nndoctor.report.terminal import style_for
 
         style = style_for(None if args.output else sys.stdout, args.explain)
         look = {"width": style.width, "color": style.color, "explain": style.explain}
