@@ -90,7 +90,7 @@ class QuestionDoc(TypedDict):
     why: str
 
 
-@with_config(STRICT)
+@with_config(ConfigDict(extra="forbid", title="nndoctor report: one run"))
 class RunDoc(TypedDict):
     """One run: the whole document's ``runs`` item, and one line of ``--format jsonl``."""
 
@@ -109,7 +109,7 @@ class RunDoc(TypedDict):
     warnings: list[str]
 
 
-@with_config(STRICT)
+@with_config(ConfigDict(extra="forbid", title="nndoctor report"))
 class ReportDoc(TypedDict):
     """The document ``nndoctor diagnose --format json`` writes."""
 
