@@ -135,24 +135,27 @@ def test_a_large_sweep_prints_only_its_table(monkeypatch: pytest.MonkeyPatch,
 
 
 def tty_run(args: list[str], env: dict[str, str], tmp_path: Path) -> str:
-    """The CLI in a pseudo-terminal (stdout is a TTY, as in a user's shell)."""
+    """The CLI in a pseudo-terminal (stdout is a TTY, as in a user's shell), read while it
+    writes so a long report cannot fill the terminal's buffer."""
     leader, follower = pty.openpty()
     base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    full_env = {**base, "COLUMNS": "100", "TERM": "xterm-256color", **env}
-    done = subprocess.run([sys.executable, "-m", "nndoctor", *args], stdout=follower,
-                          stderr=subprocess.PIPE, cwd=ROOT, env=full_env, timeout=120)
+    errors = tmp_path / "stderr.txt"
+    with errors.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "nndoctor", *args], stdout=follower,
+                                stderr=err, cwd=ROOT,
+                                env={**base, "COLUMNS": "100", "TERM": "xterm-256color", **env})
     os.close(follower)
     chunks = []
     while True:
         try:
             chunk = os.read(leader, 65536)
-        except OSError:
+        except OSError:  # EIO: the child has closed the terminal
             break
         if not chunk:
             break
         chunks.append(chunk)
     os.close(leader)
-    assert done.returncode == 0, done.stderr
+    assert proc.wait(timeout=120) == 0, errors.read_text()
     return b"".join(chunks).decode("utf-8")
 
 
