@@ -32,8 +32,12 @@ def _parser() -> argparse.ArgumentParser:
                       help="add a fact you know, e.g. --answer hidden_activation=relu")
     diag.add_argument("--metric", action="append", default=[], metavar="CANONICAL=TAG",
                       help="use log tag TAG as canonical series, e.g. --metric val_loss=eval/nll")
-    diag.add_argument("--format", choices=["text", "json", "jsonl", "markdown", "html"],
-                      default="text", help="jsonl: one run per line")
+    diag.add_argument("--format", choices=["text", "json", "jsonl", "github", "markdown", "html"],
+                      default="text", help="jsonl: one run per line; github: workflow-command "
+                      "annotations for GitHub Actions")
+    diag.add_argument("--explain", "-v", action="store_true",
+                      help="text: every cause with its evidence, every fix, the curves and "
+                           "the questions (default: a short block per run)")
     diag.add_argument("--output", "-o", type=Path, help="write the report to this file")
     diag.add_argument("--plot", type=Path, help="also write an HTML report with plots here")
     diag.add_argument("--top", type=int, default=5, help="causes shown per run (default 5)")

@@ -23,6 +23,7 @@ CONTEXT_ANSWERS = {"num_classes", "batch_size"}  # answers the detectors also ne
 class RunReport:
     run: Run
     diagnosis: Diagnosis
+    id: str = ""  # stable id in a report: the path relative to the PATH given (report/ids.py)
 
 
 def parse_answers(pairs: Iterable[str]) -> list[Fact]:

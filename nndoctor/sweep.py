@@ -27,12 +27,15 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from nndoctor.adapters.run import LogError
 from nndoctor.engine.facts import Fact
 
-STREAMED = ("json", "jsonl", "text")  # formats rendered run by run in the workers
+if TYPE_CHECKING:
+    from nndoctor.report.terminal import TextStyle
+
+STREAMED = ("json", "jsonl", "text", "github")  # formats written from the workers' parts
 _VERSION = re.compile(r"^version_\d+$")
 
 
@@ -45,6 +48,14 @@ class Options:
     overrides: tuple[tuple[str, str], ...] = ()
     fail_on: str | None = None
     keep_reports: bool = False  # markdown/html/--plot: the whole RunReport comes back
+    width: int = 80  # text: the terminal's width, its colour system (None: plain), --explain
+    color: str | None = None
+    explain: bool = False
+
+    def text_style(self) -> TextStyle:
+        from nndoctor.report.terminal import TextStyle
+
+        return TextStyle(self.width, self.color, self.explain)
 
 
 @dataclass(frozen=True)
@@ -70,11 +81,14 @@ class Result:
     alarming: bool
     has_loss: bool
     text: str  # the run's rendered part (json: one object; text: the lines after the header)
+    id: str = ""  # report/ids.py: relative to the PATH it was found under; unique after finish
+    headline: Any = None  # report.headline.Headline: the sweep table, GitHub annotations
     report: Any = None  # the RunReport, only with Options.keep_reports
     root: Path | None = None
     offset: int = 0
     size: int = 0
     renamed: str | None = None
+    id_changed: bool = False  # finish() made the id unique: the rendered part must follow
 
 
 @dataclass
@@ -210,15 +224,19 @@ def run_task(task: Task, options: Options) -> Outcome:
 def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
     from nndoctor.adapters.names import has_loss
     from nndoctor.pipeline import diagnose_run
+    from nndoctor.report.headline import headline
+    from nndoctor.report.ids import base_id
 
     report = diagnose_run(run, options.answers, questions=options.questions)
+    report = replace(report, id=base_id(task.root if task.kind != "ready" else None,
+                                        Path(run.path)))
     d = report.diagnosis
     return Result(
         source=task.source, path=str(run.path), name=run.name, format=run.format, kept=kept,
         verdict=d.verdict, top_cause=d.causes[0].id if d.causes else None,
         alarming=bool(options.fail_on and d.alarming(options.fail_on)),
-        has_loss=has_loss(run), text=render_part(report, options),
-        report=report if options.keep_reports else None,
+        has_loss=has_loss(run), text=render_part(report, options), id=report.id,
+        headline=headline(report), report=report if options.keep_reports else None,
         root=task.root if task.kind == "units" else None)
 
 
@@ -228,10 +246,10 @@ def render_part(report: Any, options: Options) -> str:
 
         return _dump(run_dict(report, options.top), options.fmt)
     if options.fmt == "text":
-        from nndoctor.report.text import _run
+        from nndoctor.report.text import run_body
 
-        return "\n".join(_run(report, options.top)[1:])
-    return ""
+        return run_body(report, options.top, options.text_style())
+    return ""  # github: drawn from the headline
 
 
 def _dump(data: dict[str, Any], fmt: str) -> str:
@@ -280,7 +298,9 @@ class Sweep:
 
     def finish(self) -> list[Result]:
         """Per directory: drop what ``_read_dir`` drops, sort, give duplicate names their
-        relative path (``readers._unique_names``)."""
+        relative path (``readers._unique_names``); then make the run ids unique."""
+        from nndoctor.report.ids import unique_ids
+
         by_source: dict[int, list[Result]] = {}
         for r in self.results:
             by_source.setdefault(r.source, []).append(r)
@@ -302,6 +322,9 @@ class Sweep:
                             rel = r.path
                         r.renamed = rel if rel != "." else root.name
             ordered += group
+        ids = unique_ids([(r.id, r.path, r.renamed or r.name) for r in ordered])
+        for r, new in zip(ordered, ids, strict=True):
+            r.id, r.id_changed = new, new != r.id
         self.results = ordered
         return ordered
 
@@ -350,6 +373,7 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any]], options: Options,
 def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
     """The report from the spill file, piece by piece."""
     from nndoctor import __version__
+    from nndoctor.report.common import SCHEMA_VERSION
 
     results = sweep.results
     if options.fmt == "jsonl":
@@ -357,49 +381,54 @@ def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
             out.write(_named(sweep, r, "jsonl") + "\n")
         return
     if options.fmt == "json":
-        out.write('{\n  "nndoctor": ' + json.dumps(__version__) + ',\n  "runs": [')
+        out.write('{\n  "nndoctor": ' + json.dumps(__version__) + ',\n  "schema_version": '
+                  + json.dumps(SCHEMA_VERSION) + ',\n  "runs": [')
         for i, r in enumerate(results):
             out.write(("," if i else "") + "\n" + _named(sweep, r, "json"))
         out.write("\n  ]\n}\n" if results else "]\n}\n")
+        return
+    if options.fmt == "github":
+        from nndoctor.report.github import annotation
+
+        for r in results:
+            out.write(annotation(r.id, r.path, r.headline))
         return
     _write_text(sweep, options, out)
 
 
 def _named(sweep: Sweep, r: Result, fmt: str) -> str:
     text = sweep.text(r)
-    if r.renamed is None:
+    if r.renamed is None and not r.id_changed:
         return text
     data = json.loads(text)
-    data["name"] = r.renamed
+    data["id"] = r.id
+    if r.renamed is not None:
+        data["name"] = r.renamed
     return _dump(data, fmt)
 
 
 def _write_text(sweep: Sweep, options: Options, out: IO[str]) -> None:
-    from nndoctor.sanitize import clean, clean_report
+    """``report.text.render_text``'s pieces, one run at a time."""
+    from nndoctor.report.text import Row, footer, run_head, shows_blocks, sweep_table
 
+    style = options.text_style()
     results = sweep.results
-    head: list[str] = []
+    first = True
+
+    def piece(text: str) -> None:
+        nonlocal first
+        if text:
+            out.write(text if first else "\n" + text)
+            first = False
+
     if len(results) > 1:
-        verdicts: dict[str, int] = {}
-        tops: dict[str, int] = {}
+        piece(sweep_table([Row(r.id, r.headline) for r in results], style))
+    blocks = shows_blocks(style, len(results))
+    if blocks:
         for r in results:
-            verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
-            if r.top_cause:
-                tops[r.top_cause] = tops.get(r.top_cause, 0) + 1
-        ranked = sorted(tops.items(), key=lambda kv: -kv[1])
-        head.append(f"{len(results)} runs: " + ", ".join(f"{v} {k}" for k, v in verdicts.items()))
-        head += [f"  {count:>5}  {cause}" for cause, count in ranked[:10]]
-        head.append("")
-    # render_text's "\n".join(lines).rstrip() + "\n", cleaned line by line, written per run
-    if head:
-        out.write(clean_report("\n".join(head) + "\n"))
-    for i, r in enumerate(results):
-        name = r.renamed if r.renamed is not None else r.name
-        body = sweep.text(r)
-        piece = f"== {clean(name)}  ({clean(r.format)}: {clean(r.path)})\n{body}\n"
-        if i == len(results) - 1:
-            piece = piece.rstrip()
-        out.write(clean_report(piece + "\n"))
+            name = r.renamed if r.renamed is not None else r.name
+            piece(run_head(style, r.id, name, r.format) + sweep.text(r))
+    piece(footer(style, len(results), blocks))
 
 
 def stdout() -> IO[str]:
@@ -407,7 +436,7 @@ def stdout() -> IO[str]:
 
 
 def with_name(report: Any, result: Result) -> Any:
-    """The RunReport under its final name (for markdown/html/--plot)."""
+    """The RunReport under its final name and id (for markdown/html/--plot)."""
     if result.renamed is None:
-        return report
-    return replace(report, run=replace(report.run, name=result.renamed))
+        return replace(report, id=result.id)
+    return replace(report, run=replace(report.run, name=result.renamed), id=result.id)

@@ -28,7 +28,7 @@ def _progress(done: int, total: int) -> None:
 def run_diagnose(args: argparse.Namespace) -> int:
     from nndoctor.adapters.names import parse_metric_overrides
     from nndoctor.pipeline import parse_answers, usable_cores
-    from nndoctor.sweep import Options, plan, run_sweep
+    from nndoctor.sweep import STREAMED, Options, plan, run_sweep
 
     if args.top < 1:
         raise ValueError("--top must be at least 1")
@@ -57,9 +57,15 @@ def run_diagnose(args: argparse.Namespace) -> int:
     if questions is None:  # shown only where they are read: one log (or run folder) as a report
         single = len(tasks) + len(ready) == 1
         questions = 3 if single and args.format in SHOWS_QUESTIONS else 0
+    look = {}
+    if args.format == "text":  # the width and colours of where the report goes
+        from nndoctor.report.terminal import style_for
+
+        style = style_for(None if args.output else sys.stdout, args.explain)
+        look = {"width": style.width, "color": style.color, "explain": style.explain}
     options = Options(args.format, args.top, questions, tuple(answers),
                       tuple(sorted(overrides.items())) if overrides else (), args.fail_on,
-                      keep_reports=args.format not in ("json", "jsonl", "text") or bool(args.plot))
+                      keep_reports=args.format not in STREAMED or bool(args.plot), **look)
     jobs = min(args.jobs or usable_cores(), usable_cores(), max(len(tasks), 1))
     show_progress = len(tasks) > 1 and not args.no_progress and sys.stderr.isatty()
     sweep = run_sweep(tasks, ready, options, jobs, _progress if show_progress else None, skip)
@@ -71,7 +77,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace, sweep, options, skipped: list[LogError]) -> int:
     from nndoctor.safe_write import atomic_output, check_output, protected_files, write_atomic
-    from nndoctor.sweep import with_name, write
+    from nndoctor.sweep import STREAMED, with_name, write
 
     results = sweep.finish()
     if not results:
@@ -82,7 +88,7 @@ def _report(args: argparse.Namespace, sweep, options, skipped: list[LogError]) -
         for path in outputs:
             check_output(path, args.paths, protected)
     reports = [with_name(r.report, r) for r in results] if options.keep_reports else []
-    if args.format in ("json", "jsonl", "text"):
+    if args.format in STREAMED:
         if args.output:
             with atomic_output(args.output) as out:
                 write(sweep, options, out)

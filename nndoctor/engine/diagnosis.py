@@ -79,7 +79,7 @@ class Diagnosis:
     fired: tuple[str, ...]
     questions: tuple[Question, ...] = field(default=())
     separation: Separation | None = None  # set when the leading causes are tied
-    patterns: tuple[str, ...] = ()  # problem findings that hold (settings.problem_findings)
+    patterns: tuple[str, ...] = ()  # problem findings that hold, strongest first
 
     @property
     def tied(self) -> tuple[str, ...]:
@@ -203,8 +203,9 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     found = evaluation.findings
     looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely
     too_little = found.get(settings.insufficient_finding, 0.0) >= settings.bands.likely
-    patterns = tuple(f for f in settings.problem_findings
-                     if found.get(f, 0.0) >= settings.bands.likely)
+    patterns = tuple(sorted((f for f in settings.problem_findings
+                             if found.get(f, 0.0) >= settings.bands.likely),
+                            key=lambda f: -found[f]))  # the strongest first
     return Diagnosis(
         verdict=_verdict(top, bool(shown), looks_healthy, too_little, bool(patterns),
                          enough_points=_fact_is(facts, settings.few_points_fact, False),

@@ -1,4 +1,5 @@
-"""Generate docs/rules (index + one page per rule) and the JSON Schemas from the knowledge base."""
+"""Generate docs/rules (index + one page per rule) and the JSON Schemas: of the knowledge base's
+YAML files, and of the JSON report (nndoctor/report/schema.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from nndoctor.engine.conditions import describe
 from nndoctor.knowledge.loader import KnowledgeBase
 from nndoctor.knowledge.schema import Fix, json_schemas
+from nndoctor.report.schema import report_schemas
 
 REFRESH_COMMAND = "nndoctor rules docs"
 
@@ -80,6 +82,8 @@ def generated_files(kb: KnowledgeBase) -> dict[str, str]:
     for rid in kb.rules:
         files[f"rules/{rid}.md"] = rule_page(kb, rid)
     for name, schema in json_schemas().items():
+        files[f"schema/{name}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+    for name, schema in report_schemas().items():
         files[f"schema/{name}.schema.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     return files
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nndoctor import __version__
 from nndoctor.adapters.run import CANONICAL, Run
-from nndoctor.engine.diagnosis import RankedCause
+from nndoctor.engine.diagnosis import RankedCause, RuleTrace
+from nndoctor.engine.facts import Fact
 from nndoctor.pipeline import RunReport
+from nndoctor.report.evidence import json_value, locate
+
+if TYPE_CHECKING:  # the typed dicts need pydantic; a report does not
+    from nndoctor.report.schema import EvidenceDoc, FixDoc, ReportDoc, RuleDoc, RunDoc
+
+SCHEMA_VERSION = 1  # of the JSON report: nndoctor/report/schema.py describes it
 
 TICKS = "▁▂▃▄▅▆▇█"
-STEP = re.compile(r"step (\d+)")
 
 
 def sparkline(values: np.ndarray, width: int = 40) -> str:
@@ -58,16 +63,40 @@ def symptom_marks(report: RunReport) -> list[tuple[str, int, str]]:
     for fact in report.diagnosis.facts.values():
         if fact.source != "log" or fact.value is False:
             continue
-        series = fact.detail.split(",")[0].strip()
-        for match in STEP.finditer(fact.evidence + " " + fact.detail):
-            marks.append((series, int(match.group(1)), fact.name))
-            break
+        where = locate(fact)
+        if where.step is not None and where.series:
+            marks.append((where.series[0], where.step, fact.name))
     return marks
 
 
-def fix_dict(cause: RankedCause) -> list[dict[str, Any]]:
+def fix_dict(cause: RankedCause) -> list[FixDoc]:
     return [{"id": f.id, "action": f.action, "verify": f.verify, "effort": f.effort}
             for f in cause.fixes]
+
+
+def evidence_dict(fact: Fact) -> EvidenceDoc:
+    """A fact as a JSON evidence object: value, source, series, step or step range, words."""
+    where = locate(fact)
+    return {"fact": fact.name, "value": json_value(fact.value),
+            "certainty": round(fact.certainty, 4), "source": where.source,
+            "series": list(where.series), "step": where.step,
+            "range": where.range, "text": fact.evidence}
+
+
+def rule_dict(trace: RuleTrace) -> RuleDoc:
+    return {"rule": trace.rule_id, "title": trace.title,
+            "direction": "for" if trace.contribution > 0 else "against",
+            "contribution": round(trace.contribution, 4), "because": trace.because,
+            "facts": [f.name for f in trace.facts]}
+
+
+def cause_evidence(cause: RankedCause) -> list[EvidenceDoc]:
+    """Every fact the cause's rules used, once, in the order of the rules."""
+    seen: dict[str, Fact] = {}
+    for trace in cause.support:
+        for fact in trace.facts:
+            seen.setdefault(fact.name, fact)
+    return [evidence_dict(f) for f in seen.values()]
 
 
 def tie_lines(report: RunReport) -> list[str]:
@@ -94,17 +123,26 @@ def causes_heading(report: RunReport) -> str:
     return "Causes, most likely first:"
 
 
-def run_dict(report: RunReport, top: int) -> dict[str, Any]:
+def run_id(report: RunReport) -> str:
+    """The run's stable id (set by the sweep from the PATH it was found under), else its path."""
+    return report.id or report.run.path.as_posix()
+
+
+def run_dict(report: RunReport, top: int) -> RunDoc:
     d = report.diagnosis
     sep = d.separation
     return {
+        "schema_version": SCHEMA_VERSION,
+        "id": run_id(report),
         "path": str(report.run.path),
         "name": report.run.name,
         "format": report.run.format,
         "verdict": d.verdict,
         "causes": [
-            {"id": c.id, "title": c.title, "confidence": round(c.confidence, 4), "band": c.band,
-             "tied_with": list(c.tied_with), "evidence": c.evidence_lines(), "fixes": fix_dict(c)}
+            {"id": c.id, "title": c.title, "confidence": round(c.confidence, 4),
+             "band": c.band,
+             "tied_with": list(c.tied_with), "evidence": cause_evidence(c),
+             "rules": [rule_dict(t) for t in c.support], "fixes": fix_dict(c)}
             for c in d.causes[:top]
         ],
         "tie": None if not d.tied else {
@@ -113,14 +151,14 @@ def run_dict(report: RunReport, top: int) -> dict[str, Any]:
             "steps": list(sep.steps) if sep is not None else [],
         },
         "questions": [{"fact": q.fact, "text": q.text, "why": q.why} for q in d.questions],
-        "facts": {n: {"value": f.value, "source": f.source, "detail": f.detail,
-                      "evidence": f.evidence} for n, f in sorted(d.facts.items())},
+        "facts": {n: evidence_dict(f) for n, f in sorted(d.facts.items())},
         "warnings": list(report.run.warnings),
     }
 
 
-def document(reports: list[RunReport], top: int) -> dict[str, Any]:
-    return {"nndoctor": __version__, "runs": [run_dict(r, top) for r in reports]}
+def document(reports: list[RunReport], top: int) -> ReportDoc:
+    return {"nndoctor": __version__, "schema_version": SCHEMA_VERSION,
+            "runs": [run_dict(r, top) for r in reports]}
 
 
 def summary(reports: list[RunReport]) -> tuple[dict[str, int], dict[str, int]]:

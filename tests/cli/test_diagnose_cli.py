@@ -48,10 +48,14 @@ def test_healthy_example_is_healthy(capsys):
 
 def test_text_report_has_sparklines_evidence_and_fixes(capsys):
     assert main(["diagnose", str(EXAMPLES / "overfitting")]) == 0
+    short = capsys.readouterr().out
+    assert "Overfitting" in short and "Do first: Get more real training data" in short
+    assert "val_loss rose" in short and "Fixes, in order:" not in short and "▁" not in short
+    assert main(["diagnose", str(EXAMPLES / "overfitting"), "--explain"]) == 0
     out = capsys.readouterr().out
+    assert out.startswith(short.rsplit("\n\nDetails:", 1)[0])  # the short block comes first
     assert "train_loss" in out and "▁" in out
     assert "Evidence:" in out and "Fixes, in order:" in out
-    assert "val_loss rose" in out
 
 
 def test_sweep_has_a_summary(capsys):

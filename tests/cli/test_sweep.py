@@ -1,11 +1,13 @@
 """Issue #13: sweeps planned in the parent and diagnosed in workers give the report the
 in-memory path (read_path + diagnose_run + render) gives; jsonl is one run per line; follow-up
-questions are computed only where they are shown."""
+questions are computed only where they are shown. Issue #16: run ids are the paths relative to
+the PATH given, unique in the report."""
 
 from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from nndoctor.cli import main
 from nndoctor.engine import session as session_module
 from nndoctor.pipeline import diagnose_run
 from nndoctor.report import render
+from nndoctor.report.ids import base_id, unique_ids
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -22,8 +25,10 @@ FIXTURES = ROOT / "tests" / "fixtures" / "logs"
 
 
 def _reference(paths: list[Path], fmt: str, questions: int, top: int = 5) -> str:
-    runs = [run for p in paths for run in read_path(p)]
-    return render([diagnose_run(run, questions=questions) for run in runs], fmt, top)
+    found = [(p, run) for p in paths for run in read_path(p)]
+    reports = [diagnose_run(run, questions=questions) for _, run in found]
+    ids = unique_ids([(base_id(p, run.path), str(run.path), run.name) for p, run in found])
+    return render([replace(r, id=i) for r, i in zip(reports, ids, strict=True)], fmt, top)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +50,9 @@ def test_json_identical_to_in_memory_render(sweep: Path, jobs: str, tmp_path: Pa
     assert out.read_text(encoding="utf-8") == _reference([sweep], "json", 0, top=2)
 
 
-def test_text_and_questions_identical_when_asked(sweep: Path,
+def test_text_and_questions_identical_when_asked(sweep: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
     paths = [EXAMPLES / "healthy", FIXTURES / "hf", EXAMPLES / "mlflow_sqlite"]
     assert main(["diagnose", *map(str, paths), "--questions", "3", "--no-progress"]) == 0
     assert capsys.readouterr().out == _reference(paths, "text", 3)
@@ -77,9 +83,9 @@ def test_questions_only_when_shown(monkeypatch: pytest.MonkeyPatch,
     assert json.loads(capsys.readouterr().out)["runs"][0]["questions"] == []
     assert not calls  # JSON does not show them: never ranked
     assert main(["diagnose", str(EXAMPLES), "--no-progress"]) == 0
-    assert "To sharpen the diagnosis" not in capsys.readouterr().out and not calls  # a sweep
+    assert "Sharpen: --answer" not in capsys.readouterr().out and not calls  # a sweep
     assert main(["diagnose", log]) == 0  # one run as text: shown, so ranked
-    assert "To sharpen the diagnosis" in capsys.readouterr().out and calls
+    assert "Sharpen: --answer" in capsys.readouterr().out and calls
     calls.clear()
     assert main(["diagnose", log, "--format", "json", "--questions", "2"]) == 0
     assert len(json.loads(capsys.readouterr().out)["runs"][0]["questions"]) == 2 and calls

@@ -58,8 +58,10 @@ def test_reports_show_log_strings_escaped(tmp_path, capsys, fmt):
     out = capsys.readouterr().out
     assert not RAW_CONTROL.search(out), repr(RAW_CONTROL.search(out))
     assert "\\x1b]0;pwned\\x07" in out
-    if fmt == "text":  # exactly one verdict line per run: none faked by a name
-        assert len([x for x in out.splitlines() if x.startswith("Verdict:")]) == 2
+    if fmt == "text":  # exactly one header and one verdict line per run: none faked by a name
+        lines = out.splitlines()
+        assert len([x for x in lines if x.startswith("── ")]) == 2
+        assert len([x for x in lines if x.startswith(("PROBLEM", "HEALTHY", "INSUFF"))]) == 2
     if fmt == "markdown":
         assert len([x for x in out.splitlines() if x.startswith("- verdict:")]) == 2
     if fmt == "html":

@@ -1,0 +1,68 @@
+"""A fact as structured evidence: where it came from, which series, which step or step range.
+
+The detectors write where they looked into :attr:`Fact.detail` (``"val_loss, steps 22-220"``,
+``"train_loss, step 5"``, ``"hparams"``, ``"probe"``) and the step an event happened at into the
+sentence (``"… rose 18% above its minimum 0.52 at step 4000 …"``). One parser here turns those
+into fields, so every report (JSON, text, HTML marks) reads them the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from nndoctor.engine.facts import Fact, Value
+
+RANGE = re.compile(r"\bsteps (-?\d+)-(-?\d+)\b")
+ONE_STEP = re.compile(r"\bstep (-?\d+)\b")
+# Fact.detail values that name where a log fact came from instead of a series
+CONFIG_DETAILS = frozenset({"hparams"})
+PROBE_DETAILS = frozenset({"probe", "preflight", "layer norms"})
+SOURCES = ("metric", "config", "probe", "answer", "default", "finding")
+
+
+@dataclass(frozen=True)
+class Located:
+    """A fact's origin in plain fields: ``source`` is one of :data:`SOURCES`."""
+
+    source: str
+    series: tuple[str, ...]
+    step: int | None
+    range: tuple[int, int] | None
+
+
+def source_of(fact: Fact) -> str:
+    """``metric`` (a logged curve), ``config`` (hyper-parameters), ``probe`` (nndoctor's probe
+    or pre-flight checks), or the engine's own ``answer``/``default``/``finding``."""
+    if fact.source != "log":
+        return fact.source
+    if fact.detail in CONFIG_DETAILS:
+        return "config"
+    if fact.detail in PROBE_DETAILS:
+        return "probe"
+    return "metric"
+
+
+def locate(fact: Fact) -> Located:
+    """Source, series, event step and step range of ``fact`` (None where the log does not say)."""
+    source = source_of(fact)
+    if source != "metric":
+        return Located(source, (), None, None)
+    detail = fact.detail
+    span = RANGE.search(detail)
+    head = detail[: span.start()] if span else ONE_STEP.split(detail, maxsplit=1)[0]
+    series = tuple(s for s in (part.strip() for part in head.split(",")) if s)
+    step_match = ONE_STEP.search(fact.evidence) or ONE_STEP.search(detail)
+    return Located(
+        source, series,
+        int(step_match.group(1)) if step_match else None,
+        (int(span.group(1)), int(span.group(2))) if span else None,
+    )
+
+
+def json_value(value: Value) -> Value:
+    """The value as JSON can hold it (a non-finite float becomes its name, e.g. ``"inf"``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
