@@ -14,7 +14,7 @@ PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def requirement(specs: list[str], name: str) -> str:
-    [spec] = [s for s in specs if re.match(rf"^{name}\b", s)]
+    [spec] = [s for s in specs if re.match(rf"^{name}\s*[=<>!~]", s)]
     return spec
 
 
