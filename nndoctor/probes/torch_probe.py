@@ -4,7 +4,8 @@
     ...  # train as usual; optionally probe.step(loss) after optimizer.step()
 
 Every ``every`` optimizer steps (a *probe step*) it records, per layer and in forward order:
-gradient norm, update/weight ratio ‖Δw‖/‖w‖, activation mean/std, dead-unit fraction (ReLU
+gradient norm (as ``optimizer.step`` sees it; with ``pre_clip=True`` as backward left it,
+before clipping), update/weight ratio ‖Δw‖/‖w‖, activation mean/std, dead-unit fraction (ReLU
 family), saturated fraction (sigmoid/tanh), parameters frozen by mistake, non-finite weights and
 outputs, and layers whose units are all identical (symmetry never broken). Between probe steps
 the only work is a counter check: forward hooks exist during probe steps only.
@@ -71,8 +72,16 @@ class Probe:
         every: int = 50,
         auto: bool = True,
         frozen_after: int = 100,
+        pre_clip: bool = False,
+        grad_scale: Callable[[], float] | None = None,
     ) -> None:
+        """``pre_clip``: read the gradient norms as backward leaves them, before a loop's
+        clipping (``clip_grad_norm_`` between backward and ``optimizer.step``) can cap them;
+        ``grad_scale`` then gives the loss scale of mixed-precision training (a GradScaler's
+        ``get_scale``), which backward-time gradients still carry."""
         self.model, self.optimizer = model, optimizer
+        self.pre_clip, self.grad_scale = pre_clip, grad_scale
+        self._grad_norms: dict[Tensor, Tensor] = {}  # parameter -> norm after backward
         self.every = max(1, int(every))
         self.frozen_after = frozen_after
         self.step_count = 0  # optimizer steps completed
@@ -152,6 +161,19 @@ class Probe:
                     self._hooks.append(module.register_forward_hook(self._order_hook(name)))
         if self.optimizer is None:
             self._hooks.append(self.model.register_forward_pre_hook(self._root_pre_hook))
+        if self.pre_clip:
+            for _, module in self._param_layers:
+                for param in module.parameters(False):
+                    if param.requires_grad:
+                        self._hooks.append(
+                            param.register_post_accumulate_grad_hook(self._grad_hook))
+
+    def _grad_hook(self, param: Tensor) -> None:
+        """After backward accumulated into ``param.grad`` (the last micro-batch wins: with
+        gradient accumulation that is the whole step's gradient), before any clipping."""
+        if param.grad is not None:
+            self._grad_norms[param] = torch.linalg.vector_norm(param.grad.detach(),
+                                                               dtype=torch.float64)
 
     def _disarm(self) -> None:
         for handle in self._hooks:
@@ -204,6 +226,7 @@ class Probe:
         if self.optimizer is not None and self.optimizer.param_groups:
             self.writer.add_scalar("lr", float(self.optimizer.param_groups[0]["lr"]), step)
         self._stats.clear()
+        self._grad_norms.clear()
         self._before = None
         flush = getattr(self.writer, "flush", None)
         if callable(flush):
@@ -221,14 +244,17 @@ class Probe:
                        for p in m.parameters(False))
         called = set(self._called)
         ordered = sorted(self._param_layers, key=lambda nm: self._tags[nm[0]])  # type: ignore[index]
+        scale = float(self.grad_scale()) if self.grad_scale and self._grad_norms else 1.0
+        scale = scale if math.isfinite(scale) and scale > 0 else 1.0
         total = 0.0
         for name, module in ordered:
             layer = self._tags[name]
             params = list(module.parameters(False))
-            grads = [p.grad.detach() for p in params if p.grad is not None]
-            if grads:
-                squared = sum(float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
-                              for g in grads)
+            norms = [float(self._grad_norms[p]) / scale if p in self._grad_norms else
+                     float(torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float64))
+                     for p in params if p.grad is not None or p in self._grad_norms]
+            if norms:
+                squared = sum(n ** 2 for n in norms)
                 total += squared
                 self.writer.add_scalar(tag("grad_norm", layer), math.sqrt(squared), step)
             ratio = _update_ratio([(p, before[p]) for p in params if p in before])

@@ -230,3 +230,57 @@ def test_gradient_cut_by_no_grad_is_frozen() -> None:
         {"00-stem": 1.0, "01-head": 0.0}
     assert "00-stem" not in values(writer, "nndoctor/act_std/")  # no stats from no_grad passes
     probe.close()
+
+
+def clipped_amp_steps(probe_options: dict, steps: int = 4) -> tuple[MemoryWriter, list[float]]:
+    """A loop as the HF Trainer runs it under fp16: scaled backward, unscale, clip to 0.01,
+    scaler step. Returns the probe's writer and the pre-clip norms clip_grad_norm_ reported."""
+    torch.manual_seed(0)
+    model, (x, y) = mlp(), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    options = dict(probe_options)
+    if options.pop("scaled", False):
+        options["grad_scale"] = scaler.get_scale
+    writer = MemoryWriter()
+    probe = Probe(model, optimizer, writer=writer, every=1, **options)
+    reported = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        scaler.scale(nn.functional.cross_entropy(model(x), y)).backward()
+        scaler.unscale_(optimizer)
+        reported.append(float(nn.utils.clip_grad_norm_(model.parameters(), 0.01)))
+        scaler.step(optimizer)
+        scaler.update()
+    probe.close()
+    return writer, reported
+
+
+def test_pre_clip_gradient_norms_are_the_ones_clipping_saw() -> None:
+    """Read at the optimizer step, a clipped norm never exceeds max_norm (an explosion looks
+    flat); read after backward and divided by the loss scale, it is the norm clip_grad_norm_
+    measured before clipping."""
+    at_step, reported = clipped_amp_steps({})
+    assert max(v for _, v in at_step.points["grad_norm"]) <= 0.01 + 1e-6
+    pre_clip, reported = clipped_amp_steps({"pre_clip": True, "scaled": True})
+    assert min(reported) > 0.1  # clipping really cut them
+    assert [v for _, v in pre_clip.points["grad_norm"]] == pytest.approx(reported, rel=1e-5)
+    layers = values(pre_clip, "nndoctor/grad_norm/")
+    total = [math.sqrt(sum(v[i] ** 2 for v in layers.values())) for i in range(len(reported))]
+    assert total == pytest.approx(reported, rel=1e-5)  # per layer too, not just the total
+    unscaled, _ = clipped_amp_steps({"pre_clip": True})  # scale not given: 1024× too large
+    assert unscaled.points["grad_norm"][0][1] == pytest.approx(1024 * reported[0], rel=1e-4)
+
+
+def test_pre_clip_hooks_exist_only_on_probe_steps() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = mlp(), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    probe = Probe(model, optimizer, writer=MemoryWriter(), every=3, pre_clip=True)
+    armed = []
+    for _ in range(4):
+        armed.append(sum(len(p._post_accumulate_grad_hooks or {}) for p in model.parameters()))
+        step(model, optimizer, x, y)
+    probe.close()
+    assert armed[0] == armed[3] == len(list(model.parameters())) and armed[1] == armed[2] == 0
+    assert all(not p._post_accumulate_grad_hooks for p in model.parameters())
