@@ -35,6 +35,9 @@ ACT_KIND: tuple[tuple[type[nn.Module], int], ...] = (
     (nn.Sigmoid, 3), (nn.Tanh, 4),
     (nn.GELU, 5), (nn.SiLU, 5), (nn.Mish, 5), (nn.Hardswish, 5),
 )
+# activation modules of other libraries, by class name (Hugging Face's GELUActivation,
+# NewGELUActivation, SiLUActivation, MishActivation … subclass nn.Module, not nn.GELU)
+NAMED_KIND = (("gelu", 5), ("silu", 5), ("swish", 5), ("mish", 5))
 LAYER_OUTPUT = (nn.Linear, nn.Bilinear, _ConvNd)  # their outputs are probed too
 LEARNABLE = (nn.Linear, nn.Bilinear, _ConvNd, _NormBase, nn.LayerNorm, nn.GroupNorm,
              nn.Embedding, nn.EmbeddingBag, nn.RNNBase, nn.MultiheadAttention, nn.PReLU)
@@ -44,7 +47,11 @@ FROZEN_MIN_LR = 1e-5  # below this an unchanged weight may just be a tiny LR, no
 
 def act_kind(module: nn.Module) -> int:
     """The act_kind code of an activation module, 0 for anything else."""
-    return next((code for cls, code in ACT_KIND if isinstance(module, cls)), 0)
+    code = next((code for cls, code in ACT_KIND if isinstance(module, cls)), 0)
+    if code:
+        return code
+    name = type(module).__name__.lower()
+    return next((code for part, code in NAMED_KIND if part in name), 0)
 
 
 def _first_tensor(output: Any) -> Tensor | None:
@@ -98,6 +105,7 @@ class Probe:
         self._tags: dict[str, str] | None = None  # module name → "NN-name", fixed on 1st probe
         self._called: list[str] = []
         self._stats: dict[str, dict[str, Tensor]] = {}
+        self._units: dict[str, int] = {}  # activation module -> outputs per sample (1st probe)
         self._before: list[tuple[Tensor, Tensor]] | None = None
         self._start = {p: _fingerprint(p) for _, m in self._param_layers
                        for p in m.parameters(False)}
@@ -203,6 +211,8 @@ class Probe:
             if y is None or not y.is_floating_point() or y.numel() == 0:
                 return
             self._stats[name] = _activation_stats(y.detach(), kind)
+            if self._tags is None and kind:
+                self._units[name] = y[0].numel() if y.dim() > 1 else y.numel()
         return hook
 
     def _snapshot(self) -> None:
@@ -221,6 +231,9 @@ class Probe:
                 if act_kind(module):
                     self.writer.add_scalar(tag("act_kind", self._tags[name]),
                                            float(act_kind(module)), step)
+                    if name in self._units:  # its share of the activations (docs/probes.md)
+                        self.writer.add_scalar(tag("act_units", self._tags[name]),
+                                               float(self._units[name]), step)
         self._record_layers(step)
         self._record_activations(step)
         if self.optimizer is not None and self.optimizer.param_groups:

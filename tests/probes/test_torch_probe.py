@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import nndoctor.probes  # noqa: E402
-from nndoctor.pipeline import load_runs  # noqa: E402
+from nndoctor.pipeline import diagnose_run, load_runs  # noqa: E402
 from nndoctor.probes.sink import MemoryWriter, clean_layer, layer_names  # noqa: E402
 from nndoctor.probes.torch_probe import Probe, _activation_stats  # noqa: E402
 from tests.adapters import eventfile  # noqa: E402
@@ -284,3 +284,55 @@ def test_pre_clip_hooks_exist_only_on_probe_steps() -> None:
     probe.close()
     assert armed[0] == armed[3] == len(list(model.parameters())) and armed[1] == armed[2] == 0
     assert all(not p._post_accumulate_grad_hooks for p in model.parameters())
+
+
+class GatedMLP(nn.Module):
+    """Two wide ReLU layers and three 2-unit tanh gates: more tanh modules, far fewer tanh
+    activations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU())
+        self.gates = nn.ModuleList(nn.Sequential(nn.Linear(256, 2), nn.Tanh()) for _ in range(3))
+        self.head = nn.Linear(256 + 6, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)
+        return self.head(torch.cat([h, *(g(h) for g in self.gates)], dim=1))
+
+
+def test_hidden_activation_weighs_modules_by_their_outputs(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = GatedMLP()
+    log = train(model, torch.optim.SGD(model.parameters(), 0.01), tmp_path, blobs(), steps=2,
+                every=1)
+    row = json.loads(log.read_text().splitlines()[0])
+    units = {k: v for k, v in row.items() if k.startswith("nndoctor/act_units/")}
+    assert sorted(units.values()) == [2.0, 2.0, 2.0, 256.0, 256.0]
+    [run] = load_runs([log])
+    fact = diagnose_run(run).diagnosis.facts["hidden_activation"]
+    assert fact.value == "relu", fact.evidence  # by module count it would be tanh (3 of 5)
+    assert "99% of the activation outputs (2 of 5 activation modules)" in fact.evidence
+
+
+def test_a_tanh_pooler_does_not_make_bert_a_tanh_network(tmp_path: Path) -> None:
+    """A small BERT from the real transformers classes: GELU in every layer (Hugging Face's
+    GELUActivation, not an nn.GELU), one tanh in the pooler."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=3)
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config)
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-4)
+    ids = torch.randint(0, 50, (8, 12))
+    with nndoctor.probes.attach(model, optimizer, log_dir=tmp_path, every=1) as probe:
+        for _ in range(2):
+            optimizer.zero_grad()
+            loss = model(input_ids=ids, labels=torch.randint(0, 3, (8,))).loss
+            loss.backward()
+            optimizer.step()
+            probe.step(loss)
+    [run] = load_runs([tmp_path / "probe.jsonl"])
+    fact = diagnose_run(run).diagnosis.facts["hidden_activation"]
+    assert fact.value == "gelu_swish", fact.evidence
+    assert "(2 of 3 activation modules)" in fact.evidence
