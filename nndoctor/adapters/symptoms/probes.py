@@ -110,7 +110,7 @@ def _dominant_kind(kinds: dict[str, int], units: dict[str, float]) -> tuple[int,
     weight: Counter[int] = Counter()
     for layer, code in kinds.items():
         weight[code] += units[layer] if sized else 1.0
-    code, amount = max(sorted(weight.items()), key=lambda kv: kv[1])
+    code, amount = max(weight.items(), key=lambda kv: kv[1])  # ties: the first in forward order
     return code, amount / sum(weight.values())
 
 
