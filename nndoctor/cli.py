@@ -164,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     watch.add_argument("--until-done", action="store_true",
                        help="stop when every run has ended (see above) and print the final "
                             "report")
-    watch.add_argument("--idle", type=float, default=600.0, metavar="SECONDS",
+    watch.add_argument("--idle", type=float, default=None, metavar="SECONDS",
                        help="with --until-done: a run whose log has not changed for SECONDS "
                             "counts as ended (default: 600)")
     watch.add_argument("--fail-on", choices=BANDS, metavar="BAND",
