@@ -201,7 +201,8 @@ def _check_options(args: argparse.Namespace) -> float:
                                       ("--fail-on", getattr(args, "fail_on", None)))
              if value is not None]
     if given and not until_done:
-        raise ValueError(f"{' and '.join(given)} only apply with --until-done")
+        verb = "are" if len(given) > 1 else "is"
+        raise ValueError(f"{' and '.join(given)} {verb} only used with --until-done")
     if getattr(args, "top", 5) < 1:
         raise ValueError("--top must be at least 1")
     idle = getattr(args, "idle", None)
