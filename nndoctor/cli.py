@@ -193,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _closed_pipe() -> int:
+def closed_pipe() -> int:
     """The reader of standard output went away (``nndoctor rules list | head``): stop quietly,
     as ``cat`` does. Output still buffered would raise again at exit, so stdout now points to
     the null device."""
@@ -212,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return code
     except BrokenPipeError:
-        return _closed_pipe()
+        return closed_pipe()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -330,9 +330,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the user's script: report it in one line, no traceback
         print(f"error: {args.script}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(report.text(args.format, args.top))
     if args.log:
         report.write(path=args.log)
+    try:
+        sys.stdout.write(report.text(args.format, args.top))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader went away; stop quietly
+        from nndoctor.cli import closed_pipe
+
+        closed_pipe()
     return 1 if args.fail_on != "never" and report.diagnosis.alarming(args.fail_on) else 0
 
 

@@ -295,3 +295,23 @@ def test_preflight_of_a_small_mlp_takes_under_3_seconds() -> None:
     assert verdict == "healthy"
     assert dynamo == "False"  # torch.optim's first optimizer would import it (~2.5 s)
     assert seconds <= 3.0, f"pre-flight took {seconds:.2f} s"
+
+
+def test_command_line_on_a_closed_pipe_is_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    """`... | head -0`: the report cannot be written; the checks' verdict still sets the code."""
+    import os
+    import sys
+
+    script = tmp_path / "softmax_head.py"
+    script.write_text(SETUP.format(head=", nn.Softmax(dim=1)"))
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: every write fails with EPIPE
+    pipe = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, "stdout", pipe)
+    try:
+        assert main([str(script)]) == 1
+    finally:
+        monkeypatch.undo()
+        pipe.close()
+    assert capfd.readouterr().err == ""
