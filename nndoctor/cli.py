@@ -1,11 +1,14 @@
 """The `nndoctor` command line. Exit codes: 0 ran, 1 findings at/above --fail-on or lint errors,
-2 bad input or usage (one line on stderr, never a traceback)."""
+2 bad input or usage (one line on stderr, never a traceback), 3 an internal error. A closed
+standard output (``| head``) ends a command quietly with 0."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,66 +21,207 @@ class UsageError(Exception):
     """Bad input or usage; the message is the one line shown to the user."""
 
 
+PATH_HELP = (
+    "a log file, a run folder or a folder of many runs (scanned recursively: each file goes to "
+    "the reader that recognises it), '-' for standard input, or an s3:// / gs:// URL")
+FORMATS_READ = (
+    "logs read: TensorBoard event files, Lightning metrics.csv, Keras CSVLogger and history "
+    "JSON, generic CSV/TSV, Hugging Face trainer_state.json, MLflow (file store and SQLite), "
+    "W&B local runs, JSON Lines, Ultralytics results.csv, DVCLive, Ray Tune trials and console "
+    "output (docs/formats.md)")
+REPORT_FORMATS = {  # --format choice -> what it writes (every choice is described: a test checks)
+    "text": "a short block per run for a terminal: verdict, leading cause, what to do first "
+            "(--explain: evidence, every cause and fix, sparklines of the curves)",
+    "json": "one document for every run, for CI and scripts "
+            "(schema: docs/schema/report.schema.json)",
+    "jsonl": "one JSON object per run per line, streamed (large sweeps)",
+    "github": "workflow-command annotations (::error/::warning) for a GitHub Actions step",
+    "markdown": "the text report as Markdown (issues, pull requests)",
+    "html": "one self-contained page: a do-this-first table, plots of the curves, causes",
+}
+BANDS = ["possible", "likely", "confirmed"]  # confidence >= 0.2, >= 0.5, >= 0.8
+BAND_HELP = "possible >= 0.2, likely >= 0.5, confirmed >= 0.8 confidence"
+EXIT_CODES = """exit codes:
+  0  ran{ok}
+  1  {one}
+  2  bad input or usage: one line on stderr naming the file and the problem{two}
+  3  internal error (set NNDOCTOR_DEBUG=1 for the traceback)"""
+
+
+def _exit_codes(ok: str = "", one: str = "a cause at or above --fail-on was found",
+                two: str = "") -> str:
+    return EXIT_CODES.format(ok=ok, one=one, two=two)
+
+
+def _describe(options: dict[str, str]) -> str:
+    return "\n".join(f"  {name:<10} {text}" for name, text in options.items())
+
+
+class _Help(argparse.HelpFormatter):
+    """Wraps each paragraph of a description or epilog to the terminal, keeping indented lines
+    (the lists of formats and exit codes) as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            lines = paragraph.splitlines()
+            if any(line.startswith(" ") for line in lines):  # a list: "  NAME  text"
+                paragraphs.append("\n".join(_hanging(indent + line, width) for line in lines))
+            else:
+                paragraphs.append(textwrap.fill(" ".join(lines), width, initial_indent=indent,
+                                                subsequent_indent=indent))
+        return "\n\n".join(paragraphs)
+
+
+def _hanging(line: str, width: int) -> str:
+    """One list entry wrapped with its text aligned after the name column."""
+    label = re.match(r"^\s+\S+\s+", line)
+    if label is None or label.end() > width // 2:
+        return line
+    return textwrap.fill(line[label.end():], width, initial_indent=label.group(0),
+                         subsequent_indent=" " * label.end())
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="nndoctor",
-        description="Diagnose failing neural-network training runs.",
-    )
+        prog="nndoctor", formatter_class=_Help,
+        description="Diagnose failing neural-network training runs from their logs, from your "
+                    "answers (nndoctor ask) or while they train (nndoctor watch).",
+        epilog="Run 'nndoctor COMMAND --help' for a command's options.\n\n"
+               + _exit_codes(one="a finding at or above --fail-on (diagnose, watch), an alert "
+                                 "(watch --once), rule-base errors (rules lint) or stale docs "
+                                 "(rules docs --check)"))
     parser.add_argument("--version", action="version", version=f"nndoctor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    diag = sub.add_parser("diagnose", help="diagnose training logs (files or directories)")
-    diag.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    diag = sub.add_parser(
+        "diagnose", help="diagnose training logs (files or directories)", formatter_class=_Help,
+        description="Read training logs, derive symptoms from the curves and rank the likely "
+                    "causes with their evidence and fixes.\n\n" + FORMATS_READ,
+        epilog="report formats (--format):\n" + _describe(REPORT_FORMATS) + "\n\n"
+               + _exit_codes(ok=" (with --fail-on: nothing at or above its band)",
+                             two="; with --fail-on also a run without any loss series "
+                                 "(nothing was judged)"))
+    diag.add_argument("paths", nargs="+", type=Path, metavar="PATH", help=PATH_HELP)
     diag.add_argument("--answer", action="append", default=[], metavar="FACT=VALUE",
-                      help="add a fact you know, e.g. --answer hidden_activation=relu")
+                      help="add a fact you know, e.g. --answer hidden_activation=relu "
+                           "(repeatable; names: nndoctor rules facts)")
     diag.add_argument("--metric", action="append", default=[], metavar="CANONICAL=TAG",
-                      help="use log tag TAG as canonical series, e.g. --metric val_loss=eval/nll")
-    diag.add_argument("--format", choices=["text", "json", "jsonl", "github", "markdown", "html"],
-                      default="text", help="jsonl: one run per line; github: workflow-command "
-                      "annotations for GitHub Actions")
+                      help="use log tag TAG as canonical series, e.g. --metric val_loss=eval/nll "
+                           "(repeatable)")
+    diag.add_argument("--format", choices=list(REPORT_FORMATS), default="text",
+                      metavar="FORMAT", help=f"report format: {', '.join(REPORT_FORMATS)}; see "
+                                             "below (default: text)")
     diag.add_argument("--explain", "-v", action="store_true",
                       help="text: every cause with its evidence, every fix, the curves and "
                            "the questions (default: a short block per run)")
-    diag.add_argument("--output", "-o", type=Path, help="write the report to this file")
-    diag.add_argument("--plot", type=Path, help="also write an HTML report with plots here")
-    diag.add_argument("--top", type=int, default=5, help="causes shown per run (default 5)")
-    diag.add_argument("--fail-on", choices=["possible", "likely", "confirmed"],
-                      help="exit 1 when a cause at or above this band is found")
-    diag.add_argument("--jobs", type=int, default=None,
+    diag.add_argument("--output", "-o", type=Path, metavar="FILE",
+                      help="write the report to FILE (default: standard output)")
+    diag.add_argument("--plot", type=Path, metavar="FILE",
+                      help="also write an HTML report with plots to FILE")
+    diag.add_argument("--top", type=int, default=5, metavar="N",
+                      help="causes shown per run (default: 5)")
+    diag.add_argument("--fail-on", choices=BANDS, metavar="BAND",
+                      help=f"exit 1 when a cause at or above BAND is found ({BAND_HELP}; "
+                           "default: never)")
+    diag.add_argument("--jobs", type=int, default=None, metavar="N",
                       help="parallel workers, at most the number of cores (default: every core)")
-    diag.add_argument("--no-progress", action="store_true", help="no progress bar")
+    diag.add_argument("--no-progress", action="store_true",
+                      help="no progress bar (default: shown on a terminal for many runs)")
     diag.add_argument("--questions", type=int, default=None, metavar="N",
                       help="follow-up questions per run (default: 3 for one log shown as "
                            "text/markdown/html, else 0: sweeps and JSON skip them)")
 
-    ask = sub.add_parser("ask", help="interactive troubleshooting interview (terminal UI)")
-    ask.add_argument("path", nargs="?", type=Path, help="a log to pre-fill facts from")
-    ask.add_argument("--resume", type=Path, help="a saved session to resume")
+    ask = sub.add_parser(
+        "ask", help="interactive troubleshooting interview (terminal UI)", formatter_class=_Help,
+        description="The Textual interview: one question at a time, the causes re-ranked after "
+                    "every answer; press ? in the app for its keys.",
+        epilog=_exit_codes(one="(not used)"))
+    ask.add_argument("path", nargs="?", type=Path, metavar="PATH",
+                     help="a log to pre-fill facts from (" + PATH_HELP + "; default: none, "
+                          "the interview starts with the symptom question)")
+    ask.add_argument("--resume", type=Path, metavar="FILE",
+                     help="a saved session (JSON written by the app's Save) to resume")
 
-    watch = sub.add_parser("watch", help="follow logs while training runs and alert")
-    watch.add_argument("path", type=Path)
-    watch.add_argument("--alert-on", choices=["possible", "likely", "confirmed"],
-                       default="likely")
-    watch.add_argument("--interval", type=float, default=5.0, help="seconds between checks")
+    watch = sub.add_parser(
+        "watch", help="follow logs while training runs and alert", formatter_class=_Help,
+        description="Re-read the logs whenever they change and alert once per run and cause "
+                    "when a cause reaches --alert-on. Causes judged at the end of a run (e.g. "
+                    "'not trained long enough') wait until the run has ended. With --until-done "
+                    "it stops when every run has ended - its log says so (Hugging Face "
+                    "train_runtime summary or global_step = max_steps, MLflow run status, W&B "
+                    "exit record, Ray Tune done, a printed end of training) or nothing was "
+                    "written for --idle seconds - and prints the final report.\n\n"
+                    + FORMATS_READ,
+        epilog=_exit_codes(ok=" (stopped with Ctrl-C, or no cause at or above --fail-on)",
+                           one="--once: an alert; --until-done with --fail-on: a cause at or "
+                               "above it in the final diagnosis"))
+    watch.add_argument("path", type=Path, metavar="PATH",
+                       help="a log file or a folder of runs on this machine")
+    watch.add_argument("--alert-on", choices=BANDS, default="likely", metavar="BAND",
+                       help=f"alert when a cause reaches BAND ({BAND_HELP}; default: likely)")
+    watch.add_argument("--interval", type=float, default=5.0, metavar="SECONDS",
+                       help="seconds between checks (default: 5)")
     watch.add_argument("--exec", dest="exec_command", metavar="COMMAND",
-                       help="shell command to run on an alert (NNDOCTOR_CAUSE etc. are set)")
-    watch.add_argument("--once", action="store_true", help="check once and exit")
+                       help="shell command to run on each alert (NNDOCTOR_RUN, NNDOCTOR_CAUSE, "
+                            "NNDOCTOR_BAND and NNDOCTOR_CONFIDENCE are set)")
+    watch.add_argument("--once", action="store_true",
+                       help="check once and exit (1 when there is an alert)")
+    watch.add_argument("--until-done", action="store_true",
+                       help="stop when every run has ended (see above) and print the final "
+                            "report")
+    watch.add_argument("--idle", type=float, default=None, metavar="SECONDS",
+                       help="with --until-done: a run whose log has not changed for SECONDS "
+                            "counts as ended (default: 600)")
+    watch.add_argument("--fail-on", choices=BANDS, metavar="BAND",
+                       help="with --until-done: exit 1 when the final diagnosis has a cause at "
+                            "or above BAND (default: never)")
+    watch.add_argument("--top", type=int, default=5, metavar="N",
+                       help="with --until-done: causes shown per run in the final report "
+                            "(default: 5)")
 
-    rules = sub.add_parser("rules", help="the rule base: list, show, lint, docs")
+    rules = sub.add_parser("rules", help="the rule base: list, show, lint, docs, facts",
+                           formatter_class=_Help, epilog=_exit_codes(
+                               one="rules lint: errors in the rule base; rules docs --check: "
+                                   "the generated docs are stale"))
     rsub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
     rsub.add_parser("list", help="list every rule")
     show = rsub.add_parser("show", help="show one rule (or cause) with fixes and sources")
-    show.add_argument("id")
+    show.add_argument("id", metavar="ID", help="a rule id (e.g. OPT017) or a cause id "
+                                               "(e.g. lr_too_high)")
     rsub.add_parser("lint", help="check the rule base; exit 1 on errors")
     docs = rsub.add_parser("docs", help="regenerate docs/rules and docs/schema")
-    docs.add_argument("--out", type=Path, default=Path("docs"))
+    docs.add_argument("--out", type=Path, default=None, metavar="DIR",
+                      help="the docs folder to write (default: the docs/ folder of the nndoctor "
+                           "source checkout; required when nndoctor is installed elsewhere)")
     docs.add_argument("--check", action="store_true", help="exit 1 if the docs are stale")
     rsub.add_parser("facts", help="list the fact vocabulary")
     return parser
 
 
+def closed_pipe() -> int:
+    """The reader of standard output went away (``nndoctor rules list | head``): stop quietly,
+    as ``cat`` does. Output still buffered would raise again at exit, so stdout now points to
+    the null device."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout replaced by an object without a file descriptor
+        pass
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        return closed_pipe()
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         if args.command == "rules":
             from nndoctor.commands.rules import run_rules
@@ -95,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from nndoctor.commands.watch import run_watch
 
             return run_watch(args)
+    except BrokenPipeError:
+        raise
     except KeyboardInterrupt:
         print("nndoctor: interrupted", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -45,7 +45,8 @@ class Run:
     path: Path
     format: str
     series: dict[str, Series] = field(default_factory=dict)
-    # num_classes, batch_size, optimizer, lr…; the x axis: step_unit, steps_per_epoch, epoch_base
+    # num_classes, batch_size, optimizer, lr…; the x axis: step_unit, steps_per_epoch, epoch_base;
+    # "ended": how the log says training ended (a summary, a run status), absent while it may go on
     context: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 

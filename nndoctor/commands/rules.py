@@ -6,7 +6,13 @@ import argparse
 import sys
 
 from nndoctor.engine.conditions import describe
-from nndoctor.knowledge.docs import REFRESH_COMMAND, source_link, stale_files, write_docs
+from nndoctor.knowledge.docs import (
+    REFRESH_COMMAND,
+    project_docs,
+    source_link,
+    stale_files,
+    write_docs,
+)
 from nndoctor.knowledge.lint import lint
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
 from nndoctor.knowledge.schema import Cause
@@ -32,16 +38,20 @@ def run_rules(args: argparse.Namespace) -> int:
             print(f"{name:<36} {fact.type:<7} {origin:<22} {fact.question or ''}")
         return 0
     if action == "docs":
+        out = args.out or project_docs()
+        if out is None:
+            raise ValueError("rules docs: nndoctor is not running from its source checkout, so "
+                             "there is no project docs folder; name one with --out DIR")
         if args.check:
-            stale = stale_files(kb, args.out)
+            stale = stale_files(kb, out)
             if stale:
                 print(f"{len(stale)} generated file(s) are stale, e.g. {stale[0]}; "
                       f"run `{REFRESH_COMMAND}`", file=sys.stderr)
                 return 1
             print("docs are up to date")
             return 0
-        count = write_docs(kb, args.out)
-        print(f"wrote {count} files under {args.out}/")
+        count = write_docs(kb, out)
+        print(f"wrote {count} files under {out}/")
         return 0
     return 2
 

@@ -88,6 +88,18 @@ def generated_files(kb: KnowledgeBase) -> dict[str, str]:
     return files
 
 
+def project_docs() -> Path | None:
+    """The ``docs/`` folder of the nndoctor source checkout this package runs from, or None when
+    the package is installed elsewhere (then there is no project folder to write into)."""
+    root = Path(__file__).resolve().parents[2]
+    pyproject = root / "pyproject.toml"
+    try:
+        ours = pyproject.is_file() and 'name = "nndoctor"' in pyproject.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    return root / "docs" if ours and (root / "docs").is_dir() else None
+
+
 def stale_files(kb: KnowledgeBase, docs_root: Path) -> list[str]:
     """Generated files that are missing, different, or no longer generated."""
     expected = generated_files(kb)

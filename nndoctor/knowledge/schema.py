@@ -170,6 +170,10 @@ class Cause(Strict):
         default_factory=list,
         description="What the cause is expected to show (QMR frequency / PROSPECTOR necessity): a "
         "manifestation the facts show to be absent lowers the cause's certainty by its frequency.")
+    judged_at_end: bool = Field(
+        default=False,
+        description="A judgement about where training stopped ('train longer'): it means nothing "
+        "while the run goes on, so `nndoctor watch` holds its alert until the run has ended.")
     sources: Sources = Field(min_length=1)
 
     @field_validator("fixes")

@@ -235,6 +235,36 @@ def expected_initial_loss(output: Any, y: Any, num_classes: int | None) -> tuple
     return None
 
 
+class Adam:
+    """Adam as ``torch.optim.Adam`` computes it with its defaults (betas 0.9/0.999, eps 1e-8, no
+    weight decay, no amsgrad), step for step. The first ``torch.optim`` optimizer of a process
+    imports ``torch._dynamo`` - about 2.5 s on a small machine, most of a pre-flight check's
+    time - and the tiny-batch fit needs nothing else of it."""
+
+    def __init__(self, params: Sequence[Tensor], lr: float, betas: tuple[float, float] = (
+                 0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params, self.lr, self.betas, self.eps = list(params), lr, betas, eps
+        self.moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in self.params]
+        self.steps = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.steps += 1
+        beta1, beta2 = self.betas
+        correction1, correction2 = 1 - beta1 ** self.steps, 1 - beta2 ** self.steps
+        for p, (m, v) in zip(self.params, self.moments, strict=True):
+            if p.grad is None:
+                continue
+            m.lerp_(p.grad, 1 - beta1)
+            v.mul_(beta2).addcmul_(p.grad, p.grad.conj(), value=1 - beta2)
+            denom = (v.sqrt() / math.sqrt(correction2)).add_(self.eps)
+            p.addcdiv_(m, denom, value=-self.lr / correction1)
+
+
 def overfit_tiny_batch(model: nn.Module, x: Any, y: Any, loss_fn: LossFn, samples: int = 8,
                        steps: int = 300, lrs: Iterable[float] = (1e-3, 3e-4),
                        tolerance: float = 0.05) -> tuple[OverfitResult, nn.Module]:
@@ -245,7 +275,7 @@ def overfit_tiny_batch(model: nn.Module, x: Any, y: Any, loss_fn: LossFn, sample
     for lr in lrs:
         twin = training_copy(model)
         params = [p for p in twin.parameters() if p.requires_grad]
-        optimizer = torch.optim.Adam(params or [torch.zeros(1, requires_grad=True)], lr=lr)
+        optimizer = Adam(params, lr=lr)
         losses: list[float] = []
         for _ in range(steps):
             optimizer.zero_grad()

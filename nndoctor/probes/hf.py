@@ -3,12 +3,17 @@
     trainer = Trainer(..., callbacks=[NndoctorCallback(every=50)])
 
 Writes ``<log_dir or args.output_dir/nndoctor>/probe.jsonl`` with the probe signals and the
-logged training loss. Needs the extra: ``pip install 'nndoctor[hf]'``.
+logged training loss. Gradient norms are recorded before clipping: the Trainer clips to
+``max_grad_norm`` (1.0 by default) between backward and the optimizer step, so norms read at the
+step would never exceed it and an explosion would look flat. They are read as backward leaves
+them (divided by the loss scale under fp16 mixed precision), the same pre-clip norm the Trainer
+logs as ``grad_norm``. Needs the extra: ``pip install 'nndoctor[hf]'``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +23,7 @@ transformers: Any = require("transformers", "hf")
 
 from nndoctor.probes.torch_probe import Probe  # noqa: E402  (after the framework check)
 
-__all__ = ["NndoctorCallback", "torch_optimizer"]
+__all__ = ["NndoctorCallback", "loss_scale", "torch_optimizer"]
 
 
 def torch_optimizer(optimizer: Any) -> Any:
@@ -29,6 +34,18 @@ def torch_optimizer(optimizer: Any) -> Any:
             break
         optimizer = inner
     return optimizer
+
+
+def loss_scale(optimizer: Any) -> Callable[[], float] | None:
+    """The current loss scale of accelerate's ``AcceleratedOptimizer`` under fp16 mixed
+    precision (its GradScaler), None without one: gradients after backward carry that scale."""
+    scaler = getattr(optimizer, "scaler", None)
+    if scaler is None or not callable(getattr(scaler, "get_scale", None)):
+        return None
+    enabled = getattr(scaler, "is_enabled", None)
+    if callable(enabled) and not enabled():
+        return None
+    return lambda: float(scaler.get_scale())
 
 
 class NndoctorCallback(transformers.TrainerCallback):  # type: ignore[misc]
@@ -44,8 +61,9 @@ class NndoctorCallback(transformers.TrainerCallback):  # type: ignore[misc]
         if model is None:
             return
         log_dir = self.log_dir or Path(getattr(args, "output_dir", None) or ".") / "nndoctor"
+        options = {"pre_clip": True, "grad_scale": loss_scale(optimizer), **self.options}
         self.probe = Probe(model, torch_optimizer(optimizer), log_dir=log_dir, every=self.every,
-                           **self.options)
+                           **options)
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if self.probe is not None and self.probe.optimizer is None:

@@ -5,7 +5,8 @@
 
 or ``python -m nndoctor.probes.preflight SCRIPT`` where SCRIPT defines ``model``, ``batch`` and
 ``loss_fn`` (optionally ``num_classes``, ``expected_loss``, ``batches``), or a function
-``preflight_setup()`` returning them in a dict. Checks (seeds 001-17, 001-27, 004-1, 004-2,
+``preflight_setup()`` returning them in a dict; it exits 1 when a cause reaches ``--fail-on``
+(default: likely), 2 when SCRIPT cannot be used, else 0. Checks (seeds 001-17, 001-27, 004-1, 004-2,
 004-6, 001-2): initial loss vs ln C, overfitting a tiny batch with Adam 1e-3/3e-4, a float64
 gradient check, per-layer activation statistics at init, input and label statistics, and
 whether random inputs give the same loss as real ones.
@@ -286,6 +287,7 @@ def _facts(r: PreflightReport, probe_run: Run, engine: Engine,
 
 # ---------------------------------------------------------------------------- command line
 SETUP_NAMES = ("model", "batch", "loss_fn")
+FAIL_ON = ("possible", "likely", "confirmed", "never")
 OPTIONAL_NAMES = ("num_classes", "expected_loss", "batches")
 
 
@@ -303,12 +305,18 @@ def load_setup(script: Path) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m nndoctor.probes.preflight",
-                                     description="Pre-flight checks of a model and one batch.")
+    parser = argparse.ArgumentParser(
+        prog="python -m nndoctor.probes.preflight",
+        description="Pre-flight checks of a model and one batch.",
+        epilog="exit codes: 0 the checks ran and found nothing at or above --fail-on; 1 a cause "
+               "at or above --fail-on; 2 SCRIPT is missing or cannot be used")
     parser.add_argument("script", type=Path, help="Python file defining model, batch, loss_fn")
     parser.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     parser.add_argument("--top", type=int, default=5)
     parser.add_argument("--log", type=Path, help="also write the pre-flight tags to this JSONL")
+    parser.add_argument("--fail-on", choices=FAIL_ON, default="likely",
+                        help="exit 1 when a cause at or above this band is found, 'never' to "
+                             "always exit 0 after the checks ran (default: likely)")
     args = parser.parse_args(argv)
     if not args.script.is_file():
         print(f"error: {args.script}: no such file", file=sys.stderr)
@@ -322,10 +330,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the user's script: report it in one line, no traceback
         print(f"error: {args.script}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
-    sys.stdout.write(report.text(args.format, args.top))
     if args.log:
         report.write(path=args.log)
-    return 0
+    try:
+        sys.stdout.write(report.text(args.format, args.top))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head`: the reader went away; stop quietly
+        from nndoctor.cli import closed_pipe
+
+        closed_pipe()
+    return 1 if args.fail_on != "never" and report.diagnosis.alarming(args.fail_on) else 0
 
 
 if __name__ == "__main__":

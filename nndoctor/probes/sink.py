@@ -18,8 +18,8 @@ from nndoctor.adapters.symptoms.probes import ACT_KINDS  # act_kind codes, one d
 PREFIX = "nndoctor"
 JSONL_NAME = "probe.jsonl"
 QUANTITIES = ("dead_fraction", "saturated_fraction", "update_ratio", "grad_norm", "act_std",
-              "act_mean", "act_kind", "frozen", "weights_nonfinite", "act_nonfinite",
-              "symmetric_units")
+              "act_mean", "act_kind", "act_units", "frozen", "weights_nonfinite",
+              "act_nonfinite", "symmetric_units")
 __all__ = ["ACT_KINDS", "JsonlWriter", "MemoryWriter", "ScalarWriter", "clean_layer", "layer_names",
            "tag"]
 

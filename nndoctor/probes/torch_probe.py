@@ -4,7 +4,8 @@
     ...  # train as usual; optionally probe.step(loss) after optimizer.step()
 
 Every ``every`` optimizer steps (a *probe step*) it records, per layer and in forward order:
-gradient norm, update/weight ratio ‖Δw‖/‖w‖, activation mean/std, dead-unit fraction (ReLU
+gradient norm (as ``optimizer.step`` sees it; with ``pre_clip=True`` as backward left it,
+before clipping), update/weight ratio ‖Δw‖/‖w‖, activation mean/std, dead-unit fraction (ReLU
 family), saturated fraction (sigmoid/tanh), parameters frozen by mistake, non-finite weights and
 outputs, and layers whose units are all identical (symmetry never broken). Between probe steps
 the only work is a counter check: forward hooks exist during probe steps only.
@@ -34,6 +35,9 @@ ACT_KIND: tuple[tuple[type[nn.Module], int], ...] = (
     (nn.Sigmoid, 3), (nn.Tanh, 4),
     (nn.GELU, 5), (nn.SiLU, 5), (nn.Mish, 5), (nn.Hardswish, 5),
 )
+# activation modules of other libraries, by class name (Hugging Face's GELUActivation,
+# NewGELUActivation, SiLUActivation, MishActivation … subclass nn.Module, not nn.GELU)
+NAMED_KIND = (("gelu", 5), ("silu", 5), ("swish", 5), ("mish", 5))
 LAYER_OUTPUT = (nn.Linear, nn.Bilinear, _ConvNd)  # their outputs are probed too
 LEARNABLE = (nn.Linear, nn.Bilinear, _ConvNd, _NormBase, nn.LayerNorm, nn.GroupNorm,
              nn.Embedding, nn.EmbeddingBag, nn.RNNBase, nn.MultiheadAttention, nn.PReLU)
@@ -43,7 +47,11 @@ FROZEN_MIN_LR = 1e-5  # below this an unchanged weight may just be a tiny LR, no
 
 def act_kind(module: nn.Module) -> int:
     """The act_kind code of an activation module, 0 for anything else."""
-    return next((code for cls, code in ACT_KIND if isinstance(module, cls)), 0)
+    code = next((code for cls, code in ACT_KIND if isinstance(module, cls)), 0)
+    if code:
+        return code
+    name = type(module).__name__.lower()
+    return next((code for part, code in NAMED_KIND if part in name), 0)
 
 
 def _first_tensor(output: Any) -> Tensor | None:
@@ -71,8 +79,16 @@ class Probe:
         every: int = 50,
         auto: bool = True,
         frozen_after: int = 100,
+        pre_clip: bool = False,
+        grad_scale: Callable[[], float] | None = None,
     ) -> None:
+        """``pre_clip``: read the gradient norms as backward leaves them, before a loop's
+        clipping (``clip_grad_norm_`` between backward and ``optimizer.step``) can cap them;
+        ``grad_scale`` then gives the loss scale of mixed-precision training (a GradScaler's
+        ``get_scale``), which backward-time gradients still carry."""
         self.model, self.optimizer = model, optimizer
+        self.pre_clip, self.grad_scale = pre_clip, grad_scale
+        self._grad_norms: dict[Tensor, Tensor] = {}  # parameter -> norm after backward
         self.every = max(1, int(every))
         self.frozen_after = frozen_after
         self.step_count = 0  # optimizer steps completed
@@ -89,6 +105,7 @@ class Probe:
         self._tags: dict[str, str] | None = None  # module name → "NN-name", fixed on 1st probe
         self._called: list[str] = []
         self._stats: dict[str, dict[str, Tensor]] = {}
+        self._units: dict[str, int] = {}  # activation module -> outputs per sample (1st probe)
         self._before: list[tuple[Tensor, Tensor]] | None = None
         self._start = {p: _fingerprint(p) for _, m in self._param_layers
                        for p in m.parameters(False)}
@@ -152,6 +169,19 @@ class Probe:
                     self._hooks.append(module.register_forward_hook(self._order_hook(name)))
         if self.optimizer is None:
             self._hooks.append(self.model.register_forward_pre_hook(self._root_pre_hook))
+        if self.pre_clip:
+            for _, module in self._param_layers:
+                for param in module.parameters(False):
+                    if param.requires_grad:
+                        self._hooks.append(
+                            param.register_post_accumulate_grad_hook(self._grad_hook))
+
+    def _grad_hook(self, param: Tensor) -> None:
+        """After backward accumulated into ``param.grad`` (the last micro-batch wins: with
+        gradient accumulation that is the whole step's gradient), before any clipping."""
+        if param.grad is not None:
+            self._grad_norms[param] = torch.linalg.vector_norm(param.grad.detach(),
+                                                               dtype=torch.float64)
 
     def _disarm(self) -> None:
         for handle in self._hooks:
@@ -181,6 +211,8 @@ class Probe:
             if y is None or not y.is_floating_point() or y.numel() == 0:
                 return
             self._stats[name] = _activation_stats(y.detach(), kind)
+            if self._tags is None and kind:
+                self._units[name] = y[0].numel() if y.dim() > 1 else y.numel()
         return hook
 
     def _snapshot(self) -> None:
@@ -199,11 +231,15 @@ class Probe:
                 if act_kind(module):
                     self.writer.add_scalar(tag("act_kind", self._tags[name]),
                                            float(act_kind(module)), step)
+                    if name in self._units:  # its share of the activations (docs/probes.md)
+                        self.writer.add_scalar(tag("act_units", self._tags[name]),
+                                               float(self._units[name]), step)
         self._record_layers(step)
         self._record_activations(step)
         if self.optimizer is not None and self.optimizer.param_groups:
             self.writer.add_scalar("lr", float(self.optimizer.param_groups[0]["lr"]), step)
         self._stats.clear()
+        self._grad_norms.clear()
         self._before = None
         flush = getattr(self.writer, "flush", None)
         if callable(flush):
@@ -221,14 +257,17 @@ class Probe:
                        for p in m.parameters(False))
         called = set(self._called)
         ordered = sorted(self._param_layers, key=lambda nm: self._tags[nm[0]])  # type: ignore[index]
+        scale = float(self.grad_scale()) if self.grad_scale and self._grad_norms else 1.0
+        scale = scale if math.isfinite(scale) and scale > 0 else 1.0
         total = 0.0
         for name, module in ordered:
             layer = self._tags[name]
             params = list(module.parameters(False))
-            grads = [p.grad.detach() for p in params if p.grad is not None]
-            if grads:
-                squared = sum(float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
-                              for g in grads)
+            norms = [float(self._grad_norms[p]) / scale if p in self._grad_norms else
+                     float(torch.linalg.vector_norm(p.grad.detach(), dtype=torch.float64))
+                     for p in params if p.grad is not None or p in self._grad_norms]
+            if norms:
+                squared = sum(n ** 2 for n in norms)
                 total += squared
                 self.writer.add_scalar(tag("grad_norm", layer), math.sqrt(squared), step)
             ratio = _update_ratio([(p, before[p]) for p in params if p in before])

@@ -23,6 +23,7 @@ from nndoctor.tui.screens.cause import CauseScreen
 from nndoctor.tui.screens.causes import CausesScreen
 from nndoctor.tui.screens.curves import CurvesScreen
 from nndoctor.tui.screens.dialogs import ConfirmDialog, PathDialog
+from nndoctor.tui.screens.help import HelpScreen, key_rows
 from nndoctor.tui.state import Interview
 
 SessionSource = Session | Callable[[], Session]
@@ -51,6 +52,7 @@ class NNDoctorApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "nndoctor"
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Keys", key_display="?"),
         Binding("o", "open_log", "Open"),
         Binding("e", "export", "Export"),
         Binding("s", "save", "Save"),
@@ -141,6 +143,15 @@ class NNDoctorApp(App[None]):
 
     def show_curves(self) -> None:
         self.push_screen(CurvesScreen(self.use_plotext))
+
+    def action_help(self) -> None:
+        """The keys of the current screen and the app's, hidden ones included."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        own, everywhere = key_rows(self.screen, self)
+        self.push_screen(HelpScreen(own, everywhere, getattr(self.screen, "KEYS_TITLE",
+                                                             "This screen")))
 
     def action_toggle_theme(self) -> None:
         self.theme = LIGHT if self.current_theme.dark else DARK
@@ -261,3 +272,5 @@ class NNDoctorApp(App[None]):
         yield SystemCommand("All causes", "Every cause, with WHY NOT", self.show_all_causes)
         yield SystemCommand("Curves", "Plot the log's curves", self.show_curves)
         yield SystemCommand("Toggle light/dark", "Switch theme", self.action_toggle_theme)
+        yield SystemCommand("Keys", "Every key of this screen and the app (?)",
+                            self.action_help)

@@ -108,6 +108,7 @@ def test_mlflow_sqlite_runs_params_nan_inf(mlflow_db: Path) -> None:
     ctx = good.context
     assert (ctx["optimizer"], ctx["lr"], ctx["batch_size"], ctx["num_classes"]) == \
         ("Adam", 0.001, 32, 10)
+    assert ctx["ended"] == "MLflow run status FINISHED"  # the `with start_run()` block closed
     bad = runs["exp1/broken"]
     loss = bad.series["train_loss"].values
     assert math.isnan(loss[3]) and loss[4] == pytest.approx(0.2)
@@ -158,12 +159,13 @@ def test_mlflow_sqlite_live_database_while_logging(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == b"started"
-        seen = []
+        seen, ended = [], []
         deadline = time.monotonic() + 60
         while proc.poll() is None and time.monotonic() < deadline:
             (run,) = read_path(db)
             loss = run.get("train_loss")
             seen.append(len(loss) if loss is not None else 0)
+            ended.append("ended" in run.context)
             time.sleep(0.05)
         _out, err = proc.communicate(timeout=120)
     finally:
@@ -171,8 +173,10 @@ def test_mlflow_sqlite_live_database_while_logging(tmp_path: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, err.decode()[-2000:]  # our reads never made the writer fail
     assert len(seen) >= 2 and seen == sorted(seen)
+    assert not ended[0]  # status RUNNING while it logs
     (run,) = read_path(db)
     assert len(run.series["train_loss"]) == 300
+    assert run.context["ended"] == "MLflow run status FINISHED"
 
 
 def test_mlflow_sqlite_damaged_file_is_one_line_error(tmp_path: Path) -> None:
@@ -221,6 +225,7 @@ def test_wandb_offline_run_history_and_config(wandb_run: Path) -> None:
     assert math.isnan(run.series["grad_norm"].values[-1])
     assert (run.context["optimizer"], run.context["lr"], run.context["num_classes"]) == \
         ("adam", 0.01, 10)
+    assert run.context["ended"] == "the W&B log has its exit record (exit code 0)"  # finish()
 
 
 def test_wandb_parity_with_tensorboard(wandb_run: Path, tmp_path: Path) -> None:
@@ -240,6 +245,7 @@ def test_wandb_cut_off_and_corrupt_logs(wandb_run: Path, tmp_path: Path) -> None
     cut.write_bytes(data[: len(data) - 5])
     (run,) = read_path(cut)
     assert any("cut-off" in w or "corrupt" in w for w in run.warnings)
+
     cut.write_bytes(data[:7] + bytes([data[7] ^ 0xFF]) + data[8:])  # first chunk's CRC
     (run,) = read_path(cut)
     assert any("CRC" in w for w in run.warnings)
@@ -403,6 +409,11 @@ def test_ray_tune_trial_with_restore(tmp_path: Path) -> None:
     assert loss.values[3] == pytest.approx(0.9 / 4)
     assert run.context["batch_size"] == 64 and any("went back" in w for w in run.warnings)
     assert not any(k.startswith(("time", "done", "config")) for k in run.series)
+    assert "ended" not in run.context  # the last result is not marked done
+    rows[-1]["done"] = True
+    (trial / "result.json").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run,) = read_path(tmp_path)
+    assert run.context["ended"] == "the trial's last result has done = true"
 
 
 # ------------------------------------------------------------------------------- remote (moto)
@@ -449,6 +460,35 @@ def test_remote_s3_reads_like_a_local_folder(tmp_path: Path) -> None:
             else:
                 os.environ[k] = v
         server.stop()
+
+
+def _wandb_log(records: list[bytes]) -> bytes:
+    """W&B's framing (one FULL chunk per record, block padding) around ``records``."""
+    import zlib
+
+    out = bytearray(b":W&B" + struct.pack("<HB", 0xBEE1, 0))
+    for record in records:
+        assert len(record) < 32768 - 14
+        if 32768 - len(out) % 32768 < 7 + len(record):
+            out += b"\0" * (32768 - len(out) % 32768)
+        out += struct.pack("<IHB", zlib.crc32(b"\x01" + record), len(record), 1) + record
+    return bytes(out)
+
+
+def test_wandb_run_without_its_exit_record_has_not_ended(wandb_run: Path, tmp_path: Path) -> None:
+    """The same records as the real run, minus the exit record wandb.finish() writes: a run
+    still going."""
+    from nndoctor.adapters.readers.wandb import fields, records
+
+    (log,) = wandb_run.glob("run-*.wandb")
+    kept = [r for r in records(log.read_bytes(), log, [])
+            if not any(number == 18 for number, _, _ in fields(r))]
+    live = tmp_path / "wandb" / "offline-run-20260101_000000-abc" / "run-abc.wandb"
+    live.parent.mkdir(parents=True)
+    live.write_bytes(_wandb_log(kept))
+    (run,) = read_path(live)
+    assert run.series["train_loss"].values.tolist() == pytest.approx(TRAIN)
+    assert "ended" not in run.context
 
 
 def test_wandb_framing_spans_blocks(tmp_path: Path) -> None:

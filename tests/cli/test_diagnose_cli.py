@@ -49,7 +49,7 @@ def test_healthy_example_is_healthy(capsys):
 def test_text_report_has_sparklines_evidence_and_fixes(capsys):
     assert main(["diagnose", str(EXAMPLES / "overfitting")]) == 0
     short = capsys.readouterr().out
-    assert "Overfitting" in short and "Do first: Get more real training data" in short
+    assert "Overfitting" in short and "Do first: Stop at the validation minimum" in short
     assert "val_loss rose" in short and "Fixes, in order:" not in short and "▁" not in short
     assert main(["diagnose", str(EXAMPLES / "overfitting"), "--explain"]) == 0
     out = capsys.readouterr().out

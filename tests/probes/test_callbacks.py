@@ -230,6 +230,46 @@ def test_real_hf_trainer_finds_low_lr(tmp_path: Path) -> None:
     assert report.diagnosis.causes[0].id == "lr_too_low"
 
 
+def test_real_hf_trainer_records_gradient_norms_before_clipping(tmp_path: Path) -> None:
+    """The Trainer clips to max_grad_norm before the optimizer step; the callback's norms are
+    the pre-clip ones, equal to the grad_norm the Trainer itself logs."""
+    transformers = pytest.importorskip("transformers")
+    from nndoctor.probes.hf import NndoctorCallback
+
+    x, y = blobs(64)
+
+    class Data(torch.utils.data.Dataset):  # type: ignore[misc]
+        def __len__(self) -> int:
+            return len(x)
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"x": x[i], "labels": y[i]}
+
+    class Model(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = mlp()
+
+        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+            return {"loss": nn.functional.cross_entropy(self.net(x), labels)}
+
+    torch.manual_seed(0)
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=1,
+        learning_rate=1e-3, max_grad_norm=0.01, logging_steps=1, report_to=[],
+        save_strategy="no", use_cpu=True, disable_tqdm=True)
+    trainer = transformers.Trainer(model=Model(), args=args, train_dataset=Data(),
+                                   callbacks=[NndoctorCallback(every=1)])
+    trainer.train()
+    logged = {e["step"]: e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e}
+    probed = {r["step"] + 1: r["grad_norm"] for r in rows(tmp_path / "nndoctor" / "probe.jsonl")
+              if "grad_norm" in r}  # probe step s is the Trainer's global_step s + 1
+    assert len(logged) == 4 and set(logged) <= set(probed)
+    assert min(logged.values()) > 0.05  # well above max_grad_norm: clipping cut every step
+    for step, norm in logged.items():
+        assert probed[step] == pytest.approx(norm, rel=1e-4), step
+
+
 def test_real_keras_fit_finds_zero_init(tmp_path: Path) -> None:
     os.environ.setdefault("KERAS_BACKEND", "torch")
     keras = pytest.importorskip("keras")

@@ -216,3 +216,102 @@ def test_command_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     broken.write_text("model = 1\n")
     assert main([str(broken)]) == 2
     assert "define batch, loss_fn" in capsys.readouterr().err
+
+
+SETUP = ("import torch\nfrom torch import nn\n"
+         "torch.manual_seed(0)\n"
+         "model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 4){head})\n"
+         "x = torch.randn(64, 20)\n"
+         "batch = (x, (x @ torch.randn(20, 4)).argmax(1))\n"
+         "loss_fn = nn.CrossEntropyLoss()\n"
+         "num_classes = 4\n")
+
+
+def test_command_line_exit_code_follows_fail_on(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A likely problem (softmax fed to CrossEntropyLoss) exits 1 by default, so a CI step or a
+    `&&` before the training command stops; --fail-on moves or disables the bar."""
+    script = tmp_path / "softmax_head.py"
+    script.write_text(SETUP.format(head=", nn.Softmax(dim=1)"))
+    assert main([str(script)]) == 1
+    out = capsys.readouterr().out
+    assert "loss_input_mismatch" in out or "softmax" in out.lower()
+    assert main([str(script), "--fail-on", "never"]) == 0
+    capsys.readouterr()
+    assert main([str(script), "--fail-on", "possible", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    bands = {c["band"] for c in doc["runs"][0]["causes"]}
+    assert bands & {"likely", "confirmed"}
+    healthy = tmp_path / "healthy.py"
+    healthy.write_text(SETUP.format(head=""))
+    assert main([str(healthy), "--fail-on", "possible"]) == 0
+
+
+def test_tiny_batch_adam_matches_torch_optim_step_for_step() -> None:
+    """The pre-flight's own Adam (it spares the torch._dynamo import) is torch's Adam."""
+    from nndoctor.probes.checks import Adam
+
+    x, y = blobs(64)
+    runs = []
+    for make in (lambda ps: Adam(ps, 1e-3), lambda ps: torch.optim.Adam(ps, 1e-3)):
+        torch.manual_seed(0)
+        model = mlp()
+        params = list(model.parameters())
+        optimizer = make(params)
+        losses = []
+        for _ in range(25):
+            optimizer.zero_grad()
+            loss = CE(model(x), y)
+            losses.append(loss.item())
+            loss.backward()
+            optimizer.step()
+        runs.append((losses, [p.detach().clone() for p in params]))
+    (ours, our_params), (theirs, their_params) = runs
+    assert ours == pytest.approx(theirs, rel=1e-6, abs=1e-7)
+    for a, b in zip(our_params, their_params, strict=True):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_preflight_of_a_small_mlp_takes_under_3_seconds() -> None:
+    """Measured in a fresh process, first call included (where one-time imports land)."""
+    import subprocess
+    import sys
+
+    code = ("import time, sys, torch\n"
+            "torch.set_num_threads(1)\n"
+            "from torch import nn\n"
+            "from tests.probes.helpers import blobs, mlp\n"
+            "from nndoctor.probes import preflight\n"
+            "x, y = blobs(256)\n"
+            "torch.manual_seed(0)\n"
+            "start = time.perf_counter()\n"
+            "report = preflight(mlp(), (x[:64], y[:64]), nn.CrossEntropyLoss(), num_classes=4)\n"
+            "print(time.perf_counter() - start, 'torch._dynamo' in sys.modules,"
+            " report.diagnosis.verdict)\n")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    seconds, dynamo, verdict = float(out[0]), out[1], out[2]
+    assert verdict == "healthy"
+    assert dynamo == "False"  # torch.optim's first optimizer would import it (~2.5 s)
+    assert seconds <= 3.0, f"pre-flight took {seconds:.2f} s"
+
+
+def test_command_line_on_a_closed_pipe_is_quiet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    """`... | head -0`: the report cannot be written; the checks' verdict still sets the code."""
+    import os
+    import sys
+
+    script = tmp_path / "softmax_head.py"
+    script.write_text(SETUP.format(head=", nn.Softmax(dim=1)"))
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: every write fails with EPIPE
+    pipe = os.fdopen(write, "w")
+    monkeypatch.setattr(sys, "stdout", pipe)
+    try:
+        assert main([str(script)]) == 1
+    finally:
+        monkeypatch.undo()
+        pipe.close()
+    assert capfd.readouterr().err == ""

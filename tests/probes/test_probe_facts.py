@@ -11,8 +11,8 @@ from nndoctor.adapters.run import Run, Series
 from nndoctor.pipeline import diagnose_run
 
 QUANTITIES = ("dead_fraction", "saturated_fraction", "update_ratio", "grad_norm", "act_std",
-              "act_mean", "act_kind", "frozen", "weights_nonfinite", "act_nonfinite",
-              "symmetric_units")
+              "act_mean", "act_kind", "act_units", "frozen", "weights_nonfinite",
+              "act_nonfinite", "symmetric_units")
 PREFLIGHT = ("overfit_tiny_batch", "gradcheck_rel_error", "initial_loss", "expected_loss",
              "inputs_nonfinite", "batches_single_label", "class_imbalance_ratio",
              "random_input_same")

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 import nndoctor.probes  # noqa: E402
-from nndoctor.pipeline import load_runs  # noqa: E402
+from nndoctor.pipeline import diagnose_run, load_runs  # noqa: E402
 from nndoctor.probes.sink import MemoryWriter, clean_layer, layer_names  # noqa: E402
 from nndoctor.probes.torch_probe import Probe, _activation_stats  # noqa: E402
 from tests.adapters import eventfile  # noqa: E402
@@ -230,3 +230,109 @@ def test_gradient_cut_by_no_grad_is_frozen() -> None:
         {"00-stem": 1.0, "01-head": 0.0}
     assert "00-stem" not in values(writer, "nndoctor/act_std/")  # no stats from no_grad passes
     probe.close()
+
+
+def clipped_amp_steps(probe_options: dict, steps: int = 4) -> tuple[MemoryWriter, list[float]]:
+    """A loop as the HF Trainer runs it under fp16: scaled backward, unscale, clip to 0.01,
+    scaler step. Returns the probe's writer and the pre-clip norms clip_grad_norm_ reported."""
+    torch.manual_seed(0)
+    model, (x, y) = mlp(), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    options = dict(probe_options)
+    if options.pop("scaled", False):
+        options["grad_scale"] = scaler.get_scale
+    writer = MemoryWriter()
+    probe = Probe(model, optimizer, writer=writer, every=1, **options)
+    reported = []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        scaler.scale(nn.functional.cross_entropy(model(x), y)).backward()
+        scaler.unscale_(optimizer)
+        reported.append(float(nn.utils.clip_grad_norm_(model.parameters(), 0.01)))
+        scaler.step(optimizer)
+        scaler.update()
+    probe.close()
+    return writer, reported
+
+
+def test_pre_clip_gradient_norms_are_the_ones_clipping_saw() -> None:
+    """Read at the optimizer step, a clipped norm never exceeds max_norm (an explosion looks
+    flat); read after backward and divided by the loss scale, it is the norm clip_grad_norm_
+    measured before clipping."""
+    at_step, reported = clipped_amp_steps({})
+    assert max(v for _, v in at_step.points["grad_norm"]) <= 0.01 + 1e-6
+    pre_clip, reported = clipped_amp_steps({"pre_clip": True, "scaled": True})
+    assert min(reported) > 0.1  # clipping really cut them
+    assert [v for _, v in pre_clip.points["grad_norm"]] == pytest.approx(reported, rel=1e-5)
+    layers = values(pre_clip, "nndoctor/grad_norm/")
+    total = [math.sqrt(sum(v[i] ** 2 for v in layers.values())) for i in range(len(reported))]
+    assert total == pytest.approx(reported, rel=1e-5)  # per layer too, not just the total
+    unscaled, _ = clipped_amp_steps({"pre_clip": True})  # scale not given: 1024× too large
+    assert unscaled.points["grad_norm"][0][1] == pytest.approx(1024 * reported[0], rel=1e-4)
+
+
+def test_pre_clip_hooks_exist_only_on_probe_steps() -> None:
+    torch.manual_seed(0)
+    model, (x, y) = mlp(), blobs(64)
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    probe = Probe(model, optimizer, writer=MemoryWriter(), every=3, pre_clip=True)
+    armed = []
+    for _ in range(4):
+        armed.append(sum(len(p._post_accumulate_grad_hooks or {}) for p in model.parameters()))
+        step(model, optimizer, x, y)
+    probe.close()
+    assert armed[0] == armed[3] == len(list(model.parameters())) and armed[1] == armed[2] == 0
+    assert all(not p._post_accumulate_grad_hooks for p in model.parameters())
+
+
+class GatedMLP(nn.Module):
+    """Two wide ReLU layers and three 2-unit tanh gates: more tanh modules, far fewer tanh
+    activations."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 256), nn.ReLU())
+        self.gates = nn.ModuleList(nn.Sequential(nn.Linear(256, 2), nn.Tanh()) for _ in range(3))
+        self.head = nn.Linear(256 + 6, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.body(x)
+        return self.head(torch.cat([h, *(g(h) for g in self.gates)], dim=1))
+
+
+def test_hidden_activation_weighs_modules_by_their_outputs(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = GatedMLP()
+    log = train(model, torch.optim.SGD(model.parameters(), 0.01), tmp_path, blobs(), steps=2,
+                every=1)
+    row = json.loads(log.read_text().splitlines()[0])
+    units = {k: v for k, v in row.items() if k.startswith("nndoctor/act_units/")}
+    assert sorted(units.values()) == [2.0, 2.0, 2.0, 256.0, 256.0]
+    [run] = load_runs([log])
+    fact = diagnose_run(run).diagnosis.facts["hidden_activation"]
+    assert fact.value == "relu", fact.evidence  # by module count it would be tanh (3 of 5)
+    assert "99% of the activation outputs (2 of 5 activation modules)" in fact.evidence
+
+
+def test_a_tanh_pooler_does_not_make_bert_a_tanh_network(tmp_path: Path) -> None:
+    """A small BERT from the real transformers classes: GELU in every layer (Hugging Face's
+    GELUActivation, not an nn.GELU), one tanh in the pooler."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.BertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64, num_labels=3)
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config)
+    optimizer = torch.optim.AdamW(model.parameters(), 1e-4)
+    ids = torch.randint(0, 50, (8, 12))
+    with nndoctor.probes.attach(model, optimizer, log_dir=tmp_path, every=1) as probe:
+        for _ in range(2):
+            optimizer.zero_grad()
+            loss = model(input_ids=ids, labels=torch.randint(0, 3, (8,))).loss
+            loss.backward()
+            optimizer.step()
+            probe.step(loss)
+    [run] = load_runs([tmp_path / "probe.jsonl"])
+    fact = diagnose_run(run).diagnosis.facts["hidden_activation"]
+    assert fact.value == "gelu_swish", fact.evidence
+    assert "(2 of 3 activation modules)" in fact.evidence

@@ -97,7 +97,7 @@ def test_why_explains_the_question_and_mouse_clicks_answer(app: NNDoctorApp) -> 
     async def scenario(pilot: Pilot[None]) -> None:
         interview = app.interview
         assert interview is not None and interview.question is not None
-        why = app.screen.query_one("#q-why")
+        why = app.screen.query_one("#why-scroll")
         assert not why.display
         await pilot.press("w")
         await pilot.pause()

@@ -87,3 +87,8 @@ def test_curves_plotext(snap_compare: Compare) -> None:
     app = mini_app((), log=True)
     app.use_plotext = True
     assert snap_compare(app, run_before=keys("c"))
+
+
+def test_keys_help(snap_compare: Compare) -> None:
+    """`?`: the interview's keys (undo greyed: nothing to undo), the app's, moving around."""
+    assert snap_compare(mini_app(()), run_before=keys("question_mark"))

@@ -13,7 +13,8 @@ metric line is not a console log, never a guess):
   4e-05, 'epoch': 0.5}`` (numbers or quoted numbers, ``nan``/``inf``). The step is the position
   of the last tqdm counter (``120/400 [..]``) printed before the dict when there is one, else the
   count of training dicts so far; the final ``{'train_runtime': …, 'train_loss': …}`` summary
-  (``train_loss`` there is the run's average) is ignored. ``epoch`` gives steps per epoch.
+  (``train_loss`` there is the run's average) is not a point: it says training ended.
+  ``epoch`` gives steps per epoch.
 * **PyTorch Lightning** progress bars ``Epoch 3: 100%|…| 50/50 [00:01<00:00, …, v_num=0,
   train_loss=0.123, val_loss=0.456]``: the last bar of each epoch; step = epoch, x axis in epochs.
 * **Hand-written** lines with an index and named numbers: ``epoch 3 loss=0.12 val_loss=0.3``,
@@ -23,6 +24,7 @@ metric line is not a console log, never a guess):
   (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read as 85.2 (accuracies in percent are
   scaled by the name map). The x axis is in epochs when the index is the epoch.
 
+Lightning's closing ``Trainer.fit stopped: max_epochs=3 reached.`` says training ended too.
 ANSI colour codes are dropped. Lines are never evaluated as code (dicts are scanned by a regex).
 """
 
@@ -65,6 +67,7 @@ _PAIR = re.compile(r"(?<![\w.])([A-Za-z][\w/.]*(?:[ \-][A-Za-z][\w/.]*){0,2}?)\s
 _HF_SKIP = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second",
             "train_steps_per_second", "train_loss"}
 _IGNORED = {"v_num", "it/s", "s/it"}
+_FIT_STOPPED = re.compile(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
 
 
 def _segments(text: str) -> Iterable[str]:
@@ -131,7 +134,13 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
     plain_epoch_base: int | None = None
     plain_step_unit = "step"
     plain_spe: int | None = None
+    ended: str | None = None
     for seg in _segments(text):
+        if "`Trainer.fit` stopped" in seg:
+            stopped = _FIT_STOPPED.search(seg)
+            ended = f"Lightning printed `Trainer.fit` stopped: {stopped.group(1).strip()}" \
+                if stopped else ended
+            continue
         m = _KERAS_EPOCH.match(seg)
         if m:
             keras_epoch = int(m.group(1))
@@ -212,6 +221,10 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
     raw = {k: Series.from_pairs(s, v, k) for k, (s, v) in best.points.items()}
     warnings: list[str] = []
     context: dict[str, Any] = {"console": kind}
+    if kind == "hf_console" and "hf_summary" in best.context:
+        ended = "the Trainer printed its train_runtime summary"
+    if ended:
+        context["ended"] = ended
     if kind in ("keras", "lightning"):
         context.update(axis("epoch"))
     elif kind == "hf_console":

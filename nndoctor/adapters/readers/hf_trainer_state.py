@@ -4,7 +4,8 @@
 (``eval_loss``, ``eval_<metric>``, ``eval_<set>_loss``) and one final summary entry whose
 ``train_loss`` is a run average, not a point of the curve: summary entries are left out. Checkpoint
 copies (``checkpoint-N/trainer_state.json``) are prefixes of the final file: one run per output
-directory, read from the copy with the highest ``global_step``.
+directory, read from the copy with the highest ``global_step``. The summary entry, or a
+``global_step`` that reached ``max_steps``, says the training ended (``context["ended"]``).
 """
 
 from __future__ import annotations
@@ -77,9 +78,11 @@ class HFTrainerStateReader:
         points: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
         warnings: list[str] = []
         skipped = 0
+        summary = False
         at: tuple[list[float], list[float]] = ([], [])  # (step, fractional epoch) pairs
         for entry in data["log_history"]:
             if SUMMARY_KEYS & entry.keys() and "loss" not in entry:
+                summary = summary or "train_runtime" in entry
                 continue  # the final summary: averages, not curve points
             step = to_float(entry.get("step"))
             if step is None:
@@ -111,11 +114,24 @@ class HFTrainerStateReader:
         max_steps, epochs = to_float(data.get("max_steps")), to_float(data.get("num_train_epochs"))
         context.update(axis("step", *at, fallback=max_steps / epochs
                             if max_steps and epochs and epochs > 0 else None))
+        ended = _ended(summary, to_float(data.get("global_step")), max_steps)
+        if ended:
+            context["ended"] = ended
         run_dir = self.group_key(path)
         classes = _num_labels(path.parent / "config.json") or _num_labels(run_dir / "config.json")
         if classes and "num_classes" not in context:
             context["num_classes"] = classes
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
+
+
+def _ended(summary: bool, global_step: float | None, max_steps: float | None) -> str | None:
+    """How the state says training ended: the summary entry ``Trainer.train`` appends when it
+    returns (saved by ``save_state``), or a checkpoint taken at the last step."""
+    if summary:
+        return "trainer_state.json has the train_runtime summary Trainer.train writes at the end"
+    if global_step and max_steps and max_steps > 0 and global_step >= max_steps:
+        return f"trainer_state.json is at global_step {global_step:g} = max_steps"
+    return None
 
 
 def _num_labels(config: Path) -> int | None:

@@ -2,7 +2,8 @@
 
 ``metrics/<key>`` files hold one ``<timestamp_ms> <value> <step>`` line per logged value (keys
 with ``/`` are sub-folders); ``params/<key>`` hold one value each and go into the context;
-``meta.yaml`` and ``tags/mlflow.runName`` give the run's name. Steps are what the code logged;
+``meta.yaml`` and ``tags/mlflow.runName`` give the run's name, and its ``status`` (FINISHED,
+FAILED or KILLED) says the run ended. Steps are what the code logged;
 Keras/TensorFlow autologging logs one point per epoch (tag ``mlflow.autologging``), and an
 ``epoch`` metric logged over steps gives steps per epoch.
 """
@@ -24,6 +25,9 @@ from nndoctor.safe_yaml import load_yaml
 
 MAX_DEPTH = 6  # metric keys with this many "/" at most
 EPOCH_AUTOLOG = {"keras", "tensorflow", "tf.keras"}  # autologging flavours that log per epoch
+# statuses of a run that has stopped (mlflow.entities.RunStatus; the file store writes numbers)
+ENDED_STATUS = {"3": "FINISHED", "4": "FAILED", "5": "KILLED",
+                "FINISHED": "FINISHED", "FAILED": "FAILED", "KILLED": "KILLED"}
 
 
 def run_dir_of(path: Path) -> Path | None:
@@ -89,6 +93,9 @@ class MLflowReader:
                 context[f"mlflow_{key}"] = meta[key]
         if meta.get("lifecycle_stage") == "deleted":
             warnings.append("this MLflow run is marked deleted")
+        status = ENDED_STATUS.get(str(meta.get("status", "")))
+        if status:
+            context["ended"] = f"MLflow run status {status}"
         return [build_run(name, run, self.name, raw, context, warnings)]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from nndoctor.adapters.readers._io import head
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
-from nndoctor.adapters.readers.mlflow import EPOCH_AUTOLOG
+from nndoctor.adapters.readers.mlflow import ENDED_STATUS, EPOCH_AUTOLOG
 from nndoctor.adapters.run import LogError, Run, Series
 
 MAGIC = b"SQLite format 3\x00"
@@ -151,6 +151,8 @@ class MLflowSQLiteReader:
                             "mlflow_status": status, "mlflow_lifecycle_stage": stage})
             if stage == "deleted":
                 warnings.append("this MLflow run is marked deleted")
+            if str(status) in ENDED_STATUS:
+                context["ended"] = f"MLflow run status {ENDED_STATUS[str(status)]}"
             experiment = experiments.get(str(experiment_id), str(experiment_id))
             name = f"{experiment}/{t.get('mlflow.runName') or run_name or run_uuid}"
             out.append(build_run(name, path, self.name, raw, context, warnings))

@@ -4,7 +4,8 @@
 with Ray's bookkeeping (``training_iteration``, ``time_total_s``, ``done``, ``trial_id``, …) and
 a nested ``config``; ``progress.csv`` holds the same rows flattened (``config/lr``). The step is
 ``training_iteration``; ``result.json`` is preferred, ``progress.csv`` read when it is missing.
-``params.json`` (the trial's config) is the context. A restored trial appends results whose
+``params.json`` (the trial's config) is the context; a last result with ``done`` true says the
+trial ended. A restored trial appends results whose
 iteration goes back: the newest segment is kept. Layout constructed from Ray's documented
 trial output; Ray itself is too heavy to install for tests.
 """
@@ -94,6 +95,8 @@ class RayTuneReader:
                             "older points dropped, the newest segment is used")
         params = load_json(folder / "params.json")
         context: dict[str, Any] = axis("step")
+        if rows and rows[-1].get("done") in (True, 1.0):
+            context["ended"] = "the trial's last result has done = true"
         if isinstance(params, dict):
             context.update(context_from_params(params))
             context["params"] = params

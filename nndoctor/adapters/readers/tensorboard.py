@@ -35,6 +35,8 @@ try:  # optional C extension: CRC-32C of every record (pure-Python CRC would be 
 except ImportError:  # pragma: no cover - depends on the environment
     _crc32c = None
 
+# logged once, when training ends (the HF Trainer's summary, "train/train_runtime" in TB)
+END_TAGS = {"train_runtime"}
 ROLE_PREFIXES = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test"}
 SCALAR_PLUGINS = {"scalars", ""}
 _HEADER = struct.Struct("<Q")
@@ -795,6 +797,10 @@ class TensorBoardReader:
             ctx, notes = yaml_context(hparams)
             context.update(ctx)
             warnings += notes
+        summary = next((tag for tag in raw if tag.rsplit("/", 1)[-1] in END_TAGS), None)
+        if summary is not None:
+            context["ended"] = f"the event file has {summary!r}, which the Hugging Face " \
+                               "Trainer logs when training ends"
         return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings,
                           unmapped=unmapped)]
 

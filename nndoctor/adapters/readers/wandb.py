@@ -14,6 +14,8 @@ are needed (wandb ≥ 0.19 ships no reader of its own any more):
 * ``Record.run`` (17): ``RunRecord{run_id=1, project=3, config=4, display_name=8}``.
 * ``Record.config`` (5): ``ConfigRecord{update=1 ConfigItem{key=1, nested_key=2,
   value_json=16}}`` — the run's config, used as context (values are ``{"value": …}`` or plain).
+* ``Record.exit`` (18): ``RunExitRecord{exit_code=1, runtime=2}`` — written when the run
+  finishes: the run has ended (``context["ended"]``).
 
 ``files/config.yaml`` (``key: {value: …}``) adds to the config when present (online runs write
 it; offline runs of current clients do not), and ``files/wandb-summary.json`` is claimed so that
@@ -246,6 +248,8 @@ class WandbLocalReader:
         if config:
             context["params"] = config
         context.update({f"wandb_{k}": v for k, v in meta.items() if k in ("run_id", "project")})
+        if "exit_code" in meta:
+            context["ended"] = f"the W&B log has its exit record (exit code {meta['exit_code']})"
         name = meta.get("display_name") or meta.get("run_id") or run_dir.name
         return [build_run(name, run_dir, self.name, raw, context, warnings)]
 
@@ -286,6 +290,9 @@ class WandbLocalReader:
                         _config_items(value, config)
             elif number == 5:  # config
                 _config_items(raw, config)
+            elif number == 18:  # exit: wandb.finish() (or the process exiting) ended the run
+                code = next((v for n, w, v in fields(raw) if n == 1 and w == 0), 0)
+                meta["exit_code"] = str(code - (1 << 64) if code >= 1 << 63 else code)
         return rows
 
 

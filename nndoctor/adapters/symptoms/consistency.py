@@ -30,10 +30,11 @@ def double_squash_floor(classes: int) -> float:
     return math.log(1 + (classes - 1) / math.e)
 
 
-def _pair(run: Run, role: str) -> tuple[Curve, Curve] | None:
+def _pair(run: Run, role: str, p: Params) -> tuple[Curve, Curve] | None:
     loss = Curve.of(run.get(f"{role}_loss"), f"{role}_loss", MAX_POINTS)
     acc = Curve.of(run.get(f"{role}_acc"), f"{role}_acc", MAX_POINTS)
-    if loss is None or acc is None or len(loss) < 4 or len(acc) < 2:
+    if loss is None or acc is None or len(loss) < p["min_points"] \
+            or len(acc) < p["min_acc_points"]:
         return None
     return loss, acc
 
@@ -42,7 +43,7 @@ def _pair(run: Run, role: str) -> tuple[Curve, Curve] | None:
                                      "val_loss_scale_inconsistent"))
 def loss_accuracy(run: Run, p: Params) -> Iterator[Fact]:
     task = task_of(run)
-    pair = _pair(run, "train") or _pair(run, "val")
+    pair = _pair(run, "train", p) or _pair(run, "val", p)
     if pair is not None and task.classes and task.classes >= 2:
         yield from _floor(pair[0], pair[1], task.classes, p, task.note(), task.sure(1.0))
     yield from _val_scale(run, p)
@@ -77,8 +78,8 @@ def _val_scale(run: Run, p: Params) -> Iterator[Fact]:
     train = Curve.of(run.get("train_loss"), "train_loss", MAX_POINTS)
     val = Curve.of(run.get("val_loss"), "val_loss", MAX_POINTS)
     val_acc = Curve.of(run.get("val_acc"), "val_acc", MAX_POINTS)
-    if train is None or val is None or val_acc is None or len(train) < 4 or len(val) < 2 \
-            or len(val_acc) < 2:
+    if train is None or val is None or val_acc is None or len(train) < p["min_points"] \
+            or len(val) < p["min_val_points"] or len(val_acc) < p["min_acc_points"]:
         return
     t_end, t_start = train.level_end(), train.level_start()
     v_end, a_end = val.level_end(0.2), val_acc.level_end(0.2)

@@ -103,7 +103,8 @@ def val_minimum(val: Curve) -> int:
 def generalization_gap(run: Run, p: Params) -> Iterator[Fact]:
     train_acc = Curve.of(run.get("train_acc"), "t", MAX_POINTS)
     val_acc = Curve.of(run.get("val_acc"), "v", MAX_POINTS)
-    if train_acc is not None and val_acc is not None and len(train_acc) and len(val_acc):
+    if train_acc is not None and val_acc is not None and len(train_acc) >= p["min_points"] \
+            and len(val_acc) >= p["min_val_points"]:
         gap = train_acc.level_end(0.1) - val_acc.level_end(0.1)
         size = "large" if gap >= p["acc_large"] else "small" if gap >= p["acc_small"] else "none"
         yield log_fact("generalization_gap", size,
@@ -163,7 +164,7 @@ def loss_level(run: Run, p: Params) -> Iterator[Fact]:
 def accuracy(run: Run, p: Params) -> Iterator[Fact]:
     curve = Curve.of(run.get("train_acc"), "train_acc", MAX_POINTS) or \
         Curve.of(run.get("val_acc"), "val_acc", MAX_POINTS)
-    if curve is None or len(curve) < 2:
+    if curve is None or len(curve) < p["min_points"]:
         return
     end = curve.level_end()
     task = task_of(run)
@@ -373,7 +374,7 @@ def first_nonfinite_step(run: Run, tags: tuple[str, ...]) -> int | None:
 @detector("zero_loss", produces=("zero_loss",))
 def zero_loss(run: Run, p: Params) -> Iterator[Fact]:
     series = run.get("train_loss")
-    if series is None or len(series) < 2:
+    if series is None or len(series) < p["min_points"]:
         return
     zeros = np.flatnonzero(series.values == 0.0)
     broken = first_nonfinite_step(run, ("val_loss", "grad_norm"))

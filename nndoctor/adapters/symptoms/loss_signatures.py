@@ -60,7 +60,8 @@ def _at(acc: Curve, loss: Curve) -> np.ndarray:
 def loss_maximised(run: Run, p: Params) -> Iterator[Fact]:
     for role in ("train", "val"):
         loss, acc = _curve(run, f"{role}_loss"), _accuracy(run, role)
-        if loss is None or acc is None or len(loss) < p["min_points"] or len(acc) < 2:
+        if loss is None or acc is None or len(loss) < p["min_points"] \
+                or len(acc) < p["min_acc_points"]:
             continue
         end = loss.level_end()
         start = float(np.median(loss.values[: max(1, min(3, len(loss) // 10))]))
@@ -93,7 +94,8 @@ def loss_summed(run: Run, p: Params) -> Iterator[Fact]:
     roles = ("train",) if _curve(run, "train_loss") is not None else ("val",)
     for role in roles:
         loss, acc = _curve(run, f"{role}_loss"), _accuracy(run, role)
-        if loss is None or acc is None or len(loss) < p["min_points"] or len(acc) < 2:
+        if loss is None or acc is None or len(loss) < p["min_points"] \
+                or len(acc) < p["min_acc_points"]:
             continue
         floor = float(loss.smooth(max(3, len(loss) // 20)).min())
         a = acc.level_end()
@@ -139,7 +141,8 @@ def loss_below_ce_floor(run: Run, p: Params) -> Iterator[Fact]:
         return
     for role in ("train", "val"):
         loss, acc = _curve(run, f"{role}_loss"), _curve(run, f"{role}_acc")
-        if loss is None or acc is None or len(loss) < p["min_points"] or len(acc) < 3:
+        if loss is None or acc is None or len(loss) < p["min_points"] \
+                or len(acc) < p["min_acc_points"]:
             continue
         if float(loss.values.min()) < 0:
             return  # a negative loss is judged by loss_scale

@@ -15,7 +15,7 @@ from nndoctor.engine.facts import Fact
 @detector("lr_schedule", produces=("lr", "lr_final", "lr_warmup", "lr_decays_to_zero_early"))
 def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
     curve = Curve.of(run.get("lr"), "lr")
-    if curve is None or len(curve) < 2:
+    if curve is None or len(curve) < p["min_points"]:
         value = _number(run.context.get("lr"))
         if value is not None and value >= 0:
             yield log_fact("lr", value, f"lr = {value:g} in the run's hyper-parameters", "hparams")

@@ -61,7 +61,9 @@ def _last(run: Run, name: str) -> float | None:
 def probes(run: Run, p: Params) -> Iterator[Fact]:
     tail = p["tail_points"]
     kinds = {k: int(v[1][-1]) for k, v in _layer_series(run, "act_kind").items()}
-    yield from _activation_kind(kinds)
+    units = {k: float(v[1][-1]) for k, v in _layer_series(run, "act_units").items()}
+    dominant = _dominant_kind(kinds, units)
+    yield from _activation_kind(kinds, dominant)
     yield from _worst_layer(run, "dead_fraction", "dead_unit_fraction", "dead", tail, 1.0)
     yield from _worst_layer(run, "saturated_fraction", "saturated_fraction", "saturated", tail)
     ratios = _layer_series(run, "update_ratio")
@@ -78,7 +80,7 @@ def probes(run: Run, p: Params) -> Iterator[Fact]:
         yield log_fact("grad_ratio_first_last", ratio,
                        f"gradient norm of the first layer {names[0]} ({num(first)}) is "
                        f"{ratio:.3g}× that of the last layer {names[-1]} ({num(last)})", "probe")
-    yield from _activation_scale(run, kinds, p)
+    yield from _activation_scale(run, kinds, dominant, p)
     if _layer_series(run, "frozen"):
         yield from _flags(run, "frozen", "frozen_parameters", "never change (frozen by mistake)")
     else:
@@ -98,20 +100,38 @@ def _worst_layer(run: Run, quantity: str, fact: str, word: str, tail: int,
                        f"{value:.0%} of the units of layer {layer} are {word}", "probe", certainty)
 
 
-def _activation_kind(kinds: dict[str, int]) -> Iterator[Fact]:
+def _dominant_kind(kinds: dict[str, int], units: dict[str, float]) -> tuple[int, float] | None:
+    """The activation kind that carries most of the network's activations, with its share:
+    each module weighs by its outputs per sample (``act_units``) when the probe logged them for
+    every module, else counts once - one tanh pooler does not make BERT a tanh network."""
     if not kinds:
+        return None
+    sized = all(units.get(k, 0.0) > 0 for k in kinds)
+    weight: Counter[int] = Counter()
+    for layer, code in kinds.items():
+        weight[code] += units[layer] if sized else 1.0
+    code, amount = max(weight.items(), key=lambda kv: kv[1])  # ties: the first in forward order
+    return code, amount / sum(weight.values())
+
+
+def _activation_kind(kinds: dict[str, int], dominant: tuple[int, float] | None
+                     ) -> Iterator[Fact]:
+    if dominant is None:
         return
-    (code, count), = Counter(kinds.values()).most_common(1)
+    code, share = dominant
     value = ACT_KINDS.get(code, "other")
+    count = sum(1 for c in kinds.values() if c == code)
     yield log_fact("hidden_activation", value,
-                   f"{count} of {len(kinds)} activation modules are {value}", "probe")
+                   f"{value}: {share:.0%} of the activation outputs ({count} of {len(kinds)} "
+                   "activation modules)", "probe")
 
 
-def _hidden(stds: dict[str, Points], kinds: dict[str, int]) -> dict[str, Points]:
-    """The hidden activations: outputs of the most common activation kind, else all but the
+def _hidden(stds: dict[str, Points], kinds: dict[str, int],
+            dominant: tuple[int, float] | None) -> dict[str, Points]:
+    """The hidden activations: outputs of the dominant activation kind, else all but the
     last layer output (the logits)."""
-    if kinds:
-        (code, _), = Counter(kinds.values()).most_common(1)
+    if dominant is not None:
+        code = dominant[0]
         hidden = {k: v for k, v in stds.items() if kinds.get(k) == code}
         if len(hidden) >= 2:
             return hidden
@@ -119,11 +139,12 @@ def _hidden(stds: dict[str, Points], kinds: dict[str, int]) -> dict[str, Points]
     return {k: stds[k] for k in names[:-1]} if len(names) >= 3 else stds
 
 
-def _activation_scale(run: Run, kinds: dict[str, int], p: Params) -> Iterator[Fact]:
+def _activation_scale(run: Run, kinds: dict[str, int], dominant: tuple[int, float] | None,
+                      p: Params) -> Iterator[Fact]:
     """Std drift across hidden layers, judged on the first probe points (the init, where
     CS231n reads it; trained layers may legitimately differ in scale), and mean |activation|."""
     tail, head = p["tail_points"], p["head_points"]
-    stds = _hidden(_layer_series(run, "act_std"), kinds)
+    stds = _hidden(_layer_series(run, "act_std"), kinds, dominant)
     if len(stds) >= 2:
         names = list(stds)
         first, last = (max(float(np.median(stds[n][1][:head])), 0.0)
@@ -135,7 +156,7 @@ def _activation_scale(run: Run, kinds: dict[str, int], p: Params) -> Iterator[Fa
             collapse = last <= p["std_collapse"] * first or last >= first / p["std_collapse"]
             yield log_fact("activation_std_collapse", bool(collapse), text, "probe")
             yield log_fact("activation_std_ratio", last / first, text, "probe")
-    means = _hidden(_layer_series(run, "act_mean"), kinds)
+    means = _hidden(_layer_series(run, "act_mean"), kinds, dominant)
     if means:
         layer, value = max(((k, abs(_tail(v, tail))) for k, v in means.items()),
                            key=lambda kv: kv[1])

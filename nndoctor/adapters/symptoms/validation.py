@@ -34,8 +34,8 @@ def _scale(train: Curve, p: Params) -> float:
 def train_val(run: Run, p: Params) -> Iterator[Fact]:
     train = _curve(run, "train_loss", p["min_points"])
     val = _curve(run, "val_loss", p["min_val_points"])
-    train_acc = _curve(run, "train_acc", 2)
-    val_acc = _curve(run, "val_acc", 2)
+    train_acc = _curve(run, "train_acc", p["min_acc_points"])
+    val_acc = _curve(run, "val_acc", p["min_acc_points"])
     if val_acc is not None:
         yield log_fact("val_accuracy", val_acc.level_end(),
                        f"final val_acc {num(val_acc.level_end())} (median of the last 10 % of "

@@ -41,6 +41,7 @@ def entry_prompt(entry: Entry, width: int = 72) -> Content:
 class AnswersScreen(AppScreen):
     """Enter changes the highlighted fact (with a what-if preview); Delete forgets an answer."""
 
+    KEYS_TITLE = "Your answers"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back"),
         Binding("delete,x", "retract", "Forget"),

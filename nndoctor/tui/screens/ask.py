@@ -8,13 +8,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.widgets import Footer, Header
 
 from nndoctor.engine.facts import FactError
 from nndoctor.sanitize import clean
 from nndoctor.tui.messages import AnswerChosen, CauseChosen
 from nndoctor.tui.screens.base import AppScreen
-from nndoctor.tui.widgets.question import QuestionView
+from nndoctor.tui.widgets.question import QuestionView, WhyView
 from nndoctor.tui.widgets.ranking import RankingList
 from nndoctor.tui.widgets.status import MovesView, ProgressView
 
@@ -27,6 +28,7 @@ DONE = ("[b]Nothing left to ask[/b] that would move the ranking.\n\n"
 class AskScreen(AppScreen):
     """Ask one question at a time; every answer re-ranks the causes."""
 
+    KEYS_TITLE = "The interview"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("w", "toggle_why", "Why?"),
         Binding("u", "undo", "Undo"),
@@ -43,13 +45,17 @@ class AskScreen(AppScreen):
                 yield ProgressView(id="progress")
                 with VerticalScroll(id="question-scroll", can_focus=False):
                     yield QuestionView(id="question")
+                yield WhyView(id="why-scroll")
             with Vertical(id="ranking-pane") as pane:
                 pane.border_title = "Likely causes"
                 yield RankingList(id="ranking")
                 yield MovesView(id="moves")
         yield Footer(compact=True)
 
+    show_why: reactive[bool] = reactive(False)
+
     def on_mount(self) -> None:
+        self.watch_show_why(self.show_why)
         if self.nnd.interview is None:  # a still text, not a spinner: the GIL goes to loading
             self.query_one(QuestionView).show(None, LOADING)
         else:
@@ -58,7 +64,10 @@ class AskScreen(AppScreen):
     def refresh_view(self) -> None:
         interview = self.interview
         self.query_one(ProgressView).show(interview.progress())
-        self.query_one(QuestionView).show(interview.prompt(), DONE)
+        prompt = interview.prompt()
+        self.query_one(QuestionView).show(prompt, DONE)
+        self.query_one(WhyView).show(prompt)
+        self.watch_show_why(self.show_why)
         moves = {m.cause: m for m in interview.last_change.moves} if interview.last_change else {}
         ranking = self.query_one(RankingList)
         ranking.show(interview.diagnosis.causes, moves)
@@ -100,8 +109,16 @@ class AskScreen(AppScreen):
         return True
 
     def action_toggle_why(self) -> None:
-        view = self.query_one(QuestionView)
-        view.show_why = not view.show_why
+        self.show_why = not self.show_why
+
+    def watch_show_why(self, show: bool) -> None:
+        """WHY opens below the question in a region of its own; the help text folds away and the
+        choices list shortens so the question and the highlighted choice stay in view."""
+        interview = self.nnd.interview
+        shown = show and interview is not None and interview.question is not None
+        self.query_one(WhyView).display = shown
+        self.query_one("#interview-pane").set_class(shown, "-why-open")
+        self.query_one("#question-scroll").scroll_home(animate=False)
 
     def action_undo(self) -> None:
         if self.nnd.interview is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual.screen import Screen
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 class AppScreen(Screen[None]):
     """A full screen that renders from the app's :class:`Interview`."""
+
+    KEYS_TITLE: ClassVar[str] = "This screen"  # the heading of its keys in the help (?)
 
     @property
     def nnd(self) -> NNDoctorApp:

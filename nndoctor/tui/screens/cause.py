@@ -16,6 +16,7 @@ from nndoctor.tui.widgets.detail import CauseDetail
 class CauseScreen(AppScreen):
     """The detail of a cause, scrollable; Escape goes back."""
 
+    KEYS_TITLE = "One cause"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,backspace", "app.pop_screen", "Back")]
 
     def __init__(self, cause_id: str) -> None:

@@ -18,6 +18,7 @@ from nndoctor.tui.widgets.text import band_content, bar
 class CausesScreen(AppScreen):
     """All causes, highest score first; Enter opens one."""
 
+    KEYS_TITLE = "All causes"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def compose(self) -> ComposeResult:

@@ -17,6 +17,7 @@ from nndoctor.tui.widgets.curves import (
     Mark,
     curve_groups,
     curve_widget,
+    held_symptoms,
     log_scale,
     plotext_available,
 )
@@ -25,6 +26,7 @@ from nndoctor.tui.widgets.curves import (
 class CurvesScreen(AppScreen):
     """Charts of the loaded run (plotext, or sparklines without textual-plotext)."""
 
+    KEYS_TITLE = "Curves"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     def __init__(self, use_plotext: bool | None = None) -> None:
@@ -41,7 +43,9 @@ class CurvesScreen(AppScreen):
         else:
             from nndoctor.report.common import symptom_marks
 
-            marks = [Mark(*m) for m in symptom_marks(interview.report(questions=0))]
+            report = interview.report(questions=0)
+            held = held_symptoms(report.diagnosis)
+            marks = [Mark(*m) for m in symptom_marks(report) if m[2] in held]
             groups = curve_groups(run, marks)
             if not groups:
                 yield Static(f"{clean_markup(run.name)}: no loss, accuracy, lr or grad-norm "

@@ -1,11 +1,11 @@
-"""One question: its text, help, WHY, the choices (plus "don't know") and a number box."""
+"""One question: its text, help, the choices (plus "don't know") and a number box; and the
+WHY of a question, shown beside it in a region of its own."""
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.reactive import reactive
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -19,8 +19,6 @@ RETRACT = "__retract__"  # the extra choice of the change-an-answer dialog
 class QuestionView(Vertical):
     """Shows a :class:`Prompt`; picking a choice or typing a number posts :class:`AnswerChosen`."""
 
-    show_why: reactive[bool] = reactive(False)
-
     def __init__(self, *, retract: bool = False, id: str | None = None) -> None:
         super().__init__(id=id)
         self.prompt: Prompt | None = None
@@ -32,7 +30,6 @@ class QuestionView(Vertical):
         yield OptionList(id="q-choices")
         yield Input(id="q-number", type="number", placeholder="type a number, Enter")
         yield Static(id="q-error", classes="error")
-        yield Static(id="q-why", classes="why")
 
     def show(self, prompt: Prompt | None, empty: str = "") -> None:
         """Display a prompt, or the ``empty`` text when there is none."""
@@ -44,16 +41,13 @@ class QuestionView(Vertical):
         choices.clear_options()
         if prompt is None:
             text.update(empty)
-            for wid in ("#q-help", "#q-why"):
-                self.query_one(wid, Static).update("")
+            self.query_one("#q-help", Static).update("")
             choices.display = number.display = False
             return
         current = (Content.from_markup("\n[$text-muted]now:[/] [b]$c[/b]", c=prompt.current)
                    if prompt.current else Content(""))
         text.update(Content.assemble(Content.from_markup("[b]$t[/b]", t=prompt.text), current))
         self.query_one("#q-help", Static).update(prompt.help)
-        why = prompt.why or "It is one of the facts the rules test."
-        self.query_one("#q-why", Static).update(Content.from_markup("[b]Why:[/b] $w", w=why))
         unit = f" ({prompt.unit})" if prompt.unit else ""
         options = [Option(label, id=f"v:{value}") for value, label in prompt.choices]
         options.append(Option("Don't know", id=DONT_KNOW))
@@ -65,7 +59,6 @@ class QuestionView(Vertical):
         number.display = prompt.number
         number.value = ""
         number.placeholder = f"or type a number{unit}, Enter"
-        self.watch_show_why(self.show_why)
 
     def _index_of(self, label: str | None) -> int:
         if self.prompt is None or label is None:
@@ -80,12 +73,6 @@ class QuestionView(Vertical):
 
     def focus_choices(self) -> None:
         self.query_one("#q-choices", OptionList).focus()
-
-    def watch_show_why(self, show: bool) -> None:
-        why = self.query_one("#q-why", Static)
-        why.display = show and self.prompt is not None
-        if why.display:
-            self.call_after_refresh(why.scroll_visible, animate=False)
 
     @staticmethod
     def _value(option_id: str | None) -> str | None:
@@ -113,3 +100,16 @@ class QuestionView(Vertical):
             self.show_error("Type a number, or pick a choice above.")
             return
         self.post_message(AnswerChosen(self.prompt.fact, event.value.strip()))
+
+
+class WhyView(VerticalScroll):
+    """Why the question is asked: which hypotheses it separates. It scrolls on its own, so the
+    question and its choices stay in view above it."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="q-why", classes="why")
+
+    def show(self, prompt: Prompt | None) -> None:
+        why = (prompt.why if prompt else "") or "It is one of the facts the rules test."
+        self.query_one("#q-why", Static).update(Content.from_markup("[b]Why:[/b] $w", w=why))
+        self.scroll_home(animate=False)
