@@ -60,7 +60,8 @@ def cause_blocks(interview: Interview, cause_id: str) -> list[Block]:
     if len(not_fired) > MAX_NOT_FIRED:
         blocks.append(("fact", Content(f"… and {len(not_fired) - MAX_NOT_FIRED} more rules")))
     blocks.append(("heading", Content("Fixes, in order")))
-    for i, fix in enumerate(spec.fixes, 1):
+    fixes = ranked.fixes if ranked is not None else spec.fixes  # ranked: fitted to the run
+    for i, fix in enumerate(fixes, 1):
         effort = f" ({fix.effort} effort)" if fix.effort != "low" else ""
         blocks.append(("fix", Content.from_markup("[b]$n.[/b] $a[$text-muted]$e[/]", n=str(i),
                                                   a=" ".join(fix.action.split()), e=effort)))
