@@ -1,0 +1,494 @@
+"""Fine-tuning and large-model training signatures (issue 17), read off what HF/Lightning log.
+
+The setup (pretrained checkpoint, precision, gradient accumulation) comes from the run's
+configuration (readers/_setup.py); the rest from the curves: loss spikes against a running
+median, gradient overflow while the logged loss stays finite, learning-rate schedules that do not
+fit the run, a loss that collapses to ~0 in a few steps, a training loss at a whole multiple of
+the validation loss, a training loss that drops in steps at epoch boundaries, and several
+evaluation sets moving apart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from nndoctor.adapters.run import Run, Series
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    num,
+    pct,
+)
+from nndoctor.adapters.symptoms.context import OPTIMIZERS, _number
+from nndoctor.engine.facts import Fact
+
+MAX_POINTS = 100_000  # spike detection sees single points; longer curves are bucket medians
+_EVAL_SET = re.compile(r"^(?:eval|val|validation)[_/]([a-z0-9][a-z0-9_\-]*?)[_/]loss$")
+# Hugging Face model types that are not transformers (every other model_type is one)
+NOT_TRANSFORMERS = {**dict.fromkeys(("resnet", "convnext", "convnextv2", "regnet", "efficientnet",
+                                     "mobilenet_v1", "mobilenet_v2", "bit", "van"), "cnn"),
+                    **dict.fromkeys(("mamba", "mamba2", "falcon_mamba", "rwkv"), "other")}
+_LOSS_SCALE = re.compile(r"(^|[/_])(loss_scale|grad_scale|loss_scaler|scaler[/_]scale|amp[/_]scale"
+                         r"|loss_scaling)$")
+
+
+# ------------------------------------------------------------------------------ setup
+
+
+@detector("finetune_setup", produces=("pretrained_model", "mixed_precision",
+                                      "grad_accumulation_steps", "causal_lm", "architecture"))
+def finetune_setup(run: Run, p: Params) -> Iterator[Fact]:
+    ctx = run.context
+    name = ctx.get("pretrained_model")
+    if isinstance(name, str) and name:
+        yield log_fact("pretrained_model", True,
+                       f"the configuration names the checkpoint {name!r} it starts from", "config")
+    precision = ctx.get("precision")
+    if precision in ("fp16", "bf16", "fp32"):
+        yield log_fact("mixed_precision", precision,
+                       f"the configuration sets {precision} training", "config")
+    steps = ctx.get("grad_accumulation_steps")
+    if isinstance(steps, int) and steps >= 1:
+        yield log_fact("grad_accumulation_steps", float(steps),
+                       f"gradient_accumulation_steps = {steps} in the configuration", "config")
+    causal = ctx.get("causal_lm")
+    if isinstance(causal, bool):
+        kind = ctx.get("model_type") or "the model"
+        yield log_fact("causal_lm", causal,
+                       f"{kind} is {'a' if causal else 'not a'} causal language model "
+                       "(architectures in its config)", "config")
+    model_type = ctx.get("model_type")
+    if isinstance(model_type, str):
+        family = NOT_TRANSFORMERS.get(model_type.lower(), "transformer")
+        yield log_fact("architecture", family,
+                       f"model_type = {model_type} in the Hugging Face config", "config")
+
+
+# ------------------------------------------------------------------------------ loss spikes
+
+
+def _spike_curve(run: Run) -> Curve | None:
+    curve = Curve.of(run.get("train_loss"), "train_loss", MAX_POINTS)
+    if curve is None:
+        return None
+    positive = curve.values > 0
+    return Curve(curve.tag, curve.steps[positive], curve.values[positive])
+
+
+@detector("loss_spikes", produces=("loss_spikes", "loss_spikes_recover", "loss_spike_count"))
+def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
+    """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
+    before them (that median floored at ``floor_share`` of the start level) and, in log units,
+    ≥ ``spike_tail``× the curve's own 98th-percentile upward swing, so heavy-tailed noise is no
+    spike; consecutive spike points are one episode. An episode recovers when the loss is back
+    within ``recover_margin`` of the pre-spike median within ``recover_points`` points."""
+    curve = _spike_curve(run)
+    window = int(p["window"])
+    if curve is None or len(curve) < max(int(p["min_points"]), window + 2):
+        return
+    values = curve.values
+    start = float(np.median(values[:window]))
+    ref = np.maximum(curve.trailing_median(window), p["floor_share"] * start)
+    valid = np.isfinite(ref)
+    resid = np.zeros(len(curve))
+    resid[valid] = np.log(values[valid] / ref[valid])
+    upward = resid[valid & (resid > 0)]  # spikes go up; a fast early fall is no noise
+    noise = float(np.quantile(upward, p["noise_quantile"])) if upward.size else 0.0
+    bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
+    hot = valid & (resid >= bar)
+    span = f"train_loss, {curve.span()}"
+    episodes = _episodes(np.flatnonzero(hot))
+    if len(np.flatnonzero(hot)) > p["max_share"] * len(curve):
+        yield log_fact("loss_spikes", False,
+                       f"{int(hot.sum())} of {len(curve)} points stand ≥ {np.exp(bar):.2f}× above "
+                       "their running median: too many for spikes - the loss is noisy or "
+                       "oscillating", span)
+        return
+    if not episodes:
+        yield log_fact("loss_spikes", False,
+                       f"no point of train_loss stands ≥ {np.exp(bar):.2f}× above the median of "
+                       f"the {window} points before it", span)
+        return
+    recovered, details = [], []
+    for lo, hi in episodes:
+        peak = lo + int(np.argmax(values[lo:hi + 1]))
+        before = float(ref[lo])
+        after = values[hi + 1: hi + 1 + int(p["recover_points"])]
+        back = bool(after.size and after.min() <= (1 + p["recover_margin"]) * before)
+        recovered.append(back)
+        details.append((float(values[peak] / before), int(curve.steps[peak]), values[peak],
+                        before, back))
+    ratio, step, value, before, _ = max(details)
+    count = len(episodes)
+    text = (f"{count} spike{'s' if count > 1 else ''} of train_loss; the largest at step {step}: "
+            f"{num(float(value))}, {ratio:.1f}× the median {num(before)} of the {window} points "
+            f"before; {sum(recovered)} of {count} recovered within {int(p['recover_points'])} "
+            "points")
+    yield log_fact("loss_spikes", True, text, span,
+                   certainty=graded(np.log(ratio), np.log(p["spike_ratio"]),
+                                    np.log(p["strong_ratio"])))
+    yield log_fact("loss_spike_count", float(count), text, span)
+    yield log_fact("loss_spikes_recover", bool(all(recovered)),
+                   f"{sum(recovered)} of {count} spike episodes came back within "
+                   f"{pct(p['recover_margin'])} of the pre-spike median within "
+                   f"{int(p['recover_points'])} points", span)
+
+
+def _episodes(hot: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive indices → (first, last)."""
+    if hot.size == 0:
+        return []
+    cuts = np.flatnonzero(np.diff(hot) > 1)
+    starts = np.concatenate(([hot[0]], hot[cuts + 1]))
+    ends = np.concatenate((hot[cuts], [hot[-1]]))
+    return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+# ------------------------------------------------------------------------------ precision
+
+
+@detector("precision_overflow", produces=("grad_norm_nonfinite_loss_finite", "grad_overflow_share",
+                                          "loss_scale_collapsed"))
+def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
+    """Non-finite gradient norms while training goes on: the logged loss stays finite and keeps
+    changing (not the 0.0 a NaN-filtered dead run logs), so the optimizer skipped those steps -
+    what a float16 GradScaler does on overflow. A few at the very start are the scaler
+    calibrating (it starts at 2^16 and halves); beyond ``calibration_points`` they count."""
+    yield from _loss_scale(run, p)
+    grad, loss = run.get("grad_norm"), run.get("train_loss")
+    if grad is None or len(grad) < p["min_points"] or loss is None or len(loss) == 0:
+        return
+    bad = ~np.isfinite(grad.values)
+    share = float(bad.mean())
+    span = f"grad_norm, steps {int(grad.steps[0])}-{int(grad.steps[-1])}"
+    yield log_fact("grad_overflow_share", share,
+                   f"{int(bad.sum())} of {len(grad)} logged grad_norm values are NaN/Inf", span)
+    late = np.flatnonzero(bad)
+    late = late[late >= p["calibration_points"]]
+    finite_loss = bool(np.isfinite(loss.values).all())
+    after = loss.values[loss.steps >= (grad.steps[late[0]] if late.size else 0)]
+    alive = bool(after.size >= 2 and np.unique(after[np.isfinite(after)]).size > 1
+                 and np.any(after != 0.0))
+    if late.size < p["min_overflows"] or not finite_loss:
+        yield log_fact("grad_norm_nonfinite_loss_finite", False,
+                       f"{late.size} NaN/Inf grad_norm values after the first "
+                       f"{int(p['calibration_points'])} logged points"
+                       + ("" if finite_loss else "; the loss itself is NaN/Inf"), span)
+        return
+    steps = grad.steps[late]
+    text = (f"grad_norm is NaN/Inf at {late.size} of {len(grad)} logged steps (first at step "
+            f"{int(steps[0])}, last at {int(steps[-1])}) while every logged train_loss is finite"
+            + (" and keeps changing: the optimizer skips those steps, as a float16 loss scaler "
+               "does on overflow" if alive else " but stuck (0.0 or constant): the weights are "
+               "likely NaN and the NaN filter hides it"))
+    yield log_fact("grad_norm_nonfinite_loss_finite", True, text, span,
+                   certainty=graded(late.size / len(grad), p["min_share"], p["strong_share"])
+                   if alive else 0.5)
+
+
+def _loss_scale(run: Run, p: Params) -> Iterator[Fact]:
+    """A logged loss scale (DeepSpeed ``loss_scale``, a GradScaler's ``scale``) that collapses:
+    ends ≤ ``scale_floor`` or ≥ ``scale_drop``× below its maximum."""
+    for name, series in run.series.items():
+        if not _LOSS_SCALE.search(name) or len(series) < 2:
+            continue
+        curve = Curve.of(series, name)
+        if curve is None or len(curve) < 2:
+            continue
+        top, end = float(curve.values.max()), float(curve.values[-1])
+        collapsed = end <= p["scale_floor"] or (end > 0 and top / end >= p["scale_drop"])
+        yield log_fact("loss_scale_collapsed", bool(collapsed),
+                       f"{name} fell from its maximum {num(top)} to {num(end)} at step "
+                       f"{int(curve.steps[-1])}" if collapsed else
+                       f"{name} ends at {num(end)} (maximum {num(top)})", f"{name}, {curve.span()}")
+        return
+
+
+# ------------------------------------------------------------------------------ LR schedule
+
+
+@detector("lr_schedule_fit", produces=("warmup_fraction", "lr_still_rising_at_end",
+                                       "lr_schedule_ends_early", "lr_never_decays"))
+def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
+    """Whether the logged schedule fits the run: the warm-up's share of the run, a warm-up that
+    never ends, a schedule that reaches exactly 0 and stays there (its horizon shorter than the
+    run: max_steps vs epochs), a rate that never decays."""
+    lr = Curve.of(run.get("lr"), "lr")
+    if lr is None or len(lr) < p["min_points"]:
+        return
+    values, steps = lr.values, lr.steps
+    peak = float(values.max())
+    if peak <= 0:
+        return
+    first_peak = int(np.flatnonzero(values >= (1 - p["peak_tolerance"]) * peak)[0])
+    length = max(int(steps[-1] - steps[0]), 1)
+    warm = values[0] <= p["warmup_start"] * peak and first_peak > 0
+    share = (int(steps[first_peak] - steps[0]) / length) if warm else 0.0
+    yield log_fact("warmup_fraction", round(share, 4),
+                   f"lr rises from {num(float(values[0]))} to its peak {num(peak)} by step "
+                   f"{int(steps[first_peak])}: {pct(share)} of the logged run"
+                   if warm else f"lr starts at {num(float(values[0]))}, no warm-up",
+                   f"lr, {lr.span()}")
+    tail = values[-max(2, int(len(lr) * p["tail_fraction"])):]
+    rising = bool(warm and share >= p["rising_share"] and np.all(np.diff(tail) >= 0)
+                  and tail[-1] > tail[0])
+    yield log_fact("lr_still_rising_at_end", rising,
+                   f"lr is still rising at the last logged step {int(steps[-1])} ({num(peak)}, "
+                   f"warming up for {pct(share)} of the run): the warm-up is longer than the run"
+                   if rising else f"lr peaks at step {int(steps[first_peak])} of "
+                   f"{int(steps[-1])}", f"lr, {lr.span()}")
+    zero = np.flatnonzero(values[first_peak:] <= p["zero_abs"]) + first_peak
+    ends = False
+    if zero.size and np.all(values[zero[0]:] <= p["zero_abs"]):
+        held = int(steps[-1] - steps[zero[0]]) / length
+        ends = held >= p["zero_share"]
+        yield log_fact("lr_schedule_ends_early", bool(ends),
+                       f"lr reached 0 at step {int(steps[zero[0]])} and stayed 0 for the last "
+                       f"{pct(held)} of the run: the schedule's horizon is shorter than the "
+                       "training" if ends else f"lr reaches 0 at step {int(steps[zero[0]])}, "
+                       "the end of its schedule", f"lr, {lr.span()}")
+    else:
+        yield log_fact("lr_schedule_ends_early", False,
+                       f"lr ends at {num(float(values[-1]))}, not 0", f"lr, {lr.span()}")
+    after = values[first_peak:]
+    never = bool(len(after) >= p["min_points"] and after.min() >= p["decay_share"] * peak
+                 and not rising)
+    yield log_fact("lr_never_decays", never,
+                   f"lr stays within {pct(1 - p['decay_share'])} of its peak {num(peak)} from "
+                   f"step {int(steps[first_peak])} to the end: no decay" if never else
+                   f"lr falls to {num(float(after.min()))} after its peak {num(peak)}",
+                   f"lr, {lr.span()}")
+
+
+@detector("lr_finetune_range", produces=("lr_vs_finetune_range",))
+def lr_finetune_range(run: Run, p: Params) -> Iterator[Fact]:
+    """The peak learning rate against the usual range for fine-tuning a pretrained model with
+    AdamW (or SGD), which lies well below the from-scratch range (lr_range)."""
+    if run.context.get("_rl"):
+        return  # RL fine-tunes run at 1e-6-ish rates by design
+    series = run.get("lr")
+    finite = series.values[np.isfinite(series.values)] if series is not None else np.array([])
+    lr = float(finite.max()) if finite.size else _number(run.context.get("lr"))
+    if lr is None or lr <= 0:
+        return
+    raw = str(run.context.get("optimizer", "")).lower()
+    optimizer = OPTIMIZERS.get(raw.split(".")[-1]) or _hf_optimizer(raw)
+    family = "sgd" if optimizer in ("sgd", "sgd_momentum") else "adam" if optimizer in (
+        None, "adam") else None
+    if family is None:
+        return
+    bounds = [p[f"{family}_{b}"] for b in ("far_low", "low", "high", "far_high")]
+    band = ("far_below" if lr < bounds[0] else "below" if lr < bounds[1] else
+            "typical" if lr <= bounds[2] else "above" if lr <= bounds[3] else "far_above")
+    name = "SGD" if family == "sgd" else "AdamW"
+    yield log_fact("lr_vs_finetune_range", band,
+                   f"peak lr {num(lr)} is {band.replace('_', ' ')} the usual {name} fine-tuning "
+                   f"range {num(bounds[1])}-{num(bounds[2])}", "lr",
+                   certainty=1.0 if optimizer else p["unknown_optimizer_certainty"])
+
+
+def _hf_optimizer(name: str) -> str | None:
+    """Hugging Face ``optim`` names (adamw_torch, adamw_torch_fused, paged_adamw_8bit, sgd)."""
+    if "adam" in name:
+        return "adam"
+    if name.startswith("sgd"):
+        return "sgd"
+    return "other" if name else None
+
+
+# ------------------------------------------------------------------------------ label leak
+
+
+@detector("label_leak", produces=("loss_collapses_to_zero_fast", "loss_zero_from_start"))
+def label_leak(run: Run, p: Params) -> Iterator[Fact]:
+    """A loss that falls to ~0 within the first ``fast_share`` of the run and stays there (the
+    labels are visible in the input), or that is exactly 0 from the first logged step (every
+    label masked: HF's NaN filter logs 0.0)."""
+    curve = Curve.of(run.get("train_loss"), "train_loss")
+    if curve is None or len(curve) < p["min_points"]:
+        return
+    values = curve.values
+    span = f"train_loss, {curve.span()}"
+    head = values[: max(1, int(p["start_points"]))]
+    yield log_fact("loss_zero_from_start", bool(np.all(head == 0.0)),
+                   f"train_loss is exactly 0 at the first {head.size} logged steps"
+                   if np.all(head == 0.0) else f"train_loss starts at {num(float(values[0]))}",
+                   span)
+    start = float(np.median(head))
+    if start <= p["min_start"]:
+        return
+    level = max(p["zero_abs"], p["zero_share"] * start)
+    low = np.flatnonzero(values <= level)
+    k = int(low[0]) if low.size else len(values)
+    at = (curve.steps[k] - curve.steps[0]) / max(int(curve.steps[-1] - curve.steps[0]), 1) \
+        if k < len(values) else 1.0
+    rest = values[k:]
+    fast = bool(k < len(values) and at <= p["fast_share"] and np.median(rest) <= level)
+    yield log_fact("loss_collapses_to_zero_fast", fast,
+                   f"train_loss fell from {num(start)} to {num(float(values[k]))} by step "
+                   f"{int(curve.steps[k])} ({pct(at)} of the run) and stayed near 0 (median "
+                   f"{num(float(np.median(rest)))} after)" if fast else
+                   f"train_loss ends at {num(float(values[-1]))} from {num(start)}", span)
+
+
+# ------------------------------------------------------------------------------ accumulation
+
+
+@detector("accumulation_scale", produces=("train_val_loss_ratio", "train_loss_multiple_of_val"))
+def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
+    """The training loss over the validation loss at each evaluation (train = median of its
+    points up to the evaluation since the previous one): a stable ratio near a whole number ≥ 2
+    from the first evaluation on is a loss summed over accumulation steps instead of averaged."""
+    train, val = Curve.of(run.get("train_loss"), "train_loss"), Curve.of(run.get("val_loss"),
+                                                                         "val_loss")
+    if train is None or val is None or len(val) < p["min_val_points"] or len(train) < 2:
+        return
+    ratios, prev = [], -np.inf
+    for step, v in zip(val.steps, val.values, strict=True):
+        near = train.values[(train.steps <= step) & (train.steps > prev)]
+        prev = step
+        if near.size and v > 0:
+            ratios.append(float(np.median(near[-int(p["train_points"]):])) / float(v))
+    if len(ratios) < p["min_val_points"]:
+        return
+    ratio = np.asarray(ratios)
+    middle = float(np.median(ratio))
+    spread = float(np.quantile(ratio, 0.9) - np.quantile(ratio, 0.1)) / max(middle, 1e-12)
+    whole = round(middle)
+    near_whole = whole >= 2 and abs(middle - whole) <= p["whole_tolerance"] * whole
+    first = abs(ratio[0] - whole) <= p["whole_tolerance"] * max(whole, 1)
+    multiple = bool(near_whole and first and spread <= p["max_spread"])
+    span = f"train_loss / val_loss at {len(ratio)} evaluations, steps {int(val.steps[0])}-" \
+           f"{int(val.steps[-1])}"
+    yield log_fact("train_val_loss_ratio", round(middle, 4),
+                   f"train_loss is {middle:.2f}× val_loss (median of {len(ratio)} evaluations, "
+                   f"first {ratio[0]:.2f}, spread ±{pct(spread / 2)})", span)
+    yield log_fact("train_loss_multiple_of_val", multiple,
+                   f"train_loss stays {middle:.2f}× ≈ {whole}× the validation loss from the first "
+                   f"evaluation on (spread ±{pct(spread / 2)}): a loss summed over {whole} steps"
+                   if multiple else f"train_loss / val_loss is {middle:.2f} (first "
+                   f"{ratio[0]:.2f}, spread ±{pct(spread / 2)}): not a steady whole multiple",
+                   span)
+
+
+# ------------------------------------------------------------------------------ epochs
+
+
+def _steps_per_epoch(run: Run) -> int | None:
+    spe = run.context.get("steps_per_epoch")
+    return spe if isinstance(spe, int) and spe > 0 else None
+
+
+@detector("epoch_memorisation", produces=("epoch_step_drops", "val_min_at_first_epoch"))
+def epoch_memorisation(run: Run, p: Params) -> Iterator[Fact]:
+    """Multi-epoch memorisation: the training loss drops in a step at each epoch boundary (the
+    examples are seen again) while it stays level within the epochs; the validation minimum at
+    about the end of the first epoch."""
+    spe = _steps_per_epoch(run)
+    train = Curve.of(run.get("train_loss"), "train_loss")
+    if spe is None or train is None or len(train) < p["min_points"]:
+        return
+    epochs = int(train.steps[-1] // spe)
+    if epochs < p["min_epochs"]:
+        return
+    yield from _val_minimum(run, spe, epochs, p)
+    edge = p["edge_share"]
+    drops, within = [], []
+    for e in range(1, epochs):
+        b = e * spe
+        prev = train.values[(train.steps > b - edge * spe) & (train.steps <= b)]
+        nxt = train.values[(train.steps > b) & (train.steps <= b + edge * spe)]
+        inside = train.values[(train.steps > b - spe) & (train.steps <= b - (1 - edge) * spe)]
+        if min(prev.size, nxt.size, inside.size) < p["edge_points"]:
+            continue
+        before = float(np.median(prev))
+        drops.append(1 - float(np.median(nxt)) / before)
+        within.append(1 - before / float(np.median(inside)))
+    if len(drops) < p["min_boundaries"]:
+        return
+    drop, inner = np.asarray(drops), np.asarray(within)
+    stepped = (drop >= p["min_drop"]) & (drop >= p["contrast"] * np.maximum(inner, 0))
+    found = bool(stepped.sum() >= p["min_boundaries"] and stepped.mean() >= p["boundary_share"])
+    span = f"train_loss, {train.span()} ({spe} steps per epoch)"
+    yield log_fact("epoch_step_drops", found,
+                   f"train_loss drops {pct(float(np.median(drop[stepped])))} (median) at "
+                   f"{int(stepped.sum())} of {len(drop)} epoch boundaries while it falls "
+                   f"{pct(float(np.median(inner[stepped])))} within the epochs: the model "
+                   "memorises the examples it sees again" if found else
+                   f"train_loss changes {pct(float(np.median(drop)))} at epoch boundaries vs "
+                   f"{pct(float(np.median(inner)))} within epochs: no step pattern", span,
+                   certainty=graded(float(np.median(drop[stepped])), p["min_drop"],
+                                    p["strong_drop"]) if found else 1.0)
+
+
+def _val_minimum(run: Run, spe: int, epochs: int, p: Params) -> Iterator[Fact]:
+    val = Curve.of(run.get("val_loss"), "val_loss")
+    if val is None or len(val) < p["min_val_points"]:
+        return
+    k = int(np.argmin(val.values))
+    at_epoch = float(val.steps[k]) / spe
+    best, last = float(val.values[k]), float(np.median(val.values[-2:]))
+    rise = (last - best) / max(abs(best), 1e-12)
+    early = bool(at_epoch <= p["first_epoch_by"] and rise >= p["val_rise"] and k < len(val) - 1)
+    yield log_fact("val_min_at_first_epoch", early,
+                   f"val_loss is lowest ({num(best)}) at epoch {at_epoch:.2f} of {epochs} and "
+                   f"ends {pct(rise)} above it" if early else
+                   f"val_loss is lowest at epoch {at_epoch:.2f} of {epochs} (ends {rise:+.0%} "
+                   "from it)", f"val_loss, {val.span()}",
+                   certainty=graded(rise, p["val_rise"], p["val_rise_strong"]) if early else 1.0)
+
+
+# ------------------------------------------------------------------------------ eval sets
+
+
+def eval_sets(run: Run) -> dict[str, Series]:
+    """Validation series per named evaluation set (HF ``eval_<set>_loss`` with a dict of
+    eval datasets, ``eval/<set>_loss`` in TensorBoard), one per set name."""
+    found: dict[str, Series] = {}
+    for name, series in run.series.items():
+        tag = (series.source_tag or name).strip().lower() if name == "val_loss" else name
+        m = _EVAL_SET.match(tag)
+        if m and len(series) and m.group(1) not in found:
+            found[m.group(1)] = series
+    return found
+
+
+@detector("eval_sets", produces=("eval_sets_diverge",))
+def eval_set_divergence(run: Run, p: Params) -> Iterator[Fact]:
+    """Two evaluation sets moving apart: one loss rises ≥ ``rise`` from its first evaluation
+    (never improving by more than ``improve_max`` on the way) while another falls ≥ ``fall`` -
+    the original task forgotten while the new one is learned."""
+    sets = eval_sets(run)
+    if len(sets) < 2:
+        return
+    moves = {}
+    for name, series in sets.items():
+        curve = Curve.of(series, name)
+        if curve is None or len(curve) < p["min_val_points"]:
+            continue
+        start, end = float(curve.values[0]), float(np.median(curve.values[-2:]))
+        best = float(curve.values.min())
+        scale = max(abs(start), 1e-12)
+        moves[name] = ((end - start) / scale, (start - best) / scale, start, end,
+                       int(curve.steps[-1]))
+    if len(moves) < 2:
+        return
+    worse = max(moves, key=lambda k: moves[k][0])
+    better = min(moves, key=lambda k: moves[k][0])
+    up, dip = moves[worse][0], moves[worse][1]
+    down = -moves[better][0]
+    diverge = bool(up >= p["rise"] and dip <= p["improve_max"] and down >= p["fall"])
+    yield log_fact("eval_sets_diverge", diverge,
+                   f"eval set {worse!r} loss rose {pct(up)} ({num(moves[worse][2])} → "
+                   f"{num(moves[worse][3])}) from its first evaluation while {better!r} fell "
+                   f"{pct(down)} ({num(moves[better][2])} → {num(moves[better][3])})"
+                   if diverge else f"eval sets {', '.join(sorted(moves))}: {worse!r} changed "
+                   f"{up:+.0%}, {better!r} {-down:+.0%}", "eval sets",
+                   certainty=graded(min(up / p["rise"], down / p["fall"]), 1.0,
+                                    p["strong_factor"]) if diverge else 1.0)
