@@ -25,7 +25,7 @@ from nndoctor.adapters.symptoms.base import (
     num,
     pct,
 )
-from nndoctor.adapters.symptoms.context import OPTIMIZERS, _number
+from nndoctor.adapters.symptoms.context import _number
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 100_000  # spike detection sees single points; longer curves are bucket medians
@@ -243,9 +243,9 @@ def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
                    f"warming up for {pct(share)} of the run): the warm-up is longer than the run"
                    if rising else f"lr peaks at step {int(steps[first_peak])} of "
                    f"{int(steps[-1])}", f"lr, {lr.span()}")
-    zero = np.flatnonzero(values[first_peak:] <= p["zero_abs"]) + first_peak
+    zero = np.flatnonzero(values[first_peak:] <= 0.0) + first_peak  # exactly 0: the horizon
     ends = False
-    if zero.size and np.all(values[zero[0]:] <= p["zero_abs"]):
+    if zero.size and np.all(values[zero[0]:] <= 0.0):
         held = int(steps[-1] - steps[zero[0]]) / length
         ends = held >= p["zero_share"]
         yield log_fact("lr_schedule_ends_early", bool(ends),
@@ -266,50 +266,14 @@ def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
                    f"lr, {lr.span()}")
 
 
-@detector("lr_finetune_range", produces=("lr_vs_finetune_range",))
-def lr_finetune_range(run: Run, p: Params) -> Iterator[Fact]:
-    """The peak learning rate against the usual range for fine-tuning a pretrained model with
-    AdamW (or SGD), which lies well below the from-scratch range (lr_range)."""
-    if run.context.get("_rl"):
-        return  # RL fine-tunes run at 1e-6-ish rates by design
-    series = run.get("lr")
-    finite = series.values[np.isfinite(series.values)] if series is not None else np.array([])
-    lr = float(finite.max()) if finite.size else _number(run.context.get("lr"))
-    if lr is None or lr <= 0:
-        return
-    raw = str(run.context.get("optimizer", "")).lower()
-    optimizer = OPTIMIZERS.get(raw.split(".")[-1]) or _hf_optimizer(raw)
-    family = "sgd" if optimizer in ("sgd", "sgd_momentum") else "adam" if optimizer in (
-        None, "adam") else None
-    if family is None:
-        return
-    bounds = [p[f"{family}_{b}"] for b in ("far_low", "low", "high", "far_high")]
-    band = ("far_below" if lr < bounds[0] else "below" if lr < bounds[1] else
-            "typical" if lr <= bounds[2] else "above" if lr <= bounds[3] else "far_above")
-    name = "SGD" if family == "sgd" else "AdamW"
-    yield log_fact("lr_vs_finetune_range", band,
-                   f"peak lr {num(lr)} is {band.replace('_', ' ')} the usual {name} fine-tuning "
-                   f"range {num(bounds[1])}-{num(bounds[2])}", "lr",
-                   certainty=1.0 if optimizer else p["unknown_optimizer_certainty"])
-
-
-def _hf_optimizer(name: str) -> str | None:
-    """Hugging Face ``optim`` names (adamw_torch, adamw_torch_fused, paged_adamw_8bit, sgd)."""
-    if "adam" in name:
-        return "adam"
-    if name.startswith("sgd"):
-        return "sgd"
-    return "other" if name else None
-
-
 # ------------------------------------------------------------------------------ label leak
 
 
 @detector("label_leak", produces=("loss_collapses_to_zero_fast", "loss_zero_from_start"))
 def label_leak(run: Run, p: Params) -> Iterator[Fact]:
-    """A loss that falls to ~0 within the first ``fast_share`` of the run and stays there (the
-    labels are visible in the input), or that is exactly 0 from the first logged step (every
-    label masked: HF's NaN filter logs 0.0)."""
+    """A loss that falls to ~0 (≤ ``zero_abs`` and ≤ ``zero_share`` of its start) within the
+    first ``fast_share`` of the run and stays there (the labels are visible in the input), or
+    that is exactly 0 from the first logged step (every label masked: HF's NaN filter logs 0.0)."""
     curve = Curve.of(run.get("train_loss"), "train_loss")
     if curve is None or len(curve) < p["min_points"]:
         return
@@ -323,7 +287,7 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
     start = float(np.median(head))
     if start <= p["min_start"]:
         return
-    level = max(p["zero_abs"], p["zero_share"] * start)
+    level = min(p["zero_abs"], p["zero_share"] * start)  # ~0 in absolute and relative terms
     low = np.flatnonzero(values <= level)
     k = int(low[0]) if low.size else len(values)
     at = (curve.steps[k] - curve.steps[0]) / max(int(curve.steps[-1] - curve.steps[0]), 1) \
@@ -340,7 +304,8 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
 # ------------------------------------------------------------------------------ accumulation
 
 
-@detector("accumulation_scale", produces=("train_val_loss_ratio", "train_loss_multiple_of_val"))
+@detector("accumulation_scale", produces=("train_loss_multiple_of_val",
+                                          "loss_ratio_matches_accumulation"))
 def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
     """The training loss over the validation loss at each evaluation (train = median of its
     points up to the evaluation since the previous one): a stable ratio near a whole number ≥ 2
@@ -366,15 +331,18 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
     multiple = bool(near_whole and first and spread <= p["max_spread"])
     span = f"train_loss / val_loss at {len(ratio)} evaluations, steps {int(val.steps[0])}-" \
            f"{int(val.steps[-1])}"
-    yield log_fact("train_val_loss_ratio", round(middle, 4),
-                   f"train_loss is {middle:.2f}× val_loss (median of {len(ratio)} evaluations, "
-                   f"first {ratio[0]:.2f}, spread ±{pct(spread / 2)})", span)
     yield log_fact("train_loss_multiple_of_val", multiple,
                    f"train_loss stays {middle:.2f}× ≈ {whole}× the validation loss from the first "
                    f"evaluation on (spread ±{pct(spread / 2)}): a loss summed over {whole} steps"
                    if multiple else f"train_loss / val_loss is {middle:.2f} (first "
                    f"{ratio[0]:.2f}, spread ±{pct(spread / 2)}): not a steady whole multiple",
                    span)
+    steps = _number(run.context.get("grad_accumulation_steps"))  # configured, or answered
+    if steps is not None and steps >= 2:
+        matches = bool(multiple and abs(middle - steps) <= p["whole_tolerance"] * steps)
+        yield log_fact("loss_ratio_matches_accumulation", matches,
+                       f"train_loss / val_loss = {middle:.2f} {'≈' if matches else '≠'} "
+                       f"gradient_accumulation_steps = {steps:g}", span)
 
 
 # ------------------------------------------------------------------------------ epochs
@@ -407,13 +375,16 @@ def epoch_memorisation(run: Run, p: Params) -> Iterator[Fact]:
         inside = train.values[(train.steps > b - spe) & (train.steps <= b - (1 - edge) * spe)]
         if min(prev.size, nxt.size, inside.size) < p["edge_points"]:
             continue
-        before = float(np.median(prev))
+        before, earlier = float(np.median(prev)), float(np.median(inside))
+        if before <= 0 or earlier <= 0:
+            continue
         drops.append(1 - float(np.median(nxt)) / before)
-        within.append(1 - before / float(np.median(inside)))
+        within.append(1 - before / earlier)
     if len(drops) < p["min_boundaries"]:
         return
     drop, inner = np.asarray(drops), np.asarray(within)
-    stepped = (drop >= p["min_drop"]) & (drop >= p["contrast"] * np.maximum(inner, 0))
+    stepped = (drop >= p["min_drop"]) & (drop >= p["contrast"] * np.maximum(inner, 0)) \
+        & (inner >= -p["max_rise_within"])  # level within the epoch, not a sawtooth
     found = bool(stepped.sum() >= p["min_boundaries"] and stepped.mean() >= p["boundary_share"])
     span = f"train_loss, {train.span()} ({spe} steps per epoch)"
     yield log_fact("epoch_step_drops", found,
