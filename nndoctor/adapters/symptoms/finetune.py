@@ -42,9 +42,17 @@ _LOSS_SCALE = re.compile(r"(^|[/_])(loss_scale|grad_scale|loss_scaler|scaler[/_]
 
 
 @detector("finetune_setup", produces=("pretrained_model", "mixed_precision",
-                                      "grad_accumulation_steps", "causal_lm", "architecture"))
+                                      "grad_accumulation_steps", "causal_lm", "architecture",
+                                      "stopped_before_planned_end"))
 def finetune_setup(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
+    planned, done = _number(ctx.get("max_steps")), _number(ctx.get("global_step"))
+    if planned is not None and planned > 0 and done is not None and done > 0:
+        stopped = done < p["planned_share"] * planned
+        yield log_fact("stopped_before_planned_end", bool(stopped),
+                       f"training stopped at step {done:g} of the {planned:g} its schedule planned "
+                       "(max_steps in trainer_state.json)" if stopped else
+                       f"training ran {done:g} of {planned:g} planned steps", "config")
     name = ctx.get("pretrained_model")
     if isinstance(name, str) and name:
         yield log_fact("pretrained_model", True,
