@@ -92,9 +92,9 @@ def _spike_curve(run: Run) -> Curve | None:
 @detector("loss_spikes", produces=("loss_spikes", "loss_spikes_recover", "loss_spike_count"))
 def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
-    before them (that median floored at ``floor_share`` of the start level) and, in log units,
-    ≥ ``spike_tail``× the curve's own 98th-percentile upward swing, so heavy-tailed noise is no
-    spike; consecutive spike points are one episode. An episode recovers when the loss is back
+    before them (that median floored at ``floor_share`` of the start level) and, in log units
+    above a centred running median, ≥ ``spike_tail``× the curve's own 90th-percentile swing
+    around it, so heavy-tailed noise is no spike; consecutive spike points are one episode. An episode recovers when the loss is back
     within ``recover_margin`` of the pre-spike median within ``recover_points`` points."""
     curve = _spike_curve(run)
     window = int(p["window"])
@@ -104,24 +104,26 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     start = float(np.median(values[:window]))
     ref = np.maximum(curve.trailing_median(window), p["floor_share"] * start)
     valid = np.isfinite(ref)
-    resid = np.zeros(len(curve))
-    resid[valid] = np.log(values[valid] / ref[valid])
-    upward = resid[valid & (resid > 0)]  # spikes go up; a fast early fall is no noise
-    noise = float(np.quantile(upward, p["noise_quantile"])) if upward.size else 0.0
+    jump = np.zeros(len(curve))
+    jump[valid] = np.log(values[valid] / ref[valid])
+    # the noise around the trend: residuals from a centred running median, which follows a
+    # falling curve and which a few short spikes cannot move
+    around = np.log(values / np.maximum(curve.smooth(window + 1), 1e-300))
+    noise = float(np.quantile(np.abs(around), p["noise_quantile"]))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
-    hot = valid & (resid >= bar)
+    hot = valid & (jump >= np.log(p["spike_ratio"])) & (around >= bar)
     span = f"train_loss, {curve.span()}"
     episodes = _episodes(np.flatnonzero(hot))
     if len(np.flatnonzero(hot)) > p["max_share"] * len(curve):
         yield log_fact("loss_spikes", False,
-                       f"{int(hot.sum())} of {len(curve)} points stand ≥ {np.exp(bar):.2f}× above "
-                       "their running median: too many for spikes - the loss is noisy or "
+                       f"{int(hot.sum())} of {len(curve)} points jump ≥ {p['spike_ratio']:g}× "
+                       "above their running median: too many for spikes - the loss is noisy or "
                        "oscillating", span)
         return
     if not episodes:
         yield log_fact("loss_spikes", False,
-                       f"no point of train_loss stands ≥ {np.exp(bar):.2f}× above the median of "
-                       f"the {window} points before it", span)
+                       f"no point of train_loss jumps ≥ {max(p['spike_ratio'], np.exp(bar)):.2f}× "
+                       f"above the median of the {window} points before it", span)
         return
     recovered, details = [], []
     for lo, hi in episodes:
