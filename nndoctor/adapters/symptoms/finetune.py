@@ -167,8 +167,8 @@ def _episodes(hot: np.ndarray) -> list[tuple[int, int]]:
                                           "loss_scale_collapsed"))
 def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
     """Non-finite gradient norms while training goes on: the logged loss stays finite and keeps
-    changing (not the 0.0 a NaN-filtered dead run logs), so the optimizer skipped those steps -
-    what a float16 GradScaler does on overflow. A few at the very start are the scaler
+    changing (not the 0.0 a NaN-filtered dead run logs - that is loss_nonfinite's), so the
+    optimizer skipped those steps - what a float16 GradScaler does on overflow. A few at the very start are the scaler
     calibrating (it starts at 2^16 and halves); beyond ``calibration_points`` they count."""
     yield from _loss_scale(run, p)
     grad, loss = run.get("grad_norm"), run.get("train_loss")
@@ -182,9 +182,10 @@ def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
     late = np.flatnonzero(bad)
     late = late[late >= p["calibration_points"]]
     finite_loss = bool(np.isfinite(loss.values).all())
-    after = loss.values[loss.steps >= (grad.steps[late[0]] if late.size else 0)]
-    alive = bool(after.size >= 2 and np.unique(after[np.isfinite(after)]).size > 1
-                 and np.any(after != 0.0))
+    after = loss.values[loss.steps > (grad.steps[late[0]] if late.size else 0)]
+    live = after[np.isfinite(after) & (after != 0.0)]
+    alive = bool(after.size and np.unique(live).size >= min(3, after.size)
+                 and live.size >= p["alive_share"] * after.size)
     if late.size < p["min_overflows"] or not finite_loss:
         yield log_fact("grad_norm_nonfinite_loss_finite", False,
                        f"{late.size} NaN/Inf grad_norm values after the first "
@@ -192,14 +193,18 @@ def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
                        + ("" if finite_loss else "; the loss itself is NaN/Inf"), span)
         return
     steps = grad.steps[late]
-    text = (f"grad_norm is NaN/Inf at {late.size} of {len(grad)} logged steps (first at step "
-            f"{int(steps[0])}, last at {int(steps[-1])}) while every logged train_loss is finite"
-            + (" and keeps changing: the optimizer skips those steps, as a float16 loss scaler "
-               "does on overflow" if alive else " but stuck (0.0 or constant): the weights are "
-               "likely NaN and the NaN filter hides it"))
-    yield log_fact("grad_norm_nonfinite_loss_finite", True, text, span,
-                   certainty=graded(late.size / len(grad), p["min_share"], p["strong_share"])
-                   if alive else 0.5)
+    where = (f"grad_norm is NaN/Inf at {late.size} of {len(grad)} logged steps (first at step "
+             f"{int(steps[0])}, last at {int(steps[-1])})")
+    if not alive:
+        yield log_fact("grad_norm_nonfinite_loss_finite", False,
+                       f"{where}, and the logged train_loss is stuck (0.0 or constant) from "
+                       "then on: not skipped steps but NaN weights behind Hugging Face's NaN "
+                       "filter", span)
+        return
+    yield log_fact("grad_norm_nonfinite_loss_finite", True,
+                   f"{where} while every logged train_loss is finite and keeps changing: the "
+                   "optimizer skips those steps, as a float16 loss scaler does on overflow", span,
+                   certainty=graded(late.size / len(grad), p["min_share"], p["strong_share"]))
 
 
 def _loss_scale(run: Run, p: Params) -> Iterator[Fact]:
