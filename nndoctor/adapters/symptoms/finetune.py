@@ -94,8 +94,9 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
     before them (that median floored at ``floor_share`` of the start level) and, in log units
     above a centred running median, ≥ ``spike_tail``× the curve's own 90th-percentile swing
-    around it, so heavy-tailed noise is no spike; consecutive spike points are one episode. An episode recovers when the loss is back
-    within ``recover_margin`` of the pre-spike median within ``recover_points`` points."""
+    around it, so heavy-tailed noise is no spike; consecutive spike points are one episode.
+    An episode recovers when the loss is back within ``recover_margin`` of the pre-spike
+    median within ``recover_points`` points."""
     curve = _spike_curve(run)
     window = int(p["window"])
     if curve is None or len(curve) < max(int(p["min_points"]), window + 2):
@@ -168,8 +169,9 @@ def _episodes(hot: np.ndarray) -> list[tuple[int, int]]:
 def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
     """Non-finite gradient norms while training goes on: the logged loss stays finite and keeps
     changing (not the 0.0 a NaN-filtered dead run logs - that is loss_nonfinite's), so the
-    optimizer skipped those steps - what a float16 GradScaler does on overflow. A few at the very start are the scaler
-    calibrating (it starts at 2^16 and halves); beyond ``calibration_points`` they count."""
+    optimizer skipped those steps - what a float16 GradScaler does on overflow. A few at the
+    very start are the scaler calibrating (it starts at 2^16 and halves); beyond
+    ``calibration_points`` they count."""
     yield from _loss_scale(run, p)
     grad, loss = run.get("grad_norm"), run.get("train_loss")
     if grad is None or len(grad) < p["min_points"] or loss is None or len(loss) == 0:
