@@ -92,9 +92,10 @@ def _spike_curve(run: Run) -> Curve | None:
 @detector("loss_spikes", produces=("loss_spikes", "loss_spikes_recover", "loss_spike_count"))
 def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
-    before them (that median floored at ``floor_share`` of the start level) and, in log units
-    above a centred running median, ≥ ``spike_tail``× the curve's own 90th-percentile swing
-    around it, so heavy-tailed noise is no spike; consecutive spike points are one episode.
+    before them (that median floored at ``floor_share`` of the start level) and, in log units,
+    ≥ ``spike_tail``× the curve's own 90th-percentile swing around a centred running median
+    (its noise, which a few spikes cannot move), so heavy-tailed noise is no spike;
+    consecutive spike points are one episode.
     An episode recovers when the loss is back within ``recover_margin`` of the pre-spike
     median within ``recover_points`` points."""
     curve = _spike_curve(run)
@@ -112,7 +113,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     around = np.log(values / np.maximum(curve.smooth(window + 1), 1e-300))
     noise = float(np.quantile(np.abs(around), p["noise_quantile"]))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
-    hot = valid & (jump >= np.log(p["spike_ratio"])) & (around >= bar)
+    hot = valid & (jump >= bar)
     span = f"train_loss, {curve.span()}"
     episodes = _episodes(np.flatnonzero(hot))
     if len(np.flatnonzero(hot)) > p["max_share"] * len(curve):
@@ -213,7 +214,8 @@ def _loss_scale(run: Run, p: Params) -> Iterator[Fact]:
     """A logged loss scale (DeepSpeed ``loss_scale``, a GradScaler's ``scale``) that collapses:
     ends ≤ ``scale_floor`` or ≥ ``scale_drop``× below its maximum."""
     for name, series in run.series.items():
-        if not _LOSS_SCALE.search(name) or len(series) < 2:
+        tag = (series.source_tag or name).strip().lower()
+        if not (_LOSS_SCALE.search(name) or _LOSS_SCALE.search(tag)) or len(series) < 2:
             continue
         curve = Curve.of(series, name)
         if curve is None or len(curve) < 2:
