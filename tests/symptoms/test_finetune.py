@@ -204,10 +204,7 @@ def _epochs(staircase: bool, rising_within: bool = False) -> object:
     spe, epochs = 100, 8
     steps = np.arange(1, spe * epochs + 1)
     epoch = (steps - 1) // spe
-    if staircase:
-        train = 2.0 * 0.6 ** epoch
-    else:
-        train = 2.0 * np.exp(-steps / 300) + 0.2
+    train = 2.0 * 0.6 ** epoch if staircase else 2.0 * np.exp(-steps / 300) + 0.2
     if rising_within:
         train = train * (1 + 0.4 * ((steps - 1) % spe) / spe)
     val_steps = np.arange(50, spe * epochs + 1, 50)
