@@ -78,6 +78,8 @@ class Diagnosis:
     fired: tuple[str, ...]
     questions: tuple[Question, ...] = field(default=())
     separation: Separation | None = None  # set when the leading causes are tied
+    # the rules behind a healthy or insufficient-data verdict (what was checked), strongest first
+    verdict_basis: tuple[RuleTrace, ...] = field(default=())
 
     @property
     def tied(self) -> tuple[str, ...]:
@@ -142,12 +144,8 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     facts_with_findings = dict(facts)
     for name, cf in evaluation.findings.items():
         facts_with_findings[name] = Fact(name, True, max(cf, 0.0), "finding")
-    ranked = []
-    for cause_id, confidence in evaluation.causes.items():
-        cause = kb.causes.get(cause_id)
-        if cause is None:
-            continue
-        support = tuple(
+    def traces(target: str) -> tuple[RuleTrace, ...]:
+        return tuple(
             RuleTrace(
                 c.rule_id, kb.rules[c.rule_id].title, kb.rules[c.rule_id].because,
                 c.rule_cf, c.premise, c.value,
@@ -155,8 +153,15 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             )
             for rid in sorted(evaluation.contributions)
             for c in evaluation.contributions[rid]
-            if c.target == cause_id
+            if c.target == target
         )
+
+    ranked = []
+    for cause_id, confidence in evaluation.causes.items():
+        cause = kb.causes.get(cause_id)
+        if cause is None:
+            continue
+        support = traces(cause_id)
         expected = {m.name: m for m in cause.expects}
         support += tuple(
             RuleTrace(
@@ -184,6 +189,10 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
         verdict = "insufficient-data"
     else:
         verdict = "healthy"
+    finding = {"healthy": settings.healthy_finding,
+               "insufficient-data": settings.insufficient_finding}.get(verdict)
+    basis = tuple(sorted((t for t in traces(finding) if t.contribution > 0),
+                         key=lambda t: -t.contribution)) if finding else ()
     return Diagnosis(
         verdict=verdict,
         causes=shown,
@@ -191,4 +200,5 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
         findings=dict(evaluation.findings),
         facts=dict(facts),
         fired=tuple(evaluation.fired),
+        verdict_basis=basis,
     )

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from nndoctor.pipeline import RunReport
-from nndoctor.report.common import bar, causes_heading, curve_lines, summary, tie_lines
+from nndoctor.report.common import (
+    bar,
+    causes_heading,
+    curve_lines,
+    summary,
+    tie_lines,
+    verdict_basis,
+)
 from nndoctor.sanitize import clean, clean_report
 
 VERDICT_LINE = {
@@ -31,6 +38,7 @@ def _run(report: RunReport, top: int) -> list[str]:
     d, run = report.diagnosis, report.run
     lines = [f"== {clean(run.name)}  ({clean(run.format)}: {clean(run.path)})",
              f"Verdict: {VERDICT_LINE[d.verdict]}"]
+    lines += [f"  {clean(line)}" for line in verdict_basis(report)]
     for warning in run.warnings:
         lines.append(f"  warning: {clean(warning)}")
     curves = curve_lines(run)

@@ -96,6 +96,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     ≥ ``spike_tail``× the curve's own 90th-percentile swing around a centred running median
     (its noise, which a few spikes cannot move), so heavy-tailed noise is no spike;
     consecutive spike points are one episode.
+    The loss's own blow-up and non-finite tail (curves.annotate) are no spikes.
     An episode recovers when the loss is back within ``recover_margin`` of the pre-spike
     median within ``recover_points`` points."""
     curve = _spike_curve(run)
@@ -114,6 +115,13 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     noise = float(np.quantile(np.abs(around), p["noise_quantile"]))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
     hot = valid & (jump >= bar)
+    margin = p["event_margin"] * float(np.median(np.diff(curve.steps))) if len(curve) > 1 else 0
+    events = list(run.context.get("_loss_events", ()))
+    broken = _first_nonfinite(run)
+    if broken is not None:
+        events.append((broken, np.iinfo(np.int64).max))
+    for lo, hi in events:  # the loss's blow-up, or the jump into NaN, is no spike
+        hot &= ~((curve.steps >= lo - margin) & (curve.steps <= hi))
     span = f"train_loss, {curve.span()}"
     episodes = _episodes(np.flatnonzero(hot))
     if len(np.flatnonzero(hot)) > p["max_share"] * len(curve):
@@ -150,6 +158,18 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
                    f"{sum(recovered)} of {count} spike episodes came back within "
                    f"{pct(p['recover_margin'])} of the pre-spike median within "
                    f"{int(p['recover_points'])} points", span)
+
+
+def _first_nonfinite(run: Run) -> int | None:
+    """The first step at which the loss or the gradient norm is NaN/Inf, if any."""
+    steps = []
+    for name in ("train_loss", "val_loss", "grad_norm"):
+        series = run.get(name)
+        if series is not None and len(series):
+            bad = np.flatnonzero(~np.isfinite(series.values))
+            if bad.size:
+                steps.append(int(series.steps[bad[0]]))
+    return min(steps) if steps else None
 
 
 def _episodes(hot: np.ndarray) -> list[tuple[int, int]]:
