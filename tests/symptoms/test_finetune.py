@@ -56,10 +56,14 @@ def test_a_jump_below_one_and_a_half_times_is_no_spike() -> None:
     assert value(make_run(train_loss=(STEPS, loss)), "loss_spikes") is False
 
 
-def test_heavy_tailed_batch_noise_is_no_spike() -> None:
-    rng = np.random.default_rng(3)
-    loss = (2.0 * np.exp(-STEPS / 500) + 0.5) * np.exp(0.35 * rng.standard_t(4, STEPS.size))
-    assert value(make_run(train_loss=(STEPS, loss)), "loss_spikes") is not True
+def test_heavy_tailed_batch_noise_is_no_spike_or_a_weak_one() -> None:
+    """Student-t noise (4 dof, ±35 %) throws a rare 20-40× batch loss now and then: at most a
+    weak spike (certainty ≤ 0.5, so its rules conclude no more than 'possible')."""
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        loss = (2.0 * np.exp(-STEPS / 500) + 0.5) * np.exp(0.35 * rng.standard_t(4, STEPS.size))
+        fact = facts(make_run(train_loss=(STEPS, loss)))["loss_spikes"]
+        assert fact.value is False or fact.certainty <= 0.5, (seed, fact.evidence)
 
 
 def test_a_loss_near_zero_makes_no_spike_of_noise() -> None:

@@ -94,8 +94,9 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
     before them (that median floored at ``floor_share`` of the start level) and, in log units,
     ≥ ``spike_tail``× the curve's own 90th-percentile swing around a centred running median
-    (its noise, which a few spikes cannot move), so heavy-tailed noise is no spike;
-    consecutive spike points are one episode.
+    (its noise, which a few spikes cannot move); consecutive spike points are one episode.
+    Jumps matched by as many falls as deep below the trend are heavy-tailed noise, not spikes
+    (a spike only goes up).
     The loss's own blow-up and non-finite tail (curves.annotate) are no spikes.
     An episode recovers when the loss is back within ``recover_margin`` of the pre-spike
     median within ``recover_points`` points."""
@@ -124,11 +125,18 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
         hot &= ~((curve.steps >= lo - margin) & (curve.steps <= hi))
     span = f"train_loss, {curve.span()}"
     episodes = _episodes(np.flatnonzero(hot))
-    if len(np.flatnonzero(hot)) > p["max_share"] * len(curve):
+    below = int((around <= -bar).sum())  # as deep below the trend: symmetric heavy-tailed noise
+    if episodes and below >= p["symmetric_share"] * len(episodes):
         yield log_fact("loss_spikes", False,
-                       f"{int(hot.sum())} of {len(curve)} points jump ≥ {p['spike_ratio']:g}× "
-                       "above their running median: too many for spikes - the loss is noisy or "
-                       "oscillating", span)
+                       f"train_loss jumps ≥ {np.exp(bar):.2f}× above its running median at "
+                       f"{len(episodes)} places but falls as far below it at {below}: heavy-tailed "
+                       "noise, not spikes", span)
+        return
+    if len(episodes) > max(p["max_share"] * len(curve), p["max_episodes"]):
+        yield log_fact("loss_spikes", False,
+                       f"train_loss jumps ≥ {np.exp(bar):.2f}× above its running median at "
+                       f"{len(episodes)} places in {len(curve)} points: too many for spikes - the "
+                       "loss is noisy or oscillating", span)
         return
     if not episodes:
         yield log_fact("loss_spikes", False,
@@ -150,9 +158,12 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
             f"{num(float(value))}, {ratio:.1f}× the median {num(before)} of the {window} points "
             f"before; {sum(recovered)} of {count} recovered within {int(p['recover_points'])} "
             "points")
-    yield log_fact("loss_spikes", True, text, span,
-                   certainty=graded(np.log(ratio), np.log(p["spike_ratio"]),
-                                    np.log(p["strong_ratio"])))
+    # as sure as the largest jump is both large and distinct from the curve's own noise
+    distinct = np.log(ratio) / max(noise, 1e-12)
+    sure = min(graded(float(np.log(ratio)), np.log(p["spike_ratio"]), np.log(p["strong_ratio"])),
+               graded(float(distinct), p["spike_tail"], p["distinct_strong"]))
+    yield log_fact("loss_spikes", True, f"{text}; {distinct:.1f}× the loss's own noise", span,
+                   certainty=sure)
     yield log_fact("loss_spike_count", float(count), text, span)
     yield log_fact("loss_spikes_recover", bool(all(recovered)),
                    f"{sum(recovered)} of {count} spike episodes came back within "
@@ -347,11 +358,13 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
                                           "loss_ratio_matches_accumulation"))
 def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
     """The training loss over the validation loss at each evaluation (train = median of its
-    points up to the evaluation since the previous one): a stable ratio near a whole number ≥ 2
-    from the first evaluation on is a loss summed over accumulation steps instead of averaged."""
+    last points up to the evaluation, since the previous one): a stable ratio near a whole
+    number ≥ 2 from the first evaluation on is a loss summed over accumulation steps instead of
+    averaged. Judged from ``min_val_points`` evaluations; with the accumulation steps known, a
+    ratio equal to them is judged from ``min_match_points``."""
     train, val = Curve.of(run.get("train_loss"), "train_loss"), Curve.of(run.get("val_loss"),
                                                                          "val_loss")
-    if train is None or val is None or len(val) < p["min_val_points"] or len(train) < 2:
+    if train is None or val is None or len(train) < 2:
         return
     ratios, prev = [], -np.inf
     for step, v in zip(val.steps, val.values, strict=True):
@@ -359,29 +372,35 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
         prev = step
         if near.size and v > 0:
             ratios.append(float(np.median(near[-int(p["train_points"]):])) / float(v))
-    if len(ratios) < p["min_val_points"]:
+    if len(ratios) < min(p["min_val_points"], p["min_match_points"]):
         return
     ratio = np.asarray(ratios)
     middle = float(np.median(ratio))
     spread = float(np.quantile(ratio, 0.9) - np.quantile(ratio, 0.1)) / max(middle, 1e-12)
     whole = round(middle)
-    near_whole = whole >= 2 and abs(middle - whole) <= p["whole_tolerance"] * whole
-    first = abs(ratio[0] - whole) <= p["whole_tolerance"] * max(whole, 1)
-    multiple = bool(near_whole and first and spread <= p["max_spread"])
+
+    def steady(k: float) -> bool:  # ratio ≈ k at the first evaluation and throughout
+        tol = p["whole_tolerance"] * k
+        return bool(abs(middle - k) <= tol and abs(ratio[0] - k) <= tol
+                    and spread <= p["max_spread"])
+
     span = f"train_loss / val_loss at {len(ratio)} evaluations, steps {int(val.steps[0])}-" \
            f"{int(val.steps[-1])}"
-    yield log_fact("train_loss_multiple_of_val", multiple,
-                   f"train_loss stays {middle:.2f}× ≈ {whole}× the validation loss from the first "
-                   f"evaluation on (spread ±{pct(spread / 2)}): a loss summed over {whole} steps"
-                   if multiple else f"train_loss / val_loss is {middle:.2f} (first "
-                   f"{ratio[0]:.2f}, spread ±{pct(spread / 2)}): not a steady whole multiple",
-                   span)
+    if len(ratio) >= p["min_val_points"]:
+        multiple = whole >= 2 and steady(whole)
+        yield log_fact("train_loss_multiple_of_val", multiple,
+                       f"train_loss stays {middle:.2f}× ≈ {whole}× the validation loss from the "
+                       f"first evaluation on (spread ±{pct(spread / 2)}): a loss summed over "
+                       f"{whole} steps" if multiple else f"train_loss / val_loss is {middle:.2f} "
+                       f"(first {ratio[0]:.2f}, spread ±{pct(spread / 2)}): not a steady whole "
+                       "multiple", span)
     steps = _number(run.context.get("grad_accumulation_steps"))  # configured, or answered
-    if steps is not None and steps >= 2:
-        matches = bool(multiple and abs(middle - steps) <= p["whole_tolerance"] * steps)
+    if steps is not None and steps >= 2 and len(ratio) >= p["min_match_points"]:
+        matches = steady(steps)
         yield log_fact("loss_ratio_matches_accumulation", matches,
-                       f"train_loss / val_loss = {middle:.2f} {'≈' if matches else '≠'} "
-                       f"gradient_accumulation_steps = {steps:g}", span)
+                       f"train_loss / val_loss = {middle:.2f} at {len(ratio)} evaluations (first "
+                       f"{ratio[0]:.2f}) {'≈' if matches else '≠'} gradient_accumulation_steps "
+                       f"= {steps:g}", span)
 
 
 # ------------------------------------------------------------------------------ epochs
