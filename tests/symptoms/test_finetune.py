@@ -269,3 +269,31 @@ def test_the_configured_setup_becomes_facts() -> None:
     assert found["causal_lm"].value is False
     cnn = make_run({"model_type": "resnet"}, train_loss=(STEPS, _smooth()))
     assert value(cnn, "architecture") == "cnn"
+
+
+def test_lightning_val_dataloaders_are_eval_sets(tmp_path) -> None:
+    """Lightning with two val dataloaders logs val_loss/dataloader_idx_0 and _1 (metrics.csv):
+    the first is the validation curve, both are evaluation sets."""
+    from nndoctor.adapters.readers import read_path
+
+    folder = tmp_path / "lightning_logs" / "version_0"
+    folder.mkdir(parents=True)
+    rows = ["epoch,step,train_loss,val_loss/dataloader_idx_0,val_loss/dataloader_idx_1"]
+    for e in range(8):
+        rows += [f"{e},{e * 10 + k},{2.5 - 0.2 * e - 0.01 * k},," for k in range(1, 10, 3)]
+        rows.append(f"{e},{e * 10 + 9},,{2.8 - 0.1 * e},{2.2 + 0.1 * e}")
+    (folder / "metrics.csv").write_text("\n".join(rows) + "\n")
+    [run] = read_path(folder / "metrics.csv")
+    assert run.get("val_loss").source_tag == "val_loss/dataloader_idx_0"
+    fact = facts(run)["eval_sets_diverge"]
+    assert fact.value is True and "'dataloader_idx_1' loss rose" in fact.evidence
+
+
+def test_train_and_held_out_loss_both_near_zero() -> None:
+    val_steps = np.arange(100, 2001, 100)
+    leak = make_run(train_loss=(STEPS, 3.4 * np.exp(-STEPS / 150) + 0.03),
+                    val_loss=(val_steps, 3.4 * np.exp(-val_steps / 150) + 0.04))
+    assert value(leak, "lm_loss_near_zero") is True
+    memorised = make_run(train_loss=(STEPS, 3.4 * np.exp(-STEPS / 150) + 0.03),
+                         val_loss=(val_steps, np.full(val_steps.size, 2.1)))
+    assert value(memorised, "lm_loss_near_zero") is False  # only the training set is easy

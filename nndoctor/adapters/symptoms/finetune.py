@@ -29,7 +29,9 @@ from nndoctor.adapters.symptoms.context import _number
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 100_000  # spike detection sees single points; longer curves are bucket medians
-_EVAL_SET = re.compile(r"^(?:eval|val|validation)[_/]([a-z0-9][a-z0-9_\-]*?)[_/]loss$")
+# HF eval_<set>_loss (eval/<set>_loss in TensorBoard); Lightning val_loss/dataloader_idx_<k>
+_EVAL_SET = re.compile(r"^(?:eval|val|validation)(?:[_/]([a-z0-9][a-z0-9_\-]*?)[_/]loss"
+                       r"|[_/]loss/(dataloader_idx_\d+))$")
 # Hugging Face model types that are not transformers (every other model_type is one)
 NOT_TRANSFORMERS = {**dict.fromkeys(("resnet", "convnext", "convnextv2", "regnet", "efficientnet",
                                      "mobilenet_v1", "mobilenet_v2", "bit", "van"), "cnn"),
@@ -319,7 +321,8 @@ def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
 # ------------------------------------------------------------------------------ label leak
 
 
-@detector("label_leak", produces=("loss_collapses_to_zero_fast", "loss_zero_from_start"))
+@detector("label_leak", produces=("loss_collapses_to_zero_fast", "loss_zero_from_start",
+                                  "lm_loss_near_zero"))
 def label_leak(run: Run, p: Params) -> Iterator[Fact]:
     """A loss that falls to ~0 (≤ ``zero_abs`` and ≤ ``zero_share`` of its start) within the
     first ``fast_share`` of the run and stays there (the labels are visible in the input), or
@@ -342,6 +345,7 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
     k = int(low[0]) if low.size else len(values)
     at = (curve.steps[k] - curve.steps[0]) / max(int(curve.steps[-1] - curve.steps[0]), 1) \
         if k < len(values) else 1.0
+    yield from _near_zero(run, curve, start, p)
     rest = values[k:]
     fast = bool(k < len(values) and at <= p["fast_share"] and np.median(rest) <= level)
     yield log_fact("loss_collapses_to_zero_fast", fast,
@@ -349,6 +353,20 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
                    f"{int(curve.steps[k])} ({pct(at)} of the run) and stayed near 0 (median "
                    f"{num(float(np.median(rest)))} after)" if fast else
                    f"train_loss ends at {num(float(values[-1]))} from {num(start)}", span)
+
+
+def _near_zero(run: Run, train: Curve, start: float, p: Params) -> Iterator[Fact]:
+    """Training and held-out loss both ending ≤ ``near_zero`` nats: nothing left to predict."""
+    val = Curve.of(run.get("val_loss"), "val_loss")
+    if val is None or len(val) < 2:
+        return
+    end_train, end_val = train.level_end(), float(np.median(val.values[-2:]))
+    low = bool(end_train <= p["near_zero"] and end_val <= p["near_zero"])
+    yield log_fact("lm_loss_near_zero", low,
+                   f"train_loss ends at {num(end_train)} and val_loss at {num(end_val)} (from "
+                   f"{num(start)}): ≤ {p['near_zero']:g} on held-out data too" if low else
+                   f"train_loss ends at {num(end_train)}, val_loss at {num(end_val)}",
+                   f"train_loss, val_loss, {train.span()}")
 
 
 # ------------------------------------------------------------------------------ accumulation
@@ -478,13 +496,15 @@ def _val_minimum(run: Run, spe: int, epochs: int, p: Params) -> Iterator[Fact]:
 
 def eval_sets(run: Run) -> dict[str, Series]:
     """Validation series per named evaluation set (HF ``eval_<set>_loss`` with a dict of
-    eval datasets, ``eval/<set>_loss`` in TensorBoard), one per set name."""
+    eval datasets, ``eval/<set>_loss`` in TensorBoard, Lightning's
+    ``val_loss/dataloader_idx_<k>`` with several val dataloaders), one per set name."""
     found: dict[str, Series] = {}
     for name, series in run.series.items():
         tag = (series.source_tag or name).strip().lower() if name == "val_loss" else name
         m = _EVAL_SET.match(tag)
-        if m and len(series) and m.group(1) not in found:
-            found[m.group(1)] = series
+        key = m and (m.group(1) or m.group(2))
+        if key and len(series) and key not in found:
+            found[key] = series
     return found
 
 
