@@ -24,6 +24,7 @@ from nndoctor.adapters.symptoms import (
     progress,
     rl,
     scale,
+    spikes,
     task,
     validation,
 )
@@ -34,7 +35,7 @@ from nndoctor.knowledge.loader import KnowledgeBase
 __all__ = ["derive_facts"]
 _MODULES = (context, task, curves, scale, consistency, validation, periodicity, gradients,
             lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
-            init_signals, finetune, rl)  # registration by import
+            init_signals, finetune, spikes, rl)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
