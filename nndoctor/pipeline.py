@@ -16,7 +16,8 @@ from nndoctor.engine.inference import default_engine
 from nndoctor.engine.session import Session
 
 PARALLEL_FROM = 8  # runs; below this a process pool costs more than it saves
-CONTEXT_ANSWERS = {"num_classes", "batch_size"}  # answers the detectors also need as context
+# answers the detectors also need as context (the chance level, the accumulation multiple)
+CONTEXT_ANSWERS = {"num_classes", "batch_size", "grad_accumulation_steps"}
 
 
 @dataclass(frozen=True)

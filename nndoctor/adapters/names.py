@@ -66,6 +66,7 @@ EXCLUDED = {
 _PER_SECOND = re.compile(r"(^|[/_])((samples|steps|tokens)_per_second|runtime)$")
 _SPLIT = re.compile(r"[/.\-\s_]+")
 _PG = re.compile(r"^(?:pg|lr)(\d+)$")
+_DATALOADER = re.compile(r"/dataloader_idx_(\d+)$")
 _RL_COMPONENTS = {"reward", "rewards", "kl", "approx_kl", "kl_coef", "ep_rew_mean", "rew",
                   "reward_std", "rewards_mean"}
 
@@ -105,6 +106,9 @@ def classify(tag: str, default_role: str = "train") -> Candidate | None:
     t = tag.strip().lower()
     if is_excluded(t):
         return None
+    loader = _DATALOADER.search(t)  # Lightning with several val dataloaders: the first wins
+    if loader:
+        t = t[:loader.start()]
     tokens = [x for x in _SPLIT.split(t) if x]
     if not tokens:
         return None
@@ -139,6 +143,8 @@ def classify(tag: str, default_role: str = "train") -> Candidate | None:
     if (rest not in LOSS_WORDS | ACC_WORDS | ERROR_WORDS and prefix == "eval" and explicit
             and tokens[-1] in ("loss", "accuracy", "acc") and len(tokens) > 1):
         rest, rank = tokens[-1], 1  # HF with several eval sets: eval_<set>_loss
+    if loader:
+        rank += 1 + int(loader.group(1))
     fallback = role == "test"  # PyTorch tutorials' Loss/test is their validation curve
     if fallback:
         role = "val"

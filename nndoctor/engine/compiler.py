@@ -156,6 +156,19 @@ def compile_strata(rules: dict[str, Rule], strata: dict[str, int]) -> list[dict[
     return definitions
 
 
+def split_ruleset(definition: dict[str, Any], size: int) -> list[dict[str, Any]]:
+    """One stratum's ruleset cut into rulesets of at most ``size`` rules, each with the sink.
+
+    durable_rules evaluates a fact by walking its network with a fixed-size stack of the tests
+    still to visit (``MAX_STACK_SIZE`` in events.c, error 303 when full) and indexes the tests
+    after one node in a table of 512 slots: both fill up as a stratum grows. Rulesets of bounded
+    size keep every walk and table small; the matcher asserts the facts into each of them."""
+    sink = {SINK_RULE: definition[SINK_RULE]} if SINK_RULE in definition else {}
+    rules = [(rid, d) for rid, d in definition.items() if rid != SINK_RULE]
+    chunks = [dict(rules[i:i + size]) for i in range(0, len(rules), size)] or [{}]
+    return [{**chunk, **sink} for chunk in chunks]
+
+
 def ruleset_fingerprint(definitions: list[dict[str, Any]]) -> str:
     """A short hash that versions ruleset names, so a changed KB never reuses a name."""
     blob = json.dumps(definitions, sort_keys=True).encode()

@@ -80,6 +80,8 @@ class Diagnosis:
     questions: tuple[Question, ...] = field(default=())
     separation: Separation | None = None  # set when the leading causes are tied
     patterns: tuple[str, ...] = ()  # problem findings that hold, strongest first
+    # the rules behind a healthy or insufficient-data verdict (what was checked), strongest first
+    verdict_basis: tuple[RuleTrace, ...] = field(default=())
 
     @property
     def tied(self) -> tuple[str, ...]:
@@ -167,12 +169,9 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
         facts_with_findings[name] = Fact(name, True, max(cf, 0.0), "finding")
     usable = {n: (f.value, f.certainty) for n, f in facts_with_findings.items()
               if f.certainty > settings.premise_threshold}  # what the rules could use
-    ranked = []
-    for cause_id, confidence in evaluation.causes.items():
-        cause = kb.causes.get(cause_id)
-        if cause is None:
-            continue
-        support = tuple(
+
+    def traces(target: str) -> tuple[RuleTrace, ...]:
+        return tuple(
             RuleTrace(
                 c.rule_id, kb.rules[c.rule_id].title, kb.rules[c.rule_id].because,
                 c.rule_cf, c.premise, c.value,
@@ -180,8 +179,15 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             )
             for rid in sorted(evaluation.contributions)
             for c in evaluation.contributions[rid]
-            if c.target == cause_id
+            if c.target == target
         )
+
+    ranked = []
+    for cause_id, confidence in evaluation.causes.items():
+        cause = kb.causes.get(cause_id)
+        if cause is None:
+            continue
+        support = traces(cause_id)
         expected = {m.name: m for m in cause.expects}
         support += tuple(
             RuleTrace(
@@ -206,14 +212,20 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     patterns = tuple(sorted((f for f in settings.problem_findings
                              if found.get(f, 0.0) >= settings.bands.likely),
                             key=lambda f: -found[f]))  # the strongest first
+    verdict = _verdict(top, bool(shown), looks_healthy, too_little, bool(patterns),
+                       enough_points=_fact_is(facts, settings.few_points_fact, False),
+                       likely=settings.bands.likely)
+    finding = {"healthy": settings.healthy_finding,
+               "insufficient-data": settings.insufficient_finding}.get(verdict)
+    basis = tuple(sorted((t for t in traces(finding) if t.contribution > 0),
+                         key=lambda t: -t.contribution)) if finding else ()
     return Diagnosis(
-        verdict=_verdict(top, bool(shown), looks_healthy, too_little, bool(patterns),
-                         enough_points=_fact_is(facts, settings.few_points_fact, False),
-                         likely=settings.bands.likely),
+        verdict=verdict,
         patterns=patterns,
         causes=shown,
         scores={c.id: c.confidence for c in ranked},
         findings=dict(evaluation.findings),
         facts=dict(facts),
         fired=tuple(evaluation.fired),
+        verdict_basis=basis,
     )

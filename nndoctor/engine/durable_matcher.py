@@ -33,6 +33,7 @@ from nndoctor.engine.compiler import (
     SINK_RULE,
     durable_scalar,
     ruleset_fingerprint,
+    split_ruleset,
 )
 from nndoctor.engine.conditions import test_holds
 from nndoctor.knowledge.schema import FactTest
@@ -52,6 +53,7 @@ _SIDS = itertools.count()
 
 COMPILE_TIMEOUT = 10.0  # seconds for a trial compile (normally 0.1 s); NNDOCTOR_COMPILE_TIMEOUT
 SCAN_LIMIT = 120.0  # seconds for the rule-by-rule retry that names the culprit
+RULES_PER_RULESET = 100  # a stratum larger than this is matched as several rulesets
 
 
 class EngineError(RuntimeError):
@@ -104,12 +106,15 @@ class DurableMatcher:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
         version = ruleset_fingerprint(definitions)
-        self._names = [f"nndoctor_{version}_s{k}" for k in range(len(definitions))]
+        parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
+        self._names = [[f"nndoctor_{version}_s{k}_{j}" for j in range(len(chunks))]
+                       for k, chunks in enumerate(parts)]
         with _LOCK:
             host = _host()
             pending = {
                 name: copy.deepcopy(d)  # set_rulesets mutates its argument
-                for name, d in zip(self._names, definitions, strict=True)
+                for names, chunks in zip(self._names, parts, strict=True)
+                for name, d in zip(names, chunks, strict=True)
                 if name not in _REGISTERED
             }
             if pending:
@@ -123,14 +128,19 @@ class DurableMatcher:
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         if stratum >= len(self._names):
             return set()
-        ruleset = self._names[stratum]
-        sid = f"s{next(_SIDS)}"
         message = {name: durable_scalar(v) for name, v in facts.items()}
         for key, test in self._memberships.items():
             if test.fact in facts:
                 message[key] = test_holds(test, facts[test.fact])
-        message.update({"sid": sid, "id": "facts", "kind": "facts"})
         json.dumps(message, allow_nan=False)  # raise here, not inside durable
+        fired: set[str] = set()
+        for ruleset in self._names[stratum]:
+            fired |= self._match_one(ruleset, message)
+        return fired
+
+    def _match_one(self, ruleset: str, facts: Mapping[str, object]) -> set[str]:
+        sid = f"s{next(_SIDS)}"
+        message = {**facts, "sid": sid, "id": "facts", "kind": "facts"}
         host = _host()
         with _LOCK:
             try:

@@ -8,7 +8,7 @@ import numpy as np
 
 from nndoctor import __version__
 from nndoctor.adapters.run import CANONICAL, Run
-from nndoctor.engine.diagnosis import RankedCause, RuleTrace
+from nndoctor.engine.diagnosis import RankedCause, RuleTrace, describe_fact
 from nndoctor.engine.facts import Fact
 from nndoctor.pipeline import RunReport
 from nndoctor.report.evidence import json_value, locate
@@ -116,6 +116,16 @@ def tie_lines(report: RunReport) -> list[str]:
     return lines
 
 
+def verdict_basis(report: RunReport, facts: int = 3) -> list[str]:
+    """Why a run is judged healthy (or too short to judge): the strongest rule behind that
+    verdict and the facts it read - what was checked. Empty for a problem verdict."""
+    basis = report.diagnosis.verdict_basis
+    if not basis:
+        return []
+    trace = basis[0]
+    return [f"why: {trace.because}", *(f"  {describe_fact(f)}" for f in trace.facts[:facts])]
+
+
 def causes_heading(report: RunReport) -> str:
     """'Likely causes', or 'Worth a look' when the verdict stays healthy (weak candidates only)."""
     if report.diagnosis.verdict == "healthy":
@@ -150,6 +160,8 @@ def run_dict(report: RunReport, top: int) -> RunDoc:
             "question": sep.question.fact if sep is not None and sep.question else None,
             "steps": list(sep.steps) if sep is not None else [],
         },
+        "verdict_basis": [rule_dict(t) for t in d.verdict_basis],
+        "patterns": list(d.patterns),
         "questions": [{"fact": q.fact, "text": q.text, "why": q.why} for q in d.questions],
         "facts": {n: evidence_dict(f) for n, f in sorted(d.facts.items())},
         "warnings": list(report.run.warnings),

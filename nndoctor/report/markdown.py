@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from nndoctor.pipeline import RunReport
-from nndoctor.report.common import causes_heading, curve_lines, summary, tie_lines
+from nndoctor.report.common import causes_heading, curve_lines, summary, tie_lines, verdict_basis
 from nndoctor.sanitize import clean, clean_report
 
 
@@ -25,6 +25,7 @@ def render_run_markdown(report: RunReport, top: int = 5) -> list[str]:
     d, run = report.diagnosis, report.run
     out = [f"## {clean(run.name)}", "", f"- path: `{clean(run.path)}` ({clean(run.format)})",
            f"- verdict: **{d.verdict}**"]
+    out += [f"  - {clean(line.strip())}" for line in verdict_basis(report)]
     out += [f"- warning: {clean(w)}" for w in run.warnings]
     curves = curve_lines(run)
     if curves:

@@ -104,6 +104,12 @@ class RunDoc(TypedDict):
     verdict: Verdict
     causes: Annotated[list[CauseDoc], Field(description="Highest confidence first.")]
     tie: TieDoc | None
+    verdict_basis: Annotated[list[RuleDoc], Field(description=(
+        "For a healthy or insufficient-data verdict: the rules it rests on (what was checked), "
+        "strongest first; empty for a problem."))]
+    patterns: Annotated[list[str], Field(description=(
+        "Problem findings that hold (no_learning, underfitting_pattern, …), strongest first: "
+        "what is wrong with the curves when no single cause stands out."))]
     questions: list[QuestionDoc]
     facts: Annotated[dict[str, EvidenceDoc], Field(description="Every fact known, by name.")]
     warnings: list[str]

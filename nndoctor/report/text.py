@@ -20,7 +20,14 @@ from rich.text import Text
 
 from nndoctor.engine.diagnosis import describe_fact
 from nndoctor.pipeline import RunReport
-from nndoctor.report.common import bar, causes_heading, curve_lines, run_id, tie_lines
+from nndoctor.report.common import (
+    bar,
+    causes_heading,
+    curve_lines,
+    run_id,
+    tie_lines,
+    verdict_basis,
+)
 from nndoctor.report.headline import Headline, headline
 from nndoctor.report.terminal import (
     TextStyle,
@@ -88,6 +95,10 @@ def short_block(report: RunReport, style: TextStyle) -> list[Text]:
                                         "question below or add --explain"), indent=2)
     else:
         lines += hang(style, verdict, t(VERDICT_LINE[h.verdict][len(verdict.plain):]), indent=2)
+        basis = verdict_basis(report, facts=0)
+        if basis:  # what the verdict rests on (for an RL run: what was checked)
+            lines.append(one_line(style, Text.styled("Why: ", "bold"),
+                                  basis[0].removeprefix("why: ")))
         if h.leading:
             lines.append(one_line(style, Text("Worth a look: "), " · ".join(h.leading),
                                   Text(" (") + _confidence(h) + ")"))
@@ -111,6 +122,12 @@ def explain_block(report: RunReport, top: int, style: TextStyle) -> list[Text]:
         for name, spark, rng in curves:
             lines += hang(style, t(f"  {name:<11} ") + Text.styled(spark, "cyan") + "  ", t(rng),
                           indent=4)
+    basis = verdict_basis(report)
+    if basis:  # what a healthy or insufficient-data verdict rests on, with the facts read
+        lines += hang(style, Text.styled("Why: ", "bold"), t(basis[0].removeprefix("why: ")),
+                      indent=2)
+        for line in basis[1:]:
+            lines += hang(style, Text("    "), t(line.strip()), indent=6)
     if d.causes:
         lines.append(Text.styled(causes_heading(report), "bold"))
     for line in tie_lines(report):

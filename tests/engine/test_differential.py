@@ -82,3 +82,34 @@ def test_rules_only_mention_declared_facts():
     engine = default_engine()
     for rule in engine.kb.rules.values():
         assert set(facts_in(rule.when)) <= set(engine.kb.facts)
+
+
+def test_a_stratum_is_split_into_bounded_rulesets_that_keep_every_rule():
+    from nndoctor.engine.compiler import SINK_RULE, compile_strata, split_ruleset
+
+    engine = default_engine()
+    [first, *_] = compile_strata(engine.kb.rules, engine.strata)
+    parts = split_ruleset(first, 40)
+    assert all(len(p) <= 41 and SINK_RULE in p for p in parts)  # 40 rules and the sink
+    kept = [rid for p in parts for rid in p if rid != SINK_RULE]
+    assert sorted(kept) == sorted(r for r in first if r != SINK_RULE)  # each rule exactly once
+
+
+def test_small_rulesets_match_like_one_big_one():
+    """The split that keeps durable's evaluation stack (error 303) and index tables small gives
+    the same matches as the pure-Python matcher, with rulesets of only 25 rules."""
+    from nndoctor.engine.compiler import compile_strata, membership_tests
+
+    engine = default_engine()
+    original = durable_matcher.RULES_PER_RULESET
+    durable_matcher.RULES_PER_RULESET = 25
+    try:
+        small = durable_matcher.DurableMatcher(compile_strata(engine.kb.rules, engine.strata),
+                                               membership_tests(engine.kb.rules))
+    finally:
+        durable_matcher.RULES_PER_RULESET = original
+    rng = random.Random(5)
+    for _ in range(40):
+        facts = random_facts(engine, rng)
+        for stratum in range(engine.depth):
+            assert small.match(stratum, facts) == engine.python.match(stratum, facts)

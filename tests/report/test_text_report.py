@@ -111,7 +111,7 @@ def test_sweep_starts_with_one_line_per_run(monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     out = diagnose_text("sweep", 160, monkeypatch, capsys)
     lines = out.splitlines()
-    assert lines[0] == "3 runs: 1 healthy, 2 problem"
+    assert lines[0] == "3 runs: 2 healthy, 1 problem"  # the GRPO run is judged by its reward
     assert lines[1].split() == ["run", "verdict", "cause", "confidence", "do", "first"]
     ids = ["bert-sst2/trainer_state.json", "grpo/trainer_state.json",
            "sft-multi-eval/trainer_state.json"]  # relative to the PATH given

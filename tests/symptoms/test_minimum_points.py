@@ -26,6 +26,8 @@ ANY_POINTS = {
     "batch_vs_data": "the configuration",
     "probes": "the probe's per-layer signals, judged from their first or last points",
     "minimum_points": "it is the one that says a run has too few points",
+    "architecture": "the configuration's model type, or the names of the logged layers",
+    "finetune_setup": "the configuration (pretrained weights, precision, accumulation)",
 }
 # facts of a detector with a minimum that hold at any length (the minimum is for its others)
 POINT_FREE = {

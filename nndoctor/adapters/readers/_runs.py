@@ -11,6 +11,7 @@ import yaml
 
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
 from nndoctor.safe_yaml import load_yaml
 
@@ -57,9 +58,10 @@ def context_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """Pick the hyper-parameters rules care about out of a (possibly nested) mapping.
 
     Top-level keys win over keys found one level down (``model: {num_classes: 10}``). Values
-    are only read, never followed: a path in the mapping is not opened.
+    are only read, never followed: a path in the mapping is not opened. The fine-tuning setup
+    (pretrained checkpoint, precision, gradient accumulation) comes from ``_setup``.
     """
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = setup_from_params(params)
     levels: list[Mapping[str, Any]] = [params]
     levels += [v for v in params.values() if isinstance(v, Mapping)]
     for key, spellings in CONTEXT_KEYS.items():

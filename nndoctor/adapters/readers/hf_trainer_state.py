@@ -18,6 +18,7 @@ from typing import Any
 from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
+from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second",
@@ -118,9 +119,15 @@ class HFTrainerStateReader:
         if ended:
             context["ended"] = ended
         run_dir = self.group_key(path)
-        classes = _num_labels(path.parent / "config.json") or _num_labels(run_dir / "config.json")
+        folders = (path.parent, run_dir)
+        configs = [c for c in (_side_json(d / "config.json") for d in folders) if c]
+        classes = next((n for n in map(_num_labels, configs) if n), None)
         if classes and "num_classes" not in context:
             context["num_classes"] = classes
+        for name in ("config.json", "adapter_config.json"):  # the model, a PEFT adapter
+            for folder in folders:
+                for key, value in setup_from_params(_side_json(folder / name) or {}).items():
+                    context.setdefault(key, value)
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
 
 
@@ -134,16 +141,19 @@ def _ended(summary: bool, global_step: float | None, max_steps: float | None) ->
     return None
 
 
-def _num_labels(config: Path) -> int | None:
-    """Number of classes from a classifier's ``config.json`` saved beside the state, if any."""
-    if not config.is_file() or file_size(config) > 16 * 1024 * 1024:
+def _side_json(path: Path) -> dict[str, Any] | None:
+    """A small JSON object saved beside the state (``config.json`` …), None if absent or bad."""
+    if not path.is_file() or file_size(path) > 16 * 1024 * 1024:
         return None
     try:
-        data = load_json_cached(config)
+        data = load_json_cached(path)
     except LogError:
         return None
-    if not isinstance(data, dict):
-        return None
+    return data if isinstance(data, dict) else None
+
+
+def _num_labels(data: dict[str, Any]) -> int | None:
+    """Number of classes from a classifier's ``config.json`` saved beside the state, if any."""
     arch = data.get("architectures") or []
     if not any(isinstance(a, str) and a.endswith("Classification") for a in arch):
         return None

@@ -12,6 +12,7 @@ images, hparams …) are skipped.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import struct
@@ -28,6 +29,7 @@ from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import open_log
 from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
+from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 
 try:  # optional C extension: CRC-32C of every record (pure-Python CRC would be far too slow)
@@ -38,6 +40,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 # logged once, when training ends (the HF Trainer's summary, "train/train_runtime" in TB)
 END_TAGS = {"train_runtime"}
 ROLE_PREFIXES = {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test"}
+# Text summaries holding a run's configuration as JSON: Hugging Face's TensorBoardCallback writes
+# the TrainingArguments and the model config at the start of training.
+SETUP_TEXTS = ("args/text_summary", "model_config/text_summary")
+MAX_SETUP_TEXT = 1 << 20
 SCALAR_PLUGINS = {"scalars", ""}
 _HEADER = struct.Struct("<Q")
 CHUNK = 64 << 20  # bytes read at a time
@@ -261,6 +267,7 @@ class _Collector:
     plugin: dict[str, tuple[int, str]] = field(default_factory=dict)
     restarts: list[tuple[int, int]] = field(default_factory=list)
     undecodable: int = 0
+    texts: dict[str, bytes] = field(default_factory=dict)  # SETUP_TEXTS tag → its first text
     seen: set[str] = field(default_factory=set)  # tags kept (at most MAX_SERIES)
     dropped: set[str] = field(default_factory=set)  # tags past the limit
 
@@ -579,6 +586,8 @@ def _decode_slow(buf: bytes, s: np.ndarray, n: np.ndarray, idx: np.ndarray, base
             elif kind == "tensor":
                 value = _tensor_value(v.tensor)
                 stats = None if value is not None else _tensor_histogram(v.tensor)
+                if tag in SETUP_TEXTS and v.tensor.string_val and tag not in out.texts:
+                    out.texts[tag] = bytes(v.tensor.string_val[0][:MAX_SETUP_TEXT])
             elif kind == "histo":
                 stats = _histo_stats(v.histo)
             if value is None:
@@ -792,6 +801,8 @@ class TensorBoardReader:
         keras = any(p.parent != run_dir and p.parent.name.lower() in SUBRUN_DIRS
                     and p.name.endswith(".v2") for p in paths)
         context, unmapped = _axis(raw, keras)
+        for key, value in _setup_context(out.texts).items():
+            context.setdefault(key, value)
         hparams = run_dir / "hparams.yaml"
         if hparams.is_file():
             ctx, notes = yaml_context(hparams)
@@ -803,6 +814,20 @@ class TensorBoardReader:
                                "Trainer logs when training ends"
         return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings,
                           unmapped=unmapped)]
+
+
+def _setup_context(texts: dict[str, bytes]) -> dict[str, Any]:
+    """The fine-tuning setup (readers._setup) from the configuration text summaries; a text
+    that is not a JSON object is ignored."""
+    params: dict[str, Any] = {}
+    for tag in SETUP_TEXTS:
+        try:
+            data = json.loads(texts[tag].decode("utf-8")) if tag in texts else None
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            continue
+        if isinstance(data, dict):
+            params.update({k: v for k, v in data.items() if k not in params})
+    return setup_from_params(params) if params else {}
 
 
 _KERAS_STEP_TAGS = re.compile(r"^(train|validation)/(batch_|evaluation_.*_vs_iterations$)")

@@ -13,6 +13,7 @@ from nndoctor.adapters.symptoms import (
     consistency,
     context,
     curves,
+    finetune,
     gradients,
     init_signals,
     labels,
@@ -22,7 +23,9 @@ from nndoctor.adapters.symptoms import (
     periodicity,
     probes,
     progress,
+    rl,
     scale,
+    spikes,
     task,
     validation,
 )
@@ -33,7 +36,7 @@ from nndoctor.knowledge.loader import KnowledgeBase
 __all__ = ["derive_facts"]
 _MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
             gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
-            init_signals)  # registration by import
+            init_signals, finetune, spikes, rl)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
@@ -42,8 +45,10 @@ def _params(kb: KnowledgeBase, name: str) -> Params:
 
 def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
     """Every fact the detectors can establish from this run, at most one per fact name."""
-    # computed once, read by several detectors: the task (class count, possibly inferred) and
-    # the loss's own blow-up (so correlated detectors do not count one event three times)
+    # computed once, read by several detectors: an RL run's surrogate loss set aside (it is no
+    # supervised loss), the task (class count, possibly inferred) and the loss's own blow-up
+    # (so correlated detectors do not count one event three times)
+    run = rl.annotate(run)
     run = task.annotate(run, _params(kb, "task"))
     run = curves.annotate(run, _params(kb, "loss_shape"))
     facts: dict[str, Fact] = {}

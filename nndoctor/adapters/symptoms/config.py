@@ -59,6 +59,8 @@ def _peak_lr(run: Run) -> tuple[float, str] | None:
 
 @detector("lr_range", produces=("lr_vs_optimizer_range",))
 def lr_range(run: Run, p: Params) -> Iterator[Fact]:
+    if run.context.get("_rl"):
+        return  # RL fine-tunes run at ~1e-6 by design (TRL's defaults); no from-scratch norm
     optimizer = str(run.context.get("optimizer", "")).lower().split(".")[-1]
     family = FAMILIES.get(OPTIMIZERS.get(optimizer, ""))
     lr = _peak_lr(run)

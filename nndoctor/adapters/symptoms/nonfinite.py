@@ -78,8 +78,12 @@ def minimum_points(run: Run, p: Params) -> Iterator[Fact]:
         series = run.get(tag)
         counts[tag] = int(np.isfinite(series.values).sum()) if series is not None else 0
     best = max(counts.values())
+    what = "finite loss points"
+    rewards = int(run.context.get("_rl_points", 0))  # an RL run is judged by its reward
+    if rewards > best:
+        best, what = rewards, "finite reward points (an RL run)"
     if best < p["min_points"]:
         yield log_fact("insufficient_data", True,
-                       f"only {best} finite loss points (need {p['min_points']} to judge curves)")
+                       f"only {best} {what} (need {p['min_points']} to judge curves)")
     else:
-        yield log_fact("insufficient_data", False, f"{best} finite loss points")
+        yield log_fact("insufficient_data", False, f"{best} {what}")
