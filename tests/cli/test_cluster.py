@@ -66,19 +66,20 @@ def test_an_s3_prefix_is_read_by_the_workers(scheduler, tmp_path, monkeypatch) -
                                                    "key": "testing", "secret": "testing"})
     try:
         fs = fsspec.filesystem("s3", skip_instance_cache=True)
-        fs.mkdir("bucket")
+        fs.mkdir("cluster-bucket")  # moto keeps buckets per process: not the other tests' one
         local = tmp_path / "runs"
         for name in ("healthy", "overfitting", "exploding"):
             shutil.copytree(EXAMPLES / name, local / name)
-        fs.put(str(local) + "/", "bucket/runs/", recursive=True)
+        fs.put(str(local) + "/", "cluster-bucket/runs/", recursive=True)
         read = []
         real = cluster.run_task
         monkeypatch.setattr(cluster, "run_task",
                             lambda task, options: (read.append(task.url), real(task, options))[1])
-        here = _report(tmp_path, ["s3://bucket/runs/"], "here.json")
-        there = _report(tmp_path, ["s3://bucket/runs/", "--scheduler", scheduler], "there.json")
+        url = "s3://cluster-bucket/runs/"
+        here = _report(tmp_path, [url], "here.json")
+        there = _report(tmp_path, [url, "--scheduler", scheduler], "there.json")
         assert there == here
-        assert sorted(read) == [f"s3://bucket/runs/{n}/"
+        assert sorted(read) == [f"s3://cluster-bucket/runs/{n}/"
                                 for n in ("exploding", "healthy", "overfitting")]
     finally:
         server.stop()
