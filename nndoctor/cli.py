@@ -128,6 +128,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="parallel workers, at most the number of cores (default: every core)")
     diag.add_argument("--no-progress", action="store_true",
                       help="no progress bar (default: shown on a terminal for many runs)")
+    diag.add_argument("--scheduler", metavar="ADDRESS",
+                      help="run on a Dask cluster, reading paths where its workers run "
+                           "(e.g. tcp://host:8786; pip install 'nndoctor[cluster]')")
     diag.add_argument("--questions", type=int, default=None, metavar="N",
                       help="follow-up questions per run (default: 3 for one log shown as "
                            "text/markdown/html, else 0: sweeps and JSON skip them)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -96,6 +95,8 @@ def diagnose_runs(
             if progress:
                 progress(i, len(runs))
         return reports
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only for many runs
+
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         chunk = max(1, len(runs) // (jobs * 8))
         for i, report in enumerate(pool.map(_diagnose_one, [(r, answers, questions) for r in runs],

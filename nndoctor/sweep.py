@@ -65,6 +65,7 @@ class Task:
     root: Path
     groups: tuple[tuple[str, Any, tuple[Path, ...]], ...] = ()  # (reader name, key, files)
     error: LogError | None = None  # kind "error": raised when its turn comes, as read_path would
+    url: str | None = None  # kind "url": a remote run folder, read where the task runs
 
 
 @dataclass
@@ -99,13 +100,17 @@ class Outcome:
 
 
 # ---------------------------------------------------------------------------------- planning
-def plan(paths: Sequence[Path], on_error: Callable[[LogError], None]) -> tuple[list[Task], list]:
+def plan(paths: Sequence[Path], on_error: Callable[[LogError], None],
+         where_run: bool = False) -> tuple[list[Task], list]:
     """Tasks for local paths; anything else (``-``, URLs, ``sqlite:///``) is read here by
-    :func:`read_path` and comes back as ready Runs, tagged with their source index."""
+    :func:`read_path` and comes back as ready Runs, tagged with their source index. With
+    ``where_run`` (a cluster: nndoctor/cluster.py) a remote URL becomes one task per run folder
+    under it and a path this machine cannot see one task, both read where the task runs."""
     from nndoctor.adapters.readers import read_path
+    from nndoctor.adapters.readers._remote import remote_url
 
     tasks: list[Task] = []
-    ready: list[tuple[int, Any]] = []
+    ready: list[tuple[int, Any, Path]] = []  # (source, run, the PATH its id is relative to)
     for index, path in enumerate(paths):
         try:
             if os.path.isdir(path):
@@ -113,8 +118,14 @@ def plan(paths: Sequence[Path], on_error: Callable[[LogError], None]) -> tuple[l
                 tasks += [Task(index, "units", Path(path), groups) for groups in units]
             elif os.path.exists(path):
                 tasks.append(Task(index, "file", Path(path)))
+            elif where_run and remote_url(path):
+                url = remote_url(path) or ""
+                tasks += [Task(index, "url", Path(url), url=unit) for unit in _remote_units(url)]
+            elif where_run and str(path) != "-" and not str(path).startswith("sqlite:"):
+                tasks.append(Task(index, "file", Path(path)))  # perhaps only the workers see it
             else:  # stdin, a remote URL, a sqlite URI, or an error read_path words best
-                ready += [(index, run) for run in read_path(path, on_error=on_error)]
+                root = Path(remote_url(path) or "")  # a URL's runs are named under it
+                ready += [(index, run, root) for run in read_path(path, on_error=on_error)]
         except LogError as exc:  # the first failing PATH in order fails the command
             tasks.append(Task(index, "error", Path(path), error=exc))
     return tasks, ready
@@ -133,6 +144,23 @@ def _plan_dir(root: Path, on_error: Callable[[LogError], None]) -> list[tuple]:
         raise LogError(root, "no log of a known format in this directory")
     items = [(name, key, tuple(files)) for (name, key), (_reader, files) in groups.items()]
     return [tuple(items[i] for i in members) for members in _components(items)]
+
+
+def _remote_units(url: str) -> list[str]:
+    """The run folders directly under a remote URL (each read by one task), or the URL itself
+    when it holds logs of its own or cannot be listed here (the task then says why)."""
+    try:
+        import fsspec
+
+        fs, root = fsspec.core.url_to_fs(url)
+        entries = fs.ls(root.rstrip("/"), detail=True)
+    except Exception:  # no fsspec, no credentials here, not found: the worker will tell
+        return [url]
+    folders = sorted(e["name"] for e in entries if e.get("type") == "directory")
+    if not folders or any(e.get("type") != "directory" for e in entries):
+        return [url]
+    scheme = url.split("://", 1)[0]
+    return [f"{scheme}://{name.rstrip('/')}/" for name in folders]
 
 
 def _home(key: Any, files: tuple[Path, ...]) -> Path:
@@ -194,6 +222,15 @@ def run_task(task: Task, options: Options) -> Outcome:
         outcome.error = task.error
         return outcome
     overrides = dict(options.overrides)
+    if task.kind == "url":
+        try:
+            runs = read_path(task.url or "", metric_overrides=overrides or None,
+                             on_error=outcome.skipped.append)
+        except LogError as exc:
+            outcome.skipped.append(exc)
+            return outcome
+        outcome.results += [_diagnose(task, run, True, options) for run in runs]
+        return outcome
     if task.kind == "file":
         try:
             runs = read_path(task.root, metric_overrides=overrides or None)
@@ -228,8 +265,7 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
     from nndoctor.report.ids import base_id
 
     report = diagnose_run(run, options.answers, questions=options.questions)
-    report = replace(report, id=base_id(task.root if task.kind != "ready" else None,
-                                        Path(run.path)))
+    report = replace(report, id=base_id(task.root, Path(run.path)))
     d = report.diagnosis
     return Result(
         source=task.source, path=str(run.path), name=run.name, format=run.format, kept=kept,
@@ -237,7 +273,7 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
         alarming=bool(options.fail_on and d.alarming(options.fail_on)),
         has_loss=has_loss(run), text=render_part(report, options), id=report.id,
         headline=headline(report), report=report if options.keep_reports else None,
-        root=task.root if task.kind == "units" else None)
+        root=task.root if task.kind in ("units", "url") else None)
 
 
 def render_part(report: Any, options: Options) -> str:
@@ -332,17 +368,22 @@ class Sweep:
         self.spill.close()
 
 
-def run_sweep(tasks: list[Task], ready: list[tuple[int, Any]], options: Options,
+def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Options,
               jobs: int, progress: Callable[[int, int], None] | None,
-              on_error: Callable[[LogError], None]) -> Sweep:
-    """Run every task (in ``jobs`` processes when there are enough), spilling the results."""
+              on_error: Callable[[LogError], None], scheduler: str | None = None) -> Sweep:
+    """Run every task (in ``jobs`` processes when there are enough, or on the Dask cluster of
+    ``scheduler``: nndoctor/cluster.py), spilling the results."""
     sweep = Sweep()
-    for source, run in ready:
-        sweep.add(_diagnose(Task(source, "ready", Path()), run, True, options))
+    for source, run, root in ready:
+        sweep.add(_diagnose(Task(source, "ready", root), run, True, options))
     total = len(tasks)
-    if jobs <= 1 or total < 8:
-        outcomes: Iterator[Outcome] = (run_task(t, options) for t in tasks)
-        pool = None
+    pool = None
+    if scheduler:
+        from nndoctor.cluster import outcomes as on_cluster
+
+        outcomes: Iterator[Outcome] = on_cluster(tasks, options, scheduler)
+    elif jobs <= 1 or total < 8:
+        outcomes = (run_task(t, options) for t in tasks)
     else:
         from concurrent.futures import ProcessPoolExecutor  # only a sweep needs a pool
 

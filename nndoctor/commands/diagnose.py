@@ -53,7 +53,8 @@ def run_diagnose(args: argparse.Namespace) -> int:
         skipped.append(error)
         print(f"nndoctor: skipped {clean(error)}", file=sys.stderr)
 
-    tasks, ready = plan(args.paths, skip)
+    scheduler = getattr(args, "scheduler", None)
+    tasks, ready = plan(args.paths, skip, where_run=bool(scheduler))
     if questions is None:  # shown only where they are read: one log (or run folder) as a report
         single = len(tasks) + len(ready) == 1
         questions = 3 if single and args.format in SHOWS_QUESTIONS else 0
@@ -68,7 +69,8 @@ def run_diagnose(args: argparse.Namespace) -> int:
                       keep_reports=args.format not in STREAMED or bool(args.plot), **look)
     jobs = min(args.jobs or usable_cores(), usable_cores(), max(len(tasks), 1))
     show_progress = len(tasks) > 1 and not args.no_progress and sys.stderr.isatty()
-    sweep = run_sweep(tasks, ready, options, jobs, _progress if show_progress else None, skip)
+    sweep = run_sweep(tasks, ready, options, jobs, _progress if show_progress else None, skip,
+                      scheduler)
     try:
         return _report(args, sweep, options, skipped)
     finally:

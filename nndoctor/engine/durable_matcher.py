@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import itertools
 import json
 import os
@@ -118,12 +119,16 @@ class DurableMatcher:
                 if name not in _REGISTERED
             }
             if pending:
-                trial_compile(pending)  # in a child under a time limit: a hang here is for ever
+                marker = _compiled_marker(pending)
+                if marker is None or not marker.exists():
+                    trial_compile(pending)  # in a child under a time limit: a hang is for ever
                 try:
                     host.set_rulesets(pending)
                 except Exception as exc:  # durable reports only "error code: N"
                     raise EngineError(f"durable_rules rejected the compiled rules: {exc}") from exc
                 _REGISTERED.update(pending)
+                if marker is not None and not marker.exists():
+                    _remember(marker)
 
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         if stratum >= len(self._names):
@@ -195,6 +200,35 @@ else:  # "prefixes": {"rules": {...}, "sizes": [k, ...]}: compile the first k ru
         print(json.dumps(["ok", size]), flush=True)
     print(json.dumps(["done"]), flush=True)
 """
+
+
+def _compiled_marker(rulesets: Mapping[str, Any]) -> Path | None:
+    """The cache file that says these exact rulesets compiled here before (so the child that
+    guards the compile can be skipped: durable compiles the same JSON the same way), keyed by
+    the rulesets, the Python and durable's files; None when the cache is off
+    (``NNDOCTOR_NO_CACHE``)."""
+    if os.environ.get("NNDOCTOR_NO_CACHE"):
+        return None
+    from nndoctor.knowledge.loader import cache_dir
+
+    h = hashlib.sha256(json.dumps(rulesets, sort_keys=True).encode())
+    h.update(sys.version.encode())
+    files = sorted(Path(_durable_engine.__file__).parent.glob("*.py"))
+    with contextlib.suppress(ImportError):
+        import durable_rules_engine  # the compiled Rete
+
+        files.append(Path(durable_rules_engine.__file__))
+    for file in files:
+        with contextlib.suppress(OSError):
+            st = file.stat()
+            h.update(f"{file}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
+
+
+def _remember(marker: Path) -> None:
+    with contextlib.suppress(OSError):  # an unwritable cache only costs the child next time
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
 
 
 def compile_timeout() -> float:

@@ -130,3 +130,33 @@ def test_lint_reports_the_rule_that_hangs_the_compiler(tmp_path):
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stdout
     assert "OPT901-wide-any.yaml: when: rule OPT901: durable_rules never finishes" in lines[0]
+
+
+COMPILE_TWICE = """
+from nndoctor.engine import durable_matcher as dm
+from nndoctor.knowledge.loader import cache_dir
+calls = []
+real = dm.trial_compile
+dm.trial_compile = lambda rulesets, timeout=None: (calls.append(1), real(rulesets, timeout))
+definitions = [{"OK%03d": {"all": [{"m": {"lr": %s}}], "run": "OK%03d"}}]
+dm.DurableMatcher(definitions)
+print(len(calls), len(list((cache_dir() / "compiled").glob("*.ok"))))
+"""
+
+
+def test_a_ruleset_that_compiled_before_skips_the_guarding_child(tmp_path):
+    """The child that guards durable's compile costs ~40 ms a start; once these exact rulesets
+    compiled here (a marker in the cache, keyed by the rulesets, Python and durable), the next
+    process compiles them directly. Other rulesets, or NNDOCTOR_NO_CACHE, still get the child."""
+    env = {"XDG_CACHE_HOME": str(tmp_path)}
+
+    def run(rule: int, value: str, **more: str) -> list[int]:
+        code = COMPILE_TWICE % (rule, value, rule)
+        done = run_python(code, timeout=30, **env, **more)
+        assert done.returncode == 0, done.stderr
+        return [int(x) for x in done.stdout.split()]
+
+    assert run(1, "0.5") == [1, 1]  # first time: the child, then a marker
+    assert run(1, "0.5") == [0, 1]  # same rulesets: no child
+    assert run(2, "0.25") == [1, 2]  # other rulesets: the child again
+    assert run(1, "0.5", NNDOCTOR_NO_CACHE="1")[0] == 1  # cache off: always the child

@@ -181,7 +181,9 @@ def test_jobs_are_capped_at_the_usable_cores(monkeypatch):
         def map(self, fn, items, chunksize=1):
             return map(fn, items)
 
-    monkeypatch.setattr(pipeline, "ProcessPoolExecutor", Pool)
+    import concurrent.futures  # pipeline imports the pool only when it needs one
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
     runs = [overfitting_run(f"r{i}") for i in range(pipeline.PARALLEL_FROM)]
     assert len(pipeline.diagnose_runs(runs, jobs=100_000)) == len(runs)
     assert len(pipeline.diagnose_runs(runs)) == len(runs)  # None: every core

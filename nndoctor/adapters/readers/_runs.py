@@ -145,20 +145,30 @@ def steps_per_epoch(steps: Any, epochs: Any) -> int | None:
     gap between the last steps of consecutive epochs (needs two complete epochs; a full-batch run
     gives 1). None when the pairs do not tell.
     """
-    s = np.asarray(steps, dtype=np.float64)
+    s = np.asarray(steps)  # int64 steps stay int64: no copy of a 10M-row CSV's steps
+    if s.dtype.kind not in "iu":
+        s = s.astype(np.float64)
     e = np.asarray(epochs, dtype=np.float64)
-    ok = np.isfinite(s) & np.isfinite(e) & (e >= 0) & (s >= 0)
-    s, e = s[ok], e[ok]
+    ok = np.isfinite(e) & (e >= 0) & (s >= 0)
+    if s.dtype.kind == "f":
+        ok &= np.isfinite(s)
+    if not ok.all():
+        s, e = s[ok], e[ok]
+    del ok
     if s.size < 2:
         return None
-    if np.any(e != np.round(e)):
+    if np.any(e != np.floor(e)):
         pos = e > 0
         if not pos.any():
             return None
         spe = float(np.median(s[pos] / e[pos]))
     else:
-        epochs_seen = np.unique(e)
-        last = np.asarray([s[e == x].max() for x in epochs_seen])
+        if np.any(e[1:] < e[:-1]):  # the last step of each epoch, in one pass over them
+            order = np.argsort(e, kind="stable")
+            e, s = e[order], s[order]
+        heads = np.concatenate(([0], np.flatnonzero(np.diff(e)) + 1))
+        epochs_seen = e[heads]
+        last = np.maximum.reduceat(s, heads)
         gaps = np.diff(last)[np.diff(epochs_seen) == 1]
         if gaps.size == 0:
             return None

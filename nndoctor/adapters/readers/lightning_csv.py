@@ -43,7 +43,8 @@ class LightningCSVReader:
         if step_col is None:
             raise LogError(path, "no 'step' column (not a Lightning metrics.csv)")
         present_step = step_col.present & np.isfinite(step_col.values)
-        steps = np.where(present_step, step_col.values, -1).astype(np.int64)
+        steps = (step_col.values if present_step.all()
+                 else np.where(present_step, step_col.values, -1)).astype(np.int64)
         if not present_step.all():
             warnings.append(f"{int((~present_step).sum())} row(s) without a step ignored")
         raw: dict[str, Series] = {}
@@ -54,9 +55,9 @@ class LightningCSVReader:
             if mask.any():
                 raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
         epoch_col = columns.get("epoch")
+        rows = slice(None) if present_step.all() else present_step  # no copy of 10M steps
         context: dict[str, object] = axis(
-            "step", steps[present_step],
-            epoch_col.values[present_step] if epoch_col is not None else None)
+            "step", steps[rows], epoch_col.values[rows] if epoch_col is not None else None)
         hparams = path.parent / "hparams.yaml"
         if hparams.is_file():
             ctx, notes = yaml_context(hparams)

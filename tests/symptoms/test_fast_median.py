@@ -1,0 +1,29 @@
+"""The detectors' median helpers give np.median's value bit for bit (diagnoses must not move)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nndoctor.adapters.symptoms.base import median, row_medians
+
+
+def test_median_is_numpys_bit_for_bit() -> None:
+    rng = np.random.default_rng(0)
+    for n in range(0, 60):
+        for _ in range(30):
+            x = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8)
+            if n and rng.random() < 0.15:
+                x[rng.integers(n)] = rng.choice([np.inf, -np.inf, np.nan])
+            want = np.median(x) if n else np.nan
+            got = median(x) if n else np.nan
+            assert np.array_equal(np.float64(got), np.float64(want), equal_nan=True), x
+    assert median(np.array([1, 2, 3, 4])) == 2.5  # ints go through np.median itself
+
+
+def test_row_medians_are_numpys_bit_for_bit() -> None:
+    rng = np.random.default_rng(1)
+    for width in range(1, 40):
+        rows = rng.normal(size=(25, width)) * 1e3
+        assert row_medians(rows).tobytes() == np.median(rows, axis=1).tobytes()
+    rows = np.array([[1.0, np.nan, 3.0], [1.0, 2.0, 3.0]])
+    assert np.array_equal(row_medians(rows), np.median(rows, axis=1), equal_nan=True)
