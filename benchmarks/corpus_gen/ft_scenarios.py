@@ -58,8 +58,8 @@ def _ft_base(task: str, rng: Rng, fw: str) -> Recipe:
     if task == "rl":
         return Recipe(task="rl", framework=fw, num_classes=0, n_train=64, n_val=0, seq_len=16,
                       vocab=32, model=Model("gpt", 32, 2, activation="gelu"),
-                      optim=Optim("adamw", float(_pick(rng, [3e-4, 5e-4])), schedule="linear"),
-                      batch_size=8, epochs=1, max_steps=int(_pick(rng, [120, 160])),
+                      optim=Optim("adamw", float(_pick(rng, [2e-4, 3e-4])), schedule="linear"),
+                      batch_size=8, epochs=1, max_steps=int(_pick(rng, [60, 80])),
                       finetune=Finetune(world=world), rl=Rl(), seed=seed)
     raise ValueError(task)
 

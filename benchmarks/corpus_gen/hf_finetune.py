@@ -15,9 +15,14 @@ of two sets passes ``eval_dataset`` as a dict, so the Trainer logs ``eval_origin
   ``fp16=True`` does nothing (accelerate has no CPU GradScaler), so both are written out here.
 * ``labels_unshifted``: a custom ``compute_loss`` scores the logits at t against the token at t.
 * ``pad_not_masked`` / ``labels_all_masked``: the datasets (``ft_data``).
-* ``ga_loss_not_scaled``: a custom ``compute_loss`` returns the micro-batch mean; the model takes
-  ``**kwargs``, so the Trainer believes the loss is normalised by ``num_items_in_batch`` and does
-  not divide it by ``gradient_accumulation_steps`` (transformers #35438, #37766).
+* ``ga_loss_not_scaled``: ``"custom_loss"`` — a custom ``compute_loss`` returns the micro-batch
+  mean; the model takes ``**kwargs``, so the Trainer believes the loss is normalised by
+  ``num_items_in_batch`` and does not divide it by ``gradient_accumulation_steps`` (transformers
+  #35438, #37766). ``"model_ignores_num_items"`` — nothing is injected: the stock Trainer does the
+  same with ``BertForSequenceClassification``, whose ``**kwargs`` ignore ``num_items_in_batch``
+  (transformers 5.24).
+* ``_early_stop`` (not a fault): ``EarlyStoppingCallback`` with that patience on
+  ``eval_loss``, the best checkpoint loaded at the end.
 * ``schedule_bug``: ``warmup_past_end`` (warm-up twice the run), ``one_epoch_schedule``
   (``create_scheduler`` given the steps of one epoch), ``max_steps_short`` (``max_steps`` set
   to ``recipe.max_steps``, far below one epoch).
@@ -52,6 +57,11 @@ def _extra_args(recipe: Recipe, total: int) -> dict[str, Any]:
         kw["warmup_steps"] = int(ft.warmup_steps)
     if len(ft.eval_sets) > 1:  # watching the original task: measure it before any update too
         kw["eval_on_start"] = True
+    if recipe.faults.get("_early_stop"):  # EarlyStoppingCallback's requirements
+        every = max(1, total // max(1, recipe.epochs * recipe.log.evals_per_epoch))
+        kw.update(eval_strategy="steps", eval_steps=every, save_strategy="steps",
+                  save_steps=every, save_total_limit=2, load_best_model_at_end=True,
+                  metric_for_best_model="eval_loss", greater_is_better=False)
     bug = recipe.faults.get("schedule_bug")
     if bug == "warmup_past_end":
         kw["warmup_steps"] = 2 * total
@@ -75,7 +85,7 @@ def _trainer_cls(recipe: Recipe, total: int, steps_per_epoch: int) -> type:
 
     f = recipe.faults
     corrupt_at = bad_steps(recipe, total)
-    custom_loss = bool(f.get("labels_unshifted") or f.get("ga_loss_not_scaled"))
+    custom_loss = bool(f.get("labels_unshifted") or f.get("ga_loss_not_scaled") == "custom_loss")
     static_scale = f.get("fp16") == "static_scale"
 
     class FinetuneTrainer(Trainer):
@@ -164,7 +174,11 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     args = backend_hf._args(recipe, out_dir, _extra_args(recipe, total))
     evals = {name: ColumnsDataset(cols) for name, cols in data.evals.items()}
     compute, preprocess = _metrics(recipe)
-    callbacks = []
+    callbacks: list[Any] = []
+    if recipe.faults.get("_early_stop"):
+        from transformers import EarlyStoppingCallback
+
+        callbacks.append(EarlyStoppingCallback(int(recipe.faults["_early_stop"])))
     if recipe.max_steps and recipe.faults.get("schedule_bug") != "max_steps_short":
         callbacks.append(backend_hf._stop_callback(recipe.max_steps,
                                                    args.save_strategy == "steps"))

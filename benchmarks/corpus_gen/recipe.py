@@ -130,7 +130,7 @@ class Rl:
     num_generations: int = 4
     completion_len: int = 12
     prompts: int = 64
-    reward: str = "even_tokens"  # even_tokens | one_token (hackable)
+    reward: str = "topic_share"  # topic_share | one_token (hackable)
 
 
 @dataclass(frozen=True)
