@@ -551,6 +551,19 @@ def edge(values: np.ndarray, share: float = 0.1, end: bool = False) -> float:
     return float(np.median(v[-k:] if end else v[:k]))
 
 
+EARLY_RISE = 1.1
+
+
+def early_rise(values: np.ndarray) -> float:
+    """The highest smoothed loss of the first 20 % of the run over the first point."""
+    v = _fin(values)
+    if len(v) < 10:
+        return math.nan
+    k = max(3, len(v) // 5)
+    smoothed = np.convolve(v[:k], np.ones(3) / 3, mode="valid")
+    return float(smoothed.max() / v[0]) if v[0] > 0 else math.nan
+
+
 def train_over_eval(c: Ctx, names: tuple[str, ...] = NEW_EVAL) -> np.ndarray:
     """At each evaluation after the first step: the median of the last 5 training losses logged
     up to it, over the evaluation loss."""
@@ -689,6 +702,8 @@ def _finetune_lr(c: Ctx) -> str | None:
         _, ev = c.logs.first(*NEW_EVAL)
         if end >= 0.97 * first or end >= 0.9 * c.base:
             return None  # nothing learned, or collapsed to a uniform guess
+        if early_rise(c.tl) >= EARLY_RISE:
+            return None  # the first updates wreck what the pre-trained model knew
         if len(_fin(ev)) >= 3 and edge(ev, 0.0, end=True) >= 1.1 * float(_fin(ev).min()):
             return None  # the eval loss climbs back
         return f"loss {first:.3g} → {end:.3g}: the high LR did no visible harm"
@@ -727,6 +742,8 @@ def _healthy_finetune(c: Ctx) -> str | None:
     spikes = spike_points(c.tl, c.base)
     if spikes:
         return f"{len(spikes)} loss spike(s)"
+    if early_rise(c.tl) >= EARLY_RISE:
+        return f"the loss rises {early_rise(c.tl):.2f}× in the first fifth"
     g = c.logs.values("grad_norm")
     if len(g) and not np.isfinite(g).all():
         return "non-finite gradient norm"

@@ -226,7 +226,7 @@ def _lr_range(level: str) -> Any:
     def fn(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
         if level == "high":
             lr = float(_pick(rng, [1e-2, 2e-2]) if r.task == "transformer_cls"
-                       else _pick(rng, [5e-2, 1e-1]))
+                       else _pick(rng, [1e-1, 2e-1]))
         else:
             lr = float(_pick(rng, [1e-7, 3e-8]))
         r = _set(r, optim_lr=lr)
@@ -299,7 +299,7 @@ FAULT_FT_FAMILIES: list[Family] = [
     # finetune_lr_out_of_range
     Family("finetune_lr_out_of_range", "AdamW 1e-2-2e-2 on the pre-trained BERT", ("hf",),
            _make("transformer_cls", _lr_range("high")), 2, _LR_HIGH),
-    Family("finetune_lr_out_of_range", "AdamW 5e-2-1e-1 on the pre-trained GPT-2", ("hf",),
+    Family("finetune_lr_out_of_range", "AdamW 0.1-0.2 on the pre-trained GPT-2", ("hf",),
            _make("lm", _lr_range("high")), 2, _LR_HIGH),
     Family("finetune_lr_out_of_range", "AdamW 1e-7 / 3e-8 that never moves the loss", ("hf",),
            _make("lm", _lr_range("low")), 2, ("lr_too_low",)),

@@ -53,6 +53,10 @@ def _extra_args(recipe: Recipe, total: int) -> dict[str, Any]:
     assert ft is not None
     kw: dict[str, Any] = {"adam_beta2": ft.adam_beta2, "adam_epsilon": ft.adam_eps,
                           "gradient_accumulation_steps": ft.grad_accum}
+    evals = max(1, recipe.log.evals_per_epoch)
+    if ft.grad_accum > 1 and evals > 1:  # evaluate in optimiser steps, not in batches
+        every = max(1, total // max(1, recipe.epochs) // evals)
+        kw.update(eval_steps=every, save_steps=every * evals * max(1, recipe.epochs // 2))
     if ft.warmup_steps is not None:
         kw["warmup_steps"] = int(ft.warmup_steps)
     if len(ft.eval_sets) > 1:  # watching the original task: measure it before any update too
