@@ -6,7 +6,8 @@ over the world's tokens (``t0`` … and ``<eos>``) built offline. Prompts are fo
 of the original text; completions are ``Rl.completion_len`` tokens. Rewards (``Rl.reward``):
 ``topic_share`` — 1 at half of the completion's tokens among one topic's words, falling
 linearly either side (learnable, and best for a policy that keeps its language);
-``one_token`` — the share of one token (hackable: a policy that emits only it gets 1.0).
+``topic_words`` — the share of the topic's words (more is always better: it pulls the policy
+onto them); ``one_token`` — the share of one token (hackable: emitting only it gets 1.0).
 Files: the Trainer's ``checkpoint-N/trainer_state.json`` (TRL's ``reward``, ``reward_std``,
 ``kl``, ``entropy``, ``rewards/<func>/mean`` …) and TensorBoard under ``runs/``. Runs are
 skipped when ``trl`` is not installed (``AVAILABLE``).
@@ -52,8 +53,8 @@ def reward_function(recipe: Recipe) -> Any:
     assert recipe.rl is not None
     ft = recipe.finetune
     assert ft is not None
-    hackable = recipe.rl.reward == "one_token"
-    if hackable:
+    kind = recipe.rl.reward
+    if kind == "one_token":
         wanted = {f"t{TARGET_TOKEN}"}
     else:
         topic = ft_data.world(ft.world, recipe.vocab).topics[ft_data.topic(recipe)]
@@ -64,7 +65,7 @@ def reward_function(recipe: Recipe) -> Any:
         for text in completions:
             tokens = text.split()
             share = sum(t in wanted for t in tokens) / max(1, len(tokens))
-            out.append(share if hackable else 1.0 - 2.0 * abs(share - TOPIC_SHARE))
+            out.append(1.0 - 2.0 * abs(share - TOPIC_SHARE) if kind == "topic_share" else share)
         return out
 
     reward.__name__ = recipe.rl.reward

@@ -94,8 +94,10 @@ def _healthy(variant: str) -> Any:
         log: dict[str, Any] = {}
         desc = f"healthy fine-tune: {_desc(r)}, warm-up + {r.optim.schedule} decay"
         if variant == "early_stop":
-            r = _set(r, epochs=int(_pick(rng, [6, 8])), faults={"_early_stop": 2})
-            desc = f"healthy multi-epoch fine-tune stopped early (patience 2): {_desc(r)}"
+            r = _set(r, epochs=int(_pick(rng, [6, 8])), faults={"_early_stop": 3})
+            desc = (f"healthy multi-epoch fine-tune, early stopping on eval_loss (patience 3 "
+                    f"epochs): {_desc(r)}")
+            log["evals"] = 1
         elif variant == "grad_accum":
             accum = int(_pick(rng, [2, 4]))
             r = _ft(_set(r, batch_size=32 // accum), grad_accum=accum)
@@ -111,7 +113,7 @@ def _healthy(variant: str) -> Any:
             log.update(every=2, evals=4)
             desc = f"healthy short fine-tune (one epoch): {_desc(r)}"
         elif variant == "rl":
-            desc = (f"healthy GRPO: tiny GPT-2 policy, reward = share of topic words, "
+            desc = (f"healthy GRPO: tiny GPT-2 policy, reward best at half topic words, "
                     f"beta={r.rl.beta:g}, lr={r.optim.lr:g}")
             log["every"] = 2
         return r, desc, log
@@ -207,8 +209,9 @@ def _schedule(bug: str) -> Any:
         if bug == "warmup_past_end":
             r = _set(r, faults={"schedule_bug": bug})
             desc = "warmup_steps twice the run's steps: the LR still rises at the end"
-        elif bug == "one_epoch_schedule":
-            r = _set(r, faults={"schedule_bug": bug}, epochs=int(_pick(rng, [4, 5])))
+        elif bug == "one_epoch_schedule":  # get_linear_schedule_with_warmup(len(loader))
+            r = _set(r, faults={"schedule_bug": bug}, epochs=int(_pick(rng, [4, 5])),
+                     optim_schedule="linear")
             desc = (f"the scheduler planned for one epoch of {r.epochs}: the LR is 0 after the "
                     "first")
         else:
@@ -225,7 +228,7 @@ def _schedule(bug: str) -> Any:
 def _lr_range(level: str) -> Any:
     def fn(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
         if level == "high":
-            lr = float(_pick(rng, [1e-2, 2e-2]) if r.task == "transformer_cls"
+            lr = float(_pick(rng, [5e-2, 1e-1]) if r.task == "transformer_cls"
                        else _pick(rng, [1e-1, 2e-1]))
         else:
             lr = float(_pick(rng, [1e-7, 3e-8]))
@@ -239,8 +242,9 @@ def _rl_collapse(kind: str) -> Any:
         assert r.rl is not None
         if kind == "high_lr":
             lr = float(_pick(rng, [2e-2, 5e-2]))
-            r = _set(r, optim_lr=lr)
-            desc = f"GRPO lr={lr:g} (×100): the policy collapses, KL to the reference diverges"
+            r = replace(_set(r, optim_lr=lr), rl=replace(r.rl, reward="topic_words"))
+            desc = (f"GRPO lr={lr:g} (×100), reward = share of topic words: the policy "
+                    "collapses onto them, KL to the reference jumps")
         else:
             r = replace(_set(r, faults={"reward_hackable": True},
                              optim_lr=float(_pick(rng, [2e-3, 5e-3]))),
@@ -297,7 +301,7 @@ FAULT_FT_FAMILIES: list[Family] = [
            _make("transformer_cls", _schedule("max_steps_short")), 2,
            ("not_trained_long_enough",)),
     # finetune_lr_out_of_range
-    Family("finetune_lr_out_of_range", "AdamW 1e-2-2e-2 on the pre-trained BERT", ("hf",),
+    Family("finetune_lr_out_of_range", "AdamW 0.05-0.1 on the pre-trained BERT", ("hf",),
            _make("transformer_cls", _lr_range("high")), 2, _LR_HIGH),
     Family("finetune_lr_out_of_range", "AdamW 0.1-0.2 on the pre-trained GPT-2", ("hf",),
            _make("lm", _lr_range("high")), 2, _LR_HIGH),

@@ -124,13 +124,12 @@ class Finetune:
 
 @dataclass(frozen=True)
 class Rl:
-    """A GRPO run (TRL) of a pre-trained policy with a toy reward."""
+    """A GRPO run (TRL) of a pre-trained policy with a toy reward (``n_train`` prompts)."""
 
     beta: float = 0.04  # KL coefficient
     num_generations: int = 4
     completion_len: int = 12
-    prompts: int = 64
-    reward: str = "topic_share"  # topic_share | one_token (hackable)
+    reward: str = "topic_share"  # topic_share | topic_words | one_token (see backend_trl)
 
 
 @dataclass(frozen=True)

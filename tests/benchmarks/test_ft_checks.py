@@ -261,9 +261,11 @@ def test_rl_collapse_is_an_entropy_collapse_or_a_diverging_kl():
     healthy = _rl_series(2.3 - 0.005 * t, 0.004 * t, 0.5 + 0.005 * t)
     collapse = _rl_series(2.2 * np.exp(-t / 3), np.full(n, 3.0), np.ones(n))
     diverge = _rl_series(np.full(n, 2.0), 0.002 * np.exp(t / 6), 0.5 + 0.01 * t)
+    jumped = _rl_series(np.full(n, 2.0), np.r_[0.7, np.full(n - 1, 2.5)], np.ones(n))
     rl = Recipe(task="rl", framework="trl", num_classes=0, finetune=Finetune(), rl=Rl())
     assert checks._rl_collapse(_ctx(collapse, recipe=rl)) is None
     assert checks._rl_collapse(_ctx(diverge, recipe=rl)) is None
+    assert checks._rl_collapse(_ctx(jumped, recipe=rl)) is None
     assert checks._rl_collapse(_ctx(healthy, recipe=rl)) is not None
     assert checks._healthy(_ctx(healthy, recipe=rl)) is None
     assert checks._healthy(_ctx(collapse, recipe=rl)) is not None

@@ -15,11 +15,11 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
-import _practitioner
-from corpus_gen import ft_data, ft_parts
-from corpus_gen.ft_scenarios import FT_FAMILIES
-from corpus_gen.recipe import Finetune, Logging, Model, Optim, Recipe, Rl
-from corpus_gen.scenarios import build_specs
+import _practitioner  # noqa: E402
+from corpus_gen import ft_data, ft_parts  # noqa: E402
+from corpus_gen.ft_scenarios import FT_FAMILIES  # noqa: E402
+from corpus_gen.recipe import Finetune, Logging, Model, Optim, Recipe, Rl  # noqa: E402
+from corpus_gen.scenarios import build_specs  # noqa: E402
 
 FT_CAUSES = ("loss_spikes", "mixed_precision_overflow", "label_masking_bug",
              "grad_accumulation_bug", "finetune_overfitting", "catastrophic_forgetting",
