@@ -187,8 +187,8 @@ def _grad_accum(where: str) -> Any:
 
 def _ft_overfit(rng: Rng, r: Recipe, i: int, fw: str) -> tuple[Recipe, str, dict]:
     n = int(_pick(rng, [48, 64, 96]))
-    r = _ft(_set(r, n_train=n, batch_size=8, epochs=int(_pick(rng, [8, 10])),
-                 model_width=64, optim_lr=float(_pick(rng, [3e-3, 5e-3])),
+    r = _ft(_set(r, n_train=n, batch_size=8, epochs=10,
+                 model_width=64, optim_lr=float(_pick(rng, [2e-3, 2.5e-3])),
                  optim_schedule="constant", optim_warmup_frac=0.0, optim_weight_decay=0.0),
             shift=0.5)
     return r, (f"{n} fine-tuning sequences, {r.epochs} epochs, eval every half epoch "
@@ -282,7 +282,7 @@ FAULT_FT_FAMILIES: list[Family] = [
     Family("grad_accumulation_bug", "stock BERT classifier with gradient accumulation",
            ("hf",), _make("transformer_cls", _grad_accum("model_ignores_num_items")), 3),
     # finetune_overfitting
-    Family("finetune_overfitting", "GPT-2 fine-tune on 48-96 sequences, 8-10 epochs", ("hf",),
+    Family("finetune_overfitting", "GPT-2 fine-tune on 48-96 sequences, 10 epochs", ("hf",),
            _make("lm", _ft_overfit), 3, ("overfitting", "too_few_samples")),
     Family("finetune_overfitting", "Lightning GPT-2 fine-tune, few sequences, many epochs",
            ("lightning",), _make("lm", _ft_overfit), 3, ("overfitting", "too_few_samples")),
