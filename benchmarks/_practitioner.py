@@ -58,7 +58,8 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "batch_size": float(recipe["batch_size"]) if recipe.get("batch_size") else None,
         "gradient_clipping": optim.get("clip_norm") is not None,
         "lr_warmup": float(optim.get("warmup_frac") or 0.0) > 0,
-        "lr_decays_to_zero_early": _lr_factor_at(optim, _epochs(recipe), 0.6) <= 1e-2,
+        "lr_decays_to_zero_early": _lr_factor_at(optim, _epochs(recipe), 0.6) <= 1e-2
+        or faults.get("schedule_bug") == "one_epoch_schedule",
         "epochs_trained": _epochs(recipe),
         # "a handful of epochs"; every corpus run is a few hundred steps, so steps do not count
         "training_short": _epochs(recipe) < 5,
@@ -74,10 +75,10 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "custom_layers": bool(faults.get("custom_grad_bug")) or (
             DONT_KNOW if faults.get("detached_hidden") else False),
         "hand_written_gradients": bool(faults.get("custom_grad_bug")),
-        "mixed_precision": "fp32",
-        "finetuning_pretrained": False,
+        "mixed_precision": "fp16" if faults.get("fp16") else "fp32",
+        "finetuning_pretrained": recipe.get("finetune") is not None,
         "freezing_intended": False,
-        "rl_style_run": False,
+        "rl_style_run": task == "rl",
         "ensemble_considered": False,
         "task_complex": False,
         "inputs_normalized": not (faults.get("input_scale") or faults.get("input_offset")),
@@ -110,11 +111,14 @@ def answer(question: str, recipe: dict[str, Any]) -> object:
 
 
 def _num_classes(recipe: dict[str, Any]) -> int:
-    """Classes the model predicts: the vocabulary for a language model, 0 for regression."""
+    """Classes the model predicts: the vocabulary for a language model (and an RL policy, one
+    more for its end-of-text token), 0 for regression."""
     if recipe.get("task") == "regression":
         return 0
     if recipe.get("task") == "lm":
         return int(recipe.get("vocab") or 0)
+    if recipe.get("task") == "rl":
+        return int(recipe.get("vocab") or 0) + 1
     return int(recipe.get("num_classes") or 0)
 
 

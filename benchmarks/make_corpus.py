@@ -15,10 +15,14 @@ again (a finished run whose spec moved to another id is renamed, not retrained).
 manifest of all specs with their check result is written to ``benchmarks/corpus.json`` (runs not
 generated yet are listed with ``"check": "missing"``).
 
+Fine-tuning runs (issue #17) start from tiny models pre-trained once and cached in
+``OUT_DIR/.cache``; the TRL runs need ``trl`` (the ``corpus`` extra) and are skipped without it.
+
 Usage (the project venv: torch, lightning, transformers, keras, tensorboard)::
 
     python benchmarks/make_corpus.py [OUT_DIR] [--jobs 2] [--seed 0]
-        [--only CAUSE ...] [--framework FW ...] [--limit N] [--no-manifest]
+        [--only CAUSE ...] [--framework FW ...] [--family TEXT ...] [--limit N]
+        [--no-manifest]
 
 The default OUT_DIR is ``benchmarks/corpus/`` (git-ignored). Deterministic for a given --seed.
 """
@@ -92,10 +96,12 @@ def reconcile(out: Path, specs: list[dict[str, Any]]) -> None:
 
 
 def _backend(framework: str) -> Any | None:
+    """The framework's backend module; None when there is none or its library is missing."""
     name = f"corpus_gen.backend_{framework}"
     if importlib.util.find_spec(name) is None:
         return None
-    return importlib.import_module(name)
+    module = importlib.import_module(name)
+    return module if getattr(module, "AVAILABLE", True) else None
 
 
 def _job(kind: str, spec: dict[str, Any], out: str) -> dict[str, Any]:
@@ -104,8 +110,10 @@ def _job(kind: str, spec: dict[str, Any], out: str) -> dict[str, Any]:
 
     torch.set_num_threads(1)
     from corpus_gen import checks
+    from corpus_gen.pretrained import CACHE_ENV
 
     out_dir = Path(out)
+    os.environ.setdefault(CACHE_ENV, str(out_dir / ".cache"))  # the pre-trained bases
     final = out_dir / spec["id"]
     if kind == "check":
         done = _done(final) or {}
@@ -159,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="parallel worker processes")
     parser.add_argument("--only", nargs="+", metavar="CAUSE", help="only these causes")
     parser.add_argument("--framework", nargs="+", metavar="FW", help="only these frameworks")
-    parser.add_argument("--family", metavar="TEXT", help="only families whose name has TEXT")
+    parser.add_argument("--family", nargs="+", metavar="TEXT",
+                        help="only families whose name has one of these texts")
     parser.add_argument("--limit", type=int, help="train at most N runs")
     parser.add_argument("--no-manifest", action="store_true", help="do not write corpus.json")
     parser.add_argument("--no-recheck", action="store_true",
@@ -172,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [s for s in specs
               if (not args.only or s["cause"] in args.only)
               and (not args.framework or s["framework"] in args.framework)
-              and (not args.family or args.family in s["family"])]
+              and (not args.family or any(t in s["family"] for t in args.family))]
     backends: dict[str, Any] = {}
     todo, recheck, skipped = [], [], Counter()
     for spec in chosen:
@@ -180,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         if fw not in backends:
             backends[fw] = _backend(fw)
             if backends[fw] is None:
-                print(f"backend_{fw}.py not found: its runs are skipped", flush=True)
+                print(f"backend_{fw}.py not found or its library is not installed: its runs "
+                      "are skipped", flush=True)
         done = _done(out / spec["id"])
         if done is not None and done.get("fingerprint") == fingerprint(spec):
             recheck.append(spec)

@@ -44,7 +44,10 @@ SUPPORTED_FAULTS: set[str] = set(tp.DATA_FAULTS) | {
     "double_softmax", "sigmoid_with_logits_loss", "mse_on_classes", "loss_sign_flipped",
     "loss_wrong_reduction", "log_without_eps", "logit_temperature", "detached_hidden",
     "freeze_all_but_last", "eval_in_train_mode", "train_augment_noise", "output_activation",
-    "custom_grad_bug"}
+    "custom_grad_bug"} | {
+    # the fine-tuning runs' faults (recipes with a finetune section: hf_finetune.py)
+    "bad_batches", "fp16", "labels_unshifted", "pad_not_masked", "labels_all_masked",
+    "ga_loss_not_scaled", "schedule_bug"}
 HF_TASKS = ("transformer_cls", "lm")
 LOSS_FAULTS = ("double_softmax", "sigmoid_with_logits_loss", "mse_on_classes", "loss_sign_flipped",
                "loss_wrong_reduction", "log_without_eps", "logit_temperature")
@@ -276,7 +279,8 @@ def _stop_callback(max_steps: int, save_at_stop: bool) -> Any:
     return StopAtStep()
 
 
-def _args(recipe: Recipe, out_dir: Path) -> Any:
+def _args(recipe: Recipe, out_dir: Path, extra: dict[str, Any] | None = None) -> Any:
+    """The run's ``TrainingArguments``; ``extra`` overrides (the fine-tuning runs' settings)."""
     from transformers import TrainingArguments
 
     o, log = recipe.optim, recipe.log
@@ -295,7 +299,7 @@ def _args(recipe: Recipe, out_dir: Path) -> Any:
         kw.update(optim="rmsprop")
     schedule = {"constant": "constant_with_warmup" if o.warmup_frac else "constant",
                 "cosine": "cosine", "linear": "linear"}.get(o.schedule, "linear")
-    return TrainingArguments(
+    params: dict[str, Any] = dict(
         output_dir=str(out_dir), report_to=["tensorboard"], logging_steps=log.every_n_steps,
         per_device_train_batch_size=recipe.batch_size, per_device_eval_batch_size=256,
         num_train_epochs=recipe.epochs, learning_rate=o.lr, weight_decay=o.weight_decay,
@@ -303,6 +307,8 @@ def _args(recipe: Recipe, out_dir: Path) -> Any:
         max_grad_norm=o.clip_norm if o.clip_norm else 1.0, logging_nan_inf_filter=True,
         use_cpu=True, dataloader_num_workers=0, disable_tqdm=True, seed=recipe.seed,
         data_seed=recipe.seed, save_only_model=False, **kw)
+    params.update(extra or {})
+    return TrainingArguments(**params)
 
 
 def _reference_callback(recipe: Recipe, dataset: ArrayDataset, record: list[list[float]]) -> Any:
@@ -335,15 +341,28 @@ def _series(log_history: list[dict[str, Any]]) -> dict[str, list[list[float]]]:
     return out
 
 
-def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
-    """Train ``recipe`` with ``transformers.Trainer``; write its files under ``out_dir``."""
+def quiet_transformers() -> None:
+    """Offline, no console echo, no progress bars (save_pretrained's "Writing model shards")."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import transformers
-    from transformers.trainer_callback import PrinterCallback
 
     transformers.logging.set_verbosity_error()
-    transformers.logging.disable_progress_bar()  # save_pretrained's "Writing model shards" bar
+    transformers.logging.disable_progress_bar()
+
+
+def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
+    """Train ``recipe`` with ``transformers.Trainer``; write its files under ``out_dir``.
+
+    A recipe with a ``finetune`` section fine-tunes a pre-trained base (``hf_finetune``)."""
+    if recipe.finetune is not None:
+        from corpus_gen import hf_finetune
+
+        return hf_finetune.train(recipe, out_dir)
+    quiet_transformers()
+    import transformers
+    from transformers.trainer_callback import PrinterCallback
+
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,7 @@ from corpus_gen import torch_parts as tp
 from corpus_gen.data import make_data
 from corpus_gen.recipe import Recipe
 
-SUPPORTED_FAULTS: set[str] = set(tp.TORCH_FAULTS)
+SUPPORTED_FAULTS: set[str] = set(tp.TORCH_FAULTS) | {"bad_batches"}  # + lightning_finetune
 
 # scheme -> (train loss name, val loss name, val acc name, train logged on_step, on_epoch)
 NAME_SCHEMES: dict[str, tuple[str, str, str, bool, bool]] = {
@@ -122,17 +122,41 @@ def _module(recipe: Recipe, net: torch.nn.Module, n_train: int) -> Any:
     return Module()
 
 
-def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
-    """Fit with ``lightning.Trainer``; write ``out_dir/lightning_logs/`` and return the records."""
-    import lightning.pytorch as pl
-    from lightning.pytorch.callbacks import LearningRateMonitor
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    started = time.perf_counter()
+def quiet_lightning() -> None:
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", module="lightning")
     warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+
+
+def loggers(recipe: Recipe, out_dir: Path) -> list[Any]:
+    """The loggers ``recipe.log.formats`` names, both under ``lightning_logs/version_0``."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    formats = recipe.log.formats or ("csv",)
+    out: list[Any] = []
+    if "csv" in formats:
+        out.append(CSVLogger(str(out_dir), name="lightning_logs", version=0))
+    if "tensorboard" in formats:
+        out.append(TensorBoardLogger(str(out_dir), name="lightning_logs", version=0,
+                                     default_hp_metric=False))
+    return out
+
+
+def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
+    """Fit with ``lightning.Trainer``; write ``out_dir/lightning_logs/`` and return the records.
+
+    A recipe with a ``finetune`` section fine-tunes a pre-trained base
+    (``lightning_finetune``)."""
+    if recipe.finetune is not None:
+        from corpus_gen import lightning_finetune
+
+        return lightning_finetune.train(recipe, out_dir)
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    started = time.perf_counter()
+    quiet_lightning()
     tp.seed_everything(recipe)
     data = make_data(recipe)
     xt, yt, xv, yv = tp.tensors(data)
@@ -141,20 +165,13 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
     train_loader = DataLoader(TensorDataset(xt, yt), batch_size=recipe.batch_size,
                               shuffle=not recipe.faults.get("sorted_by_label"), generator=gen)
     val_loader = DataLoader(TensorDataset(xv, yv), batch_size=256)
-    formats = recipe.log.formats or ("csv",)
-    loggers: list[Any] = []
-    if "csv" in formats:
-        loggers.append(CSVLogger(str(out_dir), name="lightning_logs", version=0))
-    if "tensorboard" in formats:
-        loggers.append(TensorBoardLogger(str(out_dir), name="lightning_logs", version=0,
-                                         default_hp_metric=False))
     callbacks: list[Any] = []
     if recipe.log.log_lr:
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     evals = max(1, min(recipe.log.evals_per_epoch, len(train_loader)))
     trainer = pl.Trainer(
         accelerator="cpu", devices=1, max_epochs=recipe.epochs,
-        max_steps=recipe.max_steps or -1, logger=loggers, callbacks=callbacks,
+        max_steps=recipe.max_steps or -1, logger=loggers(recipe, out_dir), callbacks=callbacks,
         log_every_n_steps=max(1, recipe.log.every_n_steps), enable_progress_bar=False,
         enable_checkpointing=False, enable_model_summary=False, deterministic=True,
         gradient_clip_val=recipe.optim.clip_norm, num_sanity_val_steps=0,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +57,12 @@ def _scheme_names(recipe: Recipe) -> dict[str, list[str]]:
 
 @dataclass
 class Logs:
-    """The series of one run as read back from disk, by canonical name."""
+    """The series of one run as read back from disk, by canonical name (``series``), every
+    series under the name the reader gave it (``raw``) and the readers' context."""
 
     series: dict[str, tuple[np.ndarray, np.ndarray]]
+    raw: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
 
     def has(self, name: str) -> bool:
         return name in self.series and len(self.series[name][1]) > 0
@@ -69,6 +72,14 @@ class Logs:
 
     def steps(self, name: str) -> np.ndarray:
         return self.series[name][0] if name in self.series else np.array([])
+
+    def first(self, *names: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(steps, values)`` of the first of ``names`` logged (canonical names, then raw)."""
+        for name in names:
+            for table in (self.series, self.raw):
+                if name in table and len(table[name][1]):
+                    return table[name]
+        return np.array([]), np.array([])
 
 
 def load(recipe: Recipe, run_dir: Path) -> Logs:
@@ -86,7 +97,14 @@ def load(recipe: Recipe, run_dir: Path) -> Logs:
                     break
             if name in found:
                 break
-    return Logs(found)
+    raw: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    context: dict[str, Any] = {}
+    for run in runs:
+        for key, s in run.series.items():
+            if key not in raw and len(s) > 0:
+                raw[key] = (np.asarray(s.steps), np.asarray(s.values, dtype=float))
+        context = {**run.context, **context}
+    return Logs(found, raw, context)
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -103,11 +121,16 @@ def baseline(recipe: Recipe) -> float:
 
 def chance(recipe: Recipe) -> float:
     """Accuracy of always predicting the most frequent validation class."""
-    if recipe.task in ("regression", "lm"):
+    if recipe.task in ("regression", "lm", "rl"):
         return 1.0 / max(2, recipe.vocab if recipe.task == "lm" else 2)
-    from corpus_gen.data import make_data
+    if recipe.finetune is not None:
+        from corpus_gen.ft_data import make_ft_data
 
-    y = make_data(recipe).y_val
+        y = make_ft_data(recipe).evals["new"].labels
+    else:
+        from corpus_gen.data import make_data
+
+        y = make_data(recipe).y_val
     return float(np.bincount(y).max() / len(y))
 
 
@@ -190,6 +213,14 @@ def _learned_well(c: Ctx) -> str | None:
 
 
 def _healthy(c: Ctx) -> str | None:
+    if c.recipe.rl is not None:
+        return _healthy_rl(c)
+    if c.recipe.finetune is not None:
+        return _healthy_finetune(c)
+    return _healthy_curves(c)
+
+
+def _healthy_curves(c: Ctx) -> str | None:
     if nonfinite(c.logs):
         return "non-finite loss"
     bad = _learned_well(c)
@@ -490,6 +521,252 @@ def _gradient_bug(c: Ctx) -> str | None:
     return _stuck(c, 0.4)
 
 
+# ---------------------------------------------------------------- fine-tuning causes (#17)
+
+SPIKE_RATIO = 1.5  # a loss point this many times the running median of the points before it
+SPIKE_WINDOW = 20
+SPIKE_NOISE = 6.0  # … and this many robust standard deviations (MAD) of those points above it
+NEW_EVAL = ("eval_new_loss", "eval/new_loss", "val_loss/dataloader_idx_0", "val_loss")
+ORIGINAL_EVAL = ("eval_original_loss", "eval/original_loss", "val_loss/dataloader_idx_1")
+
+
+def spike_points(values: np.ndarray, base: float, ratio: float = SPIKE_RATIO,
+                 window: int = SPIKE_WINDOW) -> list[int]:
+    """Indices (past the first 10 % of the points) of finite losses ≥ ``ratio`` × the median of
+    the ``window`` points before them, and above it by ≥ 10 % of the baseline loss and by
+    ≥ ``SPIKE_NOISE`` robust standard deviations of those points (batch noise is no spike)."""
+    v = _fin(values)
+    out = []
+    for i in range(max(window, len(v) // 10), len(v)):
+        before = v[i - window:i]
+        med = float(np.median(before))
+        sigma = 1.4826 * float(np.median(np.abs(before - med)))
+        if v[i] >= ratio * med and v[i] - med >= max(0.1 * base, SPIKE_NOISE * sigma):
+            out.append(i)
+    return out
+
+
+def edge(values: np.ndarray, share: float = 0.1, end: bool = False) -> float:
+    """Median of the first (or last) ``share`` of the finite values (at least 2 points)."""
+    v = _fin(values)
+    if not len(v):
+        return math.nan
+    k = max(2, int(len(v) * share))
+    return float(np.median(v[-k:] if end else v[:k]))
+
+
+EARLY_RISE = 1.1
+
+
+def early_rise(values: np.ndarray) -> float:
+    """The highest smoothed loss of the first 20 % of the run over the first point."""
+    v = _fin(values)
+    if len(v) < 10:
+        return math.nan
+    k = max(3, len(v) // 5)
+    smoothed = np.convolve(v[:k], np.ones(3) / 3, mode="valid")
+    return float(smoothed.max() / v[0]) if v[0] > 0 else math.nan
+
+
+def train_over_eval(c: Ctx, names: tuple[str, ...] = NEW_EVAL) -> np.ndarray:
+    """At each evaluation after the first step: the median of the last 5 training losses logged
+    up to it, over the evaluation loss."""
+    ts, tv = c.logs.steps("train_loss"), c.tl
+    es, ev = c.logs.first(*names)
+    out = []
+    for step, value in zip(es, ev, strict=True):
+        before = tv[(ts <= step) & np.isfinite(tv)][-5:]
+        if step > 0 and len(before) and math.isfinite(value) and value > 0:
+            out.append(float(np.median(before)) / value)
+    return np.array(out)
+
+
+def _loss_spikes(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    tl = _fin(c.tl)
+    if len(tl) < 3 * SPIKE_WINDOW:
+        return f"only {len(tl)} loss points"
+    spikes = spike_points(tl, c.base)
+    if not spikes:
+        return f"no loss point ≥ {SPIKE_RATIO}× the median of the {SPIKE_WINDOW} before it"
+    if len(spikes) > 0.1 * len(tl):
+        return f"{len(spikes)} of {len(tl)} points spike: oscillation, not spikes"
+    return None
+
+
+def _precision_overflow(c: Ctx) -> str | None:
+    g = c.logs.values("grad_norm")
+    if not len(g):
+        return "no gradient norm logged"
+    if np.isfinite(g).all():
+        return "every logged gradient norm is finite"
+    if (~np.isfinite(c.tl)).any():
+        return "the logged loss is non-finite too"
+    return None
+
+
+def _label_masking(c: Ctx) -> str | None:
+    f, tl = c.recipe.faults, _fin(c.tl)
+    if not len(tl):
+        return "no finite loss"
+    if f.get("labels_all_masked"):
+        return None if np.all(np.abs(tl) <= 1e-6) else f"loss not 0 (max {tl.max():.3g})"
+    if f.get("labels_unshifted"):  # far below any LM of the text (its floor is ~0.6 ln V)
+        low = np.flatnonzero(tl <= 0.3 * c.base)
+        if len(low) and low[0] <= 0.4 * len(tl) and edge(tl, end=True) <= 0.15 * c.base:
+            return None
+        return f"loss {head(tl):.3g} → {edge(tl, end=True):.3g}: does not collapse early"
+    if f.get("pad_not_masked"):
+        r = train_over_eval(c)
+        if len(r) >= 2 and r[0] <= 1.2 and np.median(r) <= 0.8 and r[-1] <= 0.8:
+            return None
+        return f"train/eval loss ratios {np.round(r, 2).tolist()}: train not ≪ eval"
+    return "no label-masking fault in the recipe"
+
+
+def _grad_accumulation(c: Ctx) -> str | None:
+    r = train_over_eval(c)
+    if len(r) < 2:
+        return f"{len(r)} evaluation(s) to compare with"
+    if np.median(r) >= 1.7 and r[0] >= 1.5:
+        return None
+    return f"train/eval loss ratio {np.median(r):.2f}: not a multiple ≥ 2"
+
+
+def _finetune_overfit(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    es, ev = c.logs.first(*NEW_EVAL)
+    if len(ev) < 6:
+        return f"{len(ev)} evaluations"
+    k = int(np.argmin(ev))
+    if k > 0.6 * len(ev):
+        return f"eval minimum late (evaluation {k + 1} of {len(ev)})"
+    if ev[-1] < 1.1 * ev[k]:
+        return f"eval loss {ev[k]:.3g} → {ev[-1]:.3g}: does not rise"
+    ts, tl = c.logs.steps("train_loss"), c.tl
+    at_min = tl[(ts <= es[k]) & np.isfinite(tl)][-5:]
+    if not len(at_min) or edge(tl, end=True) > 0.9 * float(np.median(at_min)):
+        return "train loss does not keep falling after the eval minimum"
+    return None
+
+
+def _forgetting(c: Ctx) -> str | None:
+    _, orig = c.logs.first(*ORIGINAL_EVAL)
+    _, new = c.logs.first(*NEW_EVAL)
+    if len(_fin(orig)) < 3 or len(_fin(new)) < 3:
+        return "no original-task and new-task eval series"
+    o_end, n_end = edge(orig, 0.0, end=True), edge(new, 0.0, end=True)
+    if o_end < 1.15 * orig[0]:
+        return f"original-task eval loss {orig[0]:.3g} → {o_end:.3g}: not forgotten"
+    if n_end > 0.95 * new[0]:
+        return f"new-task eval loss {new[0]:.3g} → {n_end:.3g}: not learned"
+    return None
+
+
+def _schedule_misconfigured(c: Ctx) -> str | None:
+    lr = _fin(c.logs.values("lr"))
+    if len(lr) < 6:
+        return "no LR logged"
+    bug, peak = c.recipe.faults.get("schedule_bug"), float(lr.max())
+    if bug == "warmup_past_end":
+        if lr[-1] >= 0.999 * peak and lr[-1] >= 1.5 * lr[len(lr) // 3]:
+            return None
+        return f"LR {lr[len(lr) // 3]:.3g} → {lr[-1]:.3g}: not still rising at the end"
+    if bug == "one_epoch_schedule":
+        zero = lr <= 1e-3 * peak
+        tail_zero = len(zero) - int(np.flatnonzero(~zero)[-1]) - 1 if (~zero).any() else 0
+        if tail_zero >= 0.5 * len(lr):
+            return None
+        return f"LR 0 for the last {tail_zero} of {len(lr)} points only"
+    if bug == "max_steps_short":
+        spe = c.logs.context.get("steps_per_epoch")
+        last = float(c.logs.steps("train_loss").max())
+        if not spe or last > 0.5 * spe:
+            return f"ran {last:g} steps of a {spe} step epoch"
+        if lr[-1] > 0.2 * peak:
+            return f"LR ends at {lr[-1]:.3g} of {peak:.3g}: the schedule did not end"
+        return None
+    return "no schedule fault in the recipe"
+
+
+def _finetune_lr(c: Ctx) -> str | None:
+    if nonfinite(c.logs):
+        return "non-finite loss"
+    lr = _fin(c.logs.values("lr"))
+    if not len(lr):
+        return "no LR logged"
+    first, end = head(c.tl), edge(c.tl, end=True)
+    if lr.max() <= 1e-6:
+        if abs(end - first) <= 0.03 * first:
+            return None
+        return f"loss {first:.3g} → {end:.3g} moves at lr {lr.max():.3g}"
+    if lr.max() >= 5e-3:
+        _, ev = c.logs.first(*NEW_EVAL)
+        if end >= 0.97 * first or end >= 0.9 * c.base:
+            return None  # nothing learned, or collapsed to a uniform guess
+        if early_rise(c.tl) >= EARLY_RISE:
+            return None  # the first updates wreck what the pre-trained model knew
+        if len(_fin(ev)) >= 3 and edge(ev, 0.0, end=True) >= 1.1 * float(_fin(ev).min()):
+            return None  # the eval loss climbs back
+        return f"loss {first:.3g} → {end:.3g}: the high LR did no visible harm"
+    return f"LR {lr.max():.3g} is within fine-tuning norms"
+
+
+KL_FAR = 1.0  # nats from the reference policy: far beyond a KL-regularised GRPO run's ~0.1
+
+
+def _rl_collapse(c: Ctx) -> str | None:
+    _, ent = c.logs.first("entropy")
+    _, kl = c.logs.first("kl")
+    if len(_fin(ent)) >= 8 and edge(ent, end=True) <= 0.25 * edge(ent):
+        return None  # entropy collapse
+    if len(_fin(kl)) >= 8 and edge(kl, end=True) >= min(KL_FAR, max(
+            10 * max(edge(kl), 1e-3), 0.5)):
+        return None  # KL to the reference diverges (or jumped far at once)
+    return "neither an entropy collapse nor a diverging KL"
+
+
+def _healthy_rl(c: Ctx) -> str | None:
+    _, ent = c.logs.first("entropy")
+    _, kl = c.logs.first("kl")
+    _, reward = c.logs.first("reward")
+    if len(_fin(ent)) < 8 or len(_fin(reward)) < 8:
+        return "no entropy / reward logged"
+    if edge(ent, end=True) < 0.5 * edge(ent):
+        return f"entropy {edge(ent):.3g} → {edge(ent, end=True):.3g}: collapses"
+    if len(_fin(kl)) and edge(kl, end=True) >= 0.5:
+        return f"KL ends at {edge(kl, end=True):.3g}"
+    if edge(reward, 0.2, end=True) < edge(reward, 0.2):
+        return "reward falls"
+    return None
+
+
+def _healthy_finetune(c: Ctx) -> str | None:
+    bad = _healthy_curves(c)
+    if bad:
+        return bad
+    spikes = spike_points(c.tl, c.base)
+    if spikes:
+        return f"{len(spikes)} loss spike(s)"
+    if early_rise(c.tl) >= EARLY_RISE:
+        return f"the loss rises {early_rise(c.tl):.2f}× in the first fifth"
+    g = c.logs.values("grad_norm")
+    if len(g) and not np.isfinite(g).all():
+        return "non-finite gradient norm"
+    _, new = c.logs.first(*NEW_EVAL)
+    if len(_fin(new)) >= 2 and edge(new, 0.0, end=True) > 1.15 * float(_fin(new).min()) + 0.01:
+        return "the eval loss rises"
+    _, orig = c.logs.first(*ORIGINAL_EVAL)
+    if len(_fin(orig)) >= 2 and edge(orig, 0.0, end=True) > 1.05 * orig[0]:
+        return f"original-task eval loss {orig[0]:.3g} → {edge(orig, 0.0, end=True):.3g}"
+    r = train_over_eval(c)
+    if len(r) and (float(np.median(r)) > 1.5 or r[0] < 0.75):
+        return f"train/eval loss ratios {np.round(r, 2).tolist()}"
+    return None
+
+
 CHECKS: dict[str, Callable[[Ctx], str | None]] = {
     "healthy": _healthy,
     "lr_too_high": _lr_too_high,
@@ -521,7 +798,26 @@ CHECKS: dict[str, Callable[[Ctx], str | None]] = {
     "too_much_augmentation": _augment,
     "custom_loss_bug": _custom_loss,
     "gradient_bug": _gradient_bug,
+    "loss_spikes": _loss_spikes,
+    "mixed_precision_overflow": _precision_overflow,
+    "label_masking_bug": _label_masking,
+    "grad_accumulation_bug": _grad_accumulation,
+    "finetune_overfitting": _finetune_overfit,
+    "catastrophic_forgetting": _forgetting,
+    "lr_schedule_misconfigured": _schedule_misconfigured,
+    "finetune_lr_out_of_range": _finetune_lr,
+    "rl_policy_collapse": _rl_collapse,
 }
+# causes whose check needs no generic validation series (they look for their own, or none)
+OWN_SERIES = frozenset({
+    "healthy", "lr_too_high", "lr_too_low", "dead_relu", "data_not_shuffled",
+    "numerical_instability", "vanishing_gradients", "exploding_gradients", "custom_loss_bug",
+    "gradient_bug", "bad_weight_init", "saturated_activations", "model_too_small",
+    "too_much_regularization", "batch_size_too_large", "frozen_layers",
+    "lr_schedule_too_aggressive", "unnormalized_inputs", "wrong_output_activation",
+    "loss_input_mismatch", "loss_spikes", "mixed_precision_overflow", "label_masking_bug",
+    "grad_accumulation_bug", "finetune_overfitting", "catastrophic_forgetting",
+    "lr_schedule_misconfigured", "finetune_lr_out_of_range", "rl_policy_collapse"})
 
 
 def check(spec: dict[str, Any], run_dir: Path) -> str:
@@ -531,15 +827,7 @@ def check(spec: dict[str, Any], run_dir: Path) -> str:
     if not logs.has("train_loss"):
         return f"no train loss found in the logs (read {sorted(logs.series)})"
     ctx = Ctx(recipe, logs, baseline(recipe), chance(recipe))
-    needs_val = spec["cause"] not in ("healthy", "lr_too_high", "lr_too_low", "dead_relu",
-                                      "data_not_shuffled", "numerical_instability",
-                                      "vanishing_gradients", "exploding_gradients",
-                                      "custom_loss_bug", "gradient_bug", "bad_weight_init",
-                                      "saturated_activations", "model_too_small",
-                                      "too_much_regularization", "batch_size_too_large",
-                                      "frozen_layers", "lr_schedule_too_aggressive",
-                                      "unnormalized_inputs", "wrong_output_activation",
-                                      "loss_input_mismatch")
+    needs_val = spec["cause"] not in OWN_SERIES
     if needs_val and not logs.has("val_loss") and not logs.has("val_acc"):
         return "no validation series found in the logs"
     try:

@@ -113,16 +113,28 @@ def _tokens_cls(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, .
     return _split(x.astype(np.int64), y.astype(np.int64), recipe.n_train, recipe.n_val, rng)
 
 
+def markov_chain(rng: np.random.Generator, vocab: int, alpha: float = 0.1) -> np.ndarray:
+    """A random sparse transition matrix ``(vocab, vocab)``: each row a Dirichlet(alpha) draw."""
+    return rng.dirichlet(np.full(vocab, alpha), size=vocab)
+
+
+def sample_chain(trans: np.ndarray, n: int, length: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """``n`` token sequences of ``length`` from the chain, each starting at a uniform token."""
+    v = len(trans)
+    seqs = np.zeros((n, length), dtype=np.int64)
+    seqs[:, 0] = rng.integers(0, v, size=n)
+    cum = trans.cumsum(axis=1)
+    for j in range(1, length):
+        u = rng.random(n)
+        seqs[:, j] = np.minimum((cum[seqs[:, j - 1]] < u[:, None]).sum(axis=1), v - 1)
+    return seqs
+
+
 def _lm(recipe: Recipe, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     """Sequences from a sparse random Markov chain: a loss floor well above 0 (its entropy)."""
     n, t, v = recipe.n_train + recipe.n_val, recipe.seq_len + 1, recipe.vocab
-    trans = rng.dirichlet(np.full(v, 0.1), size=v)
-    seqs = np.zeros((n, t), dtype=np.int64)
-    seqs[:, 0] = rng.integers(0, v, size=n)
-    cum = trans.cumsum(axis=1)
-    for j in range(1, t):
-        u = rng.random(n)
-        seqs[:, j] = np.minimum((cum[seqs[:, j - 1]] < u[:, None]).sum(axis=1), v - 1)
+    seqs = sample_chain(markov_chain(rng, v), n, t, rng)
     x, y = seqs[:, :-1], seqs[:, 1:]
     return _split(x, y, recipe.n_train, recipe.n_val, rng)
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Framework = Literal["torch", "lightning", "hf", "keras"]
-Task = Literal["tabular", "image8", "sequence", "transformer_cls", "lm", "regression"]
+Framework = Literal["torch", "lightning", "hf", "keras", "trl"]
+Task = Literal["tabular", "image8", "sequence", "transformer_cls", "lm", "regression", "rl"]
 
-TASKS: tuple[str, ...] = ("tabular", "image8", "sequence", "transformer_cls", "lm", "regression")
-FRAMEWORKS: tuple[str, ...] = ("torch", "lightning", "hf", "keras")
+TASKS: tuple[str, ...] = ("tabular", "image8", "sequence", "transformer_cls", "lm", "regression",
+                          "rl")
+FRAMEWORKS: tuple[str, ...] = ("torch", "lightning", "hf", "keras", "trl")
 
 # fault key -> what it does (value type in brackets). Backends implement the subset they support.
 FAULTS: dict[str, str] = {
@@ -43,6 +44,23 @@ FAULTS: dict[str, str] = {
     "logit_temperature": "[float] the loss sees logits / τ (a sharpened softmax, e.g. 0.05)",
     "custom_grad_bug": "[str] hand-written ReLU backward that is wrong: sign | scale | no_mask "
                        "| transposed_mask",
+    # fine-tuning faults (runs with a ``Recipe.finetune``; issue 17)
+    "bad_batches": "[int] that many training batches replaced by garbage (random tokens or "
+                   "shuffled labels), in clusters after the first quarter of the run",
+    "fp16": "[str] training in float16 without a working loss scaler: half (model.half(), "
+            "fp16 AdamW states) | static_scale (fp16 autocast, a loss scale that only grows)",
+    "labels_unshifted": "[bool] causal-LM loss against the unshifted input ids: the label at "
+                        "position t is the input at t, which the model sees",
+    "pad_not_masked": "[bool] padded training sequences whose pad labels are not -100 (the "
+                      "packed evaluation set has no padding)",
+    "labels_all_masked": "[bool] every training label is -100: a completion-only mask whose "
+                         "response template matched nothing",
+    "ga_loss_not_scaled": "[bool] a custom compute_loss returns the micro-batch mean, which the "
+                          "Trainer does not divide by gradient_accumulation_steps",
+    "schedule_bug": "[str] warmup_past_end (warm-up longer than the run) | one_epoch_schedule "
+                    "(the scheduler planned for one epoch of many) | max_steps_short (max_steps "
+                    "set far below one epoch)",
+    "reward_hackable": "[bool] RL: the reward counts one token, so emitting only it maximises it",
 }
 
 
@@ -84,6 +102,37 @@ class Logging:
 
 
 @dataclass(frozen=True)
+class Finetune:
+    """A run that starts from a tiny model pre-trained on a generated "world" (``ft_data``).
+
+    The world (seed ``world``) is a general Markov chain of text and topic chains that mix it
+    with a topic's own chain. The base model is pre-trained on the general text for
+    ``pretrain_steps`` (cached, deterministic); the run fine-tunes it on a topic (causal LM) or
+    on telling topics apart (sequence classification).
+    """
+
+    world: int = 1
+    pretrain_steps: int = 300
+    shift: float = 0.3  # weight of the topic's own chain in the fine-tune text
+    eval_sets: tuple[str, ...] = ("new",)  # ("original", "new"): HF eval_dataset as a dict
+    replay: float = 0.0  # share of general (pre-training) text mixed into the fine-tune data
+    grad_accum: int = 1
+    warmup_steps: int | None = None  # absolute warm-up steps (TrainingArguments.warmup_steps)
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+
+
+@dataclass(frozen=True)
+class Rl:
+    """A GRPO run (TRL) of a pre-trained policy with a toy reward (``n_train`` prompts)."""
+
+    beta: float = 0.04  # KL coefficient
+    num_generations: int = 4
+    completion_len: int = 12
+    reward: str = "topic_share"  # topic_share | topic_words | one_token (see backend_trl)
+
+
+@dataclass(frozen=True)
 class Recipe:
     """Everything that defines one corpus run."""
 
@@ -102,10 +151,18 @@ class Recipe:
     log: Logging = field(default_factory=Logging)
     faults: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    finetune: Finetune | None = None
+    rl: Rl | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain data; ``finetune``/``rl`` only when set, so older runs keep their fingerprint."""
         d = asdict(self)
         d["log"]["formats"] = list(self.log.formats)
+        for key in ("finetune", "rl"):
+            if d[key] is None:
+                del d[key]
+        if self.finetune is not None:
+            d["finetune"]["eval_sets"] = list(self.finetune.eval_sets)
         return d
 
     @classmethod
@@ -116,6 +173,12 @@ class Recipe:
         log = dict(d.get("log", {}))
         log["formats"] = tuple(log.get("formats", ()))
         d["log"] = Logging(**log)
+        if d.get("finetune") is not None:
+            ft = dict(d["finetune"])
+            ft["eval_sets"] = tuple(ft.get("eval_sets", ("new",)))
+            d["finetune"] = Finetune(**ft)
+        if d.get("rl") is not None:
+            d["rl"] = Rl(**d["rl"])
         return cls(**d)
 
     @property

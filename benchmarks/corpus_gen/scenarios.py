@@ -9,6 +9,7 @@ returns the deterministic list of run specs::
 
 The split is by family: about 30 % of each cause's families (at least one, never all) go to
 ``test``, chosen by a hash of the family name and the corpus seed, so a family is on one side.
+The fine-tuning families of issue #17 live in ``ft_scenarios`` and are a group of their own.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ _COMMON = {"label_noise", "labels_shuffled", "sorted_by_label", "imbalance", "in
            "freeze_all_but_last", "double_softmax", "sigmoid_with_logits_loss", "mse_on_classes",
            "loss_sign_flipped", "loss_wrong_reduction", "log_without_eps"}
 EXPECTED_FAULTS: dict[str, set[str]] = {
-    "hf": _COMMON | {"eval_in_train_mode", "detached_hidden"},
+    "hf": _COMMON | {"eval_in_train_mode", "detached_hidden", "bad_batches", "fp16",
+                     "labels_unshifted", "pad_not_masked", "labels_all_masked",
+                     "ga_loss_not_scaled", "schedule_bug"},
     "keras": _COMMON | {"output_activation"},
+    "trl": {"reward_hackable"},
 }
 
 
@@ -828,11 +832,12 @@ def _supported(framework: str, faults: dict[str, Any]) -> bool:
     return keys <= EXPECTED_FAULTS[framework]
 
 
-def build_specs(seed: int = 0) -> list[dict[str, Any]]:
-    """Every run spec of the corpus, in a seed-shuffled order, ids ``r0001``…"""
-    split = splits(FAMILIES, seed)
+def _group_specs(families: list[Family], seed: int, salt: int, first_id: int
+                 ) -> list[dict[str, Any]]:
+    """The specs of one group of families, split and shuffled within the group."""
+    split = splits(families, seed)
     specs: list[dict[str, Any]] = []
-    for fam in FAMILIES:
+    for fam in families:
         rng = np.random.default_rng(_hash("family", seed, fam.name) % (1 << 63))
         fws = [fw for fw in fam.frameworks if fw in ("torch", "lightning")] or ["torch"]
         for i in range(fam.n + (EXTRA_RUNS if fam.cause != "healthy" else 0)):
@@ -846,8 +851,18 @@ def build_specs(seed: int = 0) -> list[dict[str, Any]]:
                 "formats": list(recipe.log.formats), "task": recipe.task, "family": fam.name,
                 "split": split[fam.name], "seed": recipe.seed,
                 "num_classes": recipe.num_classes, "fault": desc, "recipe": recipe})
-    order = np.random.default_rng(seed).permutation(len(specs))
+    order = np.random.default_rng([seed, salt] if salt else seed).permutation(len(specs))
     out = [specs[k] for k in order]
-    for n, spec in enumerate(out, 1):
+    for n, spec in enumerate(out, first_id):
         spec["id"] = f"r{n:04d}"
     return out
+
+
+def build_specs(seed: int = 0) -> list[dict[str, Any]]:
+    """Every run spec of the corpus, ids ``r0001``…: the families of issue #10, then those of
+    issue #17 (``ft_scenarios``: fine-tuning and RL). Each group is split and shuffled on its
+    own, so adding a group never moves an earlier run's id or split."""
+    from corpus_gen.ft_scenarios import FT_FAMILIES  # it builds on this module's helpers
+
+    specs = _group_specs(FAMILIES, seed, 0, 1)
+    return specs + _group_specs(FT_FAMILIES, seed, 17, len(specs) + 1)
