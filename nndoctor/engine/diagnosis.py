@@ -210,7 +210,7 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely
     too_little = found.get(settings.insufficient_finding, 0.0) >= settings.bands.likely
     patterns = tuple(sorted((f for f in settings.problem_findings
-                             if found.get(f, 0.0) >= settings.bands.likely),
+                             if found.get(f, 0.0) >= settings.bands.confirmed),
                             key=lambda f: -found[f]))  # the strongest first
     verdict = _verdict(top, bool(shown), looks_healthy, too_little, bool(patterns),
                        enough_points=_fact_is(facts, settings.few_points_fact, False),

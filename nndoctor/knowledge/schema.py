@@ -360,7 +360,7 @@ class Settings(Strict):
         default_factory=list,
         description="Findings that describe something wrong with the curves (no learning, "
         "underfitting, …): with enough data and no cause singled out, the verdict is a problem "
-        "when one holds, and healthy when none does.")
+        "when one is confirmed, and healthy when none is.")
     count_shared_evidence_once: bool = Field(
         True, description="Rules concluding a cause from a common observed fact count as one "
         "piece of evidence (the strongest), not as independent confirmations.")
