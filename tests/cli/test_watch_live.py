@@ -86,24 +86,11 @@ def hf_training(output_dir: Path, steps: int = 20) -> None:
     import transformers
     from torch import nn
 
+    from tests.probes.helpers import LossModel, PairDataset
+
     torch.manual_seed(0)
     x = torch.randn(256, 20)
     y = (x @ torch.randn(20, 4)).argmax(1)
-
-    class Data(torch.utils.data.Dataset):  # type: ignore[misc]
-        def __len__(self) -> int:
-            return len(x)
-
-        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-            return {"x": x[i], "labels": y[i]}
-
-    class Model(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 4))
-
-        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"loss": nn.functional.cross_entropy(self.net(x), labels)}
 
     class Pace(transformers.TrainerCallback):  # type: ignore[misc]
         def on_step_end(self, *args: object, **kwargs: object) -> None:
@@ -114,7 +101,8 @@ def hf_training(output_dir: Path, steps: int = 20) -> None:
         learning_rate=30.0, optim="sgd", lr_scheduler_type="constant", logging_steps=2,
         save_strategy="steps", save_steps=10, save_only_model=True, report_to=[],
         use_cpu=True, disable_tqdm=True)
-    transformers.Trainer(model=Model(), args=args, train_dataset=Data(),
+    net = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 4))
+    transformers.Trainer(model=LossModel(net), args=args, train_dataset=PairDataset(x, y),
                          callbacks=[Pace()]).train()
 
 

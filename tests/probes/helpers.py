@@ -53,6 +53,30 @@ def sequences(n: int = 256, length: int = 30, seed: int = 0) -> tuple[torch.Tens
     return x, x[:, 0, :].argmax(1)
 
 
+class PairDataset(torch.utils.data.Dataset):  # type: ignore[misc]
+    """``(x, y)`` tensors as the dict items a Hugging Face Trainer feeds its model."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"x": self.x[i], "labels": self.y[i]}
+
+
+class LossModel(nn.Module):
+    """A classifier ``net`` that returns its cross-entropy loss, as a Trainer expects."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"loss": nn.functional.cross_entropy(self.net(x), labels)}
+
+
 def train(model: nn.Module, optimizer: torch.optim.Optimizer, log_dir: Path,
           data: tuple[torch.Tensor, torch.Tensor], steps: int = 60, every: int = 5,
           batch: int = 32, loss_fn: Callable[..., torch.Tensor] | None = None) -> Path:

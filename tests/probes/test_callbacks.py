@@ -21,7 +21,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from nndoctor.probes.sink import MemoryWriter  # noqa: E402
-from tests.probes.helpers import blobs, diagnose, mlp  # noqa: E402
+from tests.probes.helpers import LossModel, PairDataset, blobs, diagnose, mlp  # noqa: E402
 
 FRAMEWORKS = {
     "lightning": ("nndoctor.probes.lightning", ("lightning", "lightning.pytorch",
@@ -204,27 +204,12 @@ def test_real_hf_trainer_finds_low_lr(tmp_path: Path) -> None:
 
     x, y = blobs(512)
 
-    class Data(torch.utils.data.Dataset):  # type: ignore[misc]
-        def __len__(self) -> int:
-            return len(x)
-
-        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-            return {"x": x[i], "labels": y[i]}
-
-    class Model(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = mlp()
-
-        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"loss": nn.functional.cross_entropy(self.net(x), labels)}
-
     torch.manual_seed(0)
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=2,
         learning_rate=1e-7, logging_steps=1, report_to=[], save_strategy="no", use_cpu=True,
         disable_tqdm=True)
-    transformers.Trainer(model=Model(), args=args, train_dataset=Data(),
+    transformers.Trainer(model=LossModel(mlp()), args=args, train_dataset=PairDataset(x, y),
                          callbacks=[NndoctorCallback(every=5)]).train()
     report = diagnose(tmp_path / "nndoctor" / "probe.jsonl")
     assert report.diagnosis.causes[0].id == "lr_too_low"
@@ -238,27 +223,13 @@ def test_real_hf_trainer_records_gradient_norms_before_clipping(tmp_path: Path) 
 
     x, y = blobs(64)
 
-    class Data(torch.utils.data.Dataset):  # type: ignore[misc]
-        def __len__(self) -> int:
-            return len(x)
-
-        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-            return {"x": x[i], "labels": y[i]}
-
-    class Model(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net = mlp()
-
-        def forward(self, x: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-            return {"loss": nn.functional.cross_entropy(self.net(x), labels)}
-
     torch.manual_seed(0)
     args = transformers.TrainingArguments(
         output_dir=str(tmp_path), per_device_train_batch_size=16, num_train_epochs=1,
         learning_rate=1e-3, max_grad_norm=0.01, logging_steps=1, report_to=[],
         save_strategy="no", use_cpu=True, disable_tqdm=True)
-    trainer = transformers.Trainer(model=Model(), args=args, train_dataset=Data(),
+    trainer = transformers.Trainer(model=LossModel(mlp()), args=args,
+                                   train_dataset=PairDataset(x, y),
                                    callbacks=[NndoctorCallback(every=1)])
     trainer.train()
     logged = {e["step"]: e["grad_norm"] for e in trainer.state.log_history if "grad_norm" in e}
