@@ -91,12 +91,23 @@ def atomic_output(path: Path) -> Iterator[IO[str]]:
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as out:
             yield out
             out.flush()
+            os.chmod(out.fileno(), _mode_for(path))  # mkstemp makes it 0600
             os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permissions, or what a plain ``open(path, "w")`` would give."""
+    try:
+        return path.stat().st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_atomic(path: Path, text: str) -> None:

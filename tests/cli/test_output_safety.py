@@ -93,3 +93,19 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         write_atomic(out, 12345)  # type: ignore[arg-type]  # not text: the write fails midway
     assert out.read_text() == "old report"
     assert [p.name for p in tmp_path.iterdir()] == ["report.txt"]
+
+
+def test_a_new_report_gets_the_permissions_open_would_give_and_a_replaced_one_keeps_its_own(
+        tmp_path):
+    umask = os.umask(0o022)
+    try:
+        fresh = tmp_path / "fresh.html"
+        write_atomic(fresh, "<html></html>")
+        assert fresh.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+        kept = tmp_path / "kept.json"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        write_atomic(kept, "{}")
+        assert kept.stat().st_mode & 0o777 == 0o640 and kept.read_text() == "{}"
+    finally:
+        os.umask(umask)
