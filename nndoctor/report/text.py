@@ -52,6 +52,7 @@ BAND_STYLE = {"confirmed": "bold red", "likely": "red", "possible": "yellow"}
 BLOCKS_UP_TO = 10  # runs; a larger sweep prints only its table (or everything with --explain)
 FIX_LINES = 4  # the first fix in the short block; longer ones are shortened (--explain: whole)
 COUNTED = 5  # leading causes counted above a large sweep's table
+FIX_COLUMN = 20  # characters: a narrower "do first" cell says only "Divide the…"
 
 
 # ---------------------------------------------------------------------------------- a run
@@ -226,7 +227,7 @@ def _widths(style: TextStyle, rows: Sequence[Row]) -> tuple[int, int, int, int, 
     run = min(natural_id, max(12, room * 35 // 100))
     cause = min(natural_cause, max(12, room * 35 // 100))
     fix = room - run - cause
-    if fix < 12:  # too narrow for a useful fix: leave the column out
+    if fix < FIX_COLUMN:  # too narrow for a useful fix: leave it out, the cause gets the room
         room += 2  # one gap fewer
         run = min(natural_id, max(8, room // 2))
         return run, verdict, max(room - run, 4), conf, 0
