@@ -70,7 +70,7 @@ def test_curves_mark_the_detected_symptoms_with_sparklines_when_plotext_is_missi
         assert app.screen.query_one(TabbedContent).tab_count == 2  # loss, lr
         spark = app.screen.query_one(SparkCurves)
         assert "▲" in spark.content.plain  # type: ignore[union-attr]
-        assert "val_loss_rising (val_loss, step 800)" in text_of(pilot, ".marks")
+        assert "val loss rising (val_loss, step 800)" in text_of(pilot, ".marks")
 
     drive(app, scenario)
 

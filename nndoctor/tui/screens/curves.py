@@ -17,7 +17,6 @@ from nndoctor.tui.widgets.curves import (
     Mark,
     curve_groups,
     curve_widget,
-    held_symptoms,
     log_scale,
     plotext_available,
 )
@@ -41,11 +40,12 @@ class CurvesScreen(AppScreen):
         if run is None:
             yield Static("No log loaded. Press [b]o[/b] to open one.", id="no-curves")
         else:
-            from nndoctor.report.common import symptom_marks
+            from nndoctor.report.figures import symptoms
 
-            report = interview.report(questions=0)
-            held = held_symptoms(report.diagnosis)
-            marks = [Mark(*m) for m in symptom_marks(report) if m[2] in held]
+            report = interview.report(questions=0)  # the HTML report marks the same symptoms
+            marks = [Mark(s.series, s.step, s.fact, s.label)
+                     for s in symptoms(report, len(report.diagnosis.causes), interview.kb)
+                     if s.series and s.step is not None]
             groups = curve_groups(run, marks)
             if not groups:
                 yield Static(f"{clean_markup(run.name)}: no loss, accuracy, lr or grad-norm "
@@ -79,5 +79,5 @@ def legend(group: CurveGroup, plotext: bool) -> Content:
     scale = " [$text-muted](log y axis)[/]" if plotext and log_scale(group) else ""
     if not group.marks:
         return Content.from_markup(f"[$text-muted]no symptom marked on these curves[/]{scale}")
-    text = ", ".join(f"{m.fact} ({m.series}, step {m.step})" for m in group.marks)
+    text = ", ".join(f"{m.label or m.fact} ({m.series}, step {m.step})" for m in group.marks)
     return Content.from_markup(f"[$error]{'✕' if plotext else '▲'}[/] $t{scale}", t=text)

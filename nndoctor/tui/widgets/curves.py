@@ -14,7 +14,6 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from nndoctor.adapters.run import Run, Series
-from nndoctor.engine.diagnosis import Diagnosis
 
 GROUPS = (
     ("loss", ("train_loss", "val_loss")),
@@ -33,6 +32,7 @@ class Mark:
     series: str
     step: int
     fact: str
+    label: str = ""  # the fact's short human name (knowledge/facts: label)
 
 
 @dataclass(frozen=True)
@@ -40,14 +40,6 @@ class CurveGroup:
     title: str
     series: tuple[tuple[str, Series], ...]
     marks: tuple[Mark, ...]
-
-
-def held_symptoms(diagnosis: Diagnosis) -> set[str]:
-    """The facts that hold as symptoms: evidence for a cause the diagnosis ranks (a rule fired
-    on them for it). A measurement that points at nothing (an initial loss 'about as expected',
-    a trend) is no symptom and gets no marker."""
-    return {fact.name for cause in diagnosis.causes for trace in cause.support
-            if trace.contribution > 0 for fact in trace.facts}
 
 
 def plotext_available() -> bool:
