@@ -169,11 +169,17 @@ class Engine:
                     absences[cause_id] = base.absences[cause_id]
                     causes[cause_id] = base.causes[cause_id]
                 continue
-            found = self._absences(cause_id, facts)
-            if found:
-                absences[cause_id] = found
-                causes[cause_id] = _weigh(score, found)
+            self._weigh_absences(cause_id, score, facts, causes, absences)
         return Evaluation(contributions, causes, findings, absences, support)
+
+    def _weigh_absences(self, cause_id: str, score: float, facts: Known,
+                        causes: dict[str, float],
+                        absences: dict[str, tuple[Absence, ...]]) -> None:
+        """Weigh ``cause_id``'s expected manifestations that ``facts`` show absent (in place)."""
+        found = self._absences(cause_id, facts)
+        if found:
+            absences[cause_id] = found
+            causes[cause_id] = _weigh(score, found)
 
     def _absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
         found = []
@@ -198,10 +204,7 @@ class Engine:
             cause = self.kb.causes.get(cause_id)
             if score <= 0 or cause is None or not cause.expects:
                 continue
-            found = self._absences(cause_id, facts)
-            if found:
-                absences[cause_id] = found
-                causes[cause_id] = _weigh(score, found)
+            self._weigh_absences(cause_id, score, facts, causes, absences)
         return Evaluation(contributions, causes, findings, absences, support)
 
     def _contributions(self, rid: str, facts: Known) -> tuple[Contribution, ...]:

@@ -57,18 +57,6 @@ def curve_lines(run: Run, width: int = 40) -> list[tuple[str, str, str]]:
     return rows
 
 
-def symptom_marks(report: RunReport) -> list[tuple[str, int, str]]:
-    """(series, step, fact) for every true log fact whose evidence names a step."""
-    marks = []
-    for fact in report.diagnosis.facts.values():
-        if fact.source != "log" or fact.value is False:
-            continue
-        where = locate(fact)
-        if where.step is not None and where.series:
-            marks.append((where.series[0], where.step, fact.name))
-    return marks
-
-
 def fix_dict(cause: RankedCause) -> list[FixDoc]:
     return [{"id": f.id, "action": f.action, "verify": f.verify, "effort": f.effort}
             for f in cause.fixes]

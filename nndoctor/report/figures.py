@@ -22,6 +22,7 @@ from nndoctor.engine.conditions import facts_in
 from nndoctor.engine.facts import Fact
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
 from nndoctor.pipeline import RunReport
+from nndoctor.report.evidence import ONE_STEP
 from nndoctor.report.svg import Figure, Line, Marker
 
 GROUPS = (
@@ -36,7 +37,6 @@ LOG_SPAN = 100.0  # finite, positive values spanning this factor (two decades) â
 MAX_LINES = 4  # per figure: the canonical pair and a few variants (train_loss_epoch, â€¦)
 MAX_OTHER_FIGURES = 6
 NOT_PLOTTED = ("nndoctor/", "hist/")  # per-layer probe series, histogram summaries: too many
-STEP = re.compile(r"\bstep (\d+)")
 
 
 @dataclass(frozen=True)
@@ -216,6 +216,6 @@ def _symptom(fact: Fact, run: Run, kb: KnowledgeBase) -> Symptom:
     spec = kb.facts.get(fact.name)
     label = spec.label if spec is not None and spec.label else fact.name.replace("_", " ")
     series = fact.detail.split(",")[0].strip()
-    match = STEP.search(fact.evidence) or STEP.search(fact.detail)
+    match = ONE_STEP.search(fact.evidence) or ONE_STEP.search(fact.detail)
     return Symptom(fact.name, label, fact.evidence, series if series in run.series else "",
                    int(match.group(1)) if match else None)

@@ -87,6 +87,12 @@ def _edges(curve: Curve, share: float) -> tuple[np.ndarray, np.ndarray]:
     return curve.values[:k], curve.values[-k:]
 
 
+def _edge_medians(curve: Curve, share: float) -> tuple[float, float]:
+    """Median of the first and of the last ``share`` of the curve."""
+    head, tail = _edges(curve, share)
+    return float(np.median(head)), float(np.median(tail))
+
+
 def _robust_sd(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
@@ -130,8 +136,7 @@ def _signal_lost(run: Run, p: Params) -> Iterator[Fact]:
         return
     hit = _find(run, REWARD_STD_NAMES)
     if hit is not None and (curve := Curve.of(hit[1], hit[0])) is not None and len(curve) >= 2:
-        head, tail = _edges(curve, p["edge_share"])
-        a, b = float(np.median(head)), float(np.median(tail))
+        a, b = _edge_medians(curve, p["edge_share"])
         if a <= 0:
             return
         lost = b <= p["std_collapse"] * a
@@ -148,8 +153,7 @@ def rl_kl(run: Run, p: Params) -> Iterator[Fact]:
     curve = _curve(run, "kl", p)
     if curve is None:
         return
-    head, tail = _edges(curve, p["edge_share"])
-    a, b = float(np.median(head)), float(np.median(tail))
+    a, b = _edge_medians(curve, p["edge_share"])
     top = float(curve.values.max())
     diverging = b >= p["growth"] * max(a, p["floor"]) and b >= p["kl_min"] and \
         b >= p["near_max"] * top
@@ -169,8 +173,7 @@ def rl_entropy(run: Run, p: Params) -> Iterator[Fact]:
     curve = _curve(run, "entropy", p)
     if curve is None:
         return
-    head, tail = _edges(curve, p["edge_share"])
-    a, b = float(np.median(head)), float(np.median(tail))
+    a, b = _edge_medians(curve, p["edge_share"])
     if a <= 0:
         return
     collapsed = b <= p["collapse_share"] * a
