@@ -8,7 +8,8 @@ nothing pointing anywhere yet (no log, no answers) every cause is a contender.
 
 Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
 evidence for a cause concentrates belief and evidence against drains it. A question's gain is the
-entropy now minus the mean entropy after each possible answer (answers taken as equally likely).
+entropy now minus the expected entropy after its answer, each answer weighted by how likely the
+current belief makes it (:func:`answer_probabilities`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,23 @@ def contenders(causes: dict[str, float], all_ids: list[str], limit: int) -> list
     supported = sorted((c for c in all_ids if causes.get(c, 0.0) > 0),
                        key=lambda c: (-causes[c], c))
     return sorted(supported[:limit]) if len(supported) >= 2 else all_ids
+
+
+def answer_probabilities(now: dict[str, float],
+                         posteriors: list[dict[str, float]]) -> list[float]:
+    """How likely each answer is under the current belief. Each posterior is read as P(cause |
+    answer) with answers equally likely a priori, so by Bayes P(answer | cause) is the cause's
+    posterior share across the answers; P(answer) = Σ_c P(c)·P(answer | c). An answer that only
+    a cause nobody suspects would give ("yes, the inputs hold NaN" on a flat run) is unlikely, so
+    it adds little to the question's expected gain."""
+    weights = [0.0] * len(posteriors)
+    for cause, p in now.items():
+        shares = [b.get(cause, 0.0) for b in posteriors]
+        total = sum(shares)
+        for i, share in enumerate(shares):
+            weights[i] += p * (share / total if total > 0 else 1 / len(posteriors))
+    norm = sum(weights) or 1.0
+    return [w / norm for w in weights]
 
 
 def entropy(distribution: dict[str, float]) -> float:
@@ -68,9 +86,11 @@ def rank_questions(
             hypo = dict(known)
             hypo[name] = (answer, 1.0)
             outcomes.append((answer, engine.reevaluate(base, hypo, name)))
-        after = [entropy(belief(ev.causes, cause_ids, prior)) for _, ev in outcomes]
+        posteriors = [belief(ev.causes, cause_ids, prior) for _, ev in outcomes]
+        weights = answer_probabilities(now, posteriors)
         spec = kb.facts[name]
-        gain = (h_now - sum(after) / len(after)) / kb.settings.question_effort[spec.effort]
+        expected = sum(w * entropy(b) for w, b in zip(weights, posteriors, strict=True))
+        gain = (h_now - expected) / kb.settings.question_effort[spec.effort]
         moved = any(ev.causes != base.causes for _, ev in outcomes)
         if moved:
             scored.append((gain, name, outcomes))

@@ -271,6 +271,41 @@ def test_the_configured_setup_becomes_facts() -> None:
     assert value(cnn, "architecture") == "cnn"
 
 
+LM = {"causal_lm": True, "vocab_size": 50257, "model_type": "gpt2"}  # ln V = 10.825
+
+
+def _lm_loss(first: float, end: float, start_step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    steps = np.arange(start_step, start_step + 200)
+    return steps, first + (end - first) * (1 - np.exp(-(steps - start_step) / 40))
+
+
+def test_a_causal_lm_starting_far_below_ln_v_is_pretrained() -> None:
+    found = facts(make_run(LM, train_loss=_lm_loss(3.4, 3.1)))  # 0.31 × ln V
+    assert found["pretrained_model"].value is True
+    assert "0.31 × ln V = 10.825" in found["pretrained_model"].evidence
+    # it fell only 9 %, which is what a good start allows: not "high" (it is far below ln V)
+    assert found["train_loss_high"].value is False
+    assert "pretrained" in found["train_loss_high"].evidence
+
+
+def test_no_pretrained_start_from_ln_v_a_zero_loss_a_late_first_point_or_no_vocab() -> None:
+    for context, loss in ((LM, _lm_loss(10.9, 6.0)),               # untrained: starts at ln V
+                          (LM, _lm_loss(0.0, 0.0)),                # a label bug, not a start
+                          (LM, _lm_loss(3.4, 3.1, start_step=500)),  # averaged over 500 steps
+                          ({"causal_lm": True}, _lm_loss(3.4, 3.1)),   # vocabulary unknown
+                          ({**LM, "causal_lm": False}, _lm_loss(3.4, 3.1))):  # not an LM
+        assert value(make_run(context, train_loss=loss), "pretrained_model") is None, context
+    scratch = facts(make_run(LM, train_loss=_lm_loss(10.9, 10.0)))
+    assert scratch["train_loss_high"].value is True  # 92 % of its start: judged by the ratio
+
+
+def test_a_pretrained_run_whose_loss_stays_near_chance_is_high() -> None:
+    run = make_run({"pretrained_model": "gpt2", **LM}, train_loss=_lm_loss(10.5, 10.2))
+    assert value(run, "train_loss_high") is True
+    named = make_run({"pretrained_model": "my-ckpt"}, train_loss=_lm_loss(3.4, 3.1))
+    assert value(named, "train_loss_high") is None  # no chance level to judge against
+
+
 def test_lightning_val_dataloaders_are_eval_sets(tmp_path) -> None:
     """Lightning with two val dataloaders logs val_loss/dataloader_idx_0 and _1 (metrics.csv):
     the first is the validation curve, both are evaluation sets."""
