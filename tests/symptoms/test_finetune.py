@@ -42,6 +42,19 @@ def test_isolated_jumps_that_come_back_are_recovering_spikes() -> None:
     assert found["loss_spikes"].certainty >= 0.6  # 3× lies between the 1.5× and 4× bars
 
 
+def test_spikes_at_six_percent_of_the_points_do_not_hide_in_their_own_noise() -> None:
+    """Corrupt batches: 3 episodes of 2 points each at 2× in 100 points (6 %), as a GPT-2
+    fine-tune logs them. A two-sided 95th percentile of the swings would land on the spikes."""
+    steps = np.arange(1, 101)
+    rng = np.random.default_rng(3)
+    loss = (0.5 * np.exp(-steps / 15) + 2.1) * np.exp(rng.normal(0, 0.015, steps.size))
+    for at in (30, 46, 75):
+        loss[at:at + 2] *= 2.0
+    found = facts(make_run(train_loss=(steps, loss)))
+    assert found["loss_spikes"].value is True
+    assert found["loss_spike_count"].value == 3 and found["loss_spikes_recover"].value is True
+
+
 def test_a_jump_that_stays_up_does_not_recover() -> None:
     loss = _smooth()
     loss[1200:] *= 2.0

@@ -30,8 +30,8 @@ def _spike_curve(run: Run) -> Curve | None:
 def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
     before them (that median floored at ``floor_share`` of the start level) and, in log units,
-    ≥ ``spike_tail``× the curve's own noise (a quantile of its swing around a centred running
-    median, which a few spikes cannot move); consecutive spike points are one episode. Jumps
+    ≥ ``spike_tail``× the curve's own noise (a quantile of its swings below a centred running
+    median, which spikes cannot reach); consecutive spike points are one episode. Jumps
     matched by falls as deep below the trend are heavy-tailed noise (a spike only goes up); the
     loss's own blow-up and the jump into NaN are no spikes. An episode recovers when the loss
     is back within ``recover_margin`` of the pre-spike median within ``recover_points``."""
@@ -46,9 +46,14 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     jump = np.zeros(len(curve))
     jump[valid] = np.log(values[valid] / ref[valid])
     # the noise around the trend: residuals from a centred running median, which follows a
-    # falling curve and which a few short spikes cannot move
+    # falling curve and which a few short spikes cannot move; also measured on the swings below
+    # it alone, which spikes (always upward) cannot reach, so that spikes recurring at more
+    # than 5 % of the points do not inflate the noise they are judged by
     around = np.log(values / np.maximum(curve.smooth(window + 1), 1e-300))
+    falls = -around[around < 0]
     noise = float(np.quantile(np.abs(around), p["noise_quantile"]))
+    if falls.size >= window:
+        noise = min(noise, float(np.quantile(falls, p["noise_quantile"])))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
     hot = valid & (jump >= bar)
     margin = p["event_margin"] * float(np.median(np.diff(curve.steps))) if len(curve) > 1 else 0
