@@ -7,14 +7,15 @@ most ``settings.contenders``), so a run flat at chance is not asked about NaN in
 nothing pointing anywhere yet (no log, no answers) every cause is a contender.
 
 Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
-evidence for a cause concentrates belief and evidence against drains it. A question's gain is the
-entropy now minus the expected entropy after its answer, each answer weighted by how likely the
-current belief makes it (:func:`answer_probabilities`).
+evidence for a cause concentrates belief and evidence against drains it. A question's gain is how
+much it raises the expected belief in whichever cause then leads - the chance that the cause the
+report names first is right - each answer weighted by how likely the current belief makes it
+(:func:`answer_probabilities`). (Entropy would count an answer that refutes the leader as a loss
+when it leaves the rest more even; measured on the dev split, ask-3 top-1 74 → 76 %.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from nndoctor.engine.conditions import Known
@@ -54,10 +55,6 @@ def answer_probabilities(now: dict[str, float],
     return [w / norm for w in weights]
 
 
-def entropy(distribution: dict[str, float]) -> float:
-    return -sum(p * math.log(p) for p in distribution.values() if p > 0)
-
-
 def rank_questions(
     engine: Engine,
     base: Evaluation,
@@ -74,7 +71,6 @@ def rank_questions(
     prior = kb.settings.question_prior
     cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
     now = belief(base.causes, cause_ids, prior)
-    h_now = entropy(now)
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
@@ -89,8 +85,8 @@ def rank_questions(
         posteriors = [belief(ev.causes, cause_ids, prior) for _, ev in outcomes]
         weights = answer_probabilities(now, posteriors)
         spec = kb.facts[name]
-        expected = sum(w * entropy(b) for w, b in zip(weights, posteriors, strict=True))
-        gain = (h_now - expected) / kb.settings.question_effort[spec.effort]
+        sure = sum(w * max(b.values()) for w, b in zip(weights, posteriors, strict=True))
+        gain = (sure - max(now.values())) / kb.settings.question_effort[spec.effort]
         moved = any(ev.causes != base.causes for _, ev in outcomes)
         if moved:
             scored.append((gain, name, outcomes))

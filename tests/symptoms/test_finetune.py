@@ -55,6 +55,19 @@ def test_spikes_at_six_percent_of_the_points_do_not_hide_in_their_own_noise() ->
     assert found["loss_spike_count"].value == 3 and found["loss_spikes_recover"].value is True
 
 
+def test_a_jump_that_never_comes_back_before_the_loss_turns_nan_starts_the_blow_up() -> None:
+    loss = _smooth()
+    loss[1200:1210] *= 2.5
+    loss[1210:] = np.nan  # NaN 10 points after the jump: the divergence, not a spike
+    found = facts(make_run(train_loss=(STEPS, loss)))
+    assert found["loss_spikes"].value is False
+    assert "starts that blow-up" in found["loss_spikes"].evidence
+    recovered = _smooth()
+    recovered[[700]] *= 3.0
+    recovered[1210:] = np.nan  # a spike that came back long before the NaN stays a spike
+    assert value(make_run(train_loss=(STEPS, recovered)), "loss_spikes") is True
+
+
 def test_a_jump_that_stays_up_does_not_recover() -> None:
     loss = _smooth()
     loss[1200:] *= 2.0
