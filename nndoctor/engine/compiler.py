@@ -19,7 +19,7 @@ import json
 import math
 from typing import Any
 
-from nndoctor.knowledge.schema import AllOf, Condition, FactTest, NotOf, Rule
+from nndoctor.knowledge.kb import AllOf, Condition, FactTest, NotOf, Rule
 
 SINK_RULE = "zz_sink"
 SINK_PRIORITY = 65000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf
+from nndoctor.knowledge.kb import AllOf, AnyOf, Condition, FactTest, NotOf
 
 Known = Mapping[str, tuple[object, float]]  # fact name -> (value, certainty)
 

@@ -37,7 +37,7 @@ from nndoctor.engine.compiler import (
     split_ruleset,
 )
 from nndoctor.engine.conditions import test_holds
-from nndoctor.knowledge.schema import FactTest
+from nndoctor.knowledge.kb import FactTest
 
 try:  # durable-rules does not import on Python >= 3.13
     from durable import engine as _durable_engine

@@ -1,7 +1,9 @@
-"""Load the YAML knowledge base into validated, frozen models.
+"""Load the YAML knowledge base: validated by the schema, kept as the plain records of
+:mod:`nndoctor.knowledge.kb`, and cached (validated) per user, keyed by the files' hashes.
 
 A file that is not valid YAML or does not match the schema raises :class:`KnowledgeError` naming
-the file and field; nothing here prints or exits.
+the file and field; nothing here prints or exits. pydantic and PyYAML are imported only to
+validate: a start whose cache matches the files imports neither.
 """
 
 from __future__ import annotations
@@ -13,27 +15,19 @@ import os
 import pickle
 import tempfile
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
-
-import yaml
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from nndoctor import __version__
-from nndoctor.knowledge.schema import (
-    Cause,
-    Detectors,
-    Fact,
-    References,
-    Rule,
-    Settings,
-    Vocabulary,
-)
-from nndoctor.safe_yaml import YAMLBombError, load_yaml
+from nndoctor.knowledge import kb
+from nndoctor.knowledge.kb import KnowledgeBase
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    M = TypeVar("M", bound=BaseModel)
 
 BUILTIN_ROOT = Path(__file__).parent
-M = TypeVar("M", bound=BaseModel)
 MAX_YAML_BYTES = 1_000_000
 
 
@@ -48,29 +42,13 @@ class KnowledgeError(Exception):
         super().__init__(where + message)
 
 
-@dataclass(frozen=True)
-class KnowledgeBase:
-    """The whole rule base, with the file each entry came from."""
-
-    root: Path
-    facts: dict[str, Fact]
-    causes: dict[str, Cause]
-    rules: dict[str, Rule]
-    settings: Settings
-    detectors: Detectors
-    references: References
-    files: dict[str, Path] = field(default_factory=dict)  # "rule:ID" / "cause:ID" / "fact:name"
-
-    def askable_facts(self) -> list[str]:
-        return [n for n, f in self.facts.items() if f.askable and f.kind == "observation"]
-
-    def detector_params(self, name: str) -> dict[str, Any]:
-        return dict(self.detectors.detectors[name].params)
-
-
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file with the safe loader (alias bombs refused); errors name the file and
     line."""
+    import yaml
+
+    from nndoctor.safe_yaml import YAMLBombError, load_yaml
+
     try:
         if path.stat().st_size > MAX_YAML_BYTES:
             raise KnowledgeError(path, f"file is larger than {MAX_YAML_BYTES} bytes")
@@ -94,6 +72,8 @@ def read_yaml(path: Path) -> Any:
 
 def parse_model(model: type[M], data: Any, path: Path) -> M:
     """Validate ``data`` against ``model``; the first error becomes one readable line."""
+    from pydantic import ValidationError
+
     if not isinstance(data, dict):
         raise KnowledgeError(path, f"expected a mapping at the top level, found {_kind(data)}")
     try:
@@ -116,42 +96,45 @@ def _kind(data: Any) -> str:
 
 def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     """Load and validate every file under ``root`` (the built-in knowledge base by default)."""
+    from nndoctor.knowledge.schema import Cause, Detectors, References, Rule, Settings, Vocabulary
+
     root = Path(root) if root else BUILTIN_ROOT
     files: dict[str, Path] = {}
-    facts: dict[str, Fact] = {}
+    facts: dict[str, kb.Fact] = {}
     for path in sorted((root / "facts").glob("*.yaml")):
         vocab = parse_model(Vocabulary, read_yaml(path), path)
         for name, fact in vocab.facts.items():
             if name in facts:
                 raise KnowledgeError(path, f"fact {name!r} is already declared in "
                                      f"{files['fact:' + name]}", field=f"facts.{name}")
-            facts[name] = fact
+            facts[name] = fact.to_kb()
             files["fact:" + name] = path
-    causes: dict[str, Cause] = {}
+    causes: dict[str, kb.Cause] = {}
     for path in sorted((root / "causes").glob("*.yaml")):
         cause = parse_model(Cause, read_yaml(path), path)
         if cause.id in causes:
             raise KnowledgeError(path, f"duplicate cause id {cause.id!r}", field="id")
-        causes[cause.id] = cause
+        causes[cause.id] = cause.to_kb()
         files["cause:" + cause.id] = path
-    rules: dict[str, Rule] = {}
+    rules: dict[str, kb.Rule] = {}
     for path in sorted((root / "rules").rglob("*.yaml")):
         rule = parse_model(Rule, read_yaml(path), path)
         if rule.id in rules:
             raise KnowledgeError(path, f"duplicate rule id {rule.id!r} (also in "
                                  f"{files['rule:' + rule.id]})", field="id")
-        rules[rule.id] = rule
+        rules[rule.id] = rule.to_kb()
         files["rule:" + rule.id] = path
     return KnowledgeBase(
         root=root,
         facts=facts,
         causes=causes,
         rules=dict(sorted(rules.items())),
-        settings=parse_model(Settings, read_yaml(root / "settings.yaml"), root / "settings.yaml"),
+        settings=parse_model(Settings, read_yaml(root / "settings.yaml"),
+                             root / "settings.yaml").to_kb(),
         detectors=parse_model(Detectors, read_yaml(root / "detectors.yaml"),
-                              root / "detectors.yaml"),
+                              root / "detectors.yaml").to_kb(),
         references=parse_model(References, read_yaml(root / "references.yaml"),
-                               root / "references.yaml"),
+                               root / "references.yaml").to_kb(),
         files=files,
     )
 
@@ -172,7 +155,7 @@ def _builtin_knowledge_base() -> KnowledgeBase:
 
 
 # ------------------------------------------------------------------ the validated cache
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the records of kb.py, not pydantic models
 
 
 def cache_dir() -> Path:
@@ -196,11 +179,11 @@ def _stats(files: list[Path]) -> list[tuple[str, int, int]]:
 
 
 def _digest(files: list[Path]) -> str:
-    """The content hash of the KB files, the schema and this loader (a change to how the files
-    are validated invalidates the cache too)."""
+    """The content hash of the KB files, the schema, the records and this loader (a change to how
+    the files are validated or kept invalidates the cache too)."""
     h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
     here = Path(__file__).parent
-    for f in [*files, here / "schema.py", here / "loader.py"]:
+    for f in [*files, here / "schema.py", here / "kb.py", here / "loader.py"]:
         data = f.read_bytes()
         h.update(f"{f.name}:{len(data)}:".encode())
         h.update(data)

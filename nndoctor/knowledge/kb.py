@@ -1,0 +1,281 @@
+"""The knowledge base as the engine reads it: plain frozen records, no validation, no pydantic.
+
+:mod:`nndoctor.knowledge.schema` validates the YAML files and turns each validated model into the
+record of the same name here (:func:`nndoctor.knowledge.schema.to_kb`), so a diagnosis that loads
+the cached knowledge base never imports pydantic. The fields are those of the schema's models,
+in the same order (tests/knowledge/test_kb_types.py checks it); defaults and constraints live
+only in the schema.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeAlias
+
+Scalar: TypeAlias = bool | int | float | str
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
+
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One entry of the fact vocabulary: what a rule may test and how a person is asked for it."""
+
+    type: Literal["bool", "enum", "number"]
+    kind: Literal["observation", "finding"]
+    label: str | None
+    question: str | None
+    help: str | None
+    choices: list[Choice] | None
+    unit: str | None
+    minimum: float | None
+    maximum: float | None
+    probe_values: list[float] | None
+    derived_from_logs: bool
+    askable: bool
+    opens_interview: bool
+    effort: Literal["look", "experiment", "measure"]
+    sources: list[str]
+
+    def answers(self) -> list[Scalar]:
+        """The answers a person may give (besides "don't know")."""
+        if self.type == "bool":
+            return [True, False]
+        if self.type == "enum":
+            return [c.value for c in self.choices or []]
+        return list(self.probe_values or [])
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class FactTest:
+    """A test of one fact: exactly one operator is set, e.g. ``{fact: lr, gt: 0.01}``."""
+
+    fact: str
+    eq: Scalar | None
+    ne: Scalar | None
+    lt: float | None
+    le: float | None
+    gt: float | None
+    ge: float | None
+    in_: list[Scalar] | None
+    present: Literal[True] | None
+    absent: Literal[True] | None
+
+    def operators(self) -> list[str]:
+        return operators_set(self)
+
+    def operator(self) -> tuple[str, Any]:
+        op = operators_set(self)[0]
+        return op, getattr(self, "in_" if op == "in" else op)
+
+
+def operators_set(test: Any) -> list[str]:
+    """The operators a fact test sets (the schema checks there is exactly one)."""
+    return [op for op in OPERATORS if getattr(test, "in_" if op == "in" else op) is not None]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    all: list[Condition]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    any: list[Condition]
+
+
+@dataclass(frozen=True)
+class NotOf:
+    not_: Condition
+
+
+Condition: TypeAlias = FactTest | AllOf | AnyOf | NotOf
+
+
+# --------------------------------------------------------------------------- causes
+
+
+@dataclass(frozen=True)
+class Fix:
+    """One thing to try, with an optional version of its text that uses the run's own numbers
+    and conditions that leave it out or put it first (docs/reasoning.md, point 8)."""
+
+    id: str
+    action: str
+    verify: str | None
+    effort: Literal["low", "medium", "high"]
+    needs: list[str]
+    action_with_values: str | None
+    verify_with_values: str | None
+    applies_when: Condition | None
+    not_when: Condition | None
+    first_when: Condition | None
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Manifestation:
+    """Something a cause is expected to show; observed absent, it counts against the cause."""
+
+    name: str
+    when: AllOf | AnyOf
+    frequency: float
+    decided_by: list[str]
+    because: str
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Cause:
+    id: str
+    title: str
+    category: str
+    explanation: str
+    fixes: list[Fix]
+    expects: list[Manifestation]
+    judged_at_end: bool
+    sources: list[str]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Conclusion:
+    """A rule's conclusion: a cause or an intermediate finding, with a certainty factor."""
+
+    cause: str | None
+    finding: str | None
+    cf: float
+
+    @property
+    def target(self) -> str:
+        return self.cause or self.finding or ""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a test case expects of one conclusion's certainty (after this rule alone)."""
+
+    min: float | None
+    max: float | None
+
+
+@dataclass(frozen=True)
+class RuleCase:
+    name: str
+    facts: dict[str, Scalar]
+    expect: Literal["fires", "silent"]
+    certainty: dict[str, Expectation] | None
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    title: str
+    category: str
+    when: AllOf | AnyOf
+    then: list[Conclusion]
+    because: str
+    sources: list[str]
+    tests: list[RuleCase]
+
+
+# --------------------------------------------------------------------------- settings, detectors
+
+
+@dataclass(frozen=True)
+class Bands:
+    confirmed: float
+    likely: float
+    possible: float
+
+
+@dataclass(frozen=True)
+class SeparatingStep:
+    """A measurement that tells apart causes the logs cannot (a probe, a pre-flight check)."""
+
+    step: str
+    causes: list[str]
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Engine knobs that are knowledge, not mechanism."""
+
+    bands: Bands
+    premise_threshold: float
+    tie_margin: float
+    healthy_finding: str
+    insufficient_finding: str
+    few_points_fact: str
+    problem_findings: list[str]
+    count_shared_evidence_once: bool
+    observations: dict[str, list[str]]
+    contenders: int
+    question_prior: float
+    question_effort: dict[str, float]
+    separating_steps: list[SeparatingStep]
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """Thresholds of one log detector; the parameters are read by name by the detector."""
+
+    description: str
+    params: dict[str, float | int | str | bool]
+    sources: list[str]
+
+
+@dataclass(frozen=True)
+class Detectors:
+    detectors: dict[str, Detector]
+
+
+@dataclass(frozen=True)
+class Reference:
+    title: str
+    url: str
+
+
+@dataclass(frozen=True)
+class References:
+    references: dict[str, Reference]
+
+
+# --------------------------------------------------------------------------- the whole base
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """The whole rule base, with the file each entry came from."""
+
+    root: Path
+    facts: dict[str, Fact]
+    causes: dict[str, Cause]
+    rules: dict[str, Rule]
+    settings: Settings
+    detectors: Detectors
+    references: References
+    files: dict[str, Path] = field(default_factory=dict)  # "rule:ID" / "cause:ID" / "fact:name"
+
+    def askable_facts(self) -> list[str]:
+        return [n for n, f in self.facts.items() if f.askable and f.kind == "observation"]
+
+    def detector_params(self, name: str) -> dict[str, Any]:
+        return dict(self.detectors.detectors[name].params)
