@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nndoctor import cache
 from nndoctor.engine.compiler import (
     MAX_IN_ALTERNATIVES,
     SINK_RULE,
@@ -207,10 +208,8 @@ def _compiled_marker(rulesets: Mapping[str, Any]) -> Path | None:
     guards the compile can be skipped: durable compiles the same JSON the same way), keyed by
     the rulesets, the Python and durable's files; None when the cache is off
     (``NNDOCTOR_NO_CACHE``)."""
-    if os.environ.get("NNDOCTOR_NO_CACHE"):
+    if not cache.enabled():
         return None
-    from nndoctor.knowledge.loader import cache_dir
-
     h = hashlib.sha256(json.dumps(rulesets, sort_keys=True).encode())
     h.update(sys.version.encode())
     files = sorted(Path(_durable_engine.__file__).parent.glob("*.py"))
@@ -222,7 +221,7 @@ def _compiled_marker(rulesets: Mapping[str, Any]) -> Path | None:
         with contextlib.suppress(OSError):
             st = file.stat()
             h.update(f"{file}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
+    return cache.cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
 
 
 def _remember(marker: Path) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
 import pickle
-import tempfile
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from nndoctor import __version__
+from nndoctor import __version__, cache
+from nndoctor.cache import cache_dir
 from nndoctor.knowledge import kb
 from nndoctor.knowledge.kb import KnowledgeBase
 
@@ -158,12 +157,6 @@ def _builtin_knowledge_base() -> KnowledgeBase:
 CACHE_FORMAT = 2  # 2: the records of kb.py, not pydantic models
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/nndoctor`` or ``~/.cache/nndoctor``: never next to the logs."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nndoctor"
-
-
 def _kb_files(root: Path) -> list[Path]:
     files = [*sorted((root / "facts").glob("*.yaml")), *sorted((root / "causes").glob("*.yaml")),
              *sorted((root / "rules").rglob("*.yaml"))]
@@ -197,7 +190,7 @@ def cached_knowledge_base(root: Path | None = None, directory: Path | None = Non
     file always rebuilds it. A missing, corrupt or unwritable cache falls back to a normal
     load; ``NNDOCTOR_NO_CACHE=1`` turns it off."""
     root = Path(root) if root else BUILTIN_ROOT
-    if os.environ.get("NNDOCTOR_NO_CACHE"):
+    if not cache.enabled():
         return load_knowledge_base(root)
     try:
         files = _kb_files(root)
@@ -218,15 +211,6 @@ def cached_knowledge_base(root: Path | None = None, directory: Path | None = Non
     with contextlib.suppress(Exception):
         digest = digest or _digest(files)
         if _stats(files) == stats:  # unchanged while it was read
-            where.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".kb-", suffix=".tmp", dir=where.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump({"stats": stats, "digest": digest, "kb": kb}, fh,
-                                protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, where)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            cache.write_atomic(where, pickle.dumps({"stats": stats, "digest": digest, "kb": kb},
+                                                   protocol=pickle.HIGHEST_PROTOCOL))
     return kb
