@@ -15,7 +15,6 @@ a stuck or failing compile is retried there rule by rule to name the rule, and r
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import itertools
 import json
@@ -107,20 +106,20 @@ class DurableMatcher:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
-        version = ruleset_fingerprint(definitions)
+        digest = ruleset_fingerprint(definitions)
         parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
-        self._names = [[f"nndoctor_{version}_s{k}_{j}" for j in range(len(chunks))]
+        self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
                        for k, chunks in enumerate(parts)]
         with _LOCK:
             host = _host()
             pending = {
-                name: copy.deepcopy(d)  # set_rulesets mutates its argument
+                name: _consumable(d)
                 for names, chunks in zip(self._names, parts, strict=True)
                 for name, d in zip(names, chunks, strict=True)
                 if name not in _REGISTERED
             }
             if pending:
-                marker = _compiled_marker(pending)
+                marker = _compiled_marker(digest, pending)
                 if marker is None or not marker.exists():
                     trial_compile(pending)  # in a child under a time limit: a hang is for ever
                 try:
@@ -203,14 +202,22 @@ else:  # "prefixes": {"rules": {...}, "sizes": [k, ...]}: compile the first k ru
 """
 
 
-def _compiled_marker(rulesets: Mapping[str, Any]) -> Path | None:
+def _consumable(ruleset: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a ruleset for ``set_rulesets``, which deletes the "run" key of each rule
+    (durable/engine.py, ``Ruleset.__init__``) and serialises the rest as it is: each rule is
+    copied, the tests inside are shared (split_ruleset shares the sink rule between chunks)."""
+    return {rid: dict(rule) for rid, rule in ruleset.items()}
+
+
+def _compiled_marker(digest: str, rulesets: Mapping[str, Mapping[str, Any]]) -> Path | None:
     """The cache file that says these exact rulesets compiled here before (so the child that
     guards the compile can be skipped: durable compiles the same JSON the same way), keyed by
-    the rulesets, the Python and durable's files; None when the cache is off
-    (``NNDOCTOR_NO_CACHE``)."""
+    the rulesets (``digest``, the hash of the definitions they are cut from, and the rules in
+    each), the Python and durable's files; None when the cache is off (``NNDOCTOR_NO_CACHE``)."""
     if not cache.enabled():
         return None
-    h = hashlib.sha256(json.dumps(rulesets, sort_keys=True).encode())
+    layout = {name: sorted(rules) for name, rules in rulesets.items()}
+    h = hashlib.sha256(f"{digest}\n{json.dumps(layout, sort_keys=True)}".encode())
     h.update(sys.version.encode())
     files = sorted(Path(_durable_engine.__file__).parent.glob("*.py"))
     with contextlib.suppress(ImportError):

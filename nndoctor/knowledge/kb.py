@@ -5,29 +5,73 @@ record of the same name here (:func:`nndoctor.knowledge.schema.to_kb`), so a dia
 the cached knowledge base never imports pydantic. The fields are those of the schema's models,
 in the same order (tests/knowledge/test_kb_types.py checks it); defaults and constraints live
 only in the schema.
+
+The records are :class:`Record` subclasses rather than frozen dataclasses: making 21 frozen
+dataclasses took ~12 ms of every start (code generated and compiled per class), a third of
+what nndoctor's own modules cost to import; a record class costs nothing to make and unpickles
+without calling Python code.
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 Scalar: TypeAlias = bool | int | float | str
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
 
 
+class Record:
+    """A frozen record whose fields are its class's annotations, all given by keyword; equal to
+    a record of the same class with equal fields, hashed by them, shown like a dataclass."""
+
+    FIELDS: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.FIELDS = tuple(inspect.get_annotations(cls))
+
+    def __init__(self, **values: Any) -> None:
+        if values.keys() != set(self.FIELDS):
+            missing = sorted(set(self.FIELDS) - values.keys())
+            unknown = sorted(values.keys() - set(self.FIELDS))
+            raise TypeError(f"{type(self).__name__}: missing {missing}, unknown {unknown}")
+        self.__dict__.update((name, values[name]) for name in self.FIELDS)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is frozen")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(self.__dict__[name] for name in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}" for name, value in
+                          zip(self.FIELDS, self._values(), strict=True))
+        return f"{type(self).__name__}({shown})"
+
+
 # --------------------------------------------------------------------------- facts
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(Record):
     value: str
     label: str
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(Record):
     """One entry of the fact vocabulary: what a rule may test and how a person is asked for it."""
 
     type: Literal["bool", "enum", "number"]
@@ -58,8 +102,7 @@ class Fact:
 # --------------------------------------------------------------------------- conditions
 
 
-@dataclass(frozen=True)
-class FactTest:
+class FactTest(Record):
     """A test of one fact: exactly one operator is set, e.g. ``{fact: lr, gt: 0.01}``."""
 
     fact: str
@@ -86,18 +129,15 @@ def operators_set(test: Any) -> list[str]:
     return [op for op in OPERATORS if getattr(test, "in_" if op == "in" else op) is not None]
 
 
-@dataclass(frozen=True)
-class AllOf:
+class AllOf(Record):
     all: list[Condition]
 
 
-@dataclass(frozen=True)
-class AnyOf:
+class AnyOf(Record):
     any: list[Condition]
 
 
-@dataclass(frozen=True)
-class NotOf:
+class NotOf(Record):
     not_: Condition
 
 
@@ -107,8 +147,7 @@ Condition: TypeAlias = FactTest | AllOf | AnyOf | NotOf
 # --------------------------------------------------------------------------- causes
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(Record):
     """One thing to try, with an optional version of its text that uses the run's own numbers
     and conditions that leave it out or put it first (docs/reasoning.md, point 8)."""
 
@@ -125,8 +164,7 @@ class Fix:
     sources: list[str]
 
 
-@dataclass(frozen=True)
-class Manifestation:
+class Manifestation(Record):
     """Something a cause is expected to show; observed absent, it counts against the cause."""
 
     name: str
@@ -137,8 +175,7 @@ class Manifestation:
     sources: list[str]
 
 
-@dataclass(frozen=True)
-class Cause:
+class Cause(Record):
     id: str
     title: str
     category: str
@@ -152,8 +189,7 @@ class Cause:
 # --------------------------------------------------------------------------- rules
 
 
-@dataclass(frozen=True)
-class Conclusion:
+class Conclusion(Record):
     """A rule's conclusion: a cause or an intermediate finding, with a certainty factor."""
 
     cause: str | None
@@ -165,24 +201,21 @@ class Conclusion:
         return self.cause or self.finding or ""
 
 
-@dataclass(frozen=True)
-class Expectation:
+class Expectation(Record):
     """What a test case expects of one conclusion's certainty (after this rule alone)."""
 
     min: float | None
     max: float | None
 
 
-@dataclass(frozen=True)
-class RuleCase:
+class RuleCase(Record):
     name: str
     facts: dict[str, Scalar]
     expect: Literal["fires", "silent"]
     certainty: dict[str, Expectation] | None
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(Record):
     id: str
     name: str
     title: str
@@ -197,15 +230,13 @@ class Rule:
 # --------------------------------------------------------------------------- settings, detectors
 
 
-@dataclass(frozen=True)
-class Bands:
+class Bands(Record):
     confirmed: float
     likely: float
     possible: float
 
 
-@dataclass(frozen=True)
-class SeparatingStep:
+class SeparatingStep(Record):
     """A measurement that tells apart causes the logs cannot (a probe, a pre-flight check)."""
 
     step: str
@@ -213,8 +244,7 @@ class SeparatingStep:
     sources: list[str]
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     """Engine knobs that are knowledge, not mechanism."""
 
     bands: Bands
@@ -233,8 +263,7 @@ class Settings:
     sources: list[str]
 
 
-@dataclass(frozen=True)
-class Detector:
+class Detector(Record):
     """Thresholds of one log detector; the parameters are read by name by the detector."""
 
     description: str
@@ -242,19 +271,16 @@ class Detector:
     sources: list[str]
 
 
-@dataclass(frozen=True)
-class Detectors:
+class Detectors(Record):
     detectors: dict[str, Detector]
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     title: str
     url: str
 
 
-@dataclass(frozen=True)
-class References:
+class References(Record):
     references: dict[str, Reference]
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from nndoctor.knowledge import kb, schema
@@ -26,8 +28,8 @@ def test_every_model_has_a_record_with_the_same_fields() -> None:
         if model.__name__ in wrappers:
             continue
         record = getattr(kb, model.__name__)
-        assert dataclasses.is_dataclass(record), model.__name__
-        assert [f.name for f in dataclasses.fields(record)] == list(model.model_fields), \
+        assert issubclass(record, kb.Record), model.__name__
+        assert list(record.FIELDS) == list(model.model_fields), \
             f"kb.{model.__name__} and schema.{model.__name__} list different fields"
 
 
@@ -36,7 +38,10 @@ def test_the_loaded_base_holds_records_only() -> None:
 
     def walk(value: object) -> None:
         assert not isinstance(value, BaseModel), type(value)
-        if dataclasses.is_dataclass(value):
+        if isinstance(value, kb.Record):
+            for name in value.FIELDS:
+                walk(getattr(value, name))
+        elif dataclasses.is_dataclass(value):
             for f in dataclasses.fields(value):
                 walk(getattr(value, f.name))
         elif isinstance(value, list | tuple):
@@ -48,6 +53,19 @@ def test_the_loaded_base_holds_records_only() -> None:
 
     walk(base)
     assert isinstance(base.rules[next(iter(base.rules))].when, kb.AllOf | kb.AnyOf)
+
+
+def test_records_are_frozen_values() -> None:
+    a = kb.Reference(title="A title", url="https://example.org")
+    assert a == kb.Reference(title="A title", url="https://example.org") != kb.Reference(
+        title="Another", url="https://example.org")
+    assert hash(a) == hash(kb.Reference(title="A title", url="https://example.org"))
+    assert repr(a) == "Reference(title='A title', url='https://example.org')"
+    with pytest.raises(AttributeError, match="frozen"):
+        a.title = "changed"  # type: ignore[misc]
+    with pytest.raises(TypeError, match="missing \\['url'\\]"):
+        kb.Reference(title="no url")
+    assert pickle.loads(pickle.dumps(a)) == a
 
 
 def test_a_cache_hit_imports_neither_pydantic_nor_yaml(tmp_path: Path) -> None:

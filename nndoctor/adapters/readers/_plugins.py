@@ -62,8 +62,10 @@ def _scan(group: str) -> list[Plugin]:
 
 
 def _fingerprint(group: str) -> str:
-    """A hash of everything importlib.metadata reads to find entry points: the path entries
-    (their stats), and in each folder the metadata folders' names and their entry_points.txt."""
+    """A hash of everything importlib.metadata reads to find entry points: in each folder of the
+    path the names of the metadata folders and the stats of their entry_points.txt; a path entry
+    that is a file (a zip, an egg) by its own stats. A folder's own stats are left out: they
+    change whenever any file is written there (the current folder is on the path)."""
     h = hashlib.sha256(f"{CACHE_FORMAT} {group} {sys.version}".encode())
     finders = [type(f).__qualname__ for f in sys.meta_path if hasattr(f, "find_distributions")]
     h.update(repr(finders).encode())
@@ -73,9 +75,9 @@ def _fingerprint(group: str) -> str:
             st = os.stat(entry or ".")
         except OSError:
             continue
-        h.update(_stat_text(st).encode())
         if not stat.S_ISDIR(st.st_mode):
-            continue  # a zip file or an egg: its stats stand for its contents
+            h.update(_stat_text(st).encode())  # a zip file or an egg: stands for its contents
+            continue
         try:
             names = sorted(n for n in os.listdir(entry or ".")
                            if n.lower().endswith(_METADATA) or n.lower() == "egg-info")
