@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import os
 import pickle
 import threading
 from pathlib import Path
@@ -100,7 +101,7 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     root = Path(root) if root else BUILTIN_ROOT
     files: dict[str, Path] = {}
     facts: dict[str, kb.Fact] = {}
-    for path in sorted((root / "facts").glob("*.yaml")):
+    for path in _yaml_files(root, "facts"):
         vocab = parse_model(Vocabulary, read_yaml(path), path)
         for name, fact in vocab.facts.items():
             if name in facts:
@@ -109,14 +110,14 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
             facts[name] = fact.to_kb()
             files["fact:" + name] = path
     causes: dict[str, kb.Cause] = {}
-    for path in sorted((root / "causes").glob("*.yaml")):
+    for path in _yaml_files(root, "causes"):
         cause = parse_model(Cause, read_yaml(path), path)
         if cause.id in causes:
             raise KnowledgeError(path, f"duplicate cause id {cause.id!r}", field="id")
         causes[cause.id] = cause.to_kb()
         files["cause:" + cause.id] = path
     rules: dict[str, kb.Rule] = {}
-    for path in sorted((root / "rules").rglob("*.yaml")):
+    for path in _yaml_files(root, "rules", recursive=True):
         rule = parse_model(Rule, read_yaml(path), path)
         if rule.id in rules:
             raise KnowledgeError(path, f"duplicate rule id {rule.id!r} (also in "
@@ -134,8 +135,28 @@ def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
                               root / "detectors.yaml").to_kb(),
         references=parse_model(References, read_yaml(root / "references.yaml"),
                                root / "references.yaml").to_kb(),
-        files=files,
+        files=kb.Files(files),
     )
+
+
+def _yaml_files(root: Path, folder: str, recursive: bool = False) -> list[Path]:
+    return [Path(p) for p in _yaml_names(os.path.join(root, folder), recursive)]
+
+
+def _yaml_names(folder: str, recursive: bool) -> list[str]:
+    """The ``*.yaml`` files in ``folder`` (and in every folder below it, symlinked folders
+    excepted, when ``recursive``), sorted part by part as ``sorted(Path.glob(…))`` sorts them;
+    text, not Paths: the cache check lists them on every start."""
+    found: list[str] = []
+    stack = [folder]
+    while stack:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name.endswith(".yaml") and entry.is_file():
+                    found.append(entry.path)
+                elif recursive and entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return sorted(found, key=lambda p: p.split(os.sep))
 
 
 _BUILTIN_LOCK = threading.Lock()
@@ -154,31 +175,35 @@ def _builtin_knowledge_base() -> KnowledgeBase:
 
 
 # ------------------------------------------------------------------ the validated cache
-CACHE_FORMAT = 2  # 2: the records of kb.py, not pydantic models
+SINGLE_FILES = ("settings.yaml", "detectors.yaml", "references.yaml")
+CACHE_FORMAT = 3  # 2: the records of kb.py, not pydantic models; 3: kb.Files
 
 
-def _kb_files(root: Path) -> list[Path]:
-    files = [*sorted((root / "facts").glob("*.yaml")), *sorted((root / "causes").glob("*.yaml")),
-             *sorted((root / "rules").rglob("*.yaml"))]
-    return files + [root / n for n in ("settings.yaml", "detectors.yaml", "references.yaml")]
+def _kb_files(root: Path) -> list[str]:
+    """Every file :func:`load_knowledge_base` reads, in the order it reads them."""
+    return [*_yaml_names(os.path.join(root, "facts"), False),
+            *_yaml_names(os.path.join(root, "causes"), False),
+            *_yaml_names(os.path.join(root, "rules"), True),
+            *(os.path.join(root, name) for name in SINGLE_FILES)]
 
 
-def _stats(files: list[Path]) -> list[tuple[str, int, int]]:
+def _stats(files: list[str]) -> list[tuple[str, int, int]]:
     out = []
     for f in files:
-        st = f.stat()
-        out.append((str(f), st.st_size, st.st_mtime_ns))
+        st = os.stat(f)
+        out.append((f, st.st_size, st.st_mtime_ns))
     return out
 
 
-def _digest(files: list[Path]) -> str:
+def _digest(files: list[str]) -> str:
     """The content hash of the KB files, the schema, the records and this loader (a change to how
     the files are validated or kept invalidates the cache too)."""
     h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
-    here = Path(__file__).parent
-    for f in [*files, here / "schema.py", here / "kb.py", here / "loader.py"]:
-        data = f.read_bytes()
-        h.update(f"{f.name}:{len(data)}:".encode())
+    here = os.path.dirname(__file__)
+    for f in [*files, *(os.path.join(here, n) for n in ("schema.py", "kb.py", "loader.py"))]:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        h.update(f"{os.path.basename(f)}:{len(data)}:".encode())
         h.update(data)
     return h.hexdigest()
 
