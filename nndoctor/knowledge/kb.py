@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeAlias
 
@@ -121,6 +122,11 @@ class FactTest(Record):
         return operators_set(self)
 
     def operator(self) -> tuple[str, Any]:
+        """The one operator and its reference value, worked out once per test."""
+        return self._operator
+
+    @cached_property
+    def _operator(self) -> tuple[str, Any]:  # kept in __dict__, outside the fields
         op = operators_set(self)[0]
         return op, getattr(self, "in_" if op == "in" else op)
 
