@@ -19,8 +19,6 @@ import hashlib
 import itertools
 import json
 import os
-import select
-import subprocess
 import sys
 import threading
 import time
@@ -255,9 +253,13 @@ def _durable_path() -> list[str]:
 
 
 class _Child:
-    """A compile child whose stdout is read line by line, each line within a deadline."""
+    """A compile child whose stdout is read line by line, each line within a deadline
+    (subprocess and select are imported here: a start whose rules compiled before needs no
+    child)."""
 
     def __init__(self, mode: str, rulesets: Mapping[str, Any]) -> None:
+        import subprocess
+
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-c", _CHILD, mode, json.dumps(_durable_path())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -270,6 +272,8 @@ class _Child:
 
     def line(self, timeout: float) -> Any:
         """The next line as JSON ("ready" as a string); None on timeout or end of output."""
+        import select
+
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
@@ -292,6 +296,8 @@ class _Child:
 
     def exit_code(self) -> int | None:
         """The child's exit code once its output ended (it crashed), None while it runs."""
+        import subprocess
+
         if not self.eof:
             return None
         try:
