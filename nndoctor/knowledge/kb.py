@@ -127,8 +127,11 @@ class FactTest(Record):
 
     @cached_property
     def _operator(self) -> tuple[str, Any]:  # kept in __dict__, outside the fields
-        op = operators_set(self)[0]
-        return op, getattr(self, "in_" if op == "in" else op)
+        for op in OPERATORS:
+            value = getattr(self, "in_" if op == "in" else op)
+            if value is not None:
+                return op, value
+        raise ValueError(f"the test of {self.fact!r} has no operator")
 
 
 def operators_set(test: Any) -> list[str]:
