@@ -32,10 +32,16 @@ from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 
-try:  # optional C extension: CRC-32C of every record (pure-Python CRC would be far too slow)
-    from crc32c import crc32c as _crc32c
-except ImportError:  # pragma: no cover - depends on the environment
-    _crc32c = None
+
+@cache
+def _crc32c() -> Any:
+    """The optional C extension's CRC-32C (pure-Python CRC would be far too slow), or None;
+    imported for the first event file."""
+    try:
+        from crc32c import crc32c
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return crc32c
 
 # logged once, when training ends (the HF Trainer's summary, "train/train_runtime" in TB)
 END_TAGS = {"train_runtime"}
@@ -239,10 +245,10 @@ def _impossible(path: Path, warnings: list[str], at: int, length: int,
 def _check_data_crc(buf: bytes, s: np.ndarray, n: np.ndarray, path: Path,
                     warnings: list[str]) -> np.ndarray:
     """Mask of records whose payload CRC matches (all True when ``crc32c`` is not installed)."""
-    if _crc32c is None or s.size == 0:
+    crc = _crc32c()
+    if crc is None or s.size == 0:
         return np.ones(s.size, dtype=bool)
     mv = memoryview(buf)
-    crc = _crc32c
     got = np.fromiter((crc(mv[a:a + ln]) for a, ln in zip(s.tolist(), n.tolist(), strict=True)),
                       dtype=np.uint32, count=s.size)
     b = np.frombuffer(buf, dtype=np.uint8)
