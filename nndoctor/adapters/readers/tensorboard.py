@@ -329,10 +329,9 @@ def _crcs(buf: bytes, b: np.ndarray, s: np.ndarray, n: np.ndarray) -> np.ndarray
     got = np.empty(s.size, dtype=np.uint32)
     alone = np.ones(s.size, dtype=bool)
     if s.size >= _ALIKE:
-        lengths, inverse, counts = np.unique(n, return_inverse=True, return_counts=True)
-        for k in np.flatnonzero((counts >= _ALIKE) & (lengths <= _ALIKE_MAX)).tolist():
-            length = int(lengths[k])
-            members = np.flatnonzero(inverse == k)
+        counts = np.bincount(np.minimum(n, _ALIKE_MAX + 1))[:_ALIKE_MAX + 1]
+        for length in np.flatnonzero(counts >= _ALIKE).tolist():
+            members = np.flatnonzero(n == length)
             alone[members] = False
             ref = _rows(b, s[members[:1]], length)[0]
             first = _crc32c(ref.tobytes())
@@ -418,11 +417,27 @@ def _varint(b: np.ndarray, pos: np.ndarray, width: int) -> tuple[np.ndarray, np.
     return value, length, ok
 
 
+_FEW_KEYS = 32  # up to this many distinct keys are grouped by comparison, not by sorting
+
+
 def _runs_of(keys: np.ndarray) -> list[np.ndarray]:
-    """Indices into ``keys`` grouped by equal key, each group in ascending index order."""
-    order = np.argsort(keys, kind="stable")
-    cuts = np.flatnonzero(np.diff(keys[order])) + 1
-    return np.split(order, cuts)
+    """Indices into ``keys`` grouped by equal key, each group in ascending index order, the
+    groups in ascending key order. The few keys of a scalar log (its tags, its layouts) are
+    split off one at a time, a pass each, instead of sorting a million keys."""
+    rest = np.arange(keys.size)
+    if not rest.size:
+        return [rest]
+    groups: list[np.ndarray] = []
+    while rest.size and len(groups) < _FEW_KEYS:
+        left = keys[rest]
+        same = left == left[0]
+        groups.append(rest[same])
+        rest = rest[~same]
+    if rest.size:  # many keys: sort the rest
+        order = rest[np.argsort(keys[rest], kind="stable")]
+        groups += np.split(order, np.flatnonzero(np.diff(keys[order])) + 1)
+    groups.sort(key=lambda group: keys[group[0]])
+    return groups
 
 
 def _rows(b: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
