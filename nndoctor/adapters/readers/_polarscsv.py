@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import BinaryIO
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -96,53 +97,81 @@ def _read(fh: BinaryIO, delimiter: int, header: list[str], max_rows: int, first_
 
     schema = {f"c{j}": pl.Float64 for j in range(width)}
     sep = chr(delimiter)
+
+    def parse(data: bytes) -> pl.DataFrame:  # polars lets go of the GIL while it parses
+        return pl.read_csv(data, has_header=False, schema=schema, separator=sep,
+                           quote_char=None, raise_if_empty=False)
+
     out = _Out(width, max_rows)
-    consumed = 0
-    row = 0  # physical rows (lines) of the body read so far
+    body = _remaining(fh)
+    handled = 0  # bytes of the pieces copied out
+    row = 0  # physical rows (lines) of the body copied out
     left_out: int | None = None
-    for data, lines in _pieces(fh, delimiter, max_line):
-        if data is None:
-            return None
-        consumed += len(data)
-        frame = pl.read_csv(data, has_header=False, schema=schema, separator=sep,
-                            quote_char=None, raise_if_empty=False)
-        if frame.height != lines or frame.width != width:
-            return None
-        kept = None
-        if any(c.null_count() for c in frame.iter_columns()):  # rows of empty cells?
-            blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy()
-            if blank.any():
-                kept = np.flatnonzero(~blank)
-                if out.lines is None:
-                    out.lines = [np.arange(first_line, first_line + out.rows, dtype=np.int64)]
-        n = lines if kept is None else kept.size
-        take = min(n, max_rows - out.rows)
-        if take < n:
-            left_out = first_line + row + (take if kept is None else int(kept[take]))
-        if take:
-            out.reserve(take, consumed / (row + lines), _remaining(fh))
-            end = out.rows + take
-            for j, column in enumerate(frame.iter_columns()):
-                if kept is not None:
-                    column = column.gather(kept[:take])
-                elif take < lines:
-                    column = column.head(take)
-                out.values[j, out.rows:end] = column.to_numpy()
-                out.present[j, out.rows:end] = column.is_not_null().to_numpy()
-            if out.lines is not None:
-                at = kept[:take] if kept is not None else np.arange(take)
-                out.lines.append(at + (first_line + row))
-            out.rows = end
-        del frame
-        row += lines
-        if left_out is not None:
-            break
+    # one piece parsed by polars while the next is read and checked here
+    with ThreadPoolExecutor(1) as pool:
+        pending: tuple[Future[pl.DataFrame], int, int] | None = None
+        pieces = _pieces(fh, delimiter, max_line)
+        while True:
+            data, lines = next(pieces, (b"", 0))
+            if data is None:
+                return None
+            ahead = (pool.submit(parse, data), lines, len(data)) if data else None
+            del data
+            if pending is not None:
+                future, count, size = pending
+                frame = future.result()
+                if frame.height != count or frame.width != width:
+                    return None
+                handled += size
+                left_out = _copy(pl, frame, out, first_line, row, handled / (row + count),
+                                 body - handled)
+                row += count
+                del frame
+                if left_out is not None:
+                    break
+            if ahead is None:
+                break
+            pending = ahead
     if out.rows == 0 and left_out is None:
         return None  # no rows: nothing to gain, and the numpy path knows the empty cases
     rows = out.rows
     lines_kept = np.concatenate(out.lines) if out.lines is not None else None
     return Columns([out.values[j, :rows] for j in range(width)],
                    [out.present[j, :rows] for j in range(width)], left_out, lines_kept)
+
+
+def _copy(pl: Any, frame: Any, out: _Out, first_line: int, row: int, per_row: float,
+          remaining: int) -> int | None:
+    """Copy a piece's rows (blank ones dropped) into ``out`` up to the row limit; the line of
+    the first row left out by the limit, if one is."""
+    lines = frame.height
+    kept = None
+    if any(c.null_count() for c in frame.iter_columns()):  # rows of empty cells?
+        blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series().to_numpy()
+        if blank.any():
+            kept = np.flatnonzero(~blank)
+            if out.lines is None:
+                out.lines = [np.arange(first_line, first_line + out.rows, dtype=np.int64)]
+    n = lines if kept is None else kept.size
+    take = min(n, out.max_rows - out.rows)
+    left_out = None
+    if take < n:
+        left_out = first_line + row + (take if kept is None else int(kept[take]))
+    if take:
+        out.reserve(take, per_row, remaining)
+        end = out.rows + take
+        for j, column in enumerate(frame.iter_columns()):
+            if kept is not None:
+                column = column.gather(kept[:take])
+            elif take < lines:
+                column = column.head(take)
+            out.values[j, out.rows:end] = column.to_numpy()
+            out.present[j, out.rows:end] = column.is_not_null().to_numpy()
+        if out.lines is not None:
+            at = kept[:take] if kept is not None else np.arange(take)
+            out.lines.append(at + (first_line + row))
+        out.rows = end
+    return left_out
 
 
 def _pieces(fh: BinaryIO, delimiter: int, max_line: int
