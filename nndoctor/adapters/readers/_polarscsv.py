@@ -18,8 +18,10 @@ polars is used only where it gives exactly the streaming parser's table:
 * a header whose cells are all numbers is left to the others (a repeated header would be read
   as a row here).
 
-Memory: polars holds the columns (8 bytes a cell and a validity bit) while they are copied out
-one at a time into writable numpy arrays, each polars column freed once copied.
+Memory: the body is read in pieces of :data:`PIECE_BYTES` of whole lines; polars parses one
+(letting go of the GIL) while the next is read and checked, and each piece's columns are copied
+into the result (filled in place, as the numpy path fills it) and freed: the file is never held
+at once.
 """
 
 from __future__ import annotations
@@ -81,8 +83,10 @@ def read_columns(fh: BinaryIO, delimiter: int, header: list[str], max_rows: int,
     start = fh.tell()
     try:
         got = _read(fh, delimiter, header, max_rows, first_line, max_line)
-    except Exception:  # polars refused a cell (not a float, a long row …): not ours to read
-        got = None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:  # polars refused a cell (not a float, a long row …) or panicked
+        got = None  # (pyo3's PanicException is no Exception): not ours to read
     if got is None:
         fh.seek(start)
     return got
