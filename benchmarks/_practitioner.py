@@ -77,6 +77,11 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "hand_written_gradients": bool(faults.get("custom_grad_bug")),
         "mixed_precision": "fp16" if faults.get("fp16") else "fp32",
         "finetuning_pretrained": recipe.get("finetune") is not None,
+        "pretrained_model": recipe.get("finetune") is not None,
+        "causal_lm": task in ("lm", "rl"),
+        "grad_accumulation_steps": float((recipe.get("finetune") or {}).get("grad_accum") or 1),
+        # the person wrote the schedule: any but a constant one is a decay they meant
+        "lr_decay_intended": str(optim.get("schedule", "constant")) != "constant",
         "freezing_intended": False,
         "rl_style_run": task == "rl",
         "ensemble_considered": False,

@@ -2,6 +2,6 @@
 
 import sys
 
-from nndoctor.cli import main
+from nndoctor.cli import run
 
-sys.exit(main())
+sys.exit(run())

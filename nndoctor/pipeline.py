@@ -21,6 +21,8 @@ CONTEXT_ANSWERS = {"num_classes", "batch_size", "grad_accumulation_steps"}
 
 @dataclass(frozen=True)
 class RunReport:
+    """One run and its diagnosis."""
+
     run: Run
     diagnosis: Diagnosis
     id: str = ""  # stable id in a report: the path relative to the PATH given (report/ids.py)

@@ -41,6 +41,8 @@ _VERSION = re.compile(r"^version_\d+$")
 
 @dataclass(frozen=True)
 class Options:
+    """What every run of a sweep is diagnosed and rendered with."""
+
     fmt: str
     top: int
     questions: int
@@ -60,6 +62,8 @@ class Options:
 
 @dataclass(frozen=True)
 class Task:
+    """One unit of work: a file, the groups of a folder, a remote run folder or an error."""
+
     source: int  # which PATH argument
     kind: str  # "units": groups under a directory; "file": one file named directly
     root: Path
@@ -94,6 +98,8 @@ class Result:
 
 @dataclass
 class Outcome:
+    """What a task gives back: its results, the files skipped, or a fatal error."""
+
     results: list[Result] = field(default_factory=list)
     skipped: list[LogError] = field(default_factory=list)
     error: LogError | None = None  # a file named directly that cannot be read: fatal

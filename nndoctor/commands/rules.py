@@ -13,9 +13,9 @@ from nndoctor.knowledge.docs import (
     stale_files,
     write_docs,
 )
+from nndoctor.knowledge.kb import Cause
 from nndoctor.knowledge.lint import lint
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
-from nndoctor.knowledge.schema import Cause
 
 
 def run_rules(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from nndoctor.knowledge.schema import Bands
+from nndoctor.knowledge.kb import Bands
 
 
 def combine(a: float, b: float) -> float:

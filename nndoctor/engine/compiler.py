@@ -19,7 +19,7 @@ import json
 import math
 from typing import Any
 
-from nndoctor.knowledge.schema import AllOf, Condition, FactTest, NotOf, Rule
+from nndoctor.knowledge.kb import AllOf, Condition, FactTest, NotOf, Rule
 
 SINK_RULE = "zz_sink"
 SINK_PRIORITY = 65000
@@ -170,6 +170,7 @@ def split_ruleset(definition: dict[str, Any], size: int) -> list[dict[str, Any]]
 
 
 def ruleset_fingerprint(definitions: list[dict[str, Any]]) -> str:
-    """A short hash that versions ruleset names, so a changed KB never reuses a name."""
+    """The hash of the definitions (hex SHA-256): it versions ruleset names, so a changed KB
+    never reuses a name."""
     blob = json.dumps(definitions, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()[:12]
+    return hashlib.sha256(blob).hexdigest()

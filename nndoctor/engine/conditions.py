@@ -9,30 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
-from nndoctor.knowledge.schema import AllOf, AnyOf, Condition, FactTest, NotOf
+from nndoctor.knowledge.kb import AllOf, AnyOf, Condition, FactTest, NotOf
 
 Known = Mapping[str, tuple[object, float]]  # fact name -> (value, certainty)
 
 
-_OPERATORS: dict[int, tuple[FactTest, str, object]] = {}  # id(test) -> (test, op, reference)
-_OPERATORS_MAX = 200_000  # tests of every knowledge base loaded in this process, bounded
-
-
-def operator_of(test: FactTest) -> tuple[str, object]:
-    """``test.operator()``, looked up once per test (a test is frozen; the entry keeps it alive,
-    so its id is never reused while cached)."""
-    entry = _OPERATORS.get(id(test))
-    if entry is None or entry[0] is not test:
-        if len(_OPERATORS) >= _OPERATORS_MAX:
-            _OPERATORS.clear()
-        op, ref = test.operator()
-        entry = _OPERATORS[id(test)] = (test, op, ref)
-    return entry[1], entry[2]
-
-
 def test_holds(test: FactTest, value: object) -> bool:
     """Whether a known value satisfies one fact test."""
-    op, ref = operator_of(test)
+    op, ref = test.operator()
     if op == "present":
         return True
     if op == "absent":
@@ -65,7 +49,7 @@ def certainty(cond: Condition, known: Known) -> float:
     """Premise certainty of ``cond``: 0.0 when false, else in (0, 1]."""
     if isinstance(cond, FactTest):
         if cond.fact not in known:
-            return 1.0 if operator_of(cond)[0] == "absent" else 0.0
+            return 1.0 if cond.operator()[0] == "absent" else 0.0
         value, cf = known[cond.fact]
         return cf if test_holds(cond, value) else 0.0
     if isinstance(cond, AllOf):
@@ -90,7 +74,7 @@ def certainty_false(cond: Condition, known: Known) -> float:
     manifestations count against a cause while unknown ones never do.
     """
     if isinstance(cond, FactTest):
-        if cond.fact not in known or operator_of(cond)[0] in ("present", "absent"):
+        if cond.fact not in known or cond.operator()[0] in ("present", "absent"):
             return 0.0
         value, cf = known[cond.fact]
         return 0.0 if test_holds(cond, value) else cf

@@ -28,6 +28,8 @@ class RuleTrace:
 
 @dataclass(frozen=True)
 class RankedCause:
+    """A cause with its confidence and band, the rules behind it and the fixes that fit."""
+
     id: str
     title: str
     confidence: float
@@ -52,6 +54,8 @@ class RankedCause:
 
 @dataclass(frozen=True)
 class Question:
+    """A fact worth asking next, with why it is asked and how much it would tell."""
+
     fact: str
     text: str
     help: str
@@ -71,6 +75,8 @@ class Separation:
 
 @dataclass(frozen=True)
 class Diagnosis:
+    """The verdict on one run: ranked causes, every score, the facts used, what to ask."""
+
     verdict: Verdict
     causes: tuple[RankedCause, ...]  # at or above the 'possible' band, highest first
     scores: dict[str, float]  # every cause any rule touched, including negative ones

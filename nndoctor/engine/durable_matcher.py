@@ -15,13 +15,10 @@ a stuck or failing compile is retried there rule by rule to name the rule, and r
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import itertools
 import json
 import os
-import select
-import subprocess
 import sys
 import threading
 import time
@@ -29,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from nndoctor import cache
 from nndoctor.engine.compiler import (
     MAX_IN_ALTERNATIVES,
     SINK_RULE,
@@ -37,7 +35,7 @@ from nndoctor.engine.compiler import (
     split_ruleset,
 )
 from nndoctor.engine.conditions import test_holds
-from nndoctor.knowledge.schema import FactTest
+from nndoctor.knowledge.kb import FactTest
 
 try:  # durable-rules does not import on Python >= 3.13
     from durable import engine as _durable_engine
@@ -106,20 +104,20 @@ class DurableMatcher:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
-        version = ruleset_fingerprint(definitions)
+        digest = ruleset_fingerprint(definitions)
         parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
-        self._names = [[f"nndoctor_{version}_s{k}_{j}" for j in range(len(chunks))]
+        self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
                        for k, chunks in enumerate(parts)]
         with _LOCK:
             host = _host()
             pending = {
-                name: copy.deepcopy(d)  # set_rulesets mutates its argument
+                name: _consumable(d)
                 for names, chunks in zip(self._names, parts, strict=True)
                 for name, d in zip(names, chunks, strict=True)
                 if name not in _REGISTERED
             }
             if pending:
-                marker = _compiled_marker(pending)
+                marker = _compiled_marker(digest, pending)
                 if marker is None or not marker.exists():
                     trial_compile(pending)  # in a child under a time limit: a hang is for ever
                 try:
@@ -202,16 +200,22 @@ else:  # "prefixes": {"rules": {...}, "sizes": [k, ...]}: compile the first k ru
 """
 
 
-def _compiled_marker(rulesets: Mapping[str, Any]) -> Path | None:
+def _consumable(ruleset: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a ruleset for ``set_rulesets``, which deletes the "run" key of each rule
+    (durable/engine.py, ``Ruleset.__init__``) and serialises the rest as it is: each rule is
+    copied, the tests inside are shared (split_ruleset shares the sink rule between chunks)."""
+    return {rid: dict(rule) for rid, rule in ruleset.items()}
+
+
+def _compiled_marker(digest: str, rulesets: Mapping[str, Mapping[str, Any]]) -> Path | None:
     """The cache file that says these exact rulesets compiled here before (so the child that
     guards the compile can be skipped: durable compiles the same JSON the same way), keyed by
-    the rulesets, the Python and durable's files; None when the cache is off
-    (``NNDOCTOR_NO_CACHE``)."""
-    if os.environ.get("NNDOCTOR_NO_CACHE"):
+    the rulesets (``digest``, the hash of the definitions they are cut from, and the rules in
+    each), the Python and durable's files; None when the cache is off (``NNDOCTOR_NO_CACHE``)."""
+    if not cache.enabled():
         return None
-    from nndoctor.knowledge.loader import cache_dir
-
-    h = hashlib.sha256(json.dumps(rulesets, sort_keys=True).encode())
+    layout = {name: sorted(rules) for name, rules in rulesets.items()}
+    h = hashlib.sha256(f"{digest}\n{json.dumps(layout, sort_keys=True)}".encode())
     h.update(sys.version.encode())
     files = sorted(Path(_durable_engine.__file__).parent.glob("*.py"))
     with contextlib.suppress(ImportError):
@@ -222,7 +226,7 @@ def _compiled_marker(rulesets: Mapping[str, Any]) -> Path | None:
         with contextlib.suppress(OSError):
             st = file.stat()
             h.update(f"{file}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
+    return cache.cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
 
 
 def _remember(marker: Path) -> None:
@@ -249,9 +253,13 @@ def _durable_path() -> list[str]:
 
 
 class _Child:
-    """A compile child whose stdout is read line by line, each line within a deadline."""
+    """A compile child whose stdout is read line by line, each line within a deadline
+    (subprocess and select are imported here: a start whose rules compiled before needs no
+    child)."""
 
     def __init__(self, mode: str, rulesets: Mapping[str, Any]) -> None:
+        import subprocess
+
         self.proc = subprocess.Popen(
             [sys.executable, "-I", "-c", _CHILD, mode, json.dumps(_durable_path())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -264,6 +272,8 @@ class _Child:
 
     def line(self, timeout: float) -> Any:
         """The next line as JSON ("ready" as a string); None on timeout or end of output."""
+        import select
+
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         deadline = time.monotonic() + timeout
@@ -286,6 +296,8 @@ class _Child:
 
     def exit_code(self) -> int | None:
         """The child's exit code once its output ended (it crashed), None while it runs."""
+        import subprocess
+
         if not self.eof:
             return None
         try:

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from nndoctor.knowledge.schema import Fact as FactSpec
+from nndoctor.knowledge.kb import Fact as FactSpec
 
 Value = bool | float | str
 Source = Literal["answer", "log", "probe", "default", "finding"]

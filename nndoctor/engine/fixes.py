@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nndoctor.engine.conditions import Known, certainty, certainty_false, describe
-from nndoctor.knowledge.schema import Fix
+from nndoctor.knowledge.kb import Fix
 from nndoctor.knowledge.templates import render
 
 EFFORT_RANK = {"low": 0, "medium": 1, "high": 2}

@@ -19,8 +19,8 @@ from nndoctor.engine.conditions import (
     supporting_facts,
 )
 from nndoctor.engine.matchers import Matcher, PythonMatcher
+from nndoctor.knowledge.kb import Manifestation
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
-from nndoctor.knowledge.schema import Manifestation
 
 
 @dataclass(frozen=True)

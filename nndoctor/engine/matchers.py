@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from nndoctor.engine.conditions import certainty
-from nndoctor.knowledge.schema import Rule
+from nndoctor.knowledge.kb import Rule
 
 
 class Matcher(Protocol):

@@ -7,13 +7,15 @@ most ``settings.contenders``), so a run flat at chance is not asked about NaN in
 nothing pointing anywhere yet (no log, no answers) every cause is a contender.
 
 Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
-evidence for a cause concentrates belief and evidence against drains it. A question's gain is the
-entropy now minus the mean entropy after each possible answer (answers taken as equally likely).
+evidence for a cause concentrates belief and evidence against drains it. A question's gain is how
+much it raises the expected belief in whichever cause then leads - the chance that the cause the
+report names first is right - each answer weighted by how likely the current belief makes it
+(:func:`answer_probabilities`). (Entropy would count an answer that refutes the leader as a loss
+when it leaves the rest more even; measured on the dev split, ask-3 top-1 74 → 76 %.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 from nndoctor.engine.conditions import Known
@@ -36,8 +38,21 @@ def contenders(causes: dict[str, float], all_ids: list[str], limit: int) -> list
     return sorted(supported[:limit]) if len(supported) >= 2 else all_ids
 
 
-def entropy(distribution: dict[str, float]) -> float:
-    return -sum(p * math.log(p) for p in distribution.values() if p > 0)
+def answer_probabilities(now: dict[str, float],
+                         posteriors: list[dict[str, float]]) -> list[float]:
+    """How likely each answer is under the current belief. Each posterior is read as P(cause |
+    answer) with answers equally likely a priori, so by Bayes P(answer | cause) is the cause's
+    posterior share across the answers; P(answer) = Σ_c P(c)·P(answer | c). An answer that only
+    a cause nobody suspects would give ("yes, the inputs hold NaN" on a flat run) is unlikely, so
+    it adds little to the question's expected gain."""
+    weights = [0.0] * len(posteriors)
+    for cause, p in now.items():
+        shares = [b.get(cause, 0.0) for b in posteriors]
+        total = sum(shares)
+        for i, share in enumerate(shares):
+            weights[i] += p * (share / total if total > 0 else 1 / len(posteriors))
+    norm = sum(weights) or 1.0
+    return [w / norm for w in weights]
 
 
 def rank_questions(
@@ -56,7 +71,6 @@ def rank_questions(
     prior = kb.settings.question_prior
     cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
     now = belief(base.causes, cause_ids, prior)
-    h_now = entropy(now)
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
@@ -68,9 +82,11 @@ def rank_questions(
             hypo = dict(known)
             hypo[name] = (answer, 1.0)
             outcomes.append((answer, engine.reevaluate(base, hypo, name)))
-        after = [entropy(belief(ev.causes, cause_ids, prior)) for _, ev in outcomes]
+        posteriors = [belief(ev.causes, cause_ids, prior) for _, ev in outcomes]
+        weights = answer_probabilities(now, posteriors)
         spec = kb.facts[name]
-        gain = (h_now - sum(after) / len(after)) / kb.settings.question_effort[spec.effort]
+        sure = sum(w * max(b.values()) for w, b in zip(weights, posteriors, strict=True))
+        gain = (sure - max(now.values())) / kb.settings.question_effort[spec.effort]
         moved = any(ev.causes != base.causes for _, ev in outcomes)
         if moved:
             scored.append((gain, name, outcomes))

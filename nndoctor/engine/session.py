@@ -21,6 +21,8 @@ DONT_KNOW = "dont_know"
 
 @dataclass(frozen=True)
 class Move:
+    """How one cause's confidence changed in a what-if."""
+
     cause: str
     before: float
     after: float
@@ -28,6 +30,8 @@ class Move:
 
 @dataclass(frozen=True)
 class WhatIf:
+    """The diagnosis before and after a hypothetical answer, and what moved."""
+
     before: Diagnosis
     after: Diagnosis
     moves: tuple[Move, ...]  # causes whose confidence changed, largest change first

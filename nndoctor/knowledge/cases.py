@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from nndoctor.engine.conditions import certainty
 from nndoctor.engine.facts import coerce_value
 from nndoctor.engine.inference import Engine
+from nndoctor.knowledge.kb import Rule, RuleCase
 from nndoctor.knowledge.loader import KnowledgeBase
-from nndoctor.knowledge.schema import Rule, RuleCase
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 
 from nndoctor.engine.conditions import describe
+from nndoctor.knowledge.kb import Fix
 from nndoctor.knowledge.loader import KnowledgeBase
-from nndoctor.knowledge.schema import Fix, json_schemas
+from nndoctor.knowledge.schema import json_schemas
 from nndoctor.report.schema import report_schemas
 
 REFRESH_COMMAND = "nndoctor rules docs"

@@ -15,8 +15,8 @@ from nndoctor.engine.durable_matcher import EngineError
 from nndoctor.engine.facts import FactError, coerce_value
 from nndoctor.engine.inference import Engine
 from nndoctor.knowledge.cases import CaseResult, run_cases
+from nndoctor.knowledge.kb import Cause, Condition, Fix, Rule
 from nndoctor.knowledge.loader import KnowledgeBase, KnowledgeError, load_knowledge_base, read_yaml
-from nndoctor.knowledge.schema import Cause, Condition, Fix, Rule
 
 MAX_FACT_PROPERTIES = 250  # durable_rules holds at most 254 properties per fact
 

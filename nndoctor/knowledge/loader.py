@@ -1,7 +1,9 @@
-"""Load the YAML knowledge base into validated, frozen models.
+"""Load the YAML knowledge base: validated by the schema, kept as the plain records of
+:mod:`nndoctor.knowledge.kb`, and cached (validated) per user, keyed by the files' hashes.
 
 A file that is not valid YAML or does not match the schema raises :class:`KnowledgeError` naming
-the file and field; nothing here prints or exits.
+the file and field; nothing here prints or exits. pydantic and PyYAML are imported only to
+validate: a start whose cache matches the files imports neither.
 """
 
 from __future__ import annotations
@@ -11,29 +13,21 @@ import functools
 import hashlib
 import os
 import pickle
-import tempfile
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
-from pydantic import BaseModel, ValidationError
+from nndoctor import __version__, cache
+from nndoctor.cache import cache_dir
+from nndoctor.knowledge import kb
+from nndoctor.knowledge.kb import KnowledgeBase
 
-from nndoctor import __version__
-from nndoctor.knowledge.schema import (
-    Cause,
-    Detectors,
-    Fact,
-    References,
-    Rule,
-    Settings,
-    Vocabulary,
-)
-from nndoctor.safe_yaml import YAMLBombError, load_yaml
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    M = TypeVar("M", bound=BaseModel)
 
 BUILTIN_ROOT = Path(__file__).parent
-M = TypeVar("M", bound=BaseModel)
 MAX_YAML_BYTES = 1_000_000
 
 
@@ -48,29 +42,13 @@ class KnowledgeError(Exception):
         super().__init__(where + message)
 
 
-@dataclass(frozen=True)
-class KnowledgeBase:
-    """The whole rule base, with the file each entry came from."""
-
-    root: Path
-    facts: dict[str, Fact]
-    causes: dict[str, Cause]
-    rules: dict[str, Rule]
-    settings: Settings
-    detectors: Detectors
-    references: References
-    files: dict[str, Path] = field(default_factory=dict)  # "rule:ID" / "cause:ID" / "fact:name"
-
-    def askable_facts(self) -> list[str]:
-        return [n for n, f in self.facts.items() if f.askable and f.kind == "observation"]
-
-    def detector_params(self, name: str) -> dict[str, Any]:
-        return dict(self.detectors.detectors[name].params)
-
-
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file with the safe loader (alias bombs refused); errors name the file and
     line."""
+    import yaml
+
+    from nndoctor.safe_yaml import YAMLBombError, load_yaml
+
     try:
         if path.stat().st_size > MAX_YAML_BYTES:
             raise KnowledgeError(path, f"file is larger than {MAX_YAML_BYTES} bytes")
@@ -94,6 +72,8 @@ def read_yaml(path: Path) -> Any:
 
 def parse_model(model: type[M], data: Any, path: Path) -> M:
     """Validate ``data`` against ``model``; the first error becomes one readable line."""
+    from pydantic import ValidationError
+
     if not isinstance(data, dict):
         raise KnowledgeError(path, f"expected a mapping at the top level, found {_kind(data)}")
     try:
@@ -116,44 +96,67 @@ def _kind(data: Any) -> str:
 
 def load_knowledge_base(root: Path | None = None) -> KnowledgeBase:
     """Load and validate every file under ``root`` (the built-in knowledge base by default)."""
+    from nndoctor.knowledge.schema import Cause, Detectors, References, Rule, Settings, Vocabulary
+
     root = Path(root) if root else BUILTIN_ROOT
     files: dict[str, Path] = {}
-    facts: dict[str, Fact] = {}
-    for path in sorted((root / "facts").glob("*.yaml")):
+    facts: dict[str, kb.Fact] = {}
+    for path in _yaml_files(root, "facts"):
         vocab = parse_model(Vocabulary, read_yaml(path), path)
         for name, fact in vocab.facts.items():
             if name in facts:
                 raise KnowledgeError(path, f"fact {name!r} is already declared in "
                                      f"{files['fact:' + name]}", field=f"facts.{name}")
-            facts[name] = fact
+            facts[name] = fact.to_kb()
             files["fact:" + name] = path
-    causes: dict[str, Cause] = {}
-    for path in sorted((root / "causes").glob("*.yaml")):
+    causes: dict[str, kb.Cause] = {}
+    for path in _yaml_files(root, "causes"):
         cause = parse_model(Cause, read_yaml(path), path)
         if cause.id in causes:
             raise KnowledgeError(path, f"duplicate cause id {cause.id!r}", field="id")
-        causes[cause.id] = cause
+        causes[cause.id] = cause.to_kb()
         files["cause:" + cause.id] = path
-    rules: dict[str, Rule] = {}
-    for path in sorted((root / "rules").rglob("*.yaml")):
+    rules: dict[str, kb.Rule] = {}
+    for path in _yaml_files(root, "rules", recursive=True):
         rule = parse_model(Rule, read_yaml(path), path)
         if rule.id in rules:
             raise KnowledgeError(path, f"duplicate rule id {rule.id!r} (also in "
                                  f"{files['rule:' + rule.id]})", field="id")
-        rules[rule.id] = rule
+        rules[rule.id] = rule.to_kb()
         files["rule:" + rule.id] = path
     return KnowledgeBase(
         root=root,
         facts=facts,
         causes=causes,
         rules=dict(sorted(rules.items())),
-        settings=parse_model(Settings, read_yaml(root / "settings.yaml"), root / "settings.yaml"),
+        settings=parse_model(Settings, read_yaml(root / "settings.yaml"),
+                             root / "settings.yaml").to_kb(),
         detectors=parse_model(Detectors, read_yaml(root / "detectors.yaml"),
-                              root / "detectors.yaml"),
+                              root / "detectors.yaml").to_kb(),
         references=parse_model(References, read_yaml(root / "references.yaml"),
-                               root / "references.yaml"),
-        files=files,
+                               root / "references.yaml").to_kb(),
+        files=kb.Files(files),
     )
+
+
+def _yaml_files(root: Path, folder: str, recursive: bool = False) -> list[Path]:
+    return [Path(p) for p in _yaml_names(os.path.join(root, folder), recursive)]
+
+
+def _yaml_names(folder: str, recursive: bool) -> list[str]:
+    """The ``*.yaml`` files in ``folder`` (and in every folder below it, symlinked folders
+    excepted, when ``recursive``), sorted part by part as ``sorted(Path.glob(…))`` sorts them;
+    text, not Paths: the cache check lists them on every start."""
+    found: list[str] = []
+    stack = [folder]
+    while stack:
+        with contextlib.suppress(OSError), os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.name.endswith(".yaml") and entry.is_file():
+                    found.append(entry.path)
+                elif recursive and entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return sorted(found, key=lambda p: p.split(os.sep))
 
 
 _BUILTIN_LOCK = threading.Lock()
@@ -172,78 +175,68 @@ def _builtin_knowledge_base() -> KnowledgeBase:
 
 
 # ------------------------------------------------------------------ the validated cache
-CACHE_FORMAT = 1
+SINGLE_FILES = ("settings.yaml", "detectors.yaml", "references.yaml")
+CACHE_FORMAT = 4  # 2: kb.py records, not pydantic models; 3: kb.Files; 4: the digest as a header
 
 
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/nndoctor`` or ``~/.cache/nndoctor``: never next to the logs."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nndoctor"
+def _kb_files(root: Path) -> list[str]:
+    """Every file :func:`load_knowledge_base` reads, in the order it reads them."""
+    return [*_yaml_names(os.path.join(root, "facts"), False),
+            *_yaml_names(os.path.join(root, "causes"), False),
+            *_yaml_names(os.path.join(root, "rules"), True),
+            *(os.path.join(root, name) for name in SINGLE_FILES)]
 
 
-def _kb_files(root: Path) -> list[Path]:
-    files = [*sorted((root / "facts").glob("*.yaml")), *sorted((root / "causes").glob("*.yaml")),
-             *sorted((root / "rules").rglob("*.yaml"))]
-    return files + [root / n for n in ("settings.yaml", "detectors.yaml", "references.yaml")]
-
-
-def _stats(files: list[Path]) -> list[tuple[str, int, int]]:
-    out = []
-    for f in files:
-        st = f.stat()
-        out.append((str(f), st.st_size, st.st_mtime_ns))
-    return out
-
-
-def _digest(files: list[Path]) -> str:
-    """The content hash of the KB files, the schema and this loader (a change to how the files
-    are validated invalidates the cache too)."""
+def _digest(root: Path) -> str:
+    """The content hash of every KB file and of the schema, the records and this loader (a change
+    to how the files are validated or kept invalidates the cache too)."""
     h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
-    here = Path(__file__).parent
-    for f in [*files, here / "schema.py", here / "loader.py"]:
-        data = f.read_bytes()
-        h.update(f"{f.name}:{len(data)}:".encode())
+    here = os.path.dirname(__file__)
+    code = [os.path.join(here, name) for name in ("schema.py", "kb.py", "loader.py")]
+    for f in [*_kb_files(root), *code]:
+        data = _read(f)
+        h.update(f"{os.path.basename(f)}:{len(data)}:".encode())
         h.update(data)
     return h.hexdigest()
 
 
+def _read(path: str) -> bytes:
+    """The bytes of a file through os.read: on a cache hit reading ~400 small files is most of
+    the work, and open() costs half as much again."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def cached_knowledge_base(root: Path | None = None, directory: Path | None = None
                           ) -> KnowledgeBase:
-    """:func:`load_knowledge_base`, from a cache of the validated models when it matches the
-    files: sizes and mtimes as a quick pre-check, the content hash to confirm, so a changed
-    file always rebuilds it. A missing, corrupt or unwritable cache falls back to a normal
-    load; ``NNDOCTOR_NO_CACHE=1`` turns it off."""
+    """:func:`load_knowledge_base`, from a cache of the validated records when it was made from
+    these exact files: the cache file starts with the content hash of every file read (and of
+    the code that validates them), so a changed file always rebuilds it, whatever its size and
+    mtime. A missing, corrupt or unwritable cache falls back to a normal load;
+    ``NNDOCTOR_NO_CACHE=1`` turns it off."""
     root = Path(root) if root else BUILTIN_ROOT
-    if os.environ.get("NNDOCTOR_NO_CACHE"):
+    if not cache.enabled():
         return load_knowledge_base(root)
     try:
-        files = _kb_files(root)
-        stats = _stats(files)
+        digest = _digest(root).encode()
         where = (directory or cache_dir()) / (
             "kb-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] + ".pickle")
     except OSError:
         return load_knowledge_base(root)
-    digest = None
-    with contextlib.suppress(Exception):  # corrupt, stale, unreadable: just load
-        with open(where, "rb") as fh:
-            cached = pickle.load(fh)
-        if cached["stats"] == stats:
-            digest = _digest(files)
-            if cached["digest"] == digest and isinstance(cached["kb"], KnowledgeBase):
-                return cached["kb"]
+    with contextlib.suppress(Exception), open(where, "rb") as fh:  # missing, corrupt: load
+        if fh.readline() == digest + b"\n":
+            kb = pickle.load(fh)
+            if isinstance(kb, KnowledgeBase):
+                return kb
     kb = load_knowledge_base(root)
     with contextlib.suppress(Exception):
-        digest = digest or _digest(files)
-        if _stats(files) == stats:  # unchanged while it was read
-            where.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".kb-", suffix=".tmp", dir=where.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump({"stats": stats, "digest": digest, "kb": kb}, fh,
-                                protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, where)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+        if _digest(root).encode() == digest:  # unchanged while it was read
+            cache.write_atomic(where, digest + b"\n" + pickle.dumps(
+                kb, protocol=pickle.HIGHEST_PROTOCOL))
     return kb

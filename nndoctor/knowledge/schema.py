@@ -1,7 +1,9 @@
 """Pydantic models of the knowledge base: facts, causes, rules (with embedded tests), detectors.
 
 Every model forbids unknown keys and is frozen, so a typo in a contributor's YAML is an error
-that names the field, never a silently ignored key.
+that names the field, never a silently ignored key. A validated model becomes the plain record
+of the same name in :mod:`nndoctor.knowledge.kb` (:func:`to_kb`), which is what the engine reads:
+this module is imported only to validate (a changed or uncached knowledge base, `rules lint`).
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from nndoctor.knowledge import kb
 from nndoctor.knowledge.templates import TemplateError
 from nndoctor.knowledge.templates import names as template_names
 
-Scalar = bool | int | float | str
+Scalar = kb.Scalar
 SOURCE_PATTERN = re.compile(r"^(seed:\d{3}-[A-Za-z0-9]+|https?://\S+|ref:[a-z0-9][a-z0-9._-]*)$")
 SNAKE = r"^[a-z][a-z0-9_]*$"
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -24,6 +27,23 @@ RULE_ID = r"^[A-Z]{2,4}\d{3}$"
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_kb(self) -> Any:
+        """The plain record of the same name in :mod:`nndoctor.knowledge.kb`."""
+        return to_kb(self)
+
+
+def to_kb(value: Any) -> Any:
+    """``value`` with every model in it turned into its :mod:`nndoctor.knowledge.kb` record
+    (lists and dicts rebuilt, scalars as they are)."""
+    if isinstance(value, BaseModel):
+        record = getattr(kb, type(value).__name__)
+        return record(**{name: to_kb(getattr(value, name)) for name in type(value).model_fields})
+    if isinstance(value, list):
+        return [to_kb(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_kb(v) for k, v in value.items()}
+    return value
 
 
 def _check_sources(sources: list[str]) -> list[str]:
@@ -92,14 +112,6 @@ class Fact(Strict):
         if self.kind == "observation" and self.askable and not (self.question and self.help):
             raise ValueError("an askable fact needs 'question' and 'help'")
         return self
-
-    def answers(self) -> list[Scalar]:
-        """The answers a person may give (besides "don't know")."""
-        if self.type == "bool":
-            return [True, False]
-        if self.type == "enum":
-            return [c.value for c in self.choices or []]
-        return list(self.probe_values or [])
 
 
 class Vocabulary(Strict):
@@ -187,7 +199,7 @@ class Cause(Strict):
 
 # --------------------------------------------------------------------------- rules
 
-OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
+OPERATORS = kb.OPERATORS
 
 
 class FactTest(Strict):
@@ -208,25 +220,19 @@ class FactTest(Strict):
 
     @model_validator(mode="after")
     def _one_operator(self) -> FactTest:
-        used = self.operators()
+        used = kb.operators_set(self)
         if len(used) != 1:
             raise ValueError(
                 f"a test of fact {self.fact!r} needs exactly one operator of "
                 f"{', '.join(OPERATORS)}; found {used or 'none'}"
             )
-        op, value = self.operator()
+        op = used[0]
+        value = getattr(self, "in_" if op == "in" else op)
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"threshold of {self.fact!r} must be finite")
         if op == "in" and not value:
             raise ValueError(f"'in' of fact {self.fact!r} needs a non-empty list")
         return self
-
-    def operators(self) -> list[str]:
-        return [op for op in OPERATORS if getattr(self, "in_" if op == "in" else op) is not None]
-
-    def operator(self) -> tuple[str, Any]:
-        op = self.operators()[0]
-        return op, getattr(self, "in_" if op == "in" else op)
 
 
 class AllOf(Strict):
@@ -285,10 +291,6 @@ class Conclusion(Strict):
         if (self.cause is None) == (self.finding is None):
             raise ValueError("a conclusion names exactly one of 'cause' or 'finding'")
         return self
-
-    @property
-    def target(self) -> str:
-        return self.cause or self.finding or ""
 
 
 class Expectation(Strict):

@@ -15,6 +15,8 @@ from nndoctor.pipeline import RunReport
 
 @dataclass(frozen=True)
 class Headline:
+    """The one-line summary of a run: verdict, leading cause, first fix, what to answer next."""
+
     verdict: str
     leading: tuple[str, ...]  # the leading cause's title, or every title of the tied group
     cause_id: str | None

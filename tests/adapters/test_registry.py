@@ -169,7 +169,7 @@ def _fake_entry_points(extra: list[metadata.EntryPoint]):
     builtins = [metadata.EntryPoint(r.name, f"nndoctor.adapters.readers.{r.name}:reader",
                                     registry.ENTRY_POINT_GROUP) for r in BUILTIN]
 
-    def entry_points(group: str) -> list[metadata.EntryPoint]:
+    def entry_points(group: str) -> list[metadata.EntryPoint]:  # as readers.entry_points
         assert group == registry.ENTRY_POINT_GROUP
         return builtins + extra
     return entry_points
@@ -190,7 +190,7 @@ def test_plugins_found_and_builtins_counted_once(monkeypatch: pytest.MonkeyPatch
              metadata.EntryPoint("broken", "no_such_module_xyz:reader", registry.ENTRY_POINT_GROUP),
              metadata.EntryPoint("again", f"{mod}:JSONL_ALIAS", registry.ENTRY_POINT_GROUP),
              metadata.EntryPoint("jsonl", f"{mod}:FakeReader", registry.ENTRY_POINT_GROUP)]
-    monkeypatch.setattr(registry.metadata, "entry_points", _fake_entry_points(extra))
+    monkeypatch.setattr(registry, "entry_points", _fake_entry_points(extra))
     monkeypatch.setattr(registry, "plugin_errors", [])
     registry.readers.cache_clear()
     try:

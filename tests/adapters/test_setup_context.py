@@ -33,10 +33,13 @@ def test_the_precision_in_its_spellings(params: dict, expected: str | None) -> N
 def test_hugging_face_arguments_and_config_give_the_fine_tune_setup() -> None:
     args = {"learning_rate": 2e-5, "gradient_accumulation_steps": "4", "fp16": False,
             "bf16": False, "model_name_or_path": "bert-base-uncased"}
-    config = {"_name_or_path": "", "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}
+    config = {"_name_or_path": "", "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+              "vocab_size": 50257}
     setup = setup_from_params({**args, **config})
     assert setup == {"pretrained_model": "bert-base-uncased", "precision": "fp32",
-                     "grad_accumulation_steps": 4, "model_type": "gpt2", "causal_lm": True}
+                     "grad_accumulation_steps": 4, "model_type": "gpt2", "causal_lm": True,
+                     "vocab_size": 50257}
+    assert "vocab_size" not in setup_from_params({"vocab_size": "50257"})  # only a count
     assert setup_from_params({"architectures": ["BertForSequenceClassification"]})[
         "causal_lm"] is False
     assert "pretrained_model" not in setup_from_params({"_name_or_path": ""})  # built from config

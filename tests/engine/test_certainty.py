@@ -28,7 +28,7 @@ def test_combine_is_order_independent():
 
 
 def test_bands():
-    bands = Bands()
+    bands = Bands().to_kb()
     assert band(0.85, bands) == "confirmed"
     assert band(0.5, bands) == "likely"
     assert band(0.2, bands) == "possible"

@@ -9,7 +9,7 @@ import pytest
 from nndoctor.engine import durable_matcher
 from nndoctor.engine.conditions import facts_in
 from nndoctor.engine.inference import default_engine
-from nndoctor.knowledge.schema import AllOf, FactTest, NotOf
+from nndoctor.knowledge.kb import AllOf, FactTest, NotOf
 
 pytestmark = pytest.mark.skipif(not durable_matcher.AVAILABLE, reason="durable not importable")
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 from nndoctor.engine.facts import Fact
 from nndoctor.engine.fixes import fit_fixes
 from nndoctor.engine.session import Session
+from nndoctor.knowledge import kb
 from nndoctor.knowledge.schema import Fix
 
 
-def _fix(fix_id: str, **fields) -> Fix:
+def _fix(fix_id: str, **fields) -> kb.Fix:
     return Fix.model_validate({"id": fix_id, "action": f"Generic text of {fix_id}.",
-                               "sources": ["ref:tuning-playbook"], **fields})
+                               "sources": ["ref:tuning-playbook"], **fields}).to_kb()
 
 
 def _diagnose(facts: dict[str, object], certainty: float = 1.0):

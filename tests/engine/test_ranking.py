@@ -22,7 +22,7 @@ def _session(facts: dict[str, object]) -> Session:
 
 def test_three_valued_absence_needs_every_alternative_known_false():
     cond = AnyOf.model_validate({"any": [{"fact": "loss_exploded", "eq": True},
-                                         {"fact": "loss_nonfinite", "eq": True}]})
+                                         {"fact": "loss_nonfinite", "eq": True}]}).to_kb()
     assert certainty_false(cond, {"loss_exploded": (False, 1.0)}) == 0.0  # one still unknown
     assert certainty_false(cond, {"loss_exploded": (False, 1.0),
                                   "loss_nonfinite": (False, 0.6)}) == 0.6

@@ -50,7 +50,7 @@ rule = Rule.model_validate({
     "because": "A contributed rule whose in: list has four hundred values.",
     "sources": ["seed:000-M2"],
     "tests": [{"name": "fires", "facts": {"lr": 0.75}, "expect": "fires"},
-              {"name": "silent", "facts": {"lr": 0.8}, "expect": "silent"}]})
+              {"name": "silent", "facts": {"lr": 0.8}, "expect": "silent"}]}).to_kb()
 kb = dataclasses.replace(kb, rules={**kb.rules, rule.id: rule})
 engine = Engine(kb, backend="durable")
 stratum = engine.strata["OPT900"]

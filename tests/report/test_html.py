@@ -76,7 +76,7 @@ def test_a_tie_is_named_with_the_step_that_separates_it():
     (r,) = reports("flat_loss", questions=3)
     assert r.diagnosis.tied
     action, _ = first_step(r.diagnosis)
-    assert action.startswith("Tell them apart: ") and "--answer hidden_activation=" in action
+    assert action.startswith("Tell them apart: ") and "--answer weight_init=" in action
     page = render_html([r])
     assert "Tied: " in page and "Tell them apart" in page
 

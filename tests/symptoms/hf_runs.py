@@ -132,6 +132,11 @@ def warmup_longer_than_run(out: Path) -> Path:
     return train(out, gpt2(), sequences(256), warmup_steps=200, max_steps=40)
 
 
+def max_steps_far_below_an_epoch(out: Path) -> Path:
+    """max_steps = 12 of a 128-step epoch: it overrides num_train_epochs and ends the run."""
+    return train(out, gpt2(), sequences(1024), max_steps=12)
+
+
 def schedule_horizon_one_epoch(out: Path) -> Path:
     """A linear schedule built for 32 steps (one epoch) passed to a 3-epoch run."""
     model = gpt2()

@@ -42,6 +42,32 @@ def test_isolated_jumps_that_come_back_are_recovering_spikes() -> None:
     assert found["loss_spikes"].certainty >= 0.6  # 3× lies between the 1.5× and 4× bars
 
 
+def test_spikes_at_six_percent_of_the_points_do_not_hide_in_their_own_noise() -> None:
+    """Corrupt batches: 3 episodes of 2 points each at 2× in 100 points (6 %), as a GPT-2
+    fine-tune logs them. A two-sided 95th percentile of the swings would land on the spikes."""
+    steps = np.arange(1, 101)
+    rng = np.random.default_rng(3)
+    loss = (0.5 * np.exp(-steps / 15) + 2.1) * np.exp(rng.normal(0, 0.015, steps.size))
+    for at in (30, 46, 75):
+        loss[at:at + 2] *= 2.0
+    found = facts(make_run(train_loss=(steps, loss)))
+    assert found["loss_spikes"].value is True
+    assert found["loss_spike_count"].value == 3 and found["loss_spikes_recover"].value is True
+
+
+def test_a_jump_that_never_comes_back_before_the_loss_turns_nan_starts_the_blow_up() -> None:
+    loss = _smooth()
+    loss[1200:1210] *= 2.5
+    loss[1210:] = np.nan  # NaN 10 points after the jump: the divergence, not a spike
+    found = facts(make_run(train_loss=(STEPS, loss)))
+    assert found["loss_spikes"].value is False
+    assert "starts that blow-up" in found["loss_spikes"].evidence
+    recovered = _smooth()
+    recovered[[700]] *= 3.0
+    recovered[1210:] = np.nan  # a spike that came back long before the NaN stays a spike
+    assert value(make_run(train_loss=(STEPS, recovered)), "loss_spikes") is True
+
+
 def test_a_jump_that_stays_up_does_not_recover() -> None:
     loss = _smooth()
     loss[1200:] *= 2.0
@@ -269,6 +295,41 @@ def test_the_configured_setup_becomes_facts() -> None:
     assert found["causal_lm"].value is False
     cnn = make_run({"model_type": "resnet"}, train_loss=(STEPS, _smooth()))
     assert value(cnn, "architecture") == "cnn"
+
+
+LM = {"causal_lm": True, "vocab_size": 50257, "model_type": "gpt2"}  # ln V = 10.825
+
+
+def _lm_loss(first: float, end: float, start_step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    steps = np.arange(start_step, start_step + 200)
+    return steps, first + (end - first) * (1 - np.exp(-(steps - start_step) / 40))
+
+
+def test_a_causal_lm_starting_far_below_ln_v_is_pretrained() -> None:
+    found = facts(make_run(LM, train_loss=_lm_loss(3.4, 3.1)))  # 0.31 × ln V
+    assert found["pretrained_model"].value is True
+    assert "0.31 × ln V = 10.825" in found["pretrained_model"].evidence
+    # it fell only 9 %, which is what a good start allows: not "high" (it is far below ln V)
+    assert found["train_loss_high"].value is False
+    assert "pretrained" in found["train_loss_high"].evidence
+
+
+def test_no_pretrained_start_from_ln_v_a_zero_loss_a_late_first_point_or_no_vocab() -> None:
+    for context, loss in ((LM, _lm_loss(10.9, 6.0)),               # untrained: starts at ln V
+                          (LM, _lm_loss(0.0, 0.0)),                # a label bug, not a start
+                          (LM, _lm_loss(3.4, 3.1, start_step=500)),  # averaged over 500 steps
+                          ({"causal_lm": True}, _lm_loss(3.4, 3.1)),   # vocabulary unknown
+                          ({**LM, "causal_lm": False}, _lm_loss(3.4, 3.1))):  # not an LM
+        assert value(make_run(context, train_loss=loss), "pretrained_model") is None, context
+    scratch = facts(make_run(LM, train_loss=_lm_loss(10.9, 10.0)))
+    assert scratch["train_loss_high"].value is True  # 92 % of its start: judged by the ratio
+
+
+def test_a_pretrained_run_whose_loss_stays_near_chance_is_high() -> None:
+    run = make_run({"pretrained_model": "gpt2", **LM}, train_loss=_lm_loss(10.5, 10.2))
+    assert value(run, "train_loss_high") is True
+    named = make_run({"pretrained_model": "my-ckpt"}, train_loss=_lm_loss(3.4, 3.1))
+    assert value(named, "train_loss_high") is None  # no chance level to judge against
 
 
 def test_lightning_val_dataloaders_are_eval_sets(tmp_path) -> None:

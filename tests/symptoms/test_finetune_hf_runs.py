@@ -64,6 +64,13 @@ def test_a_schedule_horizon_of_one_epoch_leaves_the_rate_at_zero(tmp_path: Path)
     assert causes[0] == "lr_schedule_misconfigured"
 
 
+def test_max_steps_far_below_an_epoch_is_a_run_too_short(tmp_path: Path) -> None:
+    facts, causes = _made(tmp_path, hf_runs.max_steps_far_below_an_epoch)
+    assert facts["epochs_trained"].value < 0.1  # trainer_state's epoch, not num_train_epochs 1
+    assert "trainer_state.json" in facts["epochs_trained"].evidence
+    assert causes[0] == "not_trained_long_enough"
+
+
 def test_a_healthy_finetune_shape_gets_no_finetune_cause(tmp_path: Path) -> None:
     run = _state_run(hf_runs.healthy(tmp_path / "healthy"))
     facts = {f.name: f.value for f in derive_facts(run, KB)}

@@ -26,9 +26,16 @@ def test_a_rate_above_every_optimizers_range_is_far_above_for_certain():
     assert fact.value == "far_above" and fact.certainty == 1.0
 
 
-def test_usual_rates_without_an_optimizer_stay_unjudged():
-    for lr in (1e-3, 3e-4, 0.05, 0.1):
-        assert "lr_vs_optimizer_range" not in facts(_run(lr))
+def test_a_rate_typical_for_every_optimizer_is_typical_without_knowing_which():
+    for lr in (1e-3, 2e-3, 1e-2):
+        fact = facts(_run(lr))["lr_vs_optimizer_range"]
+        assert fact.value == "typical" and fact.certainty == 1.0, lr
+        assert "every optimizer" in fact.evidence
+
+
+def test_rates_typical_for_some_optimizers_only_stay_unjudged_without_one():
+    for lr in (3e-4, 0.05, 0.1):  # low for SGD / high for Adam: it depends on which
+        assert "lr_vs_optimizer_range" not in facts(_run(lr)), lr
 
 
 def test_a_known_sgd_optimizer_is_judged_by_its_own_range():

@@ -14,7 +14,6 @@ import os
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from nndoctor.adapters.readers import (
 )
 from nndoctor.adapters.readers._io import load_json
 from nndoctor.adapters.readers._merge import Logged, merge_logged
+from nndoctor.adapters.readers._plugins import entry_points
 from nndoctor.adapters.readers._remote import read_remote, remote_url
 from nndoctor.adapters.run import LogError, Reader, Run
 
@@ -74,7 +74,7 @@ def readers() -> tuple[Reader, ...]:
     found: list[Reader] = list(BUILTIN)
     names = {r.name for r in found}
     builtin_ids = {id(r) for r in found}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    for ep in entry_points(ENTRY_POINT_GROUP):
         if ep.value.startswith(f"{__name__}."):
             continue  # our own built-ins, registered there like any plugin: counted once
         if ep.name in names:

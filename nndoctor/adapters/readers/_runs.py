@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
-from nndoctor.safe_yaml import load_yaml
 
 # context key → spellings seen in hparams.yaml, MLflow params, HF state and Ultralytics args.yaml
 CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
@@ -105,6 +103,10 @@ def _coerce(key: str, value: Any) -> Any:
 
 def yaml_context(path: Path) -> tuple[dict[str, Any], list[str]]:
     """Context from a hparams.yaml / args.yaml beside a log (safe loader); warnings on failure."""
+    import yaml  # only for a run with a YAML file beside its log
+
+    from nndoctor.safe_yaml import load_yaml
+
     try:
         data = _limits.read_capped(path, _limits.MAX_YAML_BYTES)
         if data is None:

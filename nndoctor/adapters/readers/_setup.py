@@ -28,8 +28,9 @@ _PRECISIONS = {"16": "fp16", "16-mixed": "fp16", "fp16": "fp16", "float16": "fp1
 
 def setup_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """``pretrained_model`` (the checkpoint name or path), ``precision`` (fp16 | bf16 | fp32),
-    ``grad_accumulation_steps`` (int), ``model_type`` and ``causal_lm`` (from a HF config's
-    ``architectures``), from a (possibly one level nested) parameter mapping."""
+    ``grad_accumulation_steps`` (int), ``model_type``, ``causal_lm`` (from a HF config's
+    ``architectures``) and ``vocab_size`` (int ≥ 2), from a (possibly one level nested)
+    parameter mapping."""
     levels: list[Mapping[str, Any]] = [params]
     levels += [v for v in params.values() if isinstance(v, Mapping)]
     out: dict[str, Any] = {}
@@ -40,6 +41,7 @@ def setup_from_params(params: Mapping[str, Any]) -> dict[str, Any]:
         _setdefault(out, "grad_accumulation_steps", _accumulation(lowered))
         _setdefault(out, "model_type", _text(lowered.get("model_type")))
         _setdefault(out, "causal_lm", _causal(lowered.get("architectures")))
+        _setdefault(out, "vocab_size", _count(lowered.get("vocab_size")))
     return out
 
 
@@ -59,6 +61,12 @@ def _checkpoint(params: Mapping[str, Any]) -> str | None:
         name = _text(params.get(key))
         if name is not None:
             return name
+    return None
+
+
+def _count(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 2:
+        return value
     return None
 
 

@@ -112,6 +112,9 @@ class HFTrainerStateReader:
             number = to_float(data.get(key))
             if number is not None:
                 context[key] = number
+        reached = to_float(data.get("epoch"))  # the epoch training got to (a float)
+        if reached is not None and reached >= 0:
+            context["epochs_reached"] = reached
         max_steps, epochs = to_float(data.get("max_steps")), to_float(data.get("num_train_epochs"))
         context.update(axis("step", *at, fallback=max_steps / epochs
                             if max_steps and epochs and epochs > 0 else None))

@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import cannot_read, open_log
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
-from nndoctor.safe_yaml import load_yaml
 
 MAX_DEPTH = 6  # metric keys with this many "/" at most
 EPOCH_AUTOLOG = {"keras", "tensorflow", "tf.keras"}  # autologging flavours that log per epoch
@@ -157,6 +155,10 @@ def _values(folder: Path, warnings: list[str]) -> dict[str, str]:
 
 
 def _meta(path: Path, warnings: list[str]) -> dict[str, Any]:
+    import yaml  # only for an MLflow run
+
+    from nndoctor.safe_yaml import load_yaml
+
     try:
         data = _limits.read_capped(path, _limits.MAX_YAML_BYTES)
         if data is None:

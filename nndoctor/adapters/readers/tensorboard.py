@@ -32,10 +32,16 @@ from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import LogError, Run, Series
 
-try:  # optional C extension: CRC-32C of every record (pure-Python CRC would be far too slow)
-    from crc32c import crc32c as _crc32c
-except ImportError:  # pragma: no cover - depends on the environment
-    _crc32c = None
+
+@cache
+def _crc32c() -> Any:
+    """The optional C extension's CRC-32C (pure-Python CRC would be far too slow), or None;
+    imported for the first event file."""
+    try:
+        from crc32c import crc32c
+    except ImportError:  # pragma: no cover - depends on the environment
+        return None
+    return crc32c
 
 # logged once, when training ends (the HF Trainer's summary, "train/train_runtime" in TB)
 END_TAGS = {"train_runtime"}
@@ -302,10 +308,11 @@ def _impossible(path: Path, warnings: list[str], at: int, length: int,
 def _check_data_crc(buf: bytes, s: np.ndarray, n: np.ndarray, path: Path,
                     warnings: list[str]) -> np.ndarray:
     """Mask of records whose payload CRC matches (all True when ``crc32c`` is not installed)."""
-    if _crc32c is None or s.size == 0:
+    crc = _crc32c()
+    if crc is None or s.size == 0:
         return np.ones(s.size, dtype=bool)
     b = np.frombuffer(buf, dtype=np.uint8)
-    got = _crcs(buf, b, s, n)
+    got = _crcs(crc, buf, b, s, n)
     want = _rows(b, s + n, 4).view("<u4").ravel()
     ok = _masked(got) == want
     if not ok.all():
@@ -319,7 +326,7 @@ _ALIKE_MAX = 4096  # bytes: longer records are left to crc32c one by one
 _SLICE = 1 << 16  # records at a time (their bytes as a matrix: a few MB)
 
 
-def _crcs(buf: bytes, b: np.ndarray, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+def _crcs(crc32c: Any, buf: bytes, b: np.ndarray, s: np.ndarray, n: np.ndarray) -> np.ndarray:
     """CRC-32C of every record ``buf[s[i] : s[i] + n[i]]``. A CRC is affine in the message, so
     for messages of one length crc(m) = crc(r) ^ crc₀(m ^ r), where crc₀ (zero start, no final
     inversion) is linear: the XOR over the byte positions j where m differs from the first
@@ -334,7 +341,7 @@ def _crcs(buf: bytes, b: np.ndarray, s: np.ndarray, n: np.ndarray) -> np.ndarray
             members = np.flatnonzero(n == length)
             alone[members] = False
             ref = _rows(b, s[members[:1]], length)[0]
-            first = _crc32c(ref.tobytes())
+            first = crc32c(ref.tobytes())
             for cut in range(0, members.size, _SLICE):
                 part = members[cut:cut + _SLICE]
                 diff = _rows(b, s[part], length) ^ ref
@@ -346,7 +353,7 @@ def _crcs(buf: bytes, b: np.ndarray, s: np.ndarray, n: np.ndarray) -> np.ndarray
     if rest.size:
         records = map(memoryview(buf).__getitem__,
                       map(slice, s[rest].tolist(), (s[rest] + n[rest]).tolist()))
-        got[rest] = np.fromiter(map(_crc32c, records), dtype=np.uint32, count=rest.size)
+        got[rest] = np.fromiter(map(crc32c, records), dtype=np.uint32, count=rest.size)
     return got
 
 

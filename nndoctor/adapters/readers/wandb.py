@@ -36,7 +36,6 @@ from typing import Any
 from nndoctor.adapters.readers._io import head, read_bytes, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
-from nndoctor.safe_yaml import load_yaml
 
 MAGIC = b":W&B"
 FILE_HEADER = 7
@@ -229,6 +228,8 @@ class WandbLocalReader:
                 rows += self._record(record, points, config, meta)
         config_yaml = run_dir / "files" / "config.yaml"
         if config_yaml.is_file():
+            from nndoctor.safe_yaml import load_yaml  # only for a W&B run with a config
+
             try:
                 data = load_yaml(config_yaml.read_text(encoding="utf-8"))
             except Exception as exc:  # a damaged config is only a warning

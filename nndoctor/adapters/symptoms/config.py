@@ -83,8 +83,16 @@ def lr_range(run: Run, p: Params) -> Iterator[Fact]:
 def _unknown_optimizer(value: float, where: str, p: Params) -> Iterator[Fact]:
     """Without the optimizer, a rate above every family's far bound is far above for certain;
     one above the adaptive optimizers' far bound is far above for Adam/AdamW, the usual choice,
-    with the lower certainty of that assumption. Anything lower stays unjudged."""
-    if value > max(p[f"{f}_far_high"] for f in set(FAMILIES.values())):
+    with the lower certainty of that assumption; one inside every family's usual range is
+    typical whichever it is. Anything else stays unjudged."""
+    families = sorted(set(FAMILIES.values()))
+    low, high = max(p[f"{f}_low"] for f in families), min(p[f"{f}_high"] for f in families)
+    if low <= value <= high:
+        yield log_fact("lr_vs_optimizer_range", "typical",
+                       f"{where}, optimizer not logged: inside the usual range of every optimizer "
+                       f"({low:g}-{high:g} is typical for SGD, Adam/AdamW, RMSprop and Adagrad)",
+                       "lr")
+    elif value > max(p[f"{f}_far_high"] for f in families):
         yield log_fact("lr_vs_optimizer_range", "far_above",
                        f"{where}: above the far bound of every optimizer's usual range",
                        "lr")

@@ -24,8 +24,14 @@ def _number(value: object) -> float | None:
                                    "epochs_trained", "optimizer", "rl_style_run"))
 def run_context(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
+    reached = _number(ctx.get("epochs_reached"))
+    if reached is not None and reached >= 0:  # the epoch training got to, not the plan
+        yield log_fact("epochs_trained", reached, f"training reached epoch {reached:.3g} "
+                       "(the epoch trainer_state.json records)", "trainer state")
     for key, fact in (("num_classes", "num_classes"), ("batch_size", "batch_size"),
                       ("dropout", "dropout_rate"), ("epochs", "epochs_trained")):
+        if fact == "epochs_trained" and reached is not None:
+            continue
         value = _number(ctx.get(key))
         if value is not None and value >= 0:
             yield log_fact(fact, value, f"{key} = {value:g} in the run's hyper-parameters",

@@ -19,7 +19,7 @@ from nndoctor.adapters.symptoms.base import (
     relative_change,
 )
 from nndoctor.adapters.symptoms.config import optimizer_steps
-from nndoctor.adapters.symptoms.task import task_of
+from nndoctor.adapters.symptoms.task import Task, task_of
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 4000  # shape detectors see at most this many points (bucket medians beyond)
@@ -133,13 +133,16 @@ def loss_level(run: Run, p: Params) -> Iterator[Fact]:
     task = task_of(run)
     chance = task.chance_loss
     ratio = end / start if start > 0 else 1.0
-    high_by_chance = chance is not None and end >= p["high_chance"] * chance
-    high = ratio >= p["high_ratio"] or high_by_chance
-    yield log_fact("train_loss_high", bool(high),
-                   f"train_loss ends at {num(end)}, {ratio:.0%} of its start {num(start)}"
-                   + (f" (chance level ln C = {chance:.3f}{task.note()})" if chance else ""),
-                   f"train_loss, {train.span()}",
-                   certainty=task.sure(0.8) if high_by_chance and ratio < p["high_ratio"] else 0.8)
+    if task.pretrained:
+        yield from _pretrained_loss_high(train, task, p)
+    else:
+        high_by_chance = chance is not None and end >= p["high_chance"] * chance
+        high = ratio >= p["high_ratio"] or high_by_chance
+        yield log_fact("train_loss_high", bool(high),
+                       f"train_loss ends at {num(end)}, {ratio:.0%} of its start {num(start)}"
+                       + (f" (chance level ln C = {chance:.3f}{task.note()})" if chance else ""),
+                       f"train_loss, {train.span()}", certainty=task.sure(0.8)
+                       if high_by_chance and ratio < p["high_ratio"] else 0.8)
     if chance is not None:
         flat = abs(relative_change(start, end)) < p["chance_flat"]
         at_chance = abs(end - chance) <= p["chance_tolerance"] * chance and flat
@@ -158,6 +161,19 @@ def loss_level(run: Run, p: Params) -> Iterator[Fact]:
                        f"first train_loss {num(first)} at step {first_step} vs expected "
                        f"ln C = {chance:.3f} ({ratio0:.2f}×){task.note()}",
                        f"train_loss, step {first_step}", certainty=task.sure(1.0))
+
+
+def _pretrained_loss_high(train: Curve, task: Task, p: Params) -> Iterator[Fact]:
+    """A run from pretrained weights starts near its best, so a small fall says nothing: its
+    loss is high only near chance (ln C, or ln V for a causal LM), and unknown without one."""
+    chance = task.chance_loss or task.token_chance
+    if chance is None:
+        return
+    end = train.level_end()
+    yield log_fact("train_loss_high", bool(end >= p["high_chance"] * chance),
+                   f"train_loss ends at {num(end)} vs chance level {chance:.3f}; the run starts "
+                   f"from pretrained weights ({task.pretrained}), so only a loss near chance "
+                   "is high", f"train_loss, {train.span()}", certainty=0.8)
 
 
 @detector("accuracy", produces=("accuracy_low", "accuracy_at_chance"))

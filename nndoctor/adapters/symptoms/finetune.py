@@ -26,6 +26,7 @@ from nndoctor.adapters.symptoms.base import (
     pct,
 )
 from nndoctor.adapters.symptoms.context import _number
+from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
 
 # HF eval_<set>_loss (eval/<set>_loss in TensorBoard); Lightning val_loss/dataloader_idx_<k>
@@ -50,10 +51,11 @@ def finetune_setup(run: Run, p: Params) -> Iterator[Fact]:
                        f"training stopped at step {done:g} of the {planned:g} its schedule planned "
                        "(max_steps in trainer_state.json)" if stopped else
                        f"training ran {done:g} of {planned:g} planned steps", "config")
-    name = ctx.get("pretrained_model")
+    name, start = ctx.get("pretrained_model"), task_of(run).pretrained
     if isinstance(name, str) and name:
-        yield log_fact("pretrained_model", True,
-                       f"the configuration names the checkpoint {name!r} it starts from", "config")
+        yield log_fact("pretrained_model", True, start, "config")
+    elif start:
+        yield log_fact("pretrained_model", True, start, "train_loss, first point", certainty=0.8)
     precision = ctx.get("precision")
     if precision in ("fp16", "bf16", "fp32"):
         yield log_fact("mixed_precision", precision,

@@ -65,7 +65,9 @@ def nonfinite_loss(run: Run, p: Params) -> Iterator[Fact]:
     yield log_fact("loss_nonfinite", True,
                    f"{tag} became {kind} at step {step} ({count} of {total} points "
                    f"non-finite){note}", f"{tag}, step {step}")
-    early = step <= p["early_steps"] or index < max(1, p["early_fraction"] * total)
+    # the first 100 iterations of a run, not the last stretch of a run that is itself that short
+    within = step <= p["early_run_share"] * max(last_step, 1)
+    early = (step <= p["early_steps"] and within) or index < max(1, p["early_fraction"] * total)
     yield log_fact("nonfinite_early", bool(early),
                    f"the first non-finite {tag} is at step {step} of {last_step}",
                    f"{tag}, step {step}")

@@ -30,8 +30,8 @@ def _spike_curve(run: Run) -> Curve | None:
 def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     """Points of the training loss ≥ ``spike_ratio``× the median of the ``window`` points
     before them (that median floored at ``floor_share`` of the start level) and, in log units,
-    ≥ ``spike_tail``× the curve's own noise (a quantile of its swing around a centred running
-    median, which a few spikes cannot move); consecutive spike points are one episode. Jumps
+    ≥ ``spike_tail``× the curve's own noise (a quantile of its swings below a centred running
+    median, which spikes cannot reach); consecutive spike points are one episode. Jumps
     matched by falls as deep below the trend are heavy-tailed noise (a spike only goes up); the
     loss's own blow-up and the jump into NaN are no spikes. An episode recovers when the loss
     is back within ``recover_margin`` of the pre-spike median within ``recover_points``."""
@@ -46,9 +46,14 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     jump = np.zeros(len(curve))
     jump[valid] = np.log(values[valid] / ref[valid])
     # the noise around the trend: residuals from a centred running median, which follows a
-    # falling curve and which a few short spikes cannot move
+    # falling curve and which a few short spikes cannot move; also measured on the swings below
+    # it alone, which spikes (always upward) cannot reach, so that spikes recurring at more
+    # than 5 % of the points do not inflate the noise they are judged by
     around = np.log(values / np.maximum(curve.smooth(window + 1), 1e-300))
+    falls = -around[around < 0]
     noise = float(np.quantile(np.abs(around), p["noise_quantile"]))
+    if falls.size >= window:
+        noise = min(noise, float(np.quantile(falls, p["noise_quantile"])))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
     hot = valid & (jump >= bar)
     margin = p["event_margin"] * float(np.median(np.diff(curve.steps))) if len(curve) > 1 else 0
@@ -59,7 +64,11 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     for lo, hi in events:  # the loss's blow-up, or the jump into NaN, is no spike
         hot &= ~((curve.steps >= lo - margin) & (curve.steps <= hi))
     span = f"train_loss, {curve.span()}"
-    episodes = _episodes(np.flatnonzero(hot))
+    found = _episodes(np.flatnonzero(hot))
+    episodes = [e for e in found if not _onset(e, curve, ref, broken, p)]
+    onset = (f" (the jump at step {int(curve.steps[found[-1][0]])} never comes back before the "
+             f"loss turns NaN/Inf at step {broken}: it starts that blow-up)"
+             if len(episodes) < len(found) else "")
     below = int((around <= -bar).sum())  # as deep below the trend: symmetric heavy-tailed noise
     if episodes and below >= p["symmetric_share"] * len(episodes):
         yield log_fact("loss_spikes", False,
@@ -76,7 +85,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     if not episodes:
         yield log_fact("loss_spikes", False,
                        f"no point of train_loss jumps ≥ {max(p['spike_ratio'], np.exp(bar)):.2f}× "
-                       f"above the median of the {window} points before it", span)
+                       f"above the median of the {window} points before it{onset}", span)
         return
     recovered, details = [], []
     for lo, hi in episodes:
@@ -104,6 +113,20 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
                    f"{sum(recovered)} of {count} spike episodes came back within "
                    f"{pct(p['recover_margin'])} of the pre-spike median within "
                    f"{int(p['recover_points'])} points", span)
+
+
+def _onset(episode: tuple[int, int], curve: Curve, ref: np.ndarray, broken: int | None,
+           p: Params) -> bool:
+    """A jump the loss never comes back from before the run turns NaN/Inf, within the points a
+    spike has to recover, is the start of that blow-up, not a spike."""
+    lo, hi = episode
+    if broken is None or broken < curve.steps[hi] or len(curve) < 2:
+        return False
+    interval = float(np.median(np.diff(curve.steps)))
+    if broken - curve.steps[hi] > p["recover_points"] * interval:
+        return False
+    after = curve.values[hi + 1:][curve.steps[hi + 1:] < broken]
+    return not (after <= (1 + p["recover_margin"]) * float(ref[lo])).any()
 
 
 def _first_nonfinite(run: Run) -> int | None:

@@ -38,6 +38,8 @@ class Task:
     inferred: bool = False
     evidence: str = ""
     certainty: float = 1.0
+    vocabulary: int | None = None  # a causal LM's token count (its config's vocab_size)
+    pretrained: str = ""  # why the run starts from pretrained weights ("" when not known)
 
     @property
     def chance_loss(self) -> float | None:
@@ -47,6 +49,11 @@ class Task:
     @property
     def chance_accuracy(self) -> float | None:
         return 1.0 / self.classes if self.classes and self.classes >= 2 else None
+
+    @property
+    def token_chance(self) -> float | None:
+        """ln V, the loss of a causal LM that predicts every token uniformly (untrained)."""
+        return math.log(self.vocabulary) if self.vocabulary else None
 
     def note(self) -> str:
         """Suffix for the evidence of facts that rest on an inferred class count."""
@@ -174,7 +181,33 @@ def task_of(run: Run) -> Task:
 
 def annotate(run: Run, p: Params) -> Run:
     """The run with its task in context["_task"], for every detector to read."""
-    return replace(run, context={**run.context, "_task": infer_task(run, p)})
+    task = infer_task(run, p)
+    vocabulary = run.context.get("vocab_size") if run.context.get("causal_lm") is True else None
+    task = replace(task, vocabulary=vocabulary if isinstance(vocabulary, int) else None)
+    task = replace(task, pretrained=_pretrained(run, task, p))
+    return replace(run, context={**run.context, "_task": task})
+
+
+def _pretrained(run: Run, task: Task, p: Params) -> str:
+    """Why the run starts from pretrained weights: its configuration names a checkpoint, or a
+    causal LM's first loss is already far below ln V (an untrained one starts at ln V; a loss
+    near 0 says nothing about the start, it is a label bug). "" when neither tells."""
+    name = run.context.get("pretrained_model")
+    if isinstance(name, str) and name:
+        return f"the configuration names the checkpoint {name!r} it starts from"
+    chance, loss = task.token_chance, run.get("train_loss")
+    if chance is None or loss is None:
+        return ""
+    finite = np.flatnonzero(np.isfinite(loss.values))
+    if not finite.size or loss.steps[finite[0]] > p["pretrained_max_step"]:
+        return ""
+    first, step = float(loss.values[finite[0]]), int(loss.steps[finite[0]])
+    share = first / chance
+    if not p["pretrained_floor"] <= share <= p["pretrained_start"]:
+        return ""
+    return (f"the first train_loss {num(first)} at step {step} is already {share:.2f} × "
+            f"ln V = {chance:.3f} (vocab_size {task.vocabulary}); an untrained causal LM "
+            "starts at ln V")
 
 
 @detector("task", produces=("task_type", "num_classes"))

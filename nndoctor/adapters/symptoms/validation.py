@@ -30,7 +30,8 @@ def _scale(train: Curve, p: Params) -> float:
 @detector("train_val", produces=(
     "val_accuracy", "final_train_accuracy", "train_val_accuracy_gap", "val_minus_train_accuracy",
     "val_train_loss_gap_ratio", "val_loss_above_min_pct", "val_loss_rise_steps",
-    "val_loss_best_step", "val_bad_from_start", "val_accuracy_at_chance"))
+    "val_loss_best_step", "val_bad_from_start", "val_accuracy_at_chance",
+    "val_gap_in_first_epoch"))
 def train_val(run: Run, p: Params) -> Iterator[Fact]:
     train = _curve(run, "train_loss", p["min_points"])
     val = _curve(run, "val_loss", p["min_val_points"])
@@ -63,6 +64,7 @@ def train_val(run: Run, p: Params) -> Iterator[Fact]:
                    "train_loss, val_loss")
     yield from _val_rise(run, val, p)
     yield from _bad_from_start(train, val, p)
+    yield from _gap_in_first_epoch(run, train, val, p)
 
 
 def _val_rise(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
@@ -114,6 +116,39 @@ def _bad_from_start(train: Curve, val: Curve, p: Params) -> Iterator[Fact]:
                    f"{int(val.steps[0])}; never tracking below {pct(p['track_max'])})"
                    if tracking.size else "train_loss did not fall enough to judge validation "
                    "against it", "train_loss, val_loss", certainty=0.8)
+
+
+def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterator[Fact]:
+    """A validation loss well above the training loss at an evaluation within the first epoch,
+    while every training batch is still new to the model, so its loss is a held-out loss too:
+    the gap is not memorisation (which needs epochs); the two losses measure different things
+    (preprocessing, distribution, which positions count). Unknown when the epoch is."""
+    first = int(val.steps[0])
+    done = optimizer_steps(run, first)
+    per_epoch = steps_per_epoch(run)
+    if done is None or per_epoch is None:
+        return
+    epochs = done / per_epoch[0]
+    before = train.values[train.steps <= first]
+    if epochs > p["first_epoch_max"] or before.size == 0:
+        return
+    window = before[-p["first_gap_points"]:]
+    train_at = float(np.median(window))
+    start = abs(train.level_start()) or 1e-12
+    gap = (float(val.values[0]) - train_at) / start
+    # the training level is a median of noisy batch losses: the gap must also clear 3 of its
+    # standard errors - the noise from successive differences of the log losses before the
+    # evaluation (a falling trend cancels out), 1.4826 · MAD / √2, × 1.2533 / √n for a median
+    logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
+    steps = np.abs(np.diff(logs))
+    noise = 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0
+    error = 1.2533 * noise / np.sqrt(window.size)
+    clear = val.values[0] > 0 and train_at > 0 and np.log(val.values[0] / train_at) >= 3 * error
+    yield log_fact("val_gap_in_first_epoch", bool(gap >= p["first_gap"] and clear),
+                   f"at the first evaluation (step {first}, {epochs:.2f} epochs in) val_loss is "
+                   f"{num(float(val.values[0]))} vs train_loss {num(train_at)}: a gap of "
+                   f"{gap:+.0%} of the initial train loss {num(start)} (different things measured "
+                   f"from {pct(p['first_gap'])})", f"train_loss, val_loss, step {first}")
 
 
 def _val_acc_at_chance(run: Run, train_acc: Curve, val_acc: Curve, p: Params) -> Iterator[Fact]:

@@ -1,0 +1,95 @@
+"""Reader plugins (the ``nndoctor.readers`` entry points) found without importing
+importlib.metadata on every start.
+
+What importlib.metadata finds depends only on ``sys.path``, the ``*.dist-info`` / ``*.egg-info``
+folders in its entries and their ``entry_points.txt``; their names and stats are the key of a
+per-user cache of the group's entry points. Installing, removing, upgrading or editing a
+distribution changes the key, and then importlib.metadata is asked again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import sys
+from typing import Any, NamedTuple
+
+from nndoctor import cache
+
+CACHE_FORMAT = 1
+_METADATA = (".dist-info", ".egg-info")
+
+
+class Plugin(NamedTuple):
+    """One entry point of the group, loaded only when asked."""
+
+    name: str
+    value: str
+    group: str
+
+    def load(self) -> Any:
+        from importlib.metadata import EntryPoint
+
+        return EntryPoint(self.name, self.value, self.group).load()
+
+
+def entry_points(group: str) -> list[Plugin]:
+    """The group's entry points, in the order importlib.metadata gives them."""
+    if not cache.enabled():
+        return _scan(group)
+    key = _fingerprint(group)
+    where = cache.cache_dir() / "plugins" / (
+        hashlib.sha256(repr(sys.path).encode()).hexdigest()[:16] + ".json")
+    with contextlib.suppress(Exception):  # missing, corrupt, stale: ask importlib.metadata
+        cached = json.loads(where.read_bytes())
+        if cached["key"] == key:
+            return [Plugin(name, value, group) for name, value in cached["entry_points"]]
+    found = _scan(group)
+    with contextlib.suppress(OSError):
+        if _fingerprint(group) == key:  # nothing was installed while it scanned
+            cache.write_atomic(where, json.dumps(
+                {"key": key, "entry_points": [[p.name, p.value] for p in found]}).encode())
+    return found
+
+
+def _scan(group: str) -> list[Plugin]:
+    from importlib import metadata
+
+    return [Plugin(ep.name, ep.value, group) for ep in metadata.entry_points(group=group)]
+
+
+def _fingerprint(group: str) -> str:
+    """A hash of everything importlib.metadata reads to find entry points: in each folder of the
+    path the names of the metadata folders and the stats of their entry_points.txt; a path entry
+    that is a file (a zip, an egg) by its own stats. A folder's own stats are left out: they
+    change whenever any file is written there (the current folder is on the path)."""
+    h = hashlib.sha256(f"{CACHE_FORMAT} {group} {sys.version}".encode())
+    finders = [type(f).__qualname__ for f in sys.meta_path if hasattr(f, "find_distributions")]
+    h.update(repr(finders).encode())
+    for entry in sys.path:
+        h.update(f"\0{entry}".encode())
+        try:
+            st = os.stat(entry or ".")
+        except OSError:
+            continue
+        if not stat.S_ISDIR(st.st_mode):
+            h.update(_stat_text(st).encode())  # a zip file or an egg: stands for its contents
+            continue
+        try:
+            names = sorted(n for n in os.listdir(entry or ".")
+                           if n.lower().endswith(_METADATA) or n.lower() == "egg-info")
+        except OSError:
+            continue
+        for name in names:
+            h.update(f"\0{name}".encode())
+            with contextlib.suppress(OSError):
+                h.update(_stat_text(os.stat(os.path.join(entry or ".", name,
+                                                         "entry_points.txt"))).encode())
+    return h.hexdigest()
+
+
+def _stat_text(st: os.stat_result) -> str:
+    return f":{st.st_mode}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"

@@ -1,0 +1,35 @@
+"""A small diagnosis imports only what it uses (docs/speed.md, "Start-up"): with warm caches, no
+validation (pydantic, PyYAML), no plugin scan (importlib.metadata), no child process, no pool."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multiprocessing",
+                "concurrent.futures", "rich", "textual", "jsonschema", "nndoctor.knowledge.schema",
+                "nndoctor.report.schema")
+
+
+def _imported(env: dict[str, str]) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "nndoctor", "diagnose",
+         str(ROOT / "examples" / "healthy"), "--format", "json"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {m[1] for m in re.finditer(r"^import time:\s+\d+ \|\s+\d+ \|\s*(\S+)$", done.stderr,
+                                      re.MULTILINE)}
+
+
+def test_a_small_diagnosis_with_warm_caches_imports_only_what_it_uses(tmp_path: Path) -> None:
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("NNDOCTOR_NO_CACHE", None)
+    first = _imported(env)  # builds the caches: validates the knowledge base
+    assert "pydantic" in first
+    again = _imported(env)
+    leaked = sorted(m for m in again if any(m == n or m.startswith(n + ".") for n in NOT_IMPORTED))
+    assert leaked == [], f"imported by a small diagnosis: {leaked}"

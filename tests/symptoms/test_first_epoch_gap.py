@@ -1,0 +1,51 @@
+"""val_gap_in_first_epoch (adapters/symptoms/validation.py): a validation loss far above the
+training loss at an evaluation inside the first epoch, when the training loss is itself a
+held-out loss. Overfitting's gap, which opens over the epochs, is not one; an unknown epoch
+length leaves it unknown."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from tests.symptoms.synth import HEALTHY, make_run, value
+
+STEPS = np.arange(1, 301)  # 3 epochs of 100 steps
+EVALS = np.arange(50, 301, 50)  # twice per epoch
+TRAIN = 0.6 + 1.7 * np.exp(-STEPS / 60)
+
+
+def _run(val: np.ndarray, context: dict | None = None) -> object:
+    return make_run({"steps_per_epoch": 100} if context is None else context,
+                    train_loss=(STEPS, TRAIN), val_loss=(EVALS, val))
+
+
+def test_validation_far_above_training_half_an_epoch_in() -> None:
+    val = TRAIN[EVALS - 1] + 0.6  # a gap of ~26 % of the initial loss from the start
+    run = _run(val)
+    assert value(run, "val_gap_in_first_epoch") is True
+
+
+def test_overfitting_opens_its_gap_later_and_is_no_first_epoch_gap() -> None:
+    val = TRAIN[EVALS - 1] + np.array([0.0, 0.02, 0.2, 0.4, 0.6, 0.8])
+    assert value(_run(val), "val_gap_in_first_epoch") is False
+
+
+def test_unknown_epoch_length_or_a_first_evaluation_after_the_first_epoch_says_nothing() -> None:
+    val = TRAIN[EVALS - 1] + 0.6
+    assert value(_run(val, context={}), "val_gap_in_first_epoch") is None
+    late = make_run({"steps_per_epoch": 20}, train_loss=(STEPS, TRAIN), val_loss=(EVALS, val))
+    assert value(late, "val_gap_in_first_epoch") is None  # first evaluation 2.5 epochs in
+
+
+@pytest.mark.parametrize("name", sorted(HEALTHY))
+def test_healthy_families_show_no_first_epoch_gap(name: str) -> None:
+    """Each healthy family with its first evaluation at the end of the first epoch."""
+    run = HEALTHY[name]()
+    val = run.get("val_loss")
+    if val is None or run.context.get("step_unit") == "epoch":
+        pytest.skip("no validation curve on a step axis")
+    run = replace(run, context={**run.context, "steps_per_epoch": max(int(val.steps[0]), 1)})
+    assert value(run, "val_gap_in_first_epoch") is False
