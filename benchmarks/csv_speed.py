@@ -35,12 +35,20 @@ TOOLS = {  # name -> (imports, timed statement producing n = rows read)
     "nndoctor table": ("from pathlib import Path\n"
                        "from nndoctor.adapters.readers._table import read_table",
                        "tb = read_table(Path(PATH)); cols, _ = tb.columns(); n = tb.n_rows"),
+    "nndoctor numpy path": ("from pathlib import Path\n"
+                            "from nndoctor.adapters.readers import _table\n"
+                            "_table.POLARS = False",
+                            "tb = _table.read_table(Path(PATH)); cols, _ = tb.columns(); "
+                            "n = tb.n_rows"),
     "nndoctor read_path": ("from nndoctor.adapters.readers import read_path",
                            "runs = read_path(PATH)\n"
                            "n = max(len(s) for s in runs[0].series.values())"),
     "nndoctor streaming": ("from pathlib import Path\n"
                            "from nndoctor.adapters.readers._table import read_table",
                            "tb = read_table(Path(PATH), fast=False); n = tb.n_rows"),
+    "nndoctor diagnose": ("import os\nfrom nndoctor.cli import main",
+                          "rc = main(['diagnose', PATH, '--format', 'json', '-o', os.devnull])\n"
+                          "n = 0 if rc in (0, 1) else -1"),
     "pandas.read_csv": ("import pandas", "n = len(pandas.read_csv(PATH))"),
     "pyarrow.csv": ("import pyarrow.csv", "n = pyarrow.csv.read_csv(PATH).num_rows"),
     "polars.read_csv": ("import polars", "n = polars.read_csv(PATH).height"),
@@ -111,8 +119,10 @@ def main() -> None:
     parser.add_argument("--files", nargs="+", default=["lightning", "generic"])
     parser.add_argument("--streaming", action="store_true",
                         help="also time the streaming parser (slow: ~1 µs a cell)")
+    parser.add_argument("--tools", nargs="+", help="only these (names as printed, quoted)")
     args = parser.parse_args()
-    tools = [t for t in TOOLS if t != "nndoctor streaming" or args.streaming]
+    tools = [t for t in TOOLS if (t != "nndoctor streaming" or args.streaming)
+             and (not args.tools or t in args.tools)]
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.dir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,19 +1,23 @@
 """Reading speed and memory: nndoctor vs tbparse vs TensorBoard's EventAccumulator, side by side,
-on a 1,000,000-point event file (10 tags × 100k steps); end-to-end `nndoctor diagnose` on it;
-and a 1,000-run sweep directory diagnosed in parallel.
+on a 1,000,000-point event file (10 tags × 100k steps); end-to-end `nndoctor diagnose` on it next
+to the Rust ``tensorboard-data-server`` loading the same folder (start to "Finished load cycle",
+every scalar kept); and a 1,000-run sweep directory diagnosed in parallel.
 
 Run in the benchmark environment (tbparse and tensorboard are installed there only):
     pip install -e '.[bench,fast]' && python benchmarks/read_speed.py
-Each measurement runs in a fresh subprocess so peak RSS is that tool's alone.
+Each measurement runs in a fresh subprocess so peak RSS is that tool's alone; the end-to-end
+pair is repeated ``--repeats`` times, interleaved (min / median). ``--sweep 0`` skips the sweep.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -67,6 +71,33 @@ def command(args: list[str]) -> tuple[float, str]:
     return float(seconds), f"exit {rc}, peak RSS {peak} MB"
 
 
+def data_server() -> Path | None:
+    """The Rust server binary of the ``tensorboard-data-server`` package, if installed."""
+    try:
+        import tensorboard_data_server
+    except ImportError:
+        return None
+    binary = Path(tensorboard_data_server.__file__).parent / "bin" / "server"
+    return binary if binary.is_file() else None
+
+
+def load_with_server(binary: Path, logdir: Path) -> tuple[float, str]:
+    """Seconds from starting the server to the end of its first load cycle (all scalars)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(binary), "--logdir", str(logdir), "--port", "0", "--reload",
+                             "once", "--samples-per-plugin", "scalars=all", "-v"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stderr:
+            if "Finished load cycle" in line:
+                return time.perf_counter() - start, line.rsplit("(", 1)[-1].rstrip(")\n")
+    finally:
+        proc.kill()
+        proc.wait()
+    return float("nan"), "no load cycle reported"
+
+
 def make_sweep(root: Path, runs: int) -> None:
     examples = Path(__file__).resolve().parents[1] / "examples"
     sources = [p for p in examples.iterdir() if p.is_dir()]
@@ -78,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--sweep", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "big"
@@ -88,9 +120,23 @@ def main() -> None:
         for name in READERS:
             print(measure(name, run_dir))
         nndoctor = [sys.executable, "-m", "nndoctor", "diagnose", str(run_dir), "--format", "json"]
-        seconds, info = command(nndoctor)
-        print(f"{'nndoctor diagnose':<18} {seconds:7.2f} s  end to end ({info})")
+        server = data_server()
+        ours, theirs, info = [], [], ""
+        for _ in range(max(args.repeats, 3)):  # interleaved: both see the same machine load
+            seconds, info = command(nndoctor)
+            ours.append(seconds)
+            if server is not None:
+                theirs.append(load_with_server(server, run_dir)[0])
+        print(f"{'nndoctor diagnose':<18} min {min(ours):5.2f} s / median "
+              f"{statistics.median(ours):5.2f} s  end to end ({info})")
+        if theirs:
+            print(f"{'tensorboard-data-server':<18} min {min(theirs):5.2f} s / median "
+                  f"{statistics.median(theirs):5.2f} s  start to first load cycle (Rust)")
+        else:
+            print("tensorboard-data-server not measured (pip install tensorboard-data-server)")
 
+        if not args.sweep:
+            return
         sweep = Path(tmp) / "sweep"
         make_sweep(sweep, args.sweep)
         for jobs in (1, 2):

@@ -1,12 +1,14 @@
-"""The numpy fast path of the CSV reader (_fastcsv.py) gives exactly what the streaming parser
-gives: the same table, or the same one-line error, on real logs, on hostile files and on every
-way of writing a number."""
+"""The fast paths of the CSV reader, numpy (_fastcsv.py) and polars (_polarscsv.py, when it is
+installed), give exactly what the streaming parser gives: the same table, or the same one-line
+error, on real logs, on hostile files and on every way of writing a number."""
 
 from __future__ import annotations
 
 import math
 import random
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nndoctor.adapters.readers import _fastcsv, _limits, _table
+from nndoctor.adapters.readers import _fastcsv, _limits, _polarscsv, _table
 from nndoctor.adapters.readers._table import read_table
 from nndoctor.adapters.run import LogError
 from tests.reliability._measure import measure
@@ -27,33 +29,66 @@ REAL = sorted([*(ROOT / "tests" / "fixtures" / "logs").rglob("*.csv"),
                ROOT / "examples" / "overfitting" / "metrics.csv"])
 
 
-def _outcome(path: Path, fast: bool) -> object:
+POLARS = _polarscsv.available()
+#: the fast paths checked against the streaming parser
+FAST = ["numpy", *(["polars"] if POLARS else [])]
+
+
+@contextmanager
+def _using(how: str) -> Iterator[None]:
+    """Read with the streaming parser, the numpy path or (for files of any size) polars."""
+    saved = _table.POLARS, _polarscsv.MIN_BYTES
+    _table.POLARS, _polarscsv.MIN_BYTES = how == "polars", 0
+    try:
+        yield
+    finally:
+        _table.POLARS, _polarscsv.MIN_BYTES = saved
+
+
+def _outcome(path: Path, how: str) -> object:
     """Everything a reader sees of the table, or the error message."""
     delimiter = "\t" if path.suffix == ".tsv" else None
     try:
-        table = read_table(path, delimiter, fast=fast)
+        with _using(how):
+            table = read_table(path, delimiter, fast=how != "streaming")
         columns, text = table.columns()
     except LogError as exc:
         return str(exc)
-    return (table.header, table.notes, table.breaks, table.lines.tolist(), text,
+    return (table.header, table.notes, table.breaks, [int(line) for line in table.lines], text,
             {name: (col.values.tobytes(), col.present.tolist()) for name, col in columns.items()})
 
 
-def _took_fast_path(path: Path) -> bool:
-    with open(path, "rb") as fh:
+def _same(path: Path) -> object:
+    """The streaming parser's outcome, checked to be each fast path's."""
+    expected = _outcome(path, "streaming")
+    for how in FAST:
+        assert _outcome(path, how) == expected, how
+    return expected
+
+
+def _took_fast_path(path: Path, how: str = "numpy") -> bool:
+    with open(path, "rb") as fh, _using(how):
         return _table._parse_fast(path, fh, "\t" if path.suffix == ".tsv" else None) is not None
+
+
+def _took_polars(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        header = fh.readline().decode().strip().split(",")
+        return _polarscsv.read_columns(fh, ord(","), header, 10**9, 2,
+                                       _limits.MAX_LINE_CHARS) is not None
 
 
 @pytest.mark.parametrize("path", REAL, ids=lambda p: str(p.relative_to(ROOT)))
 def test_real_lightning_keras_and_generic_csvs_read_the_same(path: Path) -> None:
-    assert _outcome(path, fast=True) == _outcome(path, fast=False)
+    _same(path)
 
 
 def test_real_lightning_and_keras_csvs_take_the_fast_path() -> None:
     logs = ROOT / "tests" / "fixtures" / "logs"
     for path in [logs / "lightning" / "version_0" / "metrics.csv",
                  logs / "keras_csv" / "training.log", logs / "keras_csv" / "old_keras.csv"]:
-        assert _took_fast_path(path), path
+        for how in FAST:
+            assert _took_fast_path(path, how), (path, how)
 
 
 def _write(tmp: Path, text: str | bytes, name: str = "metrics.csv") -> Path:
@@ -96,15 +131,15 @@ HOSTILE = {
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_csvs_read_the_same(tmp_path: Path, name: str) -> None:
     path = _write(tmp_path, HOSTILE[name], "log.tsv" if name == "tabs" else "metrics.csv")
-    assert _outcome(path, fast=True) == _outcome(path, fast=False)
+    _same(path)
 
 
 def test_an_over_long_line_is_left_to_the_streaming_parser(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(_limits, "MAX_LINE_CHARS", 64)
     monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", 16)
+    monkeypatch.setattr(_polarscsv, "PIECE_BYTES", 16)
     path = _write(tmp_path, "step,loss\n1,0.5\n2," + "1" * 100 + "\n3,0.3\n")
-    assert _outcome(path, fast=True) == _outcome(path, fast=False)
-    assert "longer than" in " ".join(_outcome(path, fast=False)[1])
+    assert "longer than" in " ".join(_same(path)[1])
 
 
 @pytest.mark.parametrize("block", [7, 16, 64, 4096])
@@ -114,14 +149,13 @@ def test_the_row_limit_cuts_at_the_same_row_with_the_same_note(tmp_path, monkeyp
     """The limit falls inside a block, at a block's end, and before blank lines."""
     monkeypatch.setattr(_limits, "MAX_POINTS", limit)
     monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", block)
+    monkeypatch.setattr(_polarscsv, "PIECE_BYTES", block)
     text = "step,loss\n" + "".join(f"{i},{i / 7!r}\n" for i in range(5)) + ",\n\n"
     text += "".join(f"{i},{i / 3!r}\n" for i in range(5, 30))
-    path = _write(tmp_path, text)
-    assert _outcome(path, fast=True) == _outcome(path, fast=False)
-    path = _write(tmp_path, "step,loss\n" + "".join(f"{i},0.5\n" for i in range(limit // 2))
-                  + ",\n\n" + "7,0.1\n")
-    fast = _outcome(path, fast=True)
-    assert fast == _outcome(path, fast=False)
+    _same(_write(tmp_path, text))
+    _same(_write(tmp_path, "step,loss\n" + "".join(f"{i},0.5\n" for i in range(limit // 2))
+                 + ",\n\n" + "7,0.1\n"))
+    _same(_write(tmp_path, "step,loss\n" + "".join(f"{i},0.5\n" for i in range(limit))))
 
 
 def test_blocks_split_anywhere_give_the_same_table(tmp_path, monkeypatch) -> None:
@@ -129,11 +163,13 @@ def test_blocks_split_anywhere_give_the_same_table(tmp_path, monkeypatch) -> Non
     lines = [f"{i},{rng.random()!r},{rng.choice(['', '1e-05', '-3', '2.5E+3'])}"
              for i in range(300)]
     path = _write(tmp_path, "step,loss,lr\n" + "\n".join(lines) + "\n")
-    expected = _outcome(path, fast=False)
     for block in (1, 5, 33, 100, 1 << 20):
         monkeypatch.setattr(_fastcsv, "BLOCK_BYTES", block)
-        assert _outcome(path, fast=True) == expected, block
+        monkeypatch.setattr(_polarscsv, "PIECE_BYTES", block)
+        _same(path)
         assert _took_fast_path(path)
+        if POLARS and block >= 100:
+            assert _took_fast_path(path, "polars") and _took_polars(path)
 
 
 # ------------------------------------------------------------------ numbers, exactly
@@ -206,6 +242,56 @@ def test_halfway_cases_round_to_even_like_float(monkeypatch, x87: bool) -> None:
     assert _parse_cells(["9007199254740993"])[0] == 9007199254740992.0  # ties to even
 
 
+needs_polars = pytest.mark.skipif(not POLARS, reason="polars is not installed")
+
+
+def _polars_cells(tmp: Path, cells: list[str]) -> np.ndarray:
+    path = _write(tmp, "x\n" + "\n".join(cells) + "\n")
+    with open(path, "rb") as fh:
+        fh.readline()
+        read = _polarscsv.read_columns(fh, ord(","), ["x"], 10**9, 2, _limits.MAX_LINE_CHARS)
+    assert read is not None
+    return read.values[0]
+
+
+@needs_polars
+def test_every_spelling_of_a_number_is_what_float_gives_with_polars(tmp_path) -> None:
+    rng = random.Random(15)
+    cells = [*_spellings(rng, 20_000), "nan", "-nan", "NaN", "inf", "-Infinity", "1e999", "-0"]
+    got = _polars_cells(tmp_path, cells)
+    assert got.tobytes() == np.array([float(c) for c in cells]).tobytes()
+
+
+@needs_polars
+def test_halfway_cases_round_to_even_like_float_with_polars(tmp_path) -> None:
+    rng = random.Random(8)
+    cells = []
+    for _ in range(3000):
+        e = rng.randint(53, 1000)
+        middle = (((1 << 52) + rng.getrandbits(52)) << (e - 52)) + (1 << (e - 53))
+        cells += [f"{middle}", f"-{middle - 1}", f"{middle + 1}",
+                  f"{middle}e-{rng.randint(1, 300)}"]
+    got = _polars_cells(tmp_path, cells)
+    assert got.tobytes() == np.array([float(c) for c in cells]).tobytes()
+
+
+@needs_polars
+@pytest.mark.parametrize("body", ["1,2\n1_000,3\n", "1,2\n-,3\n", "1,2\nNA,3\n", "1,2\n1e,3\n",
+                                  "1,2\n3,4,5\n", '1,2\n"3",4\n', "1,2\r\n3,4\r\n", "1,2\n 3,4\n",
+                                  "1,2\nnone,4\n"])
+def test_polars_leaves_what_it_does_not_read_exactly_to_the_numpy_path(tmp_path, body) -> None:
+    path = _write(tmp_path, "a,b\n" + body)
+    assert not _took_polars(path)
+    _same(path)
+
+
+@needs_polars
+def test_polars_drops_blank_rows_and_keeps_the_line_numbers(tmp_path) -> None:
+    path = _write(tmp_path, "a,b\n1,2\n\n,\n3,\n,4\n\n\n")
+    assert _took_polars(path)
+    assert _same(path)[3] == [2, 5, 6]
+
+
 CELLS = st.one_of(
     st.sampled_from(["", "nan", "-NaN", "inf", "-inf", "Infinity", "NA", "none", "-", "1e999",
                      "-0", "-0.0", "1e-310", ".5", "5.", "+.5e-3", "1_000", " 7 ", "0x10",
@@ -231,14 +317,16 @@ def test_random_tables_read_the_same(tmp_path_factory, width, rows, ragged, crlf
         lines.append(",".join(row[:cut]))
     newline = "\r\n" if crlf else "\n"
     path = _write(tmp_path_factory.mktemp("fast"), newline.join(lines) + newline)
-    assert _outcome(path, fast=True) == _outcome(path, fast=False)
+    _same(path)
 
 
 # ------------------------------------------------------------------- memory and size
 
-def test_a_big_csv_takes_about_its_columns_in_memory(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", FAST)
+def test_a_big_csv_takes_about_its_columns_in_memory(tmp_path: Path, how: str) -> None:
     """600k rows × 4 columns: 21 MB of columns (9 bytes a cell) from 28 MB of text. The fast
-    path reads it in blocks: peak RSS grows by the columns and a constant, never by the text."""
+    paths read it in blocks: peak RSS grows by the columns and a constant, never by the text
+    (polars: its library, ~60 MB once loaded, and one piece of text with its columns)."""
     rows = 600_000
     path = tmp_path / "metrics.csv"
     steps = np.arange(rows)
@@ -249,8 +337,10 @@ def test_a_big_csv_takes_about_its_columns_in_memory(tmp_path: Path) -> None:
     columns_mb = rows * 4 * 9 / 2**20
     got = measure(f"""
         from pathlib import Path
+        from nndoctor.adapters.readers import _table
         from nndoctor.adapters.readers._table import read_table
         import numpy as np
+        _table.POLARS = {how == "polars"}
         np.zeros(1)
         hwm = [line for line in open('/proc/self/status') if line.startswith('VmHWM')]
         before = int(hwm[0].split()[1]) / 1024
@@ -260,5 +350,7 @@ def test_a_big_csv_takes_about_its_columns_in_memory(tmp_path: Path) -> None:
     before, n = got.result
     assert n == rows
     grown = got.rss_mb - before
-    # measured: 54 MB (the columns, one more column while joining, two blocks' temporaries)
-    assert grown < 1.25 * columns_mb + 40, (grown, columns_mb, path.stat().st_size / 2**20)
+    # measured: numpy 54 MB (the columns, one more column while joining, two blocks'
+    # temporaries); polars 122 MB
+    fixed = 40 if how == "numpy" else 40 + 60 + 3 * _polarscsv.PIECE_BYTES / 2**20
+    assert grown < 1.25 * columns_mb + fixed, (grown, columns_mb, path.stat().st_size / 2**20)

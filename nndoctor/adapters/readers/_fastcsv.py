@@ -257,6 +257,7 @@ class Columns:
     values: list[np.ndarray]
     present: list[np.ndarray]
     left_out: int | None
+    lines: np.ndarray | None = None  # the line of each row; None: consecutive from the first
 
 
 def read_columns(fh: BinaryIO, delimiter: int, width: int, max_rows: int, first_line: int,

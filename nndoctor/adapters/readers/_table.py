@@ -20,6 +20,9 @@ MISSING = frozenset({"", "na", "n/a", "none", "null", "nil", "-"})
 #: Smaller files go through the streaming parser alone: numpy's per-call cost (~0.3 ms a file)
 #: would outweigh the gain (both give the same table; at 12 KB the fast path takes half the time).
 FAST_MIN_BYTES = 4 * 1024
+#: Whether a big file may be read by polars when it is installed (_polarscsv.py); the tests
+#: turn it off to check the numpy path against the streaming parser too.
+POLARS = True
 
 
 @dataclass
@@ -79,13 +82,13 @@ class Table:
     path: Path
     header: list[str]
     cells: list[Cells]
-    lines: np.ndarray  # 1-based file line of each row
+    lines: np.ndarray | range  # 1-based file line of each row (a range: no blank line)
     breaks: list[int] = field(default_factory=list)  # row indices where a repeated header stood
     notes: list[str] = field(default_factory=list)  # warnings: limits crossed (_limits.py)
 
     @property
     def n_rows(self) -> int:
-        return int(self.lines.size)
+        return len(self.lines)
 
     def columns(self) -> tuple[dict[str, Column], list[str]]:
         """Numeric columns by name, and the names of all-text columns (skipped).
@@ -146,7 +149,8 @@ def _header(path: Path, first: str, line_no: int, delimiter: str | None
 
 def _parse_fast(path: Path, fh: BinaryIO, delimiter: str | None) -> Table | None:
     """The numpy path (_fastcsv.py); None when the file needs the streaming parser."""
-    from nndoctor.adapters.readers import _fastcsv  # only for big files: not at start-up
+    # only for big files: not at start-up
+    from nndoctor.adapters.readers import _fastcsv, _polarscsv
 
     line_no = 0
     while True:  # the header: the first non-blank line
@@ -166,16 +170,28 @@ def _parse_fast(path: Path, fh: BinaryIO, delimiter: str | None) -> Table | None
     if delim not in (",", "\t", ";") or width > _limits.MAX_SERIES:
         return None
     max_rows = max(1, _limits.MAX_POINTS // max(width, 1))
-    read = _fastcsv.read_columns(fh, ord(delim), width, max_rows, line_no + 1,
-                                 _limits.MAX_LINE_CHARS, MISSING)
+    read = None
+    if POLARS and _remaining(fh) >= _polarscsv.MIN_BYTES and _polarscsv.available():
+        read = _polarscsv.read_columns(fh, ord(delim), header, max_rows, line_no + 1,
+                                       _limits.MAX_LINE_CHARS)
+    if read is None:
+        read = _fastcsv.read_columns(fh, ord(delim), width, max_rows, line_no + 1,
+                                     _limits.MAX_LINE_CHARS, MISSING)
     if read is None:
         return None
     notes = [] if read.left_out is None else [_row_limit(max_rows, read.left_out)]
     rows = len(read.values[0]) if width else 0
     cells = [Cells(values, present, None, int(present.sum()))
              for values, present in zip(read.values, read.present, strict=True)]
-    lines = np.arange(line_no + 1, line_no + 1 + rows, dtype=np.int64)
+    lines = read.lines if read.lines is not None else range(line_no + 1, line_no + 1 + rows)
     return Table(path, header, cells, lines, [], notes)
+
+
+def _remaining(fh: BinaryIO) -> int:
+    try:
+        return os.fstat(fh.fileno()).st_size - fh.tell()
+    except (OSError, ValueError):
+        return 0
 
 
 def _row_limit(max_rows: int, line: int) -> str:

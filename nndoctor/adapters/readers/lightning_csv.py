@@ -52,7 +52,9 @@ class LightningCSVReader:
             if name in ("step", "epoch"):
                 continue
             mask = col.present & present_step
-            if mask.any():
+            if mask.all():  # a dense column: the arrays themselves, no copy of 10M rows
+                raw[name] = Series.from_pairs(steps, col.values, name)
+            elif mask.any():
                 raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
         epoch_col = columns.get("epoch")
         rows = slice(None) if present_step.all() else present_step  # no copy of 10M steps

@@ -172,13 +172,44 @@ def _frame(buf: bytes, path: Path, warnings: list[str], final: bool = True,
     ``offset`` is where ``buf`` starts in the file (for messages), ``file_end`` its size."""
     unpack = _HEADER.unpack_from
     size = len(buf)
-    starts: list[int] = []
-    append = starts.append
+    good: list[np.ndarray] = []  # data offsets whose header CRC was checked, in file order
+    unchecked: list[np.ndarray] = []  # then those not checked yet (a bad one among them)
+    walked: list[int] = []  # data offsets read one by one since the last check
+    recent: list[int] = []  # the lengths of the records read one by one since the last leap
     done = 0  # end of the last complete record
-    checked = 0  # starts whose header CRC was checked in the loop
     impossible = -1  # the length of a sound-looking header no event can have
+    wait, span = _LEAP_AFTER, _LEAP_FIRST
     b = np.frombuffer(buf, dtype=np.uint8)
+
+    def check(block: np.ndarray) -> bool:
+        """File the block's data offsets as checked; False (filed as unchecked) on a bad one."""
+        if block.size and not _header_ok(b, block - 12).all():
+            unchecked.append(block)
+            return False
+        good.append(block)
+        return True
+
     while done + 12 <= size:
+        if len(recent) >= wait:  # the same few record lengths over and over: take them in bulk
+            leap = _leap(b, recent, done, size, span)
+            pattern, recent = recent, []
+            if leap is None:
+                wait = min(wait * 2, 4096)
+            else:
+                if not check(np.asarray(walked, dtype=np.int64)):
+                    walked = []
+                    break
+                walked = []
+                at, ends, _ = leap
+                done = int(ends[-1])
+                if not check(at + 12):
+                    break
+                wait = _LEAP_AFTER
+                if leap[2]:  # every prediction held: predict twice as many at once
+                    span, recent = min(span * 2, _LEAP_MOST), pattern
+                else:
+                    span = _LEAP_FIRST
+                continue
         data = done + 12
         length = unpack(buf, done)[0]
         after = data + length + 4
@@ -187,17 +218,21 @@ def _frame(buf: bytes, path: Path, warnings: list[str], final: bool = True,
                     and _header_ok(b, np.asarray([done], dtype=np.int64))[0]):
                 impossible = length  # (a corrupt header is reported below)
             break
-        append(data)
+        walked.append(data)
+        recent.append(length)
         done = after
-        if len(starts) - checked >= 4096:  # junk (zeros) frames as tiny records: stop early
-            if not _header_ok(b, np.asarray(starts[checked:], dtype=np.int64) - 12).all():
+        if len(walked) >= 4096:  # junk (zeros) frames as tiny records: stop early
+            block = np.asarray(walked, dtype=np.int64)
+            walked = []
+            if not check(block):
                 break
-            checked = len(starts)
-    s = np.asarray(starts, dtype=np.int64)
-    if s.size:
-        bad = np.nonzero(~_header_ok(b, s - 12))[0]
+    unchecked.append(np.asarray(walked, dtype=np.int64))
+    checked = sum(part.size for part in good)
+    s = np.concatenate(good + unchecked) if good or unchecked else np.zeros(0, dtype=np.int64)
+    if s.size > checked:
+        bad = np.nonzero(~_header_ok(b, s[checked:] - 12))[0]
         if bad.size:
-            first = int(bad[0])
+            first = checked + int(bad[0])
             warnings.append(f"{path.name}: corrupt record header at byte "
                             f"{offset + int(s[first]) - 12}; kept the records before it")
             return _lengths(b, s[:first]), size, True, None
@@ -215,6 +250,34 @@ def _frame(buf: bytes, path: Path, warnings: list[str], final: bool = True,
             warnings.append(f"{path.name}: truncated last record ({size - done} bytes at the "
                             "end ignored); kept the complete records")
     return _lengths(b, s), done, stop, None
+
+
+_LEAP_AFTER = 32  # records read one by one before the lengths are looked at for a pattern
+_LEAP_FIRST, _LEAP_MOST = 1024, 1 << 17  # records predicted at once (doubled while right)
+_PERIOD = 16  # the longest repeating pattern of record lengths looked for
+
+
+def _leap(b: np.ndarray, recent: list[int], done: int, size: int, span: int
+          ) -> tuple[np.ndarray, np.ndarray, bool] | None:
+    """Records framed in bulk: when the last lengths read repeat with a short period (a
+    writer logging the same tags step after step), the next ``span`` records are predicted to
+    repeat them and kept up to the first whose header says otherwise, or that does not end
+    inside ``b``. Returns their header offsets and ends, exactly those the one-by-one walk from
+    ``done`` would find, and whether every prediction held; None when there is no pattern or
+    the first prediction fails."""
+    period = next((k for k in range(1, _PERIOD + 1) if 2 * k <= len(recent)
+                   and recent[-k:] == recent[-2 * k:-k]), None)
+    if period is None:
+        return None
+    lengths = np.tile(np.asarray(recent[-period:], dtype=np.int64), max(span // period, 1))
+    ends = done + np.cumsum(lengths + 16)
+    fits = int(np.searchsorted(ends, size, side="right"))
+    at = ends[:fits] - (lengths[:fits] + 16)
+    wrong = np.flatnonzero(_rows(b, at, 8).view("<u8").ravel() != lengths[:fits].astype(np.uint64))
+    keep = int(wrong[0]) if wrong.size else fits
+    if keep == 0:
+        return None
+    return at[:keep], ends[:keep], keep == lengths.size
 
 
 def _lengths(b: np.ndarray, starts: np.ndarray | list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -248,16 +311,61 @@ def _check_data_crc(buf: bytes, s: np.ndarray, n: np.ndarray, path: Path,
     crc = _crc32c()
     if crc is None or s.size == 0:
         return np.ones(s.size, dtype=bool)
-    mv = memoryview(buf)
-    got = np.fromiter((crc(mv[a:a + ln]) for a, ln in zip(s.tolist(), n.tolist(), strict=True)),
-                      dtype=np.uint32, count=s.size)
     b = np.frombuffer(buf, dtype=np.uint8)
+    got = _crcs(crc, buf, b, s, n)
     want = _rows(b, s + n, 4).view("<u4").ravel()
     ok = _masked(got) == want
     if not ok.all():
         warnings.append(f"{path.name}: {int((~ok).sum())} record(s) failed the CRC check "
                         f"(first at byte {int(s[np.argmin(ok)]) - 12}) and were skipped")
     return ok
+
+
+_ALIKE = 64  # records of one length from which their CRCs are computed column-wise
+_ALIKE_MAX = 4096  # bytes: longer records are left to crc32c one by one
+_SLICE = 1 << 16  # records at a time (their bytes as a matrix: a few MB)
+
+
+def _crcs(crc32c: Any, buf: bytes, b: np.ndarray, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """CRC-32C of every record ``buf[s[i] : s[i] + n[i]]``. A CRC is affine in the message, so
+    for messages of one length crc(m) = crc(r) ^ crc₀(m ^ r), where crc₀ (zero start, no final
+    inversion) is linear: the XOR over the byte positions j where m differs from the first
+    record r of a table lookup for (the byte's difference, j). Scalar events of one tag differ
+    in a dozen bytes (wall time, step, value), so a million records take a dozen vectorised
+    lookups instead of a million calls; the others go to crc32c one by one."""
+    got = np.empty(s.size, dtype=np.uint32)
+    alone = np.ones(s.size, dtype=bool)
+    if s.size >= _ALIKE:
+        counts = np.bincount(np.minimum(n, _ALIKE_MAX + 1))[:_ALIKE_MAX + 1]
+        for length in np.flatnonzero(counts >= _ALIKE).tolist():
+            members = np.flatnonzero(n == length)
+            alone[members] = False
+            ref = _rows(b, s[members[:1]], length)[0]
+            first = crc32c(ref.tobytes())
+            for cut in range(0, members.size, _SLICE):
+                part = members[cut:cut + _SLICE]
+                diff = _rows(b, s[part], length) ^ ref
+                crc = np.full(part.size, first, dtype=np.uint32)
+                for j in np.flatnonzero(diff.any(axis=0)).tolist():
+                    crc ^= _zero_run_table(length - 1 - j)[diff[:, j]]
+                got[part] = crc
+    rest = np.flatnonzero(alone)
+    if rest.size:
+        records = map(memoryview(buf).__getitem__,
+                      map(slice, s[rest].tolist(), (s[rest] + n[rest]).tolist()))
+        got[rest] = np.fromiter(map(crc32c, records), dtype=np.uint32, count=rest.size)
+    return got
+
+
+_ZERO_RUNS: list[np.ndarray] = [_TABLE]
+
+
+def _zero_run_table(k: int) -> np.ndarray:
+    """crc₀ of each byte value followed by ``k`` zero bytes (the table of one byte position)."""
+    while len(_ZERO_RUNS) <= k:
+        t = _ZERO_RUNS[-1]
+        _ZERO_RUNS.append(_TABLE[t & 0xFF] ^ (t >> 8))
+    return _ZERO_RUNS[k]
 
 
 # --------------------------------------------------------------------------- collection
@@ -316,11 +424,27 @@ def _varint(b: np.ndarray, pos: np.ndarray, width: int) -> tuple[np.ndarray, np.
     return value, length, ok
 
 
+_FEW_KEYS = 32  # up to this many distinct keys are grouped by comparison, not by sorting
+
+
 def _runs_of(keys: np.ndarray) -> list[np.ndarray]:
-    """Indices into ``keys`` grouped by equal key, each group in ascending index order."""
-    order = np.argsort(keys, kind="stable")
-    cuts = np.flatnonzero(np.diff(keys[order])) + 1
-    return np.split(order, cuts)
+    """Indices into ``keys`` grouped by equal key, each group in ascending index order, the
+    groups in ascending key order. The few keys of a scalar log (its tags, its layouts) are
+    split off one at a time, a pass each, instead of sorting a million keys."""
+    rest = np.arange(keys.size)
+    if not rest.size:
+        return [rest]
+    groups: list[np.ndarray] = []
+    while rest.size and len(groups) < _FEW_KEYS:
+        left = keys[rest]
+        same = left == left[0]
+        groups.append(rest[same])
+        rest = rest[~same]
+    if rest.size:  # many keys: sort the rest
+        order = rest[np.argsort(keys[rest], kind="stable")]
+        groups += np.split(order, np.flatnonzero(np.diff(keys[order])) + 1)
+    groups.sort(key=lambda group: keys[group[0]])
+    return groups
 
 
 def _rows(b: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:

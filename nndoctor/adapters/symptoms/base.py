@@ -59,14 +59,29 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
+        cache = series.__dict__.setdefault("_curves", {})
+        known = cache.get(max_points)
+        if known is not None:
+            return cls(tag, *known)
         finite = np.isfinite(series.values)
-        steps, values = series.steps[finite], series.values[finite]
-        if max_points and values.size > max_points:
+        whole = bool(finite.all())
+        if whole:  # views, not copies, of a 10-million-point series
+            steps, values = series.steps.view(), series.values.view()
+        else:
+            steps, values = series.steps[finite], series.values[finite]
+        del finite
+        reduced = bool(max_points and values.size > max_points)
+        if reduced:
             size = -(-values.size // max_points)  # ceil: points per bucket
             usable = values.size - values.size % size
             buckets = values[:usable].reshape(-1, size)
-            steps = steps[:usable].reshape(-1, size)[:, -1]
+            steps = steps[:usable].reshape(-1, size)[:, -1].copy()
             values = np.median(buckets, axis=1)
+        if reduced or whole:
+            # shared by every detector that asks (the reduction costs ~0.2 s on 10^7 points):
+            # read-only, so none can change what the others see
+            steps.flags.writeable = values.flags.writeable = False
+            cache[max_points] = (steps, values)
         return cls(tag, steps, values)
 
     def __len__(self) -> int:

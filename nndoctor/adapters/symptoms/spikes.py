@@ -141,6 +141,23 @@ def _first_nonfinite(run: Run) -> int | None:
     return min(steps) if steps else None
 
 
+def _distinct(values: np.ndarray, k: int) -> bool:
+    """``np.unique(values).size >= k`` for finite values and a few ``k``, without sorting 10^7
+    values: the first value, the first one unlike it, the first unlike both …"""
+    seen: list[float] = []
+    rest = values
+    while len(seen) < k:
+        other = np.ones(rest.size, dtype=bool)
+        for v in seen:
+            other &= rest != v
+        at = int(np.argmax(other)) if other.size else 0
+        if not other.size or not other[at]:
+            return False
+        seen.append(rest[at])
+        rest = rest[at + 1:]
+    return True
+
+
 def _episodes(hot: np.ndarray) -> list[tuple[int, int]]:
     """Runs of consecutive indices → (first, last)."""
     if hot.size == 0:
@@ -176,7 +193,7 @@ def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
     finite_loss = bool(np.isfinite(loss.values).all())
     after = loss.values[loss.steps > (grad.steps[late[0]] if late.size else 0)]
     live = after[np.isfinite(after) & (after != 0.0)]
-    alive = bool(after.size and np.unique(live).size >= min(3, after.size)
+    alive = bool(after.size and _distinct(live, min(3, after.size))
                  and live.size >= p["alive_share"] * after.size)
     if late.size < p["min_overflows"] or not finite_loss:
         yield log_fact("grad_norm_nonfinite_loss_finite", False,
