@@ -1,7 +1,8 @@
-"""val_gap_in_first_epoch (adapters/symptoms/validation.py): a validation loss far above the
-training loss at an evaluation inside the first epoch, when the training loss is itself a
-held-out loss. Overfitting's gap, which opens over the epochs, is not one; an unknown epoch
-length leaves it unknown."""
+"""The first epoch, when no training example has been seen twice (adapters/symptoms/validation.py):
+val_gap_in_first_epoch - a validation loss far above the training loss at an evaluation inside
+it, when the training loss is itself a held-out loss - and val_worse_since_first_epoch - a
+validation loss at its best inside it and worse ever since. Overfitting, which opens its gap over
+the epochs, is neither; an unknown epoch length leaves both unknown."""
 
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ def test_unknown_epoch_length_or_a_first_evaluation_after_the_first_epoch_says_n
     assert value(late, "val_gap_in_first_epoch") is None  # first evaluation 2.5 epochs in
 
 
+def test_validation_best_in_the_first_epoch_and_worse_ever_since() -> None:
+    val = 1.8 + 0.1 * np.arange(EVALS.size)  # best at step 50 (half an epoch), then rising
+    assert value(_run(val), "val_worse_since_first_epoch") is True
+    assert value(_run(val, context={}), "val_worse_since_first_epoch") is None
+    tiny = make_run({"steps_per_epoch": 5}, train_loss=(STEPS, TRAIN), val_loss=(EVALS, val))
+    assert value(tiny, "val_worse_since_first_epoch") is None  # 5-step epochs: tiny data
+
+
+def test_overfitting_after_an_improving_phase_is_not_worse_since_the_first_epoch() -> None:
+    val = np.array([2.0, 1.5, 1.2, 1.1, 1.3, 1.6])  # best 2 epochs in, then rising
+    assert value(_run(val), "val_worse_since_first_epoch") is False
+
+
 @pytest.mark.parametrize("name", sorted(HEALTHY))
 def test_healthy_families_show_no_first_epoch_gap(name: str) -> None:
     """Each healthy family with its first evaluation at the end of the first epoch."""
@@ -49,3 +63,4 @@ def test_healthy_families_show_no_first_epoch_gap(name: str) -> None:
         pytest.skip("no validation curve on a step axis")
     run = replace(run, context={**run.context, "steps_per_epoch": max(int(val.steps[0]), 1)})
     assert value(run, "val_gap_in_first_epoch") is False
+    assert value(run, "val_worse_since_first_epoch") is not True

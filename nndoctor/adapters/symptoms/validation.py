@@ -31,7 +31,7 @@ def _scale(train: Curve, p: Params) -> float:
     "val_accuracy", "final_train_accuracy", "train_val_accuracy_gap", "val_minus_train_accuracy",
     "val_train_loss_gap_ratio", "val_loss_above_min_pct", "val_loss_rise_steps",
     "val_loss_best_step", "val_bad_from_start", "val_accuracy_at_chance",
-    "val_gap_in_first_epoch"))
+    "val_gap_in_first_epoch", "val_worse_since_first_epoch"))
 def train_val(run: Run, p: Params) -> Iterator[Fact]:
     train = _curve(run, "train_loss", p["min_points"])
     val = _curve(run, "val_loss", p["min_val_points"])
@@ -65,6 +65,7 @@ def train_val(run: Run, p: Params) -> Iterator[Fact]:
     yield from _val_rise(run, val, p)
     yield from _bad_from_start(train, val, p)
     yield from _gap_in_first_epoch(run, train, val, p)
+    yield from _worse_since_first_epoch(run, val, p)
 
 
 def _val_rise(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
@@ -149,6 +150,29 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
                    f"{num(float(val.values[0]))} vs train_loss {num(train_at)}: a gap of "
                    f"{gap:+.0%} of the initial train loss {num(start)} (different things measured "
                    f"from {pct(p['first_gap'])})", f"train_loss, val_loss, step {first}")
+
+
+def _worse_since_first_epoch(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
+    """The validation loss at its best inside the first epoch - before any training example was
+    seen twice, so before anything could be memorised - and clearly worse ever since, over a
+    run of several epochs: what training learns does not carry over to the validation data.
+    Unknown when the epoch length is, or when an epoch is only a few steps (tiny data)."""
+    per_epoch = steps_per_epoch(run)
+    k = val_minimum(val)
+    best_at = optimizer_steps(run, int(val.steps[k]))
+    last = optimizer_steps(run, int(val.steps[-1]))
+    if per_epoch is None or best_at is None or last is None or per_epoch[0] < p["epoch_min_steps"]:
+        return
+    epochs, total = best_at / per_epoch[0], last / per_epoch[0]
+    if total < p["worse_min_epochs"]:
+        return
+    best = float(val.values[k])
+    end = float(np.median(val.values[-p["patience"]:]))
+    rise = end / best - 1 if best > 0 else 0.0
+    worse = epochs <= p["first_epoch_max"] and rise >= p["worse_rise"]
+    yield log_fact("val_worse_since_first_epoch", bool(worse),
+                   f"val_loss is lowest ({num(best)}) {epochs:.2f} epochs in and ends "
+                   f"{rise:+.0%} from there after {total:.1f} epochs", "val_loss")
 
 
 def _val_acc_at_chance(run: Run, train_acc: Curve, val_acc: Curve, p: Params) -> Iterator[Fact]:
