@@ -235,6 +235,10 @@ def _imbalance_ratio(task: str, classes: int, faults: dict[str, Any]) -> float |
     return round(share / max((1 - share) / (classes - 1), 1e-9), 2)
 
 
-def _samples_per_class(recipe: dict[str, Any], classes: int) -> float:
+def _samples_per_class(recipe: dict[str, Any], classes: int) -> float | None:
+    """Training samples per class (per tenth for regression); None for a language model or an
+    RL policy, whose "classes" are vocabulary tokens nobody counts samples of."""
+    if recipe.get("task") in ("lm", "rl"):
+        return None
     n_train = float(recipe.get("n_train") or 0)
     return round(n_train / (classes if classes else 10), 1)
