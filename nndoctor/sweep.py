@@ -289,12 +289,12 @@ def render_part(report: Any, options: Options) -> str:
 
 
 def _dump(data: dict[str, Any], fmt: str) -> str:
+    from nndoctor.report.indented_json import dumps
     from nndoctor.sanitize import escape_json
 
     if fmt == "jsonl":
         return escape_json(json.dumps(data, ensure_ascii=False))
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    return escape_json("    " + text.replace("\n", "\n    "))  # at its depth in the document
+    return escape_json("    " + dumps(data, "\n    "))  # at its depth in the document
 
 
 _OPTIONS: Options | None = None
