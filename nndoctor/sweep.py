@@ -90,6 +90,7 @@ class Result:
     size: int = 0
     renamed: str | None = None
     id_changed: bool = False  # finish() made the id unique: the rendered part must follow
+    rendered_id: str = ""  # the id the rendered part holds (finish() may change ``id``)
 
 
 @dataclass
@@ -360,7 +361,7 @@ class Sweep:
             ordered += group
         ids = unique_ids([(r.id, r.path, r.renamed or r.name) for r in ordered])
         for r, new in zip(ordered, ids, strict=True):
-            r.id, r.id_changed = new, new != r.id
+            r.rendered_id, r.id, r.id_changed = r.id, new, new != r.id
         self.results = ordered
         return ordered
 
@@ -438,14 +439,28 @@ def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
 
 
 def _named(sweep: Sweep, r: Result, fmt: str) -> str:
+    """The run's JSON part under its final id and name: its head (the keys up to ``name``, as
+    ``report.common.run_dict`` orders them) written again, the rest as the worker wrote it."""
     text = sweep.text(r)
     if r.renamed is None and not r.id_changed:
         return text
+    before = _head(r.rendered_id, r.path, r.name, fmt)
+    if text.startswith(before):
+        return _head(r.id, r.path, r.renamed or r.name, fmt) + text[len(before):]
     data = json.loads(text)
     data["id"] = r.id
     if r.renamed is not None:
         data["name"] = r.renamed
     return _dump(data, fmt)
+
+
+def _head(run_id: str, path: str, name: str, fmt: str) -> str:
+    """The start of a rendered JSON part, through the ``name`` key and its separator."""
+    from nndoctor.report.common import SCHEMA_VERSION
+
+    part = _dump({"schema_version": SCHEMA_VERSION, "id": run_id, "path": path, "name": name}, fmt)
+    closing = "}" if fmt == "jsonl" else "\n    }"  # _dump's text ends the object so
+    return part[:-len(closing)] + (", " if fmt == "jsonl" else ",\n")
 
 
 def _write_text(sweep: Sweep, options: Options, out: IO[str]) -> None:
