@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +17,37 @@ Params = dict[str, Any]
 Detector = Callable[[Run, Params], Iterator[Fact]]
 DETECTORS: dict[str, Detector] = {}
 PRODUCES: dict[str, tuple[str, ...]] = {}  # detector name -> the facts it can emit
+# (kind, id of the object asked, argument) -> (that object, the answer): see one_run()
+_MEMO: ContextVar[dict[tuple[Any, ...], tuple[Any, Any]] | None] = ContextVar("curves",
+                                                                           default=None)
+
+
+@contextmanager
+def one_run() -> Iterator[None]:
+    """While one run's detectors work: :meth:`Curve.of` and :meth:`Curve.smooth` give the same
+    (read-only) answer again when asked again for the same series or curve, instead of computing
+    it for each detector. Nothing outlives the block."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    key = (kind, id(of), argument)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is of:  # the object is kept alive in the memo: ids stay unique
+        return hit[1]
+    answer = compute()
+    for array in (answer.steps, answer.values) if isinstance(answer, Curve) else (answer,):
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False  # shared by the detectors: none may change it
+    memo[key] = (of, answer)
+    return answer
 
 
 def detector(name: str, produces: tuple[str, ...] = ()) -> Callable[[Detector], Detector]:
@@ -59,6 +92,11 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
+        return _remembered("of", series, (cls, tag, max_points),
+                           lambda: cls._finite(series, tag, max_points))
+
+    @classmethod
+    def _finite(cls, series: Series, tag: str, max_points: int) -> Curve:
         finite = np.isfinite(series.values)
         steps, values = series.steps[finite], series.values[finite]
         if max_points and values.size > max_points:
@@ -87,23 +125,33 @@ class Curve:
     def smooth(self, window: int) -> np.ndarray:
         """Centered running median (robust to spikes), same length as the curve."""
         window = max(1, min(window, len(self)))
+        return _remembered("smooth", self, window, lambda: self._running_median(window))
+
+    def _running_median(self, window: int) -> np.ndarray:
         if window == 1:
             return self.values.copy()
         pad = window // 2
-        padded = np.pad(self.values, (pad, window - 1 - pad), mode="edge")
-        view = np.lib.stride_tricks.sliding_window_view(padded, window)
-        return row_medians(view)
+        values = self.values  # edge padding, as np.pad(mode="edge"), without its overhead
+        padded = np.concatenate((np.full(pad, values[0]), values,
+                                 np.full(window - 1 - pad, values[-1])))
+        return row_medians(_windows(padded, window))
 
     def trailing_median(self, window: int) -> np.ndarray:
         """Median of the ``window`` points before each point (NaN where there are none)."""
         out = np.full(len(self), np.nan)
         if len(self) > window:
-            view = np.lib.stride_tricks.sliding_window_view(self.values[:-1], window)
-            out[window:] = row_medians(view)
+            out[window:] = row_medians(_windows(self.values[:-1], window))
         return out
 
     def span(self, start: int = 0, end: int = -1) -> str:
         return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
+
+
+def _windows(values: np.ndarray, window: int) -> np.ndarray:
+    """``sliding_window_view(values, window)`` of a 1-D array (read-only), without its checks."""
+    step = values.strides[0]
+    return np.lib.stride_tricks.as_strided(values, (values.size - window + 1, window),
+                                           (step, step), writeable=False)
 
 
 def median(values: np.ndarray | list[float]) -> float:

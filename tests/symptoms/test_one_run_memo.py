@@ -1,0 +1,44 @@
+"""Within one run's detectors, curves and running medians are computed once and shared read-only."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nndoctor.adapters.run import Series
+from nndoctor.adapters.symptoms.base import Curve, one_run
+
+
+def _series() -> Series:
+    values = np.array([3.0, np.nan, 2.0, 9.0, 1.5, 1.0, np.inf, 0.9, 0.8])
+    return Series(np.arange(values.size, dtype=np.int64), values)
+
+
+def test_shared_within_a_run_and_read_only() -> None:
+    series = _series()
+    with one_run():
+        curve = Curve.of(series, "train_loss")
+        assert Curve.of(series, "train_loss") is curve
+        assert Curve.of(series, "val_loss") is not curve
+        smooth = curve.smooth(3)
+        assert curve.smooth(3) is smooth and curve.smooth(5) is not smooth
+        for array in (curve.values, curve.steps, smooth):
+            with pytest.raises(ValueError):
+                array[0] = 0.0
+    assert Curve.of(series, "train_loss") is not curve  # nothing outlives the block
+
+
+def test_same_numbers_as_without() -> None:
+    series = _series()
+    plain = Curve.of(series, "train_loss")
+    assert plain is not None
+    with one_run():
+        shared = Curve.of(series, "train_loss")
+        assert shared is not None
+        for window in range(1, 9):
+            assert shared.smooth(window).tobytes() == plain.smooth(window).tobytes()
+            assert shared.trailing_median(window).tobytes() \
+                == plain.trailing_median(window).tobytes()
+    padded = np.pad(plain.values, (2, 2), mode="edge")
+    want = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
+    assert plain.smooth(5).tobytes() == want.tobytes()
