@@ -42,3 +42,13 @@ def test_same_numbers_as_without() -> None:
     padded = np.pad(plain.values, (2, 2), mode="edge")
     want = np.median(np.lib.stride_tricks.sliding_window_view(padded, 5), axis=1)
     assert plain.smooth(5).tobytes() == want.tobytes()
+
+
+def test_between_is_the_mask() -> None:
+    rng = np.random.default_rng(3)
+    for ordered in (True, False):
+        steps = np.sort(rng.integers(0, 50, 40)) if ordered else rng.integers(0, 50, 40)
+        curve = Curve("x", steps.astype(np.int64), rng.normal(size=40))
+        for low, high in [(-np.inf, 10), (3, 3), (10, 4), (2.5, 30.5), (49, 60), (-5, -1)]:
+            want = curve.values[(curve.steps > low) & (curve.steps <= high)]
+            assert curve.between(low, high).tobytes() == want.tobytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -109,6 +110,17 @@ class Curve:
 
     def __len__(self) -> int:
         return int(self.values.size)
+
+    @functools.cached_property
+    def _ascending(self) -> bool:
+        return bool(np.all(self.steps[1:] >= self.steps[:-1]))
+
+    def between(self, low: float, high: float) -> np.ndarray:
+        """The values at steps in (``low``, ``high``], in order (a slice when steps ascend)."""
+        if self._ascending:  # each bound compared as its own type, as the mask compares it
+            start = self.steps.searchsorted(low, side="right")
+            return self.values[start:self.steps.searchsorted(high, side="right")]
+        return self.values[(self.steps > low) & (self.steps <= high)]
 
     def head(self, fraction: float) -> np.ndarray:
         return self.values[: max(1, int(len(self) * fraction))]

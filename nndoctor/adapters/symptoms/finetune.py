@@ -192,12 +192,12 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
                                                                          "val_loss")
     if train is None or val is None or len(train) < 2:
         return
-    ratios, prev = [], -np.inf
-    for step, v in zip(val.steps, val.values, strict=True):
-        near = train.values[(train.steps <= step) & (train.steps > prev)]
+    ratios, prev, points = [], -np.inf, int(p["train_points"])
+    for step, v in zip(val.steps.tolist(), val.values.tolist(), strict=True):
+        near = train.between(prev, step)
         prev = step
         if near.size and v > 0:
-            ratios.append(median(near[-int(p["train_points"]):]) / float(v))
+            ratios.append(median(near[-points:]) / v)
     if len(ratios) < min(p["min_val_points"], p["min_match_points"]):
         return
     ratio = np.asarray(ratios)
@@ -254,9 +254,9 @@ def epoch_memorisation(run: Run, p: Params) -> Iterator[Fact]:
     drops, within = [], []
     for e in range(1, epochs):
         b = e * spe
-        prev = train.values[(train.steps > b - edge * spe) & (train.steps <= b)]
-        nxt = train.values[(train.steps > b) & (train.steps <= b + edge * spe)]
-        inside = train.values[(train.steps > b - spe) & (train.steps <= b - (1 - edge) * spe)]
+        prev = train.between(b - edge * spe, b)
+        nxt = train.between(b, b + edge * spe)
+        inside = train.between(b - spe, b - (1 - edge) * spe)
         if min(prev.size, nxt.size, inside.size) < p["edge_points"]:
             continue
         before, earlier = median(prev), median(inside)
