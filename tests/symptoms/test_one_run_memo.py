@@ -52,3 +52,15 @@ def test_between_is_the_mask() -> None:
         for low, high in [(-np.inf, 10), (3, 3), (10, 4), (2.5, 30.5), (49, 60), (-5, -1)]:
             want = curve.values[(curve.steps > low) & (curve.steps <= high)]
             assert curve.between(low, high).tobytes() == want.tobytes()
+
+
+def test_within_is_between_for_each_pair() -> None:
+    rng = np.random.default_rng(4)
+    lows, highs = [-np.inf, 3, 10, 2.5, 49, -5], [10, 3, 4, 30.5, 60, -1]
+    for ordered in (True, False):
+        steps = np.sort(rng.integers(0, 50, 40)) if ordered else rng.integers(0, 50, 40)
+        curve = Curve("x", steps.astype(np.int64), rng.normal(size=40))
+        got = curve.within(lows, highs)
+        assert [g.tobytes() for g in got] \
+            == [curve.between(lo, hi).tobytes() for lo, hi in zip(lows, highs, strict=True)]
+    assert curve.within([], []) == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -121,6 +121,16 @@ class Curve:
             start = self.steps.searchsorted(low, side="right")
             return self.values[start:self.steps.searchsorted(high, side="right")]
         return self.values[(self.steps > low) & (self.steps <= high)]
+
+    def within(self, lows: Sequence[float], highs: Sequence[float]) -> list[np.ndarray]:
+        """``[self.between(low, high) for low, high in zip(lows, highs)]``, the bounds searched
+        all at once when steps ascend."""
+        if not self._ascending:
+            return [self.between(low, high) for low, high in zip(lows, highs, strict=True)]
+        starts = self.steps.searchsorted(np.asarray(lows), side="right").tolist()
+        ends = self.steps.searchsorted(np.asarray(highs), side="right").tolist()
+        values = self.values
+        return [values[a:b] for a, b in zip(starts, ends, strict=True)]
 
     def head(self, fraction: float) -> np.ndarray:
         return self.values[: max(1, int(len(self) * fraction))]

@@ -192,10 +192,9 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
                                                                          "val_loss")
     if train is None or val is None or len(train) < 2:
         return
-    ratios, prev, points = [], -np.inf, int(p["train_points"])
-    for step, v in zip(val.steps.tolist(), val.values.tolist(), strict=True):
-        near = train.between(prev, step)
-        prev = step
+    ratios, points = [], int(p["train_points"])
+    since = [-np.inf, *val.steps[:-1].tolist()]  # each evaluation's train points: since the last
+    for near, v in zip(train.within(since, val.steps), val.values.tolist(), strict=True):
         if near.size and v > 0:
             ratios.append(median(near[-points:]) / v)
     if len(ratios) < min(p["min_val_points"], p["min_match_points"]):
@@ -252,11 +251,12 @@ def epoch_memorisation(run: Run, p: Params) -> Iterator[Fact]:
     yield from _val_minimum(run, spe, epochs, p)
     edge = p["edge_share"]
     drops, within = [], []
-    for e in range(1, epochs):
-        b = e * spe
-        prev = train.between(b - edge * spe, b)
-        nxt = train.between(b, b + edge * spe)
-        inside = train.between(b - spe, b - (1 - edge) * spe)
+    bounds = [e * spe for e in range(1, epochs)]
+    windows = zip(train.within([b - edge * spe for b in bounds], bounds),
+                  train.within(bounds, [b + edge * spe for b in bounds]),
+                  train.within([b - spe for b in bounds], [b - (1 - edge) * spe for b in bounds]),
+                  strict=True)
+    for prev, nxt, inside in windows:
         if min(prev.size, nxt.size, inside.size) < p["edge_points"]:
             continue
         before, earlier = median(prev), median(inside)
