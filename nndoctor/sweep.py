@@ -51,6 +51,7 @@ class Options:
     width: int = 80  # text: the terminal's width, its colour system (None: plain), --explain
     color: str | None = None
     explain: bool = False
+    bodies: bool = True  # text: render each run's block (run_sweep: off when none will show)
 
     def text_style(self) -> TextStyle:
         from nndoctor.report.terminal import TextStyle
@@ -90,6 +91,7 @@ class Result:
     size: int = 0
     renamed: str | None = None
     id_changed: bool = False  # finish() made the id unique: the rendered part must follow
+    task: int = -1  # index of the task in run_sweep's list (-1: a ready run)
     rendered_id: str = ""  # the id the rendered part holds (finish() may change ``id``)
 
 
@@ -282,11 +284,11 @@ def render_part(report: Any, options: Options) -> str:
         from nndoctor.report.common import run_dict
 
         return _dump(run_dict(report, options.top), options.fmt)
-    if options.fmt == "text":
+    if options.fmt == "text" and options.bodies:
         from nndoctor.report.text import run_body
 
         return run_body(report, options.top, options.text_style())
-    return ""  # github: drawn from the headline
+    return ""  # github: drawn from the headline; a text sweep too large to show its blocks
 
 
 def _dump(data: dict[str, Any], fmt: str) -> str:
@@ -343,10 +345,9 @@ class Sweep:
             by_source.setdefault(r.source, []).append(r)
         ordered: list[Result] = []
         for source in sorted(by_source):
-            group = by_source[source]
+            group = _kept(by_source[source])
             root = group[0].root
             if root is not None:
-                group = [r for r in group if r.kept] or group
                 group.sort(key=lambda r: (r.path, r.format))
                 counts: dict[str, int] = {}
                 for r in group:
@@ -365,8 +366,30 @@ class Sweep:
         self.results = ordered
         return ordered
 
+    def shown(self) -> list[Result]:
+        """The runs :meth:`finish` will keep (in no particular order)."""
+        by_source: dict[int, list[Result]] = {}
+        for r in self.results:
+            by_source.setdefault(r.source, []).append(r)
+        return [r for group in by_source.values() for r in _kept(group)]
+
+    def replace_text(self, result: Result, text: str) -> None:
+        """A new rendered part for ``result`` (appended to the spill file)."""
+        data = text.encode("utf-8", "surrogatepass")
+        result.offset, result.size = self.end, len(data)
+        self.spill.write(data)
+        self.end += len(data)
+
     def close(self) -> None:
         self.spill.close()
+
+
+def _kept(group: list[Result]) -> list[Result]:
+    """What ``_read_dir`` keeps of one directory's runs: those with something in them, or all
+    when none has (a file named directly, or read where it runs, keeps everything)."""
+    if group[0].root is None:
+        return list(group)
+    return [r for r in group if r.kept] or list(group)
 
 
 def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Options,
@@ -378,18 +401,19 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
     for source, run, root in ready:
         sweep.add(_diagnose(Task(source, "ready", root), run, True, options))
     total = len(tasks)
+    work = _work_options(options, total + len(ready))
     pool = None
     if scheduler:
         from nndoctor.cluster import outcomes as on_cluster
 
-        outcomes: Iterator[Outcome] = on_cluster(tasks, options, scheduler)
+        outcomes: Iterator[Outcome] = on_cluster(tasks, work, scheduler)
     elif jobs <= 1 or total < 8:
-        outcomes = (run_task(t, options) for t in tasks)
+        outcomes = (run_task(t, work) for t in tasks)
     else:
         from concurrent.futures import ProcessPoolExecutor  # only a sweep needs a pool
 
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                   initargs=(options,))
+                                   initargs=(work,))
         chunk = max(1, min(16, total // (jobs * 8)))
         outcomes = pool.map(_worker, tasks, chunksize=chunk)
     try:
@@ -399,9 +423,12 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
             for error in outcome.skipped:
                 on_error(error)
             for result in outcome.results:
+                result.task = done - 1
                 sweep.add(result)
             if progress:
                 progress(done, total)
+        if not work.bodies and options.bodies:
+            _render_bodies(sweep, tasks, options)
     except BaseException:
         sweep.close()
         raise
@@ -409,6 +436,35 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return sweep
+
+
+def _work_options(options: Options, runs_at_least: int) -> Options:
+    """The options the tasks run with: a text sweep of more tasks than
+    ``report.text.shows_blocks`` shows blocks for renders no run's block (each task reads at
+    least one run, unless it finds none: :func:`_render_bodies` covers that)."""
+    if options.fmt != "text" or not options.bodies:
+        return options
+    from nndoctor.report.text import shows_blocks
+
+    if shows_blocks(options.text_style(), runs_at_least):
+        return options
+    return replace(options, bodies=False)
+
+
+def _render_bodies(sweep: Sweep, tasks: list[Task], options: Options) -> None:
+    """When fewer runs than planned are shown, so few that their blocks are: run the tasks of
+    the runs without one again (here: a handful), with their blocks."""
+    from nndoctor.report.text import shows_blocks
+
+    shown = sweep.shown()
+    if not shows_blocks(options.text_style(), len(shown)):
+        return
+    redo = {r.task for r in shown if r.task >= 0}
+    for index in sorted(redo):
+        results = [r for r in sweep.results if r.task == index]
+        again = run_task(tasks[index], options).results
+        for result, full in zip(results, again, strict=True):
+            sweep.replace_text(result, full.text)
 
 
 # ---------------------------------------------------------------------------------- writing
