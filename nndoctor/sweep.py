@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nndoctor.report.terminal import TextStyle
 
 STREAMED = ("json", "jsonl", "text", "github")  # formats written from the workers' parts
+HEADLINED = ("text", "github")  # formats that show each run's headline (the sweep table)
 _VERSION = re.compile(r"^version_\d+$")
 
 
@@ -84,7 +85,8 @@ class Result:
     has_loss: bool
     text: str  # the run's rendered part (json: one object; text: the lines after the header)
     id: str = ""  # report/ids.py: relative to the PATH it was found under; unique after finish
-    headline: Any = None  # report.headline.Headline: the sweep table, GitHub annotations
+    headline: Any = None  # report.headline.Headline (HEADLINED formats): the sweep table,
+    # GitHub annotations
     report: Any = None  # the RunReport, only with Options.keep_reports
     root: Path | None = None
     offset: int = 0
@@ -275,7 +277,8 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
         verdict=d.verdict, top_cause=d.causes[0].id if d.causes else None,
         alarming=bool(options.fail_on and d.alarming(options.fail_on)),
         has_loss=has_loss(run), text=render_part(report, options), id=report.id,
-        headline=headline(report), report=report if options.keep_reports else None,
+        headline=headline(report) if options.fmt in HEADLINED else None,
+        report=report if options.keep_reports else None,
         root=task.root if task.kind in ("units", "url") else None)
 
 
