@@ -404,7 +404,8 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
     for source, run, root in ready:
         sweep.add(_diagnose(Task(source, "ready", root), run, True, options))
     total = len(tasks)
-    work = _work_options(options, total + len(ready))
+    # on a cluster the tasks may read what only its workers see: no second pass here
+    work = options if scheduler else _work_options(options, total + len(ready))
     pool = None
     if scheduler:
         from nndoctor.cluster import outcomes as on_cluster

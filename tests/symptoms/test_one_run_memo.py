@@ -64,3 +64,19 @@ def test_within_is_between_for_each_pair() -> None:
         assert [g.tobytes() for g in got] \
             == [curve.between(lo, hi).tobytes() for lo, hi in zip(lows, highs, strict=True)]
     assert curve.within([], []) == []
+
+
+def test_detectors_take_a_validation_curve_without_finite_points() -> None:
+    """An all-NaN val_loss is a curve of no points: the windowed detectors see no windows."""
+    from pathlib import Path
+
+    from nndoctor.adapters.run import Run
+    from nndoctor.adapters.symptoms import derive_facts
+    from nndoctor.engine.inference import default_engine
+
+    steps = np.arange(0, 200, 10, dtype=np.int64)
+    run = Run("nan-val", Path("x"), "csv", {
+        "train_loss": Series(steps, np.linspace(2.0, 0.5, steps.size)),
+        "val_loss": Series(steps, np.full(steps.size, np.nan))},
+        context={"steps_per_epoch": 40})
+    assert derive_facts(run, default_engine().kb)

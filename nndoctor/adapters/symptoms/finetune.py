@@ -193,7 +193,8 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
     if train is None or val is None or len(train) < 2:
         return
     ratios, points = [], int(p["train_points"])
-    since = [-np.inf, *val.steps[:-1].tolist()]  # each evaluation's train points: since the last
+    since = [-np.inf, *val.steps.tolist()][:len(val)]  # each evaluation's train points: since
+    # the one before
     for near, v in zip(train.within(since, val.steps), val.values.tolist(), strict=True):
         if near.size and v > 0:
             ratios.append(median(near[-points:]) / v)
