@@ -45,7 +45,7 @@ def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3) -> 
     given = {f.name: f.value for f in answers if f.name in CONTEXT_ANSWERS}
     if given:  # e.g. the number of classes sets the chance level the detectors compare with
         run = replace(run, context={**run.context, **given})
-    session = Session(engine, derive_facts(run, engine.kb))
+    session = Session(engine, derive_facts(run, engine.kb), validated=True)
     session.tell(*answers)
     return RunReport(run, session.diagnose(questions=questions))
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nndoctor.report.terminal import TextStyle
 
 STREAMED = ("json", "jsonl", "text", "github")  # formats written from the workers' parts
+HEADLINED = ("text", "github")  # formats that show each run's headline (the sweep table)
 _VERSION = re.compile(r"^version_\d+$")
 
 
@@ -53,6 +54,7 @@ class Options:
     width: int = 80  # text: the terminal's width, its colour system (None: plain), --explain
     color: str | None = None
     explain: bool = False
+    bodies: bool = True  # text: render each run's block (run_sweep: off when none will show)
 
     def text_style(self) -> TextStyle:
         from nndoctor.report.terminal import TextStyle
@@ -87,13 +89,16 @@ class Result:
     has_loss: bool
     text: str  # the run's rendered part (json: one object; text: the lines after the header)
     id: str = ""  # report/ids.py: relative to the PATH it was found under; unique after finish
-    headline: Any = None  # report.headline.Headline: the sweep table, GitHub annotations
+    headline: Any = None  # report.headline.Headline (HEADLINED formats): the sweep table,
+    # GitHub annotations
     report: Any = None  # the RunReport, only with Options.keep_reports
     root: Path | None = None
     offset: int = 0
     size: int = 0
     renamed: str | None = None
     id_changed: bool = False  # finish() made the id unique: the rendered part must follow
+    task: int = -1  # index of the task in run_sweep's list (-1: a ready run)
+    rendered_id: str = ""  # the id the rendered part holds (finish() may change ``id``)
 
 
 @dataclass
@@ -278,7 +283,8 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
         verdict=d.verdict, top_cause=d.causes[0].id if d.causes else None,
         alarming=bool(options.fail_on and d.alarming(options.fail_on)),
         has_loss=has_loss(run), text=render_part(report, options), id=report.id,
-        headline=headline(report), report=report if options.keep_reports else None,
+        headline=headline(report) if options.fmt in HEADLINED else None,
+        report=report if options.keep_reports else None,
         root=task.root if task.kind in ("units", "url") else None)
 
 
@@ -287,20 +293,20 @@ def render_part(report: Any, options: Options) -> str:
         from nndoctor.report.common import run_dict
 
         return _dump(run_dict(report, options.top), options.fmt)
-    if options.fmt == "text":
+    if options.fmt == "text" and options.bodies:
         from nndoctor.report.text import run_body
 
         return run_body(report, options.top, options.text_style())
-    return ""  # github: drawn from the headline
+    return ""  # github: drawn from the headline; a text sweep too large to show its blocks
 
 
 def _dump(data: dict[str, Any], fmt: str) -> str:
+    from nndoctor.report.indented_json import dumps
     from nndoctor.sanitize import escape_json
 
     if fmt == "jsonl":
         return escape_json(json.dumps(data, ensure_ascii=False))
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    return escape_json("    " + text.replace("\n", "\n    "))  # at its depth in the document
+    return escape_json("    " + dumps(data, "\n    "))  # at its depth in the document
 
 
 _OPTIONS: Options | None = None
@@ -348,10 +354,9 @@ class Sweep:
             by_source.setdefault(r.source, []).append(r)
         ordered: list[Result] = []
         for source in sorted(by_source):
-            group = by_source[source]
+            group = _kept(by_source[source])
             root = group[0].root
             if root is not None:
-                group = [r for r in group if r.kept] or group
                 group.sort(key=lambda r: (r.path, r.format))
                 counts: dict[str, int] = {}
                 for r in group:
@@ -366,12 +371,34 @@ class Sweep:
             ordered += group
         ids = unique_ids([(r.id, r.path, r.renamed or r.name) for r in ordered])
         for r, new in zip(ordered, ids, strict=True):
-            r.id, r.id_changed = new, new != r.id
+            r.rendered_id, r.id, r.id_changed = r.id, new, new != r.id
         self.results = ordered
         return ordered
 
+    def shown(self) -> list[Result]:
+        """The runs :meth:`finish` will keep (in no particular order)."""
+        by_source: dict[int, list[Result]] = {}
+        for r in self.results:
+            by_source.setdefault(r.source, []).append(r)
+        return [r for group in by_source.values() for r in _kept(group)]
+
+    def replace_text(self, result: Result, text: str) -> None:
+        """A new rendered part for ``result`` (appended to the spill file)."""
+        data = text.encode("utf-8", "surrogatepass")
+        result.offset, result.size = self.end, len(data)
+        self.spill.write(data)
+        self.end += len(data)
+
     def close(self) -> None:
         self.spill.close()
+
+
+def _kept(group: list[Result]) -> list[Result]:
+    """What ``_read_dir`` keeps of one directory's runs: those with something in them, or all
+    when none has (a file named directly, or read where it runs, keeps everything)."""
+    if group[0].root is None:
+        return list(group)
+    return [r for r in group if r.kept] or list(group)
 
 
 def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Options,
@@ -383,18 +410,20 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
     for source, run, root in ready:
         sweep.add(_diagnose(Task(source, "ready", root), run, True, options))
     total = len(tasks)
+    # on a cluster the tasks may read what only its workers see: no second pass here
+    work = options if scheduler else _work_options(options, total + len(ready))
     pool = None
     if scheduler:
         from nndoctor.cluster import outcomes as on_cluster
 
-        outcomes: Iterator[Outcome] = on_cluster(tasks, options, scheduler)
+        outcomes: Iterator[Outcome] = on_cluster(tasks, work, scheduler)
     elif jobs <= 1 or total < 8:
-        outcomes = (run_task(t, options) for t in tasks)
+        outcomes = (run_task(t, work) for t in tasks)
     else:
         from concurrent.futures import ProcessPoolExecutor  # only a sweep needs a pool
 
         pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                   initargs=(options,))
+                                   initargs=(work,))
         chunk = max(1, min(16, total // (jobs * 8)))
         outcomes = pool.map(_worker, tasks, chunksize=chunk)
     try:
@@ -404,9 +433,12 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
             for error in outcome.skipped:
                 on_error(error)
             for result in outcome.results:
+                result.task = done - 1
                 sweep.add(result)
             if progress:
                 progress(done, total)
+        if not work.bodies and options.bodies:
+            _render_bodies(sweep, tasks, options)
     except BaseException:
         sweep.close()
         raise
@@ -414,6 +446,35 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return sweep
+
+
+def _work_options(options: Options, runs_at_least: int) -> Options:
+    """The options the tasks run with: a text sweep of more tasks than
+    ``report.text.shows_blocks`` shows blocks for renders no run's block (each task reads at
+    least one run, unless it finds none: :func:`_render_bodies` covers that)."""
+    if options.fmt != "text" or not options.bodies:
+        return options
+    from nndoctor.report.text import shows_blocks
+
+    if shows_blocks(options.text_style(), runs_at_least):
+        return options
+    return replace(options, bodies=False)
+
+
+def _render_bodies(sweep: Sweep, tasks: list[Task], options: Options) -> None:
+    """When fewer runs than planned are shown, so few that their blocks are: run the tasks of
+    the runs without one again (here: a handful), with their blocks."""
+    from nndoctor.report.text import shows_blocks
+
+    shown = sweep.shown()
+    if not shows_blocks(options.text_style(), len(shown)):
+        return
+    redo = {r.task for r in shown if r.task >= 0}
+    for index in sorted(redo):
+        results = [r for r in sweep.results if r.task == index]
+        again = run_task(tasks[index], options).results
+        for result, full in zip(results, again, strict=True):
+            sweep.replace_text(result, full.text)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -444,14 +505,28 @@ def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
 
 
 def _named(sweep: Sweep, r: Result, fmt: str) -> str:
+    """The run's JSON part under its final id and name: its head (the keys up to ``name``, as
+    ``report.common.run_dict`` orders them) written again, the rest as the worker wrote it."""
     text = sweep.text(r)
     if r.renamed is None and not r.id_changed:
         return text
+    before = _head(r.rendered_id, r.path, r.name, fmt)
+    if text.startswith(before):
+        return _head(r.id, r.path, r.renamed or r.name, fmt) + text[len(before):]
     data = json.loads(text)
     data["id"] = r.id
     if r.renamed is not None:
         data["name"] = r.renamed
     return _dump(data, fmt)
+
+
+def _head(run_id: str, path: str, name: str, fmt: str) -> str:
+    """The start of a rendered JSON part, through the ``name`` key and its separator."""
+    from nndoctor.report.common import SCHEMA_VERSION
+
+    part = _dump({"schema_version": SCHEMA_VERSION, "id": run_id, "path": path, "name": name}, fmt)
+    closing = "}" if fmt == "jsonl" else "\n    }"  # _dump's text ends the object so
+    return part[:-len(closing)] + (", " if fmt == "jsonl" else ",\n")
 
 
 def _write_text(sweep: Sweep, options: Options, out: IO[str]) -> None:

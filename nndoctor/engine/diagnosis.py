@@ -8,7 +8,7 @@ from typing import Literal
 from nndoctor.engine.certainty import BAND_ORDER, band
 from nndoctor.engine.facts import Fact
 from nndoctor.engine.fixes import FittedFix, LeftOutFix, fit_fixes
-from nndoctor.engine.inference import Engine, Evaluation
+from nndoctor.engine.inference import Contribution, Engine, Evaluation
 
 Verdict = Literal["problem", "healthy", "insufficient-data"]
 
@@ -176,6 +176,11 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
     usable = {n: (f.value, f.certainty) for n, f in facts_with_findings.items()
               if f.certainty > settings.premise_threshold}  # what the rules could use
 
+    by_target: dict[str, list[Contribution]] = {}  # in the order of the rule ids
+    for rid in sorted(evaluation.contributions):
+        for c in evaluation.contributions[rid]:
+            by_target.setdefault(c.target, []).append(c)
+
     def traces(target: str) -> tuple[RuleTrace, ...]:
         return tuple(
             RuleTrace(
@@ -183,9 +188,7 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
                 c.rule_cf, c.premise, c.value,
                 tuple(facts_with_findings[f] for f in c.facts if f in facts_with_findings),
             )
-            for rid in sorted(evaluation.contributions)
-            for c in evaluation.contributions[rid]
-            if c.target == target
+            for c in by_target.get(target, ())
         )
 
     ranked = []
@@ -204,9 +207,11 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             for a in evaluation.absences.get(cause_id, ())
         )
         support = tuple(sorted(support, key=lambda t: -t.contribution))
-        fixes, left_out = fit_fixes(cause.fixes, usable)
+        shown_as = band(confidence, settings.bands)
+        # only a cause with a band is shown (below); the others keep no fixes
+        fixes, left_out = fit_fixes(cause.fixes, usable) if shown_as is not None else ((), ())
         ranked.append(RankedCause(
-            cause.id, cause.title, round(confidence, 6), band(confidence, settings.bands),
+            cause.id, cause.title, round(confidence, 6), shown_as,
             cause.explanation, support, fixes, tuple(cause.sources), fixes_left_out=left_out,
         ))
     ranked.sort(key=_rank_key)

@@ -2,8 +2,11 @@
 
 Guards against every pitfall measured in reference/engine-durable-rules.md: no dispatcher
 threads (QuietHost), one process-wide lock, one fact per stratum plus a sink rule (no unmatched
-facts), floats made parseable, explicit fact ids, actions that only record, the state checked for
-swallowed exceptions, and every session deleted in ``finally`` (the 1024-sid cap is never near).
+facts), floats made parseable, explicit fact ids, and every session deleted in ``finally`` (the
+1024-sid cap is never near). The host only compiles and registers the rulesets; matching drives
+durable's C engine directly (:func:`_fire`): one JSON text per stratum, and each activation is
+read for its rule's name and completed without running a Python action, so there is no action
+to fail (or have its exception swallowed) and no per-activation JSON round trip of the facts.
 
 A ruleset can make durable_rules' compiler spin for ever (a node's table of 512 next tests is full:
 ``findAlpha`` in rete.c never returns, holding the GIL, so no thread can time it out). Every new
@@ -38,15 +41,15 @@ from nndoctor.engine.conditions import test_holds
 from nndoctor.knowledge.kb import FactTest
 
 try:  # durable-rules does not import on Python >= 3.13
+    import durable_rules_engine as _rete
     from durable import engine as _durable_engine
 except ImportError:  # pragma: no cover - exercised only on 3.13+
-    _durable_engine = None
+    _durable_engine = _rete = None
 
 AVAILABLE = _durable_engine is not None
 _LOCK = threading.RLock()
 _HOST: Any = None
 _REGISTERED: set[str] = set()
-_FIRED: dict[str, set[str]] = {}  # sid -> rule ids recorded by actions
 _SIDS = itertools.count()
 
 
@@ -68,14 +71,7 @@ class RulesetCompileError(EngineError):
         self.rule_id = rule_id
 
 
-def _record(rule_id: str) -> Any:
-    def action(c: Any) -> None:
-        _FIRED.setdefault(str(c.s.sid), set()).add(rule_id)
-
-    return action
-
-
-def _noop(c: Any) -> None:
+def _noop(c: Any) -> None:  # registration needs an action per rule; matching runs none
     return None
 
 
@@ -88,7 +84,7 @@ def _host() -> Any:
                 return None
 
             def get_action(self, name: str) -> Any:
-                return _noop if name == SINK_RULE else _record(name)
+                return _noop
 
         _HOST = QuietHost()
     return _HOST
@@ -127,6 +123,8 @@ class DurableMatcher:
                 _REGISTERED.update(pending)
                 if marker is not None and not marker.exists():
                     _remember(marker)
+            self._handles = [[host.get_ruleset(name)._handle for name in names]
+                             for names in self._names]
 
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         if stratum >= len(self._names):
@@ -135,32 +133,54 @@ class DurableMatcher:
         for key, test in self._memberships.items():
             if test.fact in facts:
                 message[key] = test_holds(test, facts[test.fact])
-        json.dumps(message, allow_nan=False)  # raise here, not inside durable
+        sid = f"s{next(_SIDS)}"
+        message.update(sid=sid, id="facts", kind="facts")
+        text = json.dumps(message, ensure_ascii=False, allow_nan=False)  # raises here, not in C
         fired: set[str] = set()
-        for ruleset in self._names[stratum]:
-            fired |= self._match_one(ruleset, message)
+        with _LOCK:
+            for name, handle in zip(self._names[stratum], self._handles[stratum], strict=True):
+                fired |= _fire(name, handle, sid, text)
         return fired
 
-    def _match_one(self, ruleset: str, facts: Mapping[str, object]) -> set[str]:
-        sid = f"s{next(_SIDS)}"
-        message = {**facts, "sid": sid, "id": "facts", "kind": "facts"}
-        host = _host()
-        with _LOCK:
-            try:
-                host.assert_fact(ruleset, message)
-                state = host.get_state(ruleset, sid)
-                if state.get("exception"):
-                    raise EngineError(f"a rule action failed inside durable: {state['exception']}")
-            except EngineError:
-                raise
-            except Exception as exc:
-                detail = getattr(exc, "message", None) or str(exc)
-                raise EngineError(f"durable_rules failed on {ruleset}: {detail}") from exc
-            finally:
-                with contextlib.suppress(Exception):  # no state if the assert failed early
-                    host.delete_state(ruleset, sid)
-                fired = _FIRED.pop(sid, set())
-        return fired
+
+def _fire(ruleset: str, handle: int, sid: str, text: str) -> set[str]:
+    """The rules of one ruleset that the fact ``text`` (of session ``sid``) activates: assert it,
+    take each activation's rule name and complete it, delete the session. Caller holds _LOCK."""
+    try:
+        code, state = _rete.assert_fact(handle, text)
+    except Exception as exc:
+        raise EngineError(f"durable_rules failed on {ruleset}: {exc}") from exc
+    fired: set[str] = set()
+    try:
+        if code in (1, 2):  # not handled / already observed: cannot happen with the sink rule
+            raise EngineError(f"durable_rules did not take the facts on {ruleset} (code {code})")
+        state = 0 if code == 3 else state  # as durable's own Ruleset._handle_result
+        started = _rete.start_action_for_state(handle, state)
+        activation = started[1] if started else None
+        while activation:
+            fired.add(_rule_name(activation))
+            activation = _rete.complete_and_start_action(handle, state)
+    except EngineError:
+        raise
+    except Exception as exc:
+        with contextlib.suppress(Exception):  # an action left pending makes delete_state crash
+            _rete.abandon_action(handle, state)
+        raise EngineError(f"durable_rules failed on {ruleset}: {exc}") from exc
+    finally:
+        with contextlib.suppress(Exception):  # no state if the assert failed early
+            _rete.delete_state(handle, sid)
+    fired.discard(SINK_RULE)
+    return fired
+
+
+def _rule_name(activation: str) -> str:
+    """The rule of an activation, ``{"<rule id>":{"m":{...}}}``: read off the front when the id
+    holds no JSON escape, else parsed."""
+    end = activation.find('"', 2)
+    if activation.startswith('{"') and activation.startswith('":', end) \
+            and "\\" not in activation[2:end]:
+        return activation[2:end]
+    return next(iter(json.loads(activation)))
 
 
 # The child: import durable (from where this process found it), read the job from stdin. "all"

@@ -40,12 +40,18 @@ class WhatIf:
 class Session:
     """Holds the known facts of one diagnosis and answers HOW / WHY / WHY NOT / what-if."""
 
-    def __init__(self, engine: Engine | None = None, facts: Iterable[Fact] = ()) -> None:
+    def __init__(self, engine: Engine | None = None, facts: Iterable[Fact] = (),
+                 validated: bool = False) -> None:
+        """``validated``: ``facts`` already passed :func:`validate_fact` against this engine's
+        vocabulary (as :func:`nndoctor.adapters.symptoms.derive_facts` returns them)."""
         self.engine = engine or default_engine()
         self._facts: dict[str, Fact] = {}
         self._dont_know: set[str] = set()
         self._cache: tuple[Evaluation, Diagnosis] | None = None
-        self.tell(*facts)
+        if validated:
+            self._facts.update((f.name, f) for f in facts)
+        else:
+            self.tell(*facts)
 
     # ------------------------------------------------------------------ facts in
     @property

@@ -23,7 +23,9 @@ def render(reports: list[RunReport], fmt: str, top: int = 5,
         if fmt == "jsonl":  # one run per line
             return "".join(escape_json(json.dumps(run_dict(r, top), ensure_ascii=False)) + "\n"
                            for r in reports)
-        text = json.dumps(document(reports, top), indent=2, ensure_ascii=False) + "\n"
+        from nndoctor.report.indented_json import dumps
+
+        text = dumps(document(reports, top)) + "\n"
         return escape_json(text)  # C1 controls, bidi overrides, lone surrogates as \uXXXX
     if fmt == "github":
         from nndoctor.report.common import run_id

@@ -112,3 +112,32 @@ def test_reevaluate_shortcut_matches_full_finish() -> None:
                 slow = engine.reevaluate(dataclasses.replace(base, support={}), hypo, name)
                 assert (fast.causes, fast.absences) == (slow.causes, slow.absences)
                 assert list(fast.causes) == list(slow.causes)
+
+
+def _sweep_of(root: Path, runs: int, empty: int) -> Path:
+    for i in range(runs):
+        shutil.copytree(EXAMPLES / "healthy", root / f"r{i:02d}")
+    for i in range(empty):  # a log with nothing in it: dropped when others have something
+        (root / f"e{i:02d}").mkdir()
+        (root / f"e{i:02d}" / "metrics.csv").write_text("step,train_loss\n")
+    return root
+
+
+@pytest.mark.parametrize(("runs", "empty"), [(7, 5), (12, 0)])
+def test_text_blocks_rendered_only_when_shown(runs: int, empty: int, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """A text sweep too large to show its runs' blocks renders none; if fewer runs than tasks
+    turn out to be shown, few enough for blocks, their blocks are rendered after all."""
+    from nndoctor.report import text
+
+    root = _sweep_of(tmp_path, runs, empty)
+    monkeypatch.setenv("COLUMNS", "80")
+    calls: list[int] = []
+    real = text.run_body
+    monkeypatch.setattr(text, "run_body", lambda *a, **k: calls.append(1) or real(*a, **k))
+    assert main(["diagnose", str(root), "--jobs", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert len(calls) == (runs if runs <= text.BLOCKS_UP_TO else 0)
+    monkeypatch.setattr(text, "run_body", real)
+    assert out == _reference([root], "text", 0)

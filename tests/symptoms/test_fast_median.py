@@ -17,7 +17,7 @@ def test_median_is_numpys_bit_for_bit() -> None:
             want = np.median(x) if n else np.nan
             got = median(x) if n else np.nan
             assert np.array_equal(np.float64(got), np.float64(want), equal_nan=True), x
-    assert median(np.array([1, 2, 3, 4])) == 2.5  # ints go through np.median itself
+    assert median(np.array([1, 2, 3, 4])) == 2.5
 
 
 def test_row_medians_are_numpys_bit_for_bit() -> None:
@@ -27,3 +27,12 @@ def test_row_medians_are_numpys_bit_for_bit() -> None:
         assert row_medians(rows).tobytes() == np.median(rows, axis=1).tobytes()
     rows = np.array([[1.0, np.nan, 3.0], [1.0, 2.0, 3.0]])
     assert np.array_equal(row_medians(rows), np.median(rows, axis=1), equal_nan=True)
+
+
+def test_median_of_integers_and_lists_is_numpys() -> None:
+    rng = np.random.default_rng(2)
+    for n in range(1, 40):
+        steps = rng.integers(-10**6, 10**6, size=n)
+        assert np.float64(median(steps)).tobytes() == np.float64(np.median(steps)).tobytes()
+        values = list(rng.normal(size=n))
+        assert np.float64(median(values)).tobytes() == np.float64(np.median(values)).tobytes()

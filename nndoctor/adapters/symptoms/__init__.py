@@ -29,7 +29,7 @@ from nndoctor.adapters.symptoms import (
     task,
     validation,
 )
-from nndoctor.adapters.symptoms.base import DETECTORS, Params
+from nndoctor.adapters.symptoms.base import DETECTORS, Params, one_run
 from nndoctor.engine.facts import Fact, FactError, validate_fact
 from nndoctor.knowledge.loader import KnowledgeBase
 
@@ -48,16 +48,17 @@ def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
     # computed once, read by several detectors: an RL run's surrogate loss set aside (it is no
     # supervised loss), the task (class count, possibly inferred) and the loss's own blow-up
     # (so correlated detectors do not count one event three times)
-    run = rl.annotate(run)
-    run = task.annotate(run, _params(kb, "task"))
-    run = curves.annotate(run, _params(kb, "loss_shape"))
-    facts: dict[str, Fact] = {}
-    for name, detector in DETECTORS.items():
-        params = _params(kb, name)
-        for fact in detector(run, params):
-            if fact.name in kb.facts and fact.name not in facts:
-                try:  # a log can hold nonsense (a negative lr): such a fact is not evidence
-                    facts[fact.name] = validate_fact(fact, kb.facts)
-                except FactError:
-                    continue
+    with one_run():
+        run = rl.annotate(run)
+        run = task.annotate(run, _params(kb, "task"))
+        run = curves.annotate(run, _params(kb, "loss_shape"))
+        facts: dict[str, Fact] = {}
+        for name, detector in DETECTORS.items():
+            params = _params(kb, name)
+            for fact in detector(run, params):
+                if fact.name in kb.facts and fact.name not in facts:
+                    try:  # a log can hold nonsense (a negative lr): such a fact is not evidence
+                        facts[fact.name] = validate_fact(fact, kb.facts)
+                    except FactError:
+                        continue
     return sorted(facts.values(), key=lambda f: f.name)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +18,37 @@ Params = dict[str, Any]
 Detector = Callable[[Run, Params], Iterator[Fact]]
 DETECTORS: dict[str, Detector] = {}
 PRODUCES: dict[str, tuple[str, ...]] = {}  # detector name -> the facts it can emit
+# (kind, id of the object asked, argument) -> (that object, the answer): see one_run()
+_MEMO: ContextVar[dict[tuple[Any, ...], tuple[Any, Any]] | None] = ContextVar("curves",
+                                                                           default=None)
+
+
+@contextmanager
+def one_run() -> Iterator[None]:
+    """While one run's detectors work: :meth:`Curve.of` and :meth:`Curve.smooth` give the same
+    (read-only) answer again when asked again for the same series or curve, instead of computing
+    it for each detector. Nothing outlives the block."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
+    memo = _MEMO.get()
+    if memo is None:
+        return compute()
+    key = (kind, id(of), argument)
+    hit = memo.get(key)
+    if hit is not None and hit[0] is of:  # the object is kept alive in the memo: ids stay unique
+        return hit[1]
+    answer = compute()
+    for array in (answer.steps, answer.values) if isinstance(answer, Curve) else (answer,):
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False  # shared by the detectors: none may change it
+    memo[key] = (of, answer)
+    return answer
 
 
 def detector(name: str, produces: tuple[str, ...] = ()) -> Callable[[Detector], Detector]:
@@ -59,33 +93,49 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
-        cache = series.__dict__.setdefault("_curves", {})
-        known = cache.get(max_points)
-        if known is not None:
-            return cls(tag, *known)
+        return _remembered("of", series, (cls, tag, max_points),
+                           lambda: cls._finite(series, tag, max_points))
+
+    @classmethod
+    def _finite(cls, series: Series, tag: str, max_points: int) -> Curve:
         finite = np.isfinite(series.values)
-        whole = bool(finite.all())
-        if whole:  # views, not copies, of a 10-million-point series
+        if finite.all():  # views, not copies, of a 10-million-point series: read-only
             steps, values = series.steps.view(), series.values.view()
+            steps.flags.writeable = values.flags.writeable = False
         else:
             steps, values = series.steps[finite], series.values[finite]
         del finite
-        reduced = bool(max_points and values.size > max_points)
-        if reduced:
+        if max_points and values.size > max_points:
             size = -(-values.size // max_points)  # ceil: points per bucket
             usable = values.size - values.size % size
             buckets = values[:usable].reshape(-1, size)
             steps = steps[:usable].reshape(-1, size)[:, -1].copy()
             values = np.median(buckets, axis=1)
-        if reduced or whole:
-            # shared by every detector that asks (the reduction costs ~0.2 s on 10^7 points):
-            # read-only, so none can change what the others see
-            steps.flags.writeable = values.flags.writeable = False
-            cache[max_points] = (steps, values)
         return cls(tag, steps, values)
 
     def __len__(self) -> int:
         return int(self.values.size)
+
+    @functools.cached_property
+    def _ascending(self) -> bool:
+        return bool(np.all(self.steps[1:] >= self.steps[:-1]))
+
+    def between(self, low: float, high: float) -> np.ndarray:
+        """The values at steps in (``low``, ``high``], in order (a slice when steps ascend)."""
+        if self._ascending:  # each bound compared as its own type, as the mask compares it
+            start = self.steps.searchsorted(low, side="right")
+            return self.values[start:self.steps.searchsorted(high, side="right")]
+        return self.values[(self.steps > low) & (self.steps <= high)]
+
+    def within(self, lows: Sequence[float], highs: Sequence[float]) -> list[np.ndarray]:
+        """``[self.between(low, high) for low, high in zip(lows, highs)]``, the bounds searched
+        all at once when steps ascend."""
+        if not self._ascending:
+            return [self.between(low, high) for low, high in zip(lows, highs, strict=True)]
+        starts = self.steps.searchsorted(np.asarray(lows), side="right").tolist()
+        ends = self.steps.searchsorted(np.asarray(highs), side="right").tolist()
+        values = self.values
+        return [values[a:b] for a, b in zip(starts, ends, strict=True)]
 
     def head(self, fraction: float) -> np.ndarray:
         return self.values[: max(1, int(len(self) * fraction))]
@@ -102,30 +152,44 @@ class Curve:
     def smooth(self, window: int) -> np.ndarray:
         """Centered running median (robust to spikes), same length as the curve."""
         window = max(1, min(window, len(self)))
+        return _remembered("smooth", self, window, lambda: self._running_median(window))
+
+    def _running_median(self, window: int) -> np.ndarray:
         if window == 1:
             return self.values.copy()
         pad = window // 2
-        padded = np.pad(self.values, (pad, window - 1 - pad), mode="edge")
-        view = np.lib.stride_tricks.sliding_window_view(padded, window)
-        return row_medians(view)
+        values = self.values  # edge padding, as np.pad(mode="edge"), without its overhead
+        padded = np.concatenate((np.full(pad, values[0]), values,
+                                 np.full(window - 1 - pad, values[-1])))
+        return row_medians(_windows(padded, window))
 
     def trailing_median(self, window: int) -> np.ndarray:
         """Median of the ``window`` points before each point (NaN where there are none)."""
         out = np.full(len(self), np.nan)
         if len(self) > window:
-            view = np.lib.stride_tricks.sliding_window_view(self.values[:-1], window)
-            out[window:] = row_medians(view)
+            out[window:] = row_medians(_windows(self.values[:-1], window))
         return out
 
     def span(self, start: int = 0, end: int = -1) -> str:
         return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
 
 
-def median(values: np.ndarray) -> float:
-    """``float(np.median(values))`` of a 1-D array, bit for bit, without np.median's per-call
-    cost (~30 µs, paid about a hundred times per run in a sweep): the middle value, or the
-    mean of the two middle ones, computed as numpy computes it ((a + b) / 2); NaN if any is."""
+def _windows(values: np.ndarray, window: int) -> np.ndarray:
+    """``sliding_window_view(values, window)`` of a 1-D array (read-only), without its checks."""
+    step = values.strides[0]
+    return np.lib.stride_tricks.as_strided(values, (values.size - window + 1, window),
+                                           (step, step), writeable=False)
+
+
+def median(values: np.ndarray | list[float]) -> float:
+    """``float(np.median(values))`` of a 1-D array (or list), bit for bit, without np.median's
+    per-call cost (~30 µs, paid about a hundred times per run in a sweep): the middle value, or
+    the mean of the two middle ones, computed as numpy computes it ((a + b) / 2, integers as
+    float64); NaN if any is."""
+    values = np.asarray(values)
     n = values.size
+    if values.dtype.kind in "iu" and values.ndim == 1:
+        values = values.astype(np.float64)  # numpy's mean of integers: float64 (monotone)
     if n == 0 or values.ndim != 1 or values.dtype != np.float64:
         return float(np.median(values))
     ordered = np.sort(values)  # NaN sorts last

@@ -14,6 +14,7 @@ from nndoctor.adapters.symptoms.base import (
     detector,
     graded,
     log_fact,
+    median,
     num,
     pct,
     relative_change,
@@ -50,8 +51,8 @@ def noise_ratio(curve: Curve, p: Params) -> float:
     """Typical swing around the smoothed curve, relative to the curve's level."""
     smooth = curve.smooth(max(3, len(curve) // p["smooth_divisor"]))
     residual = np.abs(curve.values - smooth)
-    level = float(np.median(np.abs(smooth))) or 1e-12
-    return float(np.median(residual) * 1.4826 / level)
+    level = median(np.abs(smooth)) or 1e-12
+    return median(residual) * 1.4826 / level
 
 
 @detector("loss_trends", produces=("train_loss_trend", "val_loss_trend"))
@@ -71,14 +72,14 @@ def overfitting(run: Run, p: Params) -> Iterator[Fact]:
     if val is None:
         return
     k = val_minimum(val)
-    best, last = float(val.values[k]), float(np.median(val.values[-p["patience"]:]))
+    best, last = float(val.values[k]), median(val.values[-p["patience"]:])
     after = len(val) - 1 - k
     rise = relative_change(best, last)
     train_fell = None
     if train is not None:
         at_min = train.values[train.steps <= val.steps[k]]
         if at_min.size:
-            train_fell = relative_change(float(np.median(at_min[-3:])), train.level_end())
+            train_fell = relative_change(median(at_min[-3:]), train.level_end())
     rising = rise >= p["rise"] and after >= p["patience"] and (train_fell is None or train_fell < 0)
     fell = f" while train_loss fell {pct(-train_fell)}" if train_fell is not None and \
         train_fell < 0 else ""
@@ -395,7 +396,7 @@ def zero_loss(run: Run, p: Params) -> Iterator[Fact]:
     zeros = np.flatnonzero(series.values == 0.0)
     broken = first_nonfinite_step(run, ("val_loss", "grad_norm"))
     if zeros.size and broken is not None:
-        spacing = int(np.median(np.diff(series.steps))) if len(series) > 1 else 0
+        spacing = int(median(np.diff(series.steps))) if len(series) > 1 else 0
         if np.all(series.steps[zeros] >= broken - spacing):
             # Hugging Face's Trainer drops NaN/Inf losses from the logged average (its
             # logging_nan_inf_filter) and logs 0.0 when nothing finite is left

@@ -10,7 +10,7 @@ evaluation sets moving apart. Loss spikes and float16 overflow are in spikes.py.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -147,7 +147,7 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
                    f"train_loss is exactly 0 at the first {head.size} logged steps"
                    if np.all(head == 0.0) else f"train_loss starts at {num(float(values[0]))}",
                    span)
-    start = float(np.median(head))
+    start = median(head)
     if start <= p["min_start"]:
         return
     level = min(p["zero_abs"], p["zero_share"] * start)  # ~0 in absolute and relative terms
@@ -157,11 +157,11 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
         if k < len(values) else 1.0
     yield from _near_zero(run, curve, start, p)
     rest = values[k:]
-    fast = bool(k < len(values) and at <= p["fast_share"] and np.median(rest) <= level)
+    fast = bool(k < len(values) and at <= p["fast_share"] and median(rest) <= level)
     yield log_fact("loss_collapses_to_zero_fast", fast,
                    f"train_loss fell from {num(start)} to {num(float(values[k]))} by step "
                    f"{int(curve.steps[k])} ({pct(at)} of the run) and stayed near 0 (median "
-                   f"{num(float(np.median(rest)))} after)" if fast else
+                   f"{num(median(rest))} after)" if fast else
                    f"train_loss ends at {num(float(values[-1]))} from {num(start)}", span)
 
 
@@ -170,7 +170,7 @@ def _near_zero(run: Run, train: Curve, start: float, p: Params) -> Iterator[Fact
     val = Curve.of(run.get("val_loss"), "val_loss")
     if val is None or len(val) < 2:
         return
-    end_train, end_val = train.level_end(), float(np.median(val.values[-2:]))
+    end_train, end_val = train.level_end(), median(val.values[-2:])
     low = bool(end_train <= p["near_zero"] and end_val <= p["near_zero"])
     yield log_fact("lm_loss_near_zero", low,
                    f"train_loss ends at {num(end_train)} and val_loss at {num(end_val)} (from "
@@ -194,17 +194,16 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
                                                                          "val_loss")
     if train is None or val is None or len(train) < 2:
         return
-    ratios, prev = [], -np.inf
-    between = _window(train.steps, train.values)
-    for step, v in zip(val.steps, val.values, strict=True):
-        near = between(prev, step)
-        prev = step
+    ratios, points = [], int(p["train_points"])
+    since = [-np.inf, *val.steps.tolist()][:len(val)]  # each evaluation's train points: since
+    # the one before
+    for near, v in zip(train.within(since, val.steps), val.values.tolist(), strict=True):
         if near.size and v > 0:
-            ratios.append(median(near[-int(p["train_points"]):]) / float(v))
+            ratios.append(median(near[-points:]) / v)
     if len(ratios) < min(p["min_val_points"], p["min_match_points"]):
         return
     ratio = np.asarray(ratios)
-    middle = float(np.median(ratio))
+    middle = median(ratio)
     spread = float(np.quantile(ratio, 0.9) - np.quantile(ratio, 0.1)) / max(middle, 1e-12)
     whole = round(middle)
 
@@ -255,15 +254,15 @@ def epoch_memorisation(run: Run, p: Params) -> Iterator[Fact]:
     yield from _val_minimum(run, spe, epochs, p)
     edge = p["edge_share"]
     drops, within = [], []
-    between = _window(train.steps, train.values)
-    for e in range(1, epochs):
-        b = e * spe
-        prev = between(b - edge * spe, b)
-        nxt = between(b, b + edge * spe)
-        inside = between(b - spe, b - (1 - edge) * spe)
+    bounds = [e * spe for e in range(1, epochs)]
+    windows = zip(train.within([b - edge * spe for b in bounds], bounds),
+                  train.within(bounds, [b + edge * spe for b in bounds]),
+                  train.within([b - spe for b in bounds], [b - (1 - edge) * spe for b in bounds]),
+                  strict=True)
+    for prev, nxt, inside in windows:
         if min(prev.size, nxt.size, inside.size) < p["edge_points"]:
             continue
-        before, earlier = median(prev), median(inside)  # np.median's value, minus its call cost
+        before, earlier = median(prev), median(inside)
         if before <= 0 or earlier <= 0:
             continue
         drops.append(1 - median(nxt) / before)
@@ -276,30 +275,14 @@ def epoch_memorisation(run: Run, p: Params) -> Iterator[Fact]:
     found = bool(stepped.sum() >= p["min_boundaries"] and stepped.mean() >= p["boundary_share"])
     span = f"train_loss, {train.span()} ({spe} steps per epoch)"
     yield log_fact("epoch_step_drops", found,
-                   f"train_loss drops {pct(float(np.median(drop[stepped])))} (median) at "
+                   f"train_loss drops {pct(median(drop[stepped]))} (median) at "
                    f"{int(stepped.sum())} of {len(drop)} epoch boundaries while it falls "
-                   f"{pct(float(np.median(inner[stepped])))} within the epochs: the model "
+                   f"{pct(median(inner[stepped]))} within the epochs: the model "
                    "memorises the examples it sees again" if found else
-                   f"train_loss changes {pct(float(np.median(drop)))} at epoch boundaries vs "
-                   f"{pct(float(np.median(inner)))} within epochs: no step pattern", span,
-                   certainty=graded(float(np.median(drop[stepped])), p["min_drop"],
+                   f"train_loss changes {pct(median(drop))} at epoch boundaries vs "
+                   f"{pct(median(inner))} within epochs: no step pattern", span,
+                   certainty=graded(median(drop[stepped]), p["min_drop"],
                                     p["strong_drop"]) if found else 1.0)
-
-
-def _window(steps: np.ndarray, values: np.ndarray) -> Callable[[float, float], np.ndarray]:
-    """``values[(steps > lo) & (steps <= hi)]`` as a function of (lo, hi): two binary searches
-    when the steps are sorted (they are, from every reader), so a 10-million-point curve with
-    10,000 epochs costs milliseconds instead of three passes over it per epoch."""
-    if steps.dtype.kind not in "iu" or (steps.size > 1 and not np.all(steps[1:] >= steps[:-1])):
-        return lambda lo, hi: values[(steps > lo) & (steps <= hi)]
-
-    def between(lo: float, hi: float) -> np.ndarray:
-        # whole-number bounds: float ones would make numpy convert all the steps each call
-        bounds = np.clip(np.floor([lo, hi]), -2.0**63, 2.0**63 - 1024).astype(np.int64)
-        start, stop = np.searchsorted(steps, bounds, side="right")
-        return values[start:stop]
-
-    return between
 
 
 def _val_minimum(run: Run, spe: int, epochs: int, p: Params) -> Iterator[Fact]:
@@ -308,7 +291,7 @@ def _val_minimum(run: Run, spe: int, epochs: int, p: Params) -> Iterator[Fact]:
         return
     k = int(np.argmin(val.values))
     at_epoch = float(val.steps[k]) / spe
-    best, last = float(val.values[k]), float(np.median(val.values[-2:]))
+    best, last = float(val.values[k]), median(val.values[-2:])
     rise = (last - best) / max(abs(best), 1e-12)
     early = bool(at_epoch <= p["first_epoch_by"] and rise >= p["val_rise"] and k < len(val) - 1)
     yield log_fact("val_min_at_first_epoch", early,
@@ -349,7 +332,7 @@ def eval_set_divergence(run: Run, p: Params) -> Iterator[Fact]:
         curve = Curve.of(series, name)
         if curve is None or len(curve) < p["min_val_points"]:
             continue
-        start, end = float(curve.values[0]), float(np.median(curve.values[-2:]))
+        start, end = float(curve.values[0]), median(curve.values[-2:])
         best = float(curve.values.min())
         scale = max(abs(start), 1e-12)
         moves[name] = ((end - start) / scale, (start - best) / scale, start, end,

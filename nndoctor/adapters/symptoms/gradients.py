@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, num
+from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, median, num
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 4000
@@ -58,19 +58,19 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     positive = full.values > 0
     curve = full if positive.all() or positive.sum() < p["min_points"] else \
         Curve(full.tag, full.steps[positive], full.values[positive])
-    level = float(np.median(np.abs(curve.values)))
+    level = median(np.abs(curve.values))
     rolling = curve.trailing_median(p["window"])
     # never judge against a zero median (a logger writing 0.0 on skipped steps)
     floor = max(p["median_floor"] * level, 1e-30)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = curve.values / np.maximum(rolling, floor)
-    spacing = float(np.median(np.diff(curve.steps))) if len(curve) > 1 else 0.0
+    spacing = median(np.diff(curve.steps)) if len(curve) > 1 else 0.0
     event = _in_events(curve.steps, _events(run), p["event_margin"] * spacing)
     # a spike must also stand out of the curve's own noise: small-batch gradient norms swing
     # widely, so the bar rises to spike_z robust standard deviations of log(value / median)
     with np.errstate(invalid="ignore", divide="ignore"):
         logs = np.log(ratio[np.isfinite(ratio) & (ratio > 0)])
-    sigma = 1.4826 * float(np.median(np.abs(logs - np.median(logs)))) if logs.size else 0.0
+    sigma = 1.4826 * median(np.abs(logs - median(logs))) if logs.size else 0.0
     bar = max(p["spike_ratio"], float(np.exp(min(p["spike_z"] * sigma, 700))))
     spikes = np.flatnonzero(ratio >= bar)  # NaN where no history: never a spike
     if spikes.size:

@@ -19,7 +19,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num, pct
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    median,
+    num,
+    pct,
+)
 from nndoctor.engine.facts import Fact
 
 
@@ -72,8 +81,8 @@ def _unmoved(run: Run, p: Params) -> Iterator[Fact]:
     if curve is None or train is None or len(train) < p["min_train_points"]:
         return
     values = curve.values
-    level = float(np.median(values))
-    start, end = float(np.median(train.head(0.1))), float(np.median(train.tail(0.1)))
+    level = median(values)
+    start, end = median(train.head(0.1)), median(train.tail(0.1))
     if not np.isfinite(level) or abs(level) < 1e-12 or start <= 0:
         return
     spread = float((values.max() - values.min()) / abs(level))
@@ -94,7 +103,7 @@ def _spike(run: Run, p: Params) -> Iterator[Fact]:
     if train is None or len(train) < p["min_train_points"]:
         return
     first = float(train.values[0])
-    rest = float(np.median(train.values[1:]))
+    rest = median(train.values[1:])
     if first <= 0 or rest <= 0:
         return
     ratio = first / rest

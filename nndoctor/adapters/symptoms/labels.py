@@ -21,7 +21,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num, pct
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    median,
+    num,
+    pct,
+)
 from nndoctor.adapters.symptoms.curves import MAX_POINTS
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
@@ -50,7 +59,7 @@ def val_never_improves(run: Run, p: Params) -> Iterator[Fact]:
     if train is None or val is None:
         return
     task = task_of(run)
-    t_first, t_end = float(np.median(train.values[:3])), train.level_end()
+    t_first, t_end = median(train.values[:3]), train.level_end()
     v_first, v_end = float(val.values[0]), val.level_end(0.2)
     chance = task.chance_loss
     level = chance if chance is not None else max(abs(t_first), abs(v_first), 1e-12)
@@ -135,7 +144,7 @@ def majority_share(run: Run, p: Params) -> Iterator[Fact]:
     task = task_of(run)
     classes = task.classes if task.classes else int(p["default_classes"])
     at = (loss.steps >= stretch[0]) & (loss.steps <= stretch[-1])
-    level = float(np.median(loss.values[at])) if at.any() else loss.level_end()
+    level = median(loss.values[at]) if at.any() else loss.level_end()
     low = p["entropy_low"] * prior_entropy(share, 2)
     high = p["entropy_high"] * prior_entropy(share, max(classes, 2))
     found = low <= level <= high
@@ -159,7 +168,7 @@ def train_above_val(run: Run, p: Params) -> Iterator[Fact]:
     val = _curve(run, "val_loss", p["min_val_points"])
     if train is None or val is None:
         return
-    t_first, t_end = float(np.median(train.values[:3])), train.level_end(0.2)
+    t_first, t_end = median(train.values[:3]), train.level_end(0.2)
     v_first, v_end = float(val.values[0]), val.level_end(0.2)
     if t_end <= 0 or v_end <= 0:
         return

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num
+from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, median, num
 from nndoctor.adapters.symptoms.consistency import calibrated_loss
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
@@ -64,7 +64,7 @@ def loss_maximised(run: Run, p: Params) -> Iterator[Fact]:
                 or len(acc) < p["min_acc_points"]:
             continue
         end = loss.level_end()
-        start = float(np.median(loss.values[: max(1, min(3, len(loss) // 10))]))
+        start = median(loss.values[: max(1, min(3, len(loss) // 10))])
         runaway = end < -p["negative_floor"] and abs(end) >= p["growth"] * max(abs(start), 1.0)
         gain = acc.level_end() - min(float(acc.values[0]), acc.level_start())
         task = task_of(run)
@@ -181,9 +181,9 @@ def loss_binary_plateau(run: Run, p: Params) -> Iterator[Fact]:
     if task.classes == 2:
         return  # ln 2 is just chance there
     tail = loss.tail(p["tail_fraction"])
-    level = float(np.median(tail))
+    level = median(tail)
     pinned = abs(level - LN2) <= p["tolerance"] * LN2 and \
-        float(np.median(np.abs(tail - level))) <= p["flat"] * LN2
+        median(np.abs(tail - level)) <= p["flat"] * LN2
     many = (task.classes or 0) >= 3 or acc.level_end() <= p["max_acc"]
     found = pinned and many
     what = (f"C = {task.classes}" if task.classes else

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Params, detector, log_fact
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median
 from nndoctor.adapters.symptoms.config import steps_per_epoch
 from nndoctor.engine.facts import Fact
 
@@ -55,7 +55,7 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
     if values.size < p["min_points"] or values.size > p["max_points"]:
         return
     gaps = np.diff(steps)
-    spacing = int(np.median(gaps)) if gaps.size else 0
+    spacing = int(median(gaps)) if gaps.size else 0
     if spacing <= 0 or np.mean(gaps == spacing) < p["regular_share"]:
         return
     known = epoch_length(run)
@@ -84,7 +84,7 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
     usable = resid[:resid.size - resid.size % lag].reshape(-1, lag)
     profile = usable.mean(axis=0)
     swing = float(profile.std()) if values.min() > 0 else \
-        float(profile.std()) / max(float(np.median(np.abs(values))), 1e-12)
+        float(profile.std()) / max(median(np.abs(values)), 1e-12)
     found = at_epoch >= bar and at_epoch - at_half >= p["contrast"] and \
         swing >= p["min_swing"]
     yield log_fact("loss_sawtooth_per_epoch", bool(found),

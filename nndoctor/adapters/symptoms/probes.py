@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Params, detector, log_fact, num
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median, num
 from nndoctor.engine.facts import Fact
 
 PROBE_PREFIX = "nndoctor/"
@@ -41,7 +41,7 @@ def _layer_series(run: Run, quantity: str) -> dict[str, Points]:
 
 
 def _tail(points: Points, tail: int) -> float:
-    return float(np.median(points[1][-tail:]))
+    return median(points[1][-tail:])
 
 
 def _last(run: Run, name: str) -> float | None:
@@ -68,7 +68,7 @@ def probes(run: Run, p: Params) -> Iterator[Fact]:
     yield from _worst_layer(run, "saturated_fraction", "saturated_fraction", "saturated", tail)
     ratios = _layer_series(run, "update_ratio")
     if ratios:
-        value = float(np.median([_tail(v, tail) for v in ratios.values()]))
+        value = median([_tail(v, tail) for v in ratios.values()])
         yield log_fact("update_ratio", max(value, 0.0),
                        f"median update/weight ratio over {len(ratios)} layers is {num(value)}",
                        "probe")
@@ -147,7 +147,7 @@ def _activation_scale(run: Run, kinds: dict[str, int], dominant: tuple[int, floa
     stds = _hidden(_layer_series(run, "act_std"), kinds, dominant)
     if len(stds) >= 2:
         names = list(stds)
-        first, last = (max(float(np.median(stds[n][1][:head])), 0.0)
+        first, last = (max(median(stds[n][1][:head]), 0.0)
                        for n in (names[0], names[-1]))
         since = int(stds[names[0]][0][0])
         text = (f"activation std goes from {num(first)} ({names[0]}) to {num(last)} "

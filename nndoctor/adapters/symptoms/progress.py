@@ -14,7 +14,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num, pct
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    median,
+    num,
+    pct,
+)
 from nndoctor.engine.facts import Fact
 
 
@@ -25,8 +34,8 @@ def val_progress(run: Run, p: Params) -> Iterator[Fact]:
         return
     values = val.values
     k = max(1, round(len(values) * p["tail_fraction"]))
-    before = float(np.median(values[-2 * k:-k])) if len(values) >= 2 * k else float(values[0])
-    end = float(np.median(values[-min(2, k):]))
+    before = median(values[-2 * k:-k]) if len(values) >= 2 * k else float(values[0])
+    end = median(values[-min(2, k):])
     best = float(values.min())
     drop = (before - end) / max(abs(before), 1e-12)
     tail_best = float(values[-k:].min())  # the lowest value lies in the last evaluations

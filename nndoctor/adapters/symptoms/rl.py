@@ -17,7 +17,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run, Series
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num, pct
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    median,
+    num,
+    pct,
+)
 from nndoctor.engine.facts import Fact
 
 # series names (without a leading "train/") by role, most specific first
@@ -90,11 +99,11 @@ def _edges(curve: Curve, share: float) -> tuple[np.ndarray, np.ndarray]:
 def _edge_medians(curve: Curve, share: float) -> tuple[float, float]:
     """Median of the first and of the last ``share`` of the curve."""
     head, tail = _edges(curve, share)
-    return float(np.median(head)), float(np.median(tail))
+    return median(head), median(tail)
 
 
 def _robust_sd(x: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(x - np.median(x))))
+    return 1.4826 * median(np.abs(x - median(x)))
 
 
 @detector("rl_reward", produces=("rl_reward_trend", "rl_reward_signal_lost"))
@@ -107,7 +116,7 @@ def rl_reward(run: Run, p: Params) -> Iterator[Fact]:
     if curve is None:
         return
     head, tail = _edges(curve, p["edge_share"])
-    a, b = float(np.median(head)), float(np.median(tail))
+    a, b = median(head), median(tail)
     se = np.hypot(_robust_sd(head) / np.sqrt(head.size), _robust_sd(tail) / np.sqrt(tail.size))
     spread = float(np.quantile(curve.values, 0.9) - np.quantile(curve.values, 0.1))
     scale = max(abs(a), abs(b), spread, 1e-12)
@@ -126,7 +135,7 @@ def _signal_lost(run: Run, p: Params) -> Iterator[Fact]:
     hit = _find(run, ZERO_STD_NAMES)
     if hit is not None and (curve := Curve.of(hit[1], hit[0])) is not None and len(curve) >= 2:
         _, tail = _edges(curve, p["edge_share"])
-        share = float(np.median(tail))
+        share = median(tail)
         lost = share >= p["zero_std_share"]
         yield log_fact("rl_reward_signal_lost", bool(lost),
                        f"{hit[0]} is {pct(share)} at the end: in that share of the groups every "

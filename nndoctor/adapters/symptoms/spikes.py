@@ -10,7 +10,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, num, pct
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    median,
+    num,
+    pct,
+)
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 100_000  # spike detection sees single points; longer curves are bucket medians
@@ -40,7 +49,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     if curve is None or len(curve) < max(int(p["min_points"]), window + 2):
         return
     values = curve.values
-    start = float(np.median(values[:window]))
+    start = median(values[:window])
     ref = np.maximum(curve.trailing_median(window), p["floor_share"] * start)
     valid = np.isfinite(ref)
     jump = np.zeros(len(curve))
@@ -56,7 +65,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
         noise = min(noise, float(np.quantile(falls, p["noise_quantile"])))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
     hot = valid & (jump >= bar)
-    margin = p["event_margin"] * float(np.median(np.diff(curve.steps))) if len(curve) > 1 else 0
+    margin = p["event_margin"] * median(np.diff(curve.steps)) if len(curve) > 1 else 0
     events = list(run.context.get("_loss_events", ()))
     broken = _first_nonfinite(run)
     if broken is not None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, num, pct
+from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, median, num, pct
 from nndoctor.adapters.symptoms.config import optimizer_steps, steps_per_epoch
 from nndoctor.adapters.symptoms.curves import MAX_POINTS, slope_t, val_minimum
 from nndoctor.adapters.symptoms.task import task_of
@@ -71,7 +71,7 @@ def train_val(run: Run, p: Params) -> Iterator[Fact]:
 def _val_rise(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
     k = val_minimum(val)
     best = float(val.values[k])
-    last = float(np.median(val.values[-p["patience"]:]))
+    last = median(val.values[-p["patience"]:])
     floor = max(abs(best), p["scale_floor"] * abs(val.level_start()), 1e-12)
     above = max(0.0, 100 * (last - best) / floor)
     span = f"val_loss, steps {int(val.steps[k])}-{int(val.steps[-1])}"
@@ -100,7 +100,7 @@ def _bad_from_start(train: Curve, val: Curve, p: Params) -> Iterator[Fact]:
     overfitting (which first improves with training, then degrades). At every evaluation,
     val's improvement over the initial loss is compared with train's improvement by then."""
     smooth = train.smooth(max(3, len(train) // 20))
-    first = float(np.median(train.values[:3]))  # at initialisation val ≈ train ≈ this
+    first = median(train.values[:3])  # at initialisation val ≈ train ≈ this
     end = train.level_end()
     drop = first - end
     train_at = np.interp(val.steps, train.steps, smooth)
@@ -241,7 +241,7 @@ def val_shape(run: Run, p: Params) -> Iterator[Fact]:
     values = curve.values
     n = len(curve)
     if lower_better:
-        level = max(float(np.median(np.abs(values))), p["level_floor"] * abs(curve.level_start()))
+        level = max(median(np.abs(values)), p["level_floor"] * abs(curve.level_start()))
         swing = p["loss_swing"] * level
         what = f"{pct(p['loss_swing'])} of its level {num(level)}"
     else:
