@@ -354,3 +354,16 @@ def test_a_big_csv_takes_about_its_columns_in_memory(tmp_path: Path, how: str) -
     # temporaries); polars 122 MB
     fixed = 40 if how == "numpy" else 40 + 60 + 3 * _polarscsv.PIECE_BYTES / 2**20
     assert grown < 1.25 * columns_mb + fixed, (grown, columns_mb, path.stat().st_size / 2**20)
+
+
+def test_a_header_only_file_gives_no_series(tmp_path: Path) -> None:
+    """An empty column is no dense column: a log with nothing in it yields no curve (a sweep
+    drops such runs when others have something)."""
+    from nndoctor.adapters.readers import read_path
+
+    generic = tmp_path / "generic" / "metrics.csv"
+    lightning = tmp_path / "lightning_logs" / "version_0" / "metrics.csv"
+    for path, header in ((generic, "step,train_loss\n"), (lightning, "epoch,step,train_loss\n")):
+        path.parent.mkdir(parents=True)
+        path.write_text(header)
+        assert all(not run.series for run in read_path(path)), path

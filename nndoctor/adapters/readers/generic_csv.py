@@ -82,7 +82,7 @@ class GenericCSVReader:
         for name, col in columns.items():
             if name == index_name:
                 continue
-            if start == 0 and col.present.all():  # dense: no copy of 10M rows
+            if start == 0 and col.present.size and col.present.all():  # dense: no copy of 10M rows
                 raw[name] = Series.from_pairs(steps, col.values, name)
                 continue
             mask = col.present.copy()

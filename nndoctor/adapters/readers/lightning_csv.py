@@ -52,7 +52,7 @@ class LightningCSVReader:
             if name in ("step", "epoch"):
                 continue
             mask = col.present & present_step
-            if mask.all():  # a dense column: the arrays themselves, no copy of 10M rows
+            if mask.size and mask.all():  # dense: the arrays themselves, no copy of 10M rows
                 raw[name] = Series.from_pairs(steps, col.values, name)
             elif mask.any():
                 raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
