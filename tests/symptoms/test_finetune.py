@@ -319,7 +319,8 @@ def test_no_pretrained_start_from_ln_v_a_zero_loss_a_late_first_point_or_no_voca
                           (LM, _lm_loss(0.0, 0.0)),                # a label bug, not a start
                           (LM, _lm_loss(3.4, 3.1, start_step=500)),  # averaged over 500 steps
                           ({"causal_lm": True}, _lm_loss(3.4, 3.1)),   # vocabulary unknown
-                          ({**LM, "causal_lm": False}, _lm_loss(3.4, 3.1))):  # not an LM
+                          ({**LM, "causal_lm": False}, _lm_loss(3.4, 3.1)),  # not an LM
+                          ({**LM, "step_unit": "epoch"}, _lm_loss(3.4, 3.1))):  # epoch means
         assert value(make_run(context, train_loss=loss), "pretrained_model") is None, context
     scratch = facts(make_run(LM, train_loss=_lm_loss(10.9, 10.0)))
     assert scratch["train_loss_high"].value is True  # 92 % of its start: judged by the ratio

@@ -196,8 +196,8 @@ def _pretrained(run: Run, task: Task, p: Params) -> str:
     if isinstance(name, str) and name:
         return f"the configuration names the checkpoint {name!r} it starts from"
     chance, loss = task.token_chance, run.get("train_loss")
-    if chance is None or loss is None:
-        return ""
+    if chance is None or loss is None or run.context.get("step_unit") == "epoch":
+        return ""  # a point per epoch is an average over a whole epoch of training
     finite = np.flatnonzero(np.isfinite(loss.values))
     if not finite.size or loss.steps[finite[0]] > p["pretrained_max_step"]:
         return ""
