@@ -326,6 +326,16 @@ def test_no_pretrained_start_from_ln_v_a_zero_loss_a_late_first_point_or_no_voca
     assert scratch["train_loss_high"].value is True  # 92 % of its start: judged by the ratio
 
 
+def test_a_finetune_that_drops_fast_and_levels_off_has_no_plateau_too_high() -> None:
+    """The usual fine-tune: a fast fall from a good start, then level. Only far from chance is
+    that normal; the same shape from an untrained start stalled far above where it began."""
+    steps = np.arange(1, 201)
+    quick = 3.4 - 1.0 * (1 - np.exp(-steps / 10))  # 0.31 × ln V → 0.22 × ln V
+    assert value(make_run(LM, train_loss=(steps, quick)), "loss_fast_drop_then_plateau") is False
+    scratch = 10.9 - 3.0 * (1 - np.exp(-steps / 10))  # from ln V, stalled at 72 % of its start
+    assert value(make_run(LM, train_loss=(steps, scratch)), "loss_fast_drop_then_plateau") is True
+
+
 def test_a_pretrained_run_whose_loss_stays_near_chance_is_high() -> None:
     run = make_run({"pretrained_model": "gpt2", **LM}, train_loss=_lm_loss(10.5, 10.2))
     assert value(run, "train_loss_high") is True

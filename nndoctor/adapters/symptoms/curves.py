@@ -244,14 +244,23 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
     yield log_fact("loss_slow_linear", bool(slow),
                    f"the first {pct(p['early_fraction'])} of the run gave {pct(share)} of the "
                    f"total drop ({change:+.0%})", span, certainty=0.7)
-    plateau = (direction == "decreasing" and share >= p["plateau_share"]
-               and abs(tail_change) < p["plateau_flat"]
-               and train.level_end() >= p["plateau_level"] * train.level_start())
-    yield log_fact("loss_fast_drop_then_plateau", bool(plateau),
-                   f"{pct(share)} of the drop came in the first {pct(p['early_fraction'])}, "
-                   f"then the loss stalled at {num(train.level_end())} "
-                   f"({train.level_end() / max(train.level_start(), 1e-12):.0%} of its start)",
-                   span, certainty=0.6)
+    # a stall "clearly too high": far above where the run started falling from - unless it
+    # started from pretrained weights, already near its best, where only a stall near chance is
+    task = task_of(run)
+    chance = task.chance_loss or task.token_chance
+    end, start = train.level_end(), max(train.level_start(), 1e-12)
+    if not task.pretrained or chance is not None:
+        if task.pretrained:
+            high = end >= p["pretrained_plateau_chance"] * chance
+            level = f"(chance level {chance:.3f}; the run starts from pretrained weights)"
+        else:
+            high = end >= p["plateau_level"] * train.level_start()
+            level = f"({end / start:.0%} of its start)"
+        plateau = (direction == "decreasing" and share >= p["plateau_share"]
+                   and abs(tail_change) < p["plateau_flat"] and high)
+        yield log_fact("loss_fast_drop_then_plateau", bool(plateau),
+                       f"{pct(share)} of the drop came in the first {pct(p['early_fraction'])}, "
+                       f"then the loss stalled at {num(end)} {level}", span, certainty=0.6)
     oscillating = direction != "decreasing" and noise >= p["oscillation"]
     yield log_fact("loss_oscillating", bool(oscillating),
                    f"train_loss swings ±{pct(noise)} around its trend ({direction})", span,
