@@ -349,9 +349,7 @@ class Sweep:
         relative path (``readers._unique_names``); then make the run ids unique."""
         from nndoctor.report.ids import unique_ids
 
-        by_source: dict[int, list[Result]] = {}
-        for r in self.results:
-            by_source.setdefault(r.source, []).append(r)
+        by_source = _by_source(self.results)
         ordered: list[Result] = []
         for source in sorted(by_source):
             group = _kept(by_source[source])
@@ -377,10 +375,7 @@ class Sweep:
 
     def shown(self) -> list[Result]:
         """The runs :meth:`finish` will keep (in no particular order)."""
-        by_source: dict[int, list[Result]] = {}
-        for r in self.results:
-            by_source.setdefault(r.source, []).append(r)
-        return [r for group in by_source.values() for r in _kept(group)]
+        return [r for group in _by_source(self.results).values() for r in _kept(group)]
 
     def replace_text(self, result: Result, text: str) -> None:
         """A new rendered part for ``result`` (appended to the spill file)."""
@@ -391,6 +386,14 @@ class Sweep:
 
     def close(self) -> None:
         self.spill.close()
+
+
+def _by_source(results: list[Result]) -> dict[int, list[Result]]:
+    """The results grouped by the PATH argument they were found under."""
+    groups: dict[int, list[Result]] = {}
+    for r in results:
+        groups.setdefault(r.source, []).append(r)
+    return groups
 
 
 def _kept(group: list[Result]) -> list[Result]:

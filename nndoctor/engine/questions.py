@@ -71,6 +71,7 @@ def rank_questions(
     prior = kb.settings.question_prior
     cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
     now = belief(base.causes, cause_ids, prior)
+    sure_now = max(now.values())
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
@@ -86,7 +87,7 @@ def rank_questions(
         weights = answer_probabilities(now, posteriors)
         spec = kb.facts[name]
         sure = sum(w * max(b.values()) for w, b in zip(weights, posteriors, strict=True))
-        gain = (sure - max(now.values())) / kb.settings.question_effort[spec.effort]
+        gain = (sure - sure_now) / kb.settings.question_effort[spec.effort]
         moved = any(ev.causes != base.causes for _, ev in outcomes)
         if moved:
             scored.append((gain, name, outcomes))

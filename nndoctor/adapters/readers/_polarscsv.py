@@ -107,7 +107,7 @@ def _read(fh: BinaryIO, delimiter: int, header: list[str], max_rows: int, first_
                            quote_char=None, raise_if_empty=False)
 
     out = _Out(width, max_rows)
-    body = _remaining(fh)
+    body = bytes_left(fh)
     handled = 0  # bytes of the pieces copied out
     row = 0  # physical rows (lines) of the body copied out
     left_out: int | None = None
@@ -206,7 +206,8 @@ def _pieces(fh: BinaryIO, delimiter: int, max_line: int
         yield data, data.count(b"\n") + (not data.endswith(b"\n"))
 
 
-def _remaining(fh: BinaryIO) -> int:
+def bytes_left(fh: BinaryIO) -> int:
+    """Bytes left in ``fh`` from where it stands (0 when it cannot tell)."""
     try:
         return max(os.fstat(fh.fileno()).st_size - fh.tell(), 0)
     except (OSError, AttributeError, ValueError):

@@ -171,7 +171,7 @@ def _parse_fast(path: Path, fh: BinaryIO, delimiter: str | None) -> Table | None
         return None
     max_rows = max(1, _limits.MAX_POINTS // max(width, 1))
     read = None
-    if POLARS and _remaining(fh) >= _polarscsv.MIN_BYTES and _polarscsv.available():
+    if POLARS and _polarscsv.bytes_left(fh) >= _polarscsv.MIN_BYTES and _polarscsv.available():
         read = _polarscsv.read_columns(fh, ord(delim), header, max_rows, line_no + 1,
                                        _limits.MAX_LINE_CHARS)
     if read is None:
@@ -185,13 +185,6 @@ def _parse_fast(path: Path, fh: BinaryIO, delimiter: str | None) -> Table | None
              for values, present in zip(read.values, read.present, strict=True)]
     lines = read.lines if read.lines is not None else range(line_no + 1, line_no + 1 + rows)
     return Table(path, header, cells, lines, [], notes)
-
-
-def _remaining(fh: BinaryIO) -> int:
-    try:
-        return os.fstat(fh.fileno()).st_size - fh.tell()
-    except (OSError, ValueError):
-        return 0
 
 
 def _row_limit(max_rows: int, line: int) -> str:

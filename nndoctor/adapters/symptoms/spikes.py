@@ -131,7 +131,7 @@ def _onset(episode: tuple[int, int], curve: Curve, ref: np.ndarray, broken: int 
     lo, hi = episode
     if broken is None or broken < curve.steps[hi] or len(curve) < 2:
         return False
-    interval = float(np.median(np.diff(curve.steps)))
+    interval = median(np.diff(curve.steps))
     if broken - curve.steps[hi] > p["recover_points"] * interval:
         return False
     after = curve.values[hi + 1:][curve.steps[hi + 1:] < broken]

@@ -134,7 +134,7 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
     if epochs > p["first_epoch_max"] or before.size == 0:
         return
     window = before[-p["first_gap_points"]:]
-    train_at = float(np.median(window))
+    train_at = median(window)
     start = abs(train.level_start()) or 1e-12
     gap = (float(val.values[0]) - train_at) / start
     # the training level is a median of noisy batch losses: the gap must also clear 3 of its
@@ -142,7 +142,7 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
     # evaluation (a falling trend cancels out), 1.4826 · MAD / √2, × 1.2533 / √n for a median
     logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
     steps = np.abs(np.diff(logs))
-    noise = 1.4826 * float(np.median(steps)) / np.sqrt(2) if steps.size else 0.0
+    noise = 1.4826 * median(steps) / np.sqrt(2) if steps.size else 0.0
     error = 1.2533 * noise / np.sqrt(window.size)
     clear = val.values[0] > 0 and train_at > 0 and np.log(val.values[0] / train_at) >= 3 * error
     yield log_fact("val_gap_in_first_epoch", bool(gap >= p["first_gap"] and clear),
@@ -167,7 +167,7 @@ def _worse_since_first_epoch(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
     if total < p["worse_min_epochs"]:
         return
     best = float(val.values[k])
-    end = float(np.median(val.values[-p["patience"]:]))
+    end = median(val.values[-p["patience"]:])
     rise = end / best - 1 if best > 0 else 0.0
     worse = epochs <= p["first_epoch_max"] and rise >= p["worse_rise"]
     yield log_fact("val_worse_since_first_epoch", bool(worse),
