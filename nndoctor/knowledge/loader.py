@@ -14,6 +14,7 @@ import hashlib
 import os
 import pickle
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -176,7 +177,9 @@ def _builtin_knowledge_base() -> KnowledgeBase:
 
 # ------------------------------------------------------------------ the validated cache
 SINGLE_FILES = ("settings.yaml", "detectors.yaml", "references.yaml")
-CACHE_FORMAT = 4  # 2: kb.py records, not pydantic models; 3: kb.Files; 4: the digest as a header
+CACHE_FORMAT = 5  # 2: kb.py records, not pydantic models; 3: kb.Files; 4: the digest as a header;
+# 5: the stat key as a second header line
+RACY_NS = 2_000_000_000  # a file changed this recently is hashed, never judged by its stats
 
 
 def _kb_files(root: Path) -> list[str]:
@@ -187,22 +190,43 @@ def _kb_files(root: Path) -> list[str]:
             *(os.path.join(root, name) for name in SINGLE_FILES)]
 
 
-def _digest(root: Path) -> str:
-    """The content hash of every KB file and of the schema, the records and this loader (a change
-    to how the files are validated or kept invalidates the cache too)."""
-    h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
+def _inputs(root: Path) -> list[str]:
+    """The KB files and the code that validates and keeps them (schema, records, this loader):
+    a change to either invalidates the cache."""
     here = os.path.dirname(__file__)
-    code = [os.path.join(here, name) for name in ("schema.py", "kb.py", "loader.py")]
-    for f in [*_kb_files(root), *code]:
+    return [*_kb_files(root), *(os.path.join(here, name)
+                                for name in ("schema.py", "kb.py", "loader.py"))]
+
+
+def _digest(files: list[str]) -> str:
+    """The content hash of ``files`` (:func:`_inputs`)."""
+    h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
+    for f in files:
         data = _read(f)
         h.update(f"{os.path.basename(f)}:{len(data)}:".encode())
         h.update(data)
     return h.hexdigest()
 
 
+def _stat_key(files: list[str]) -> str:
+    """A hash of the stats of ``files`` (device, inode, size, mtime and ctime, as git's index
+    keeps them), or "" when one of them changed less than RACY_NS ago: an edit within the same
+    clock tick could leave its stats as they were. Any later write moves the ctime, which no
+    tool sets back, so equal keys mean unchanged files without reading them."""
+    h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
+    now = time.time_ns()
+    for f in files:
+        st = os.stat(f)
+        if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+            return ""
+        h.update(f"{f}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:"
+                 f"{st.st_ctime_ns}\0".encode())
+    return h.hexdigest()
+
+
 def _read(path: str) -> bytes:
-    """The bytes of a file through os.read: on a cache hit reading ~400 small files is most of
-    the work, and open() costs half as much again."""
+    """The bytes of a file through os.read: on a cache miss of the stat key reading ~400 small
+    files is most of the work, and open() costs half as much again."""
     fd = os.open(path, os.O_RDONLY)
     try:
         chunks = []
@@ -216,27 +240,45 @@ def _read(path: str) -> bytes:
 def cached_knowledge_base(root: Path | None = None, directory: Path | None = None
                           ) -> KnowledgeBase:
     """:func:`load_knowledge_base`, from a cache of the validated records when it was made from
-    these exact files: the cache file starts with the content hash of every file read (and of
+    these exact files. The cache file starts with the content hash of every file read (and of
     the code that validates them), so a changed file always rebuilds it, whatever its size and
-    mtime. A missing, corrupt or unwritable cache falls back to a normal load;
+    mtime, then with their stat key (:func:`_stat_key`): while the stats match, the files are
+    not read at all. A missing, corrupt or unwritable cache falls back to a normal load;
     ``NNDOCTOR_NO_CACHE=1`` turns it off."""
     root = Path(root) if root else BUILTIN_ROOT
     if not cache.enabled():
         return load_knowledge_base(root)
     try:
-        digest = _digest(root).encode()
+        files = _inputs(root)
+        key = _stat_key(files).encode()
         where = (directory or cache_dir()) / (
             "kb-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] + ".pickle")
     except OSError:
         return load_knowledge_base(root)
+    digest = b""
     with contextlib.suppress(Exception), open(where, "rb") as fh:  # missing, corrupt: load
-        if fh.readline() == digest + b"\n":
-            kb = pickle.load(fh)
+        kept, kept_key = fh.readline()[:-1], fh.readline()[:-1]
+        unchanged = bool(key) and kept_key == key  # by the stats: not a file read
+        if not unchanged:
+            digest = _digest(files).encode()
+        if unchanged or kept == digest:
+            data = fh.read()
+            kb = pickle.loads(data)
             if isinstance(kb, KnowledgeBase):
+                if key and not unchanged:  # the same content: its stats are worth keeping now
+                    _write(where, kept, key, _stat_key(files).encode(), data)
                 return kb
+    digest = digest or _digest(files).encode()
     kb = load_knowledge_base(root)
     with contextlib.suppress(Exception):
-        if _digest(root).encode() == digest:  # unchanged while it was read
-            cache.write_atomic(where, digest + b"\n" + pickle.dumps(
-                kb, protocol=pickle.HIGHEST_PROTOCOL))
+        if _digest(files).encode() == digest:  # unchanged while it was read
+            _write(where, digest, key, _stat_key(files).encode(),
+                   pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL))
     return kb
+
+
+def _write(where: Path, digest: bytes, key: bytes, key_now: bytes, data: bytes) -> None:
+    """The cache file: the content hash, the stat key taken before the files were hashed (none
+    unless ``key_now``, taken after, still equals it), the pickled records."""
+    with contextlib.suppress(OSError):
+        cache.write_atomic(where, b"%s\n%s\n%s" % (digest, key if key == key_now else b"", data))

@@ -34,27 +34,35 @@ def test_cache_hit_equals_a_fresh_load(kb_copy: Path, tmp_path: Path,
     assert again.settings == first.settings and again.causes == first.causes
 
 
+NEW_TITLE = "Edited title X"
+
+
+def _edited(text: str, size: int | None = None) -> str:
+    """The rule's text with its title replaced; ``size``: cut or padded to that many bytes."""
+    edited = "\n".join(f"title: {NEW_TITLE}" if line.startswith("title:") else line
+                       for line in text.splitlines()) + "\n"
+    return edited if size is None else edited[:size].ljust(size, "\n")
+
+
+def _new_title(root: Path, rule: Path, got) -> None:
+    fresh = load_knowledge_base(root)
+    rid = next(r for r, path in fresh.files.items() if path == rule).split(":", 1)[1]
+    assert got.rules[rid].title == fresh.rules[rid].title == NEW_TITLE
+
+
 @pytest.mark.parametrize("keep_stat", [False, True])
 def test_an_edited_rule_rebuilds_the_cache(kb_copy: Path, tmp_path: Path, keep_stat: bool) -> None:
     cache = tmp_path / "cache"
     cached_knowledge_base(kb_copy, cache)
     rule = _a_rule(kb_copy)
     st = rule.stat()
-    text = rule.read_text(encoding="utf-8")
-    new_title = "Edited title X"
-    edited = "\n".join(f"title: {new_title}" if line.startswith("title:") else line
-                       for line in text.splitlines()) + "\n"
-    if keep_stat:  # same size and mtime: only the content hash can tell
-        edited = edited[: st.st_size].ljust(st.st_size, "\n") if len(edited) > st.st_size \
-            else edited.ljust(st.st_size, "\n")
-    rule.write_text(edited, encoding="utf-8")
+    # same size and mtime: only the content hash can tell
+    rule.write_text(_edited(rule.read_text(encoding="utf-8"), st.st_size if keep_stat else None),
+                    encoding="utf-8")
     if keep_stat:
         os.utime(rule, ns=(st.st_atime_ns, st.st_mtime_ns))
         assert rule.stat().st_size == st.st_size
-    fresh = load_knowledge_base(kb_copy)
-    got = cached_knowledge_base(kb_copy, cache)
-    rid = next(r for r, path in fresh.files.items() if path == rule).split(":", 1)[1]
-    assert got.rules[rid].title == fresh.rules[rid].title == new_title
+    _new_title(kb_copy, rule, cached_knowledge_base(kb_copy, cache))
 
 
 def test_corrupt_or_unwritable_cache_falls_back(kb_copy: Path, tmp_path: Path) -> None:
@@ -75,3 +83,34 @@ def test_cache_lives_in_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert loader.cache_dir() == tmp_path / "home" / ".cache" / "nndoctor"
+
+
+def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every file counts as changed long ago (the stat key is kept), as a second later."""
+    now = loader.time.time_ns() + 10 * loader.RACY_NS
+    monkeypatch.setattr(loader.time, "time_ns", lambda: now)
+
+
+def test_settled_files_are_judged_by_their_stats(kb_copy: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    cached_knowledge_base(kb_copy, cache)  # just copied: too recent for the stat key
+    _settled(monkeypatch)
+    first = cached_knowledge_base(kb_copy, cache)  # the content hash, then the key is kept
+    monkeypatch.setattr(loader, "_digest", lambda files: pytest.fail("files read"))
+    assert cached_knowledge_base(kb_copy, cache).rules == first.rules
+
+
+def test_an_edit_after_the_stat_key_rebuilds(kb_copy: Path, tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    rule = _a_rule(kb_copy)
+    st = rule.stat()
+    _settled(monkeypatch)  # the edit too is judged some time after it was made
+    cached_knowledge_base(kb_copy, cache)
+    cached_knowledge_base(kb_copy, cache)  # the stat key is in the cache now
+    edited = _edited(rule.read_text(encoding="utf-8"), st.st_size)
+    while rule.stat().st_ctime_ns == st.st_ctime_ns:  # a later clock tick than the copy's
+        rule.write_text(edited, encoding="utf-8")
+    os.utime(rule, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime
+    _new_title(kb_copy, rule, cached_knowledge_base(kb_copy, cache))
