@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from nndoctor.adapters.run import LogError, Run
 from nndoctor.adapters.symptoms import derive_facts
@@ -19,8 +20,7 @@ PARALLEL_FROM = 8  # runs; below this a process pool costs more than it saves
 CONTEXT_ANSWERS = {"num_classes", "batch_size", "grad_accumulation_steps"}
 
 
-@dataclass(frozen=True)
-class RunReport:
+class RunReport(NamedTuple):
     """One run and its diagnosis."""
 
     run: Run

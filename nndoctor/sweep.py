@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from nndoctor.adapters.run import LogError
 from nndoctor.engine.facts import Fact
@@ -40,8 +40,7 @@ HEADLINED = ("text", "github")  # formats that show each run's headline (the swe
 _VERSION = re.compile(r"^version_\d+$")
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(NamedTuple):
     """What every run of a sweep is diagnosed and rendered with."""
 
     fmt: str
@@ -62,8 +61,7 @@ class Options:
         return TextStyle(self.width, self.color, self.explain)
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """One unit of work: a file, the groups of a folder, a remote run folder or an error."""
 
     source: int  # which PATH argument
@@ -276,7 +274,7 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
     from nndoctor.report.ids import base_id
 
     report = diagnose_run(run, options.answers, questions=options.questions)
-    report = replace(report, id=base_id(task.root, Path(run.path)))
+    report = report._replace(id=base_id(task.root, Path(run.path)))
     d = report.diagnosis
     return Result(
         source=task.source, path=str(run.path), name=run.name, format=run.format, kept=kept,
@@ -461,7 +459,7 @@ def _work_options(options: Options, runs_at_least: int) -> Options:
 
     if shows_blocks(options.text_style(), runs_at_least):
         return options
-    return replace(options, bodies=False)
+    return options._replace(bodies=False)
 
 
 def _render_bodies(sweep: Sweep, tasks: list[Task], options: Options) -> None:
@@ -563,5 +561,5 @@ def stdout() -> IO[str]:
 def with_name(report: Any, result: Result) -> Any:
     """The RunReport under its final name and id (for markdown/html/--plot)."""
     if result.renamed is None:
-        return replace(report, id=result.id)
-    return replace(report, run=replace(report.run, name=result.renamed), id=result.id)
+        return report._replace(id=result.id)
+    return report._replace(run=replace(report.run, name=result.renamed), id=result.id)

@@ -22,8 +22,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -71,8 +70,7 @@ _RL_COMPONENTS = {"reward", "rewards", "kl", "approx_kl", "kl_coef", "ep_rew_mea
                   "reward_std", "rewards_mean"}
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """What a tag could stand for: a canonical name plus how strongly it claims it."""
 
     canonical: str

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from nndoctor.engine.certainty import BAND_ORDER, band
 from nndoctor.engine.facts import Fact
@@ -13,8 +12,7 @@ from nndoctor.engine.inference import Contribution, Engine, Evaluation
 Verdict = Literal["problem", "healthy", "insufficient-data"]
 
 
-@dataclass(frozen=True)
-class RuleTrace:
+class RuleTrace(NamedTuple):
     """One rule that fired for a conclusion, with the facts it used (HOW)."""
 
     rule_id: str
@@ -26,8 +24,7 @@ class RuleTrace:
     facts: tuple[Fact, ...]
 
 
-@dataclass(frozen=True)
-class RankedCause:
+class RankedCause(NamedTuple):
     """A cause with its confidence and band, the rules behind it and the fixes that fit."""
 
     id: str
@@ -52,8 +49,7 @@ class RankedCause:
         return lines
 
 
-@dataclass(frozen=True)
-class Question:
+class Question(NamedTuple):
     """A fact worth asking next, with why it is asked and how much it would tell."""
 
     fact: str
@@ -64,8 +60,7 @@ class Question:
     score: float
 
 
-@dataclass(frozen=True)
-class Separation:
+class Separation(NamedTuple):
     """How to tell apart leading causes the evidence cannot separate."""
 
     causes: tuple[str, ...]
@@ -73,8 +68,7 @@ class Separation:
     steps: tuple[str, ...]  # probes or checks that separate them (settings.separating_steps)
 
 
-@dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(NamedTuple):
     """The verdict on one run: ranked causes, every score, the facts used, what to ask."""
 
     verdict: Verdict
@@ -83,11 +77,11 @@ class Diagnosis:
     findings: dict[str, float]
     facts: dict[str, Fact]
     fired: tuple[str, ...]
-    questions: tuple[Question, ...] = field(default=())
+    questions: tuple[Question, ...] = ()
     separation: Separation | None = None  # set when the leading causes are tied
     patterns: tuple[str, ...] = ()  # problem findings that hold, strongest first
     # the rules behind a healthy or insufficient-data verdict (what was checked), strongest first
-    verdict_basis: tuple[RuleTrace, ...] = field(default=())
+    verdict_basis: tuple[RuleTrace, ...] = ()
 
     @property
     def tied(self) -> tuple[str, ...]:
@@ -141,7 +135,7 @@ def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCau
     if len(group) < 2:
         return shown
     ids = [c.id for c in group]
-    tied = [replace(c, tied_with=tuple(i for i in ids if i != c.id)) for c in group]
+    tied = [c._replace(tied_with=tuple(i for i in ids if i != c.id)) for c in group]
     return (*tied, *shown[len(group):])
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from nndoctor.knowledge.kb import Fact as FactSpec
 
@@ -16,8 +15,7 @@ class FactError(ValueError):
     """A fact the vocabulary does not allow; ``str()`` names the fact and what is wrong."""
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     """One known fact: its value, how sure we are of it, where it came from and why."""
 
     name: str

@@ -5,7 +5,7 @@ points at come first, then the cheap ones; texts carry the run's own numbers whe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nndoctor.engine.conditions import Known, certainty, certainty_false, describe
 from nndoctor.knowledge.kb import Fix
@@ -14,8 +14,7 @@ from nndoctor.knowledge.templates import render
 EFFORT_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
-@dataclass(frozen=True)
-class FittedFix:
+class FittedFix(NamedTuple):
     """A fix to try on this run, in the order to try it."""
 
     id: str
@@ -27,8 +26,7 @@ class FittedFix:
     first_because: str = ""  # the condition that put it first, e.g. "loss_nonfinite = true"
 
 
-@dataclass(frozen=True)
-class LeftOutFix:
+class LeftOutFix(NamedTuple):
     """A fix of the cause that does not fit this run, and why."""
 
     id: str

@@ -6,6 +6,7 @@ import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from nndoctor.engine import durable_matcher
 from nndoctor.engine.certainty import combine, combine_all
@@ -23,8 +24,7 @@ from nndoctor.knowledge.kb import Manifestation
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
 
 
-@dataclass(frozen=True)
-class Contribution:
+class Contribution(NamedTuple):
     """What one fired rule added to one conclusion."""
 
     rule_id: str
@@ -38,8 +38,7 @@ class Contribution:
     # into settings.observations)
 
 
-@dataclass(frozen=True)
-class Absence:
+class Absence(NamedTuple):
     """An expected manifestation of a cause that the facts show to be absent (evidence against)."""
 
     cause: str

@@ -7,8 +7,7 @@ in and a retracted fact leaves no trace (durable_rules has no truth maintenance)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from nndoctor.engine.conditions import Known, certainty, describe, failing_clauses
 from nndoctor.engine.diagnosis import Diagnosis, Question, Separation, build, describe_fact
@@ -19,8 +18,7 @@ from nndoctor.engine.questions import rank_questions
 DONT_KNOW = "dont_know"
 
 
-@dataclass(frozen=True)
-class Move:
+class Move(NamedTuple):
     """How one cause's confidence changed in a what-if."""
 
     cause: str
@@ -28,8 +26,7 @@ class Move:
     after: float
 
 
-@dataclass(frozen=True)
-class WhatIf:
+class WhatIf(NamedTuple):
     """The diagnosis before and after a hypothetical answer, and what moved."""
 
     before: Diagnosis
@@ -103,8 +100,8 @@ class Session:
             return diagnosis
         asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions,
                                opening=self._opening())
-        return replace(diagnosis, questions=tuple(asked),
-                       separation=self._separation(evaluation, diagnosis))
+        return diagnosis._replace(questions=tuple(asked),
+                                  separation=self._separation(evaluation, diagnosis))
 
     def _separation(self, evaluation: Evaluation, diagnosis: Diagnosis) -> Separation | None:
         """For a tie at the top: the best question among the tied causes and the probes or
@@ -198,7 +195,7 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "facts": [asdict(f) for f in self._facts.values()],
+            "facts": [f._asdict() for f in self._facts.values()],
             "dont_know": sorted(self._dont_know),
         }
 

@@ -18,7 +18,7 @@ import functools
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 NAME = r"[a-z][a-z0-9_]*"
 NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
@@ -32,8 +32,7 @@ class TemplateError(ValueError):
     """A template that does not parse; ``str()`` names the placeholder and what is wrong."""
 
 
-@dataclass(frozen=True)
-class Placeholder:
+class Placeholder(NamedTuple):
     """``{name × factor | format}``: one number fact scaled by constants, then formatted."""
 
     name: str

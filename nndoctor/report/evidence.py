@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nndoctor.engine.facts import Fact, Value
 
@@ -22,8 +22,7 @@ PROBE_DETAILS = frozenset({"probe", "preflight", "layer norms"})
 SOURCES = ("metric", "config", "probe", "answer", "default", "finding")
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(NamedTuple):
     """A fact's origin in plain fields: ``source`` is one of :data:`SOURCES`."""
 
     source: str

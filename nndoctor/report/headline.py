@@ -7,14 +7,13 @@ a sweep's workers send it back instead of the whole diagnosis.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from nndoctor.engine.diagnosis import RuleTrace
 from nndoctor.pipeline import RunReport
 
 
-@dataclass(frozen=True)
-class Headline:
+class Headline(NamedTuple):
     """The one-line summary of a run: verdict, leading cause, first fix, what to answer next."""
 
     verdict: str

@@ -10,8 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from rich.cells import cell_len
 from rich.console import Console
@@ -22,8 +21,7 @@ from nndoctor.sanitize import clean, clean_report
 MIN_WIDTH = 40
 
 
-@dataclass(frozen=True)
-class TextStyle:
+class TextStyle(NamedTuple):
     """How to draw: the line width, rich's colour system (None: plain text), and the long form."""
 
     width: int = 80

@@ -13,7 +13,7 @@ drawn as rich Text, never parsed as markup (``report/terminal.py``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -176,8 +176,7 @@ def run_head(style: TextStyle, run_ident: str, name: str, fmt: str) -> str:
 
 
 # ---------------------------------------------------------------------------------- a sweep
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
     """One run in the sweep table."""
 
     id: str

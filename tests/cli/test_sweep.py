@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ def _reference(paths: list[Path], fmt: str, questions: int, top: int = 5) -> str
     found = [(p, run) for p in paths for run in read_path(p)]
     reports = [diagnose_run(run, questions=questions) for _, run in found]
     ids = unique_ids([(base_id(p, run.path), str(run.path), run.name) for p, run in found])
-    return render([replace(r, id=i) for r, i in zip(reports, ids, strict=True)], fmt, top)
+    return render([r._replace(id=i) for r, i in zip(reports, ids, strict=True)], fmt, top)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import pty
 import re
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -177,7 +176,7 @@ def test_log_text_is_never_markup() -> None:
     with colour on."""
     run = read_path(ROOT / CASES["problem"][0])[0]
     hostile = "[bold red]fake[/bold red] :warning: \x1b[2J[link=http://x]y[/link]"
-    report = replace(diagnose_run(run), id=hostile)
+    report = diagnose_run(run)._replace(id=hostile)
     out = render_text([report], style=TextStyle(100, "truecolor"))
     plain = ANSI.sub("", out)
     assert "[bold red]fake[/bold red] :warning: \\x1b[2J[link=http://x]y[/link]" in plain
