@@ -83,7 +83,9 @@ def _hanging(line: str, width: int) -> str:
                          subsequent_indent=" " * label.end())
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line; with ``command`` (one of COMMANDS) only that command's parser is built,
+    the others being needed only for the top-level help and its errors."""
     parser = argparse.ArgumentParser(
         prog="nndoctor", formatter_class=_Help,
         description="Diagnose failing neural-network training runs from their logs, from your "
@@ -94,7 +96,13 @@ def _parser() -> argparse.ArgumentParser:
                                  "(rules docs --check)"))
     parser.add_argument("--version", action="version", version=f"nndoctor {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, add in COMMANDS.items():
+        if command in (None, name):
+            add(sub)
+    return parser
 
+
+def _add_diagnose(sub: argparse._SubParsersAction) -> None:
     diag = sub.add_parser(
         "diagnose", help="diagnose training logs (files or directories)", formatter_class=_Help,
         description="Read training logs, derive symptoms from the curves and rank the likely "
@@ -136,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
                       help="follow-up questions per run (default: 3 for one log shown as "
                            "text/markdown/html, else 0: sweeps and JSON skip them)")
 
+
+def _add_ask(sub: argparse._SubParsersAction) -> None:
     ask = sub.add_parser(
         "ask", help="interactive troubleshooting interview (terminal UI)", formatter_class=_Help,
         description="The Textual interview: one question at a time, the causes re-ranked after "
@@ -147,6 +157,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--resume", type=Path, metavar="FILE",
                      help="a saved session (JSON written by the app's Save) to resume")
 
+
+def _add_watch(sub: argparse._SubParsersAction) -> None:
     watch = sub.add_parser(
         "watch", help="follow logs while training runs and alert", formatter_class=_Help,
         description="Re-read the logs whenever they change and alert once per run and cause "
@@ -184,6 +196,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --until-done: causes shown per run in the final report "
                             "(default: 5)")
 
+
+def _add_rules(sub: argparse._SubParsersAction) -> None:
     rules = sub.add_parser("rules", help="the rule base: list, show, lint, docs, facts",
                            formatter_class=_Help, epilog=_exit_codes(
                                one="rules lint: errors in the rule base; rules docs --check: "
@@ -200,7 +214,9 @@ def _parser() -> argparse.ArgumentParser:
                            "source checkout; required when nndoctor is installed elsewhere)")
     docs.add_argument("--check", action="store_true", help="exit 1 if the docs are stale")
     rsub.add_parser("facts", help="list the fact vocabulary")
-    return parser
+
+
+COMMANDS = {"diagnose": _add_diagnose, "ask": _add_ask, "watch": _add_watch, "rules": _add_rules}
 
 
 def closed_pipe() -> int:
@@ -226,7 +242,8 @@ def run() -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser(argv[0] if argv and argv[0] in COMMANDS else None).parse_args(argv)
     try:
         code = _dispatch(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
