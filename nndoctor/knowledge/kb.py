@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias
 
 Scalar: TypeAlias = bool | int | float | str
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
@@ -317,8 +316,7 @@ class Files(Mapping[str, Path]):
         return f"Files({self._paths!r})"
 
 
-@dataclass(frozen=True)
-class KnowledgeBase:
+class KnowledgeBase(NamedTuple):
     """The whole rule base, with the file each entry came from."""
 
     root: Path
@@ -328,7 +326,7 @@ class KnowledgeBase:
     settings: Settings
     detectors: Detectors
     references: References
-    files: Files = field(default_factory=Files)
+    files: Files = Files()  # read-only: one empty instance serves every default
 
     def askable_facts(self) -> list[str]:
         return [n for n, f in self.facts.items() if f.askable and f.kind == "observation"]

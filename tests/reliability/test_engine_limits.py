@@ -34,7 +34,7 @@ def run_python(code: str, timeout: float = 20.0, **env: str) -> subprocess.Compl
 
 
 RULE_WITH_IN = """
-import dataclasses, json, sys
+import json, sys
 from nndoctor.engine.inference import Engine
 from nndoctor.knowledge.loader import builtin_knowledge_base
 from nndoctor.knowledge.schema import Rule
@@ -51,7 +51,7 @@ rule = Rule.model_validate({
     "sources": ["seed:000-M2"],
     "tests": [{"name": "fires", "facts": {"lr": 0.75}, "expect": "fires"},
               {"name": "silent", "facts": {"lr": 0.8}, "expect": "silent"}]}).to_kb()
-kb = dataclasses.replace(kb, rules={**kb.rules, rule.id: rule})
+kb = kb._replace(rules={**kb.rules, rule.id: rule})
 engine = Engine(kb, backend="durable")
 stratum = engine.strata["OPT900"]
 out = {}
