@@ -142,16 +142,16 @@ def stratify(rules: dict[str, Rule], findings: set[str]) -> dict[str, int]:
 
 
 def compile_strata(rules: dict[str, Rule], strata: dict[str, int]) -> list[dict[str, Any]]:
-    """One durable ruleset definition per stratum; each rule's action is named by its id."""
+    """One durable ruleset definition per stratum, its rules under their ids (no actions: the
+    matcher reads which rules an activation names, durable_matcher.py)."""
     count = max(strata.values(), default=-1) + 1
     definitions: list[dict[str, Any]] = [{} for _ in range(count)]
     for rid, rule in rules.items():
-        definitions[strata[rid]][rid] = {"all": [{"m": to_durable(rule.when)}], "run": rid}
+        definitions[strata[rid]][rid] = {"all": [{"m": to_durable(rule.when)}]}
     for definition in definitions:
         definition[SINK_RULE] = {
             "all": [{"m": {"$ex": {"kind": 1}}}],
             "pri": SINK_PRIORITY,
-            "run": SINK_RULE,
         }
     return definitions
 
@@ -169,8 +169,18 @@ def split_ruleset(definition: dict[str, Any], size: int) -> list[dict[str, Any]]
     return [{**chunk, **sink} for chunk in chunks]
 
 
-def ruleset_fingerprint(definitions: list[dict[str, Any]]) -> str:
-    """The hash of the definitions (hex SHA-256): it versions ruleset names, so a changed KB
-    never reuses a name."""
-    blob = json.dumps(definitions, sort_keys=True).encode()
-    return hashlib.sha256(blob).hexdigest()
+def ruleset_json(ruleset: dict[str, Any]) -> str:
+    """A ruleset as durable's ``create_ruleset`` takes it."""
+    return json.dumps(ruleset, ensure_ascii=False)
+
+
+def ruleset_fingerprint(texts: list[list[str]]) -> str:
+    """The hash (hex SHA-256) of each stratum's rulesets (:func:`ruleset_json`) and where each
+    stands: it versions ruleset names, so a changed KB never reuses a name."""
+    h = hashlib.sha256()
+    for k, stratum in enumerate(texts):
+        for j, text in enumerate(stratum):
+            data = text.encode()
+            h.update(f"{k}:{j}:{len(data)}:".encode())
+            h.update(data)
+    return h.hexdigest()

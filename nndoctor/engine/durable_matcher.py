@@ -1,12 +1,14 @@
 """The durable_rules matcher: the only module that imports durable.
 
 Guards against every pitfall measured in reference/engine-durable-rules.md: no dispatcher
-threads (QuietHost), one process-wide lock, one fact per stratum plus a sink rule (no unmatched
-facts), floats made parseable, explicit fact ids, and every session deleted in ``finally`` (the
-1024-sid cap is never near). The host only compiles and registers the rulesets; matching drives
-durable's C engine directly (:func:`_fire`): one JSON text per stratum, and each activation is
-read for its rule's name and completed without running a Python action, so there is no action
-to fail (or have its exception swallowed) and no per-activation JSON round trip of the facts.
+threads (no durable Host at all), one process-wide lock, one fact per stratum plus a sink rule
+(no unmatched facts), floats made parseable, explicit fact ids, and every session deleted in
+``finally`` (the 1024-sid cap is never near). durable's C engine is driven directly: each
+ruleset is created from its JSON text (what durable's Host would send it, without the Python
+layer and its import of logging), and matching (:func:`_fire`) asserts one JSON text per
+stratum, reads each activation for its rule's name and completes it without running a Python
+action, so there is no action to fail (or have its exception swallowed) and no per-activation
+JSON round trip of the facts.
 
 A ruleset can make durable_rules' compiler spin for ever (a node's table of 512 next tests is full:
 ``findAlpha`` in rete.c never returns, holding the GIL, so no thread can time it out). Every new
@@ -35,6 +37,7 @@ from nndoctor.engine.compiler import (
     SINK_RULE,
     durable_scalar,
     ruleset_fingerprint,
+    ruleset_json,
     split_ruleset,
 )
 from nndoctor.engine.conditions import test_holds
@@ -42,14 +45,12 @@ from nndoctor.knowledge.kb import FactTest
 
 try:  # durable-rules does not import on Python >= 3.13
     import durable_rules_engine as _rete
-    from durable import engine as _durable_engine
 except ImportError:  # pragma: no cover - exercised only on 3.13+
-    _durable_engine = _rete = None
+    _rete = None
 
-AVAILABLE = _durable_engine is not None
+AVAILABLE = _rete is not None
 _LOCK = threading.RLock()
-_HOST: Any = None
-_REGISTERED: set[str] = set()
+_HANDLES: dict[str, int] = {}  # ruleset name -> durable's handle, for every ruleset created here
 _SIDS = itertools.count()
 
 
@@ -71,25 +72,6 @@ class RulesetCompileError(EngineError):
         self.rule_id = rule_id
 
 
-def _noop(c: Any) -> None:  # registration needs an action per rule; matching runs none
-    return None
-
-
-def _host() -> Any:
-    global _HOST
-    if _HOST is None:
-
-        class QuietHost(_durable_engine.Host):  # type: ignore[name-defined,misc]
-            def _run(self) -> None:  # no background dispatcher threads
-                return None
-
-            def get_action(self, name: str) -> Any:
-                return _noop
-
-        _HOST = QuietHost()
-    return _HOST
-
-
 class DurableMatcher:
     """Matches with durable_rules' Rete network; one ruleset per stratum."""
 
@@ -100,31 +82,31 @@ class DurableMatcher:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
-        digest = ruleset_fingerprint(definitions)
         parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
+        texts = [[ruleset_json(chunk) for chunk in chunks] for chunks in parts]
+        digest = ruleset_fingerprint(texts)
         self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
                        for k, chunks in enumerate(parts)]
         with _LOCK:
-            host = _host()
             pending = {
-                name: _consumable(d)
-                for names, chunks in zip(self._names, parts, strict=True)
-                for name, d in zip(names, chunks, strict=True)
-                if name not in _REGISTERED
+                name: text
+                for names, chunks in zip(self._names, texts, strict=True)
+                for name, text in zip(names, chunks, strict=True)
+                if name not in _HANDLES
             }
             if pending:
                 marker = _compiled_marker(digest, pending)
                 if marker is None or not marker.exists():
                     trial_compile(pending)  # in a child under a time limit: a hang is for ever
-                try:
-                    host.set_rulesets(pending)
-                except Exception as exc:  # durable reports only "error code: N"
-                    raise EngineError(f"durable_rules rejected the compiled rules: {exc}") from exc
-                _REGISTERED.update(pending)
+                for name, text in pending.items():
+                    try:
+                        _HANDLES[name] = _rete.create_ruleset(name, text)
+                    except Exception as exc:  # durable reports only "error code: N"
+                        raise EngineError(
+                            f"durable_rules rejected the compiled rules: {exc}") from exc
                 if marker is not None and not marker.exists():
                     _remember(marker)
-            self._handles = [[host.get_ruleset(name)._handle for name in names]
-                             for names in self._names]
+            self._handles = [[_HANDLES[name] for name in names] for names in self._names]
 
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         if stratum >= len(self._names):
@@ -183,69 +165,49 @@ def _rule_name(activation: str) -> str:
     return next(iter(json.loads(activation)))
 
 
-# The child: import durable (from where this process found it), read the job from stdin. "all"
-# compiles {name: ruleset} at once; "prefixes" compiles growing prefixes of one ruleset's rules,
-# one output line per prefix, so the parent sees where it stops.
+# The child: import durable's C engine (from where this process found it), read the job from
+# stdin. "all" creates {name: ruleset JSON text} as the parent will; "prefixes" creates growing
+# prefixes of one ruleset's rules, one output line per prefix, so the parent sees where it stops.
 _CHILD = r"""
-import copy, json, sys
+import json, sys
 sys.path[:0] = json.loads(sys.argv[2])
-from durable import engine
-class Host(engine.Host):
-    def _run(self):
-        return None
-    def get_action(self, name):
-        return lambda c: None
-host = Host()
+import durable_rules_engine as rete
 print("ready", flush=True)
-rulesets = json.loads(sys.stdin.read())
+job = json.loads(sys.stdin.read())
 if sys.argv[1] == "all":
     try:
-        host.set_rulesets(rulesets)
+        for name, text in job.items():
+            rete.create_ruleset(name, text)
     except Exception as exc:
-        print(json.dumps(["error", str(getattr(exc, "message", None) or exc)]), flush=True)
+        print(json.dumps(["error", str(exc)]), flush=True)
     else:
         print(json.dumps(["ok"]), flush=True)
 else:  # "prefixes": {"rules": {...}, "sizes": [k, ...]}: compile the first k rules, each k
-    job = rulesets
     items = list(job["rules"].items())
     for step, size in enumerate(job["sizes"]):
         try:
-            host.set_rulesets({"prefix%d" % step: copy.deepcopy(dict(items[:size]))})
+            rete.create_ruleset("prefix%d" % step, json.dumps(dict(items[:size]),
+                                                             ensure_ascii=False))
         except Exception as exc:
-            print(json.dumps(["error", size, str(getattr(exc, "message", None) or exc)]),
-                  flush=True)
+            print(json.dumps(["error", size, str(exc)]), flush=True)
             sys.exit(0)
         print(json.dumps(["ok", size]), flush=True)
     print(json.dumps(["done"]), flush=True)
 """
 
 
-def _consumable(ruleset: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a ruleset for ``set_rulesets``, which deletes the "run" key of each rule
-    (durable/engine.py, ``Ruleset.__init__``) and serialises the rest as it is: each rule is
-    copied, the tests inside are shared (split_ruleset shares the sink rule between chunks)."""
-    return {rid: dict(rule) for rid, rule in ruleset.items()}
-
-
-def _compiled_marker(digest: str, rulesets: Mapping[str, Mapping[str, Any]]) -> Path | None:
+def _compiled_marker(digest: str, rulesets: Mapping[str, str]) -> Path | None:
     """The cache file that says these exact rulesets compiled here before (so the child that
     guards the compile can be skipped: durable compiles the same JSON the same way), keyed by
-    the rulesets (``digest``, the hash of the definitions they are cut from, and the rules in
-    each), the Python and durable's files; None when the cache is off (``NNDOCTOR_NO_CACHE``)."""
+    the rulesets (``digest`` of every text and where it stands, and the names of those still to
+    create), the Python and durable's C engine; None when the cache is off
+    (``NNDOCTOR_NO_CACHE``)."""
     if not cache.enabled():
         return None
-    layout = {name: sorted(rules) for name, rules in rulesets.items()}
-    h = hashlib.sha256(f"{digest}\n{json.dumps(layout, sort_keys=True)}".encode())
-    h.update(sys.version.encode())
-    files = sorted(Path(_durable_engine.__file__).parent.glob("*.py"))
-    with contextlib.suppress(ImportError):
-        import durable_rules_engine  # the compiled Rete
-
-        files.append(Path(durable_rules_engine.__file__))
-    for file in files:
-        with contextlib.suppress(OSError):
-            st = file.stat()
-            h.update(f"{file}:{st.st_size}:{st.st_mtime_ns}".encode())
+    h = hashlib.sha256(f"{digest}\n{json.dumps(sorted(rulesets))}\n{sys.version}".encode())
+    with contextlib.suppress(OSError):
+        st = os.stat(_rete.__file__)
+        h.update(f"{_rete.__file__}:{st.st_size}:{st.st_mtime_ns}".encode())
     return cache.cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
 
 
@@ -264,12 +226,7 @@ def compile_timeout() -> float:
 
 
 def _durable_path() -> list[str]:
-    folders = {str(Path(_durable_engine.__file__).resolve().parents[1])}
-    with contextlib.suppress(ImportError):
-        import durable_rules_engine
-
-        folders.add(str(Path(durable_rules_engine.__file__).resolve().parent))
-    return sorted(folders)
+    return [str(Path(_rete.__file__).resolve().parent)]
 
 
 class _Child:
@@ -333,10 +290,11 @@ class _Child:
             self.proc.stdout.close()
 
 
-def trial_compile(rulesets: Mapping[str, Any], timeout: float | None = None) -> None:
-    """Compile ``rulesets`` in a child process; raise :class:`RulesetCompileError` if durable
-    hangs (beyond ``timeout`` seconds) or refuses them. If no child can run durable at all, this
-    does nothing: the compile then happens unguarded, as before."""
+def trial_compile(rulesets: Mapping[str, str], timeout: float | None = None) -> None:
+    """Compile ``rulesets`` ({name: ruleset JSON text}) in a child process; raise
+    :class:`RulesetCompileError` if durable hangs (beyond ``timeout`` seconds) or refuses them.
+    If no child can run durable at all, this does nothing: the compile then happens unguarded,
+    as before."""
     timeout = timeout or compile_timeout()
     try:
         child = _Child("all", rulesets)
@@ -369,12 +327,13 @@ def trial_compile(rulesets: Mapping[str, Any], timeout: float | None = None) -> 
     raise RulesetCompileError(f"rule {rule_id}: durable_rules refused it ({why})", rule_id)
 
 
-def _culprit(rulesets: Mapping[str, Any], timeout: float) -> tuple[str | None, str | None]:
+def _culprit(rulesets: Mapping[str, str], timeout: float) -> tuple[str | None, str | None]:
     """(rule whose addition breaks the compile, durable's error or None for a hang), found by
     compiling growing prefixes of each ruleset: first in steps of 1/16 of its rules, then rule
     by rule inside the step that failed; (None, None) if that does not show it."""
     deadline = time.monotonic() + SCAN_LIMIT
-    for rules in rulesets.values():
+    for text in rulesets.values():
+        rules = json.loads(text)
         ids = list(rules)
         step = max(1, -(-len(ids) // 16))
         coarse = [*range(step, len(ids), step), len(ids)]

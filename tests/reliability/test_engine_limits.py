@@ -78,8 +78,8 @@ def test_a_stuck_compile_becomes_an_error_naming_the_rule():
     import time
     from nndoctor.engine.durable_matcher import DurableMatcher, RulesetCompileError
     wide = {"$or": [{"lr": i + 0.5} for i in range(600)]}  # 600 tests after one node: hangs
-    definitions = [{"OK001": {"all": [{"m": {"kind": "facts"}}], "run": "OK001"},
-                    "BAD002": {"all": [{"m": wide}], "run": "BAD002"}}]
+    definitions = [{"OK001": {"all": [{"m": {"kind": "facts"}}]},
+                    "BAD002": {"all": [{"m": wide}]}}]
     start = time.monotonic()
     try:
         DurableMatcher(definitions)
@@ -138,7 +138,7 @@ from nndoctor.knowledge.loader import cache_dir
 calls = []
 real = dm.trial_compile
 dm.trial_compile = lambda rulesets, timeout=None: (calls.append(1), real(rulesets, timeout))
-definitions = [{"OK%03d": {"all": [{"m": {"lr": %s}}], "run": "OK%03d"}}]
+definitions = [{"OK%03d": {"all": [{"m": {"lr": %s}}]}}]
 dm.DurableMatcher(definitions)
 print(len(calls), len(list((cache_dir() / "compiled").glob("*.ok"))))
 """
@@ -151,7 +151,7 @@ def test_a_ruleset_that_compiled_before_skips_the_guarding_child(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path)}
 
     def run(rule: int, value: str, **more: str) -> list[int]:
-        code = COMPILE_TWICE % (rule, value, rule)
+        code = COMPILE_TWICE % (rule, value)
         done = run_python(code, timeout=30, **env, **more)
         assert done.returncode == 0, done.stderr
         return [int(x) for x in done.stdout.split()]
