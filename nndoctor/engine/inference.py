@@ -78,21 +78,34 @@ class Engine:
             self.matcher = durable_matcher.DurableMatcher(compile_strata(kb.rules, self.strata),
                                                           membership_tests(kb.rules))
         self.depth = max(self.strata.values(), default=-1) + 1
-        self.rules_using: dict[str, set[str]] = {}
         self.observation = {f: name for name, facts in kb.settings.observations.items()
                             for f in facts}
         self.positive_facts = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when)
                                               if not negated)
                                for rid, rule in kb.rules.items()}
-        for rid, rule in kb.rules.items():
+
+    # the indexes of :meth:`reevaluate` (questions, what-ifs): made when first asked for
+    @functools.cached_property
+    def rules_using(self) -> dict[str, set[str]]:
+        """Fact name -> the rules whose condition mentions it."""
+        using: dict[str, set[str]] = {}
+        for rid, rule in self.kb.rules.items():
             for name in facts_in(rule.when):
-                self.rules_using.setdefault(name, set()).add(rid)
-        self.cause_targets = {rid: frozenset(c.target for c in rule.then if c.cause is not None)
-                              for rid, rule in kb.rules.items()}
-        self.expected_facts = {  # the facts a cause's expected manifestations are judged on
-            cid: frozenset(n for m in cause.expects
-                           for n in (*facts_in(m.when), *(m.decided_by or ())))
-            for cid, cause in kb.causes.items() if cause.expects}
+                using.setdefault(name, set()).add(rid)
+        return using
+
+    @functools.cached_property
+    def cause_targets(self) -> dict[str, frozenset[str]]:
+        """Rule id -> the causes it concludes."""
+        return {rid: frozenset(c.target for c in rule.then if c.cause is not None)
+                for rid, rule in self.kb.rules.items()}
+
+    @functools.cached_property
+    def expected_facts(self) -> dict[str, frozenset[str]]:
+        """Cause id -> the facts its expected manifestations are judged on."""
+        return {cid: frozenset(n for m in cause.expects
+                               for n in (*facts_in(m.when), *(m.decided_by or ())))
+                for cid, cause in self.kb.causes.items() if cause.expects}
 
     def evaluate(self, known: Known, matcher: Matcher | None = None) -> Evaluation:
         """Match every stratum in order; findings of one stratum are facts of the next."""

@@ -17,10 +17,9 @@ files next to it; with a ``-wal`` file (a live writer) the existing files are us
 from __future__ import annotations
 
 import math
-import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -30,6 +29,9 @@ from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.readers.mlflow import ENDED_STATUS, EPOCH_AUTOLOG
 from nndoctor.adapters.run import LogError, Run, Series
 
+if TYPE_CHECKING:
+    import sqlite3
+
 MAGIC = b"SQLite format 3\x00"
 NEEDED = {"experiments", "runs", "metrics"}
 BUSY_TIMEOUT_S = 2.0  # waits for a writer's commit at most this long per statement
@@ -38,6 +40,8 @@ _TABLES_CACHE: dict[tuple[str, int, int], bool] = {}
 
 def connect(path: Path) -> sqlite3.Connection:
     """A read-only connection that writes nothing next to the database (module docstring)."""
+    import sqlite3  # here, not at the top: only SQLite files need it (a dlopen every start)
+
     resolved = Path(path).resolve()
     uri = "file:" + quote(str(resolved)) + "?mode=ro"
     header = head(resolved, 100)
@@ -57,6 +61,8 @@ def is_mlflow_db(path: Path) -> bool:
     """An SQLite file holding MLflow's experiments, runs and metrics tables."""
     if head(path, len(MAGIC)) != MAGIC:
         return False
+    import sqlite3
+
     try:
         st = path.stat()
     except OSError:
@@ -99,6 +105,8 @@ class MLflowSQLiteReader:
         return is_mlflow_db(path)
 
     def read(self, path: Path) -> list[Run]:
+        import sqlite3
+
         con = connect(path)
         try:
             return self._read(con, path)
