@@ -230,7 +230,7 @@ def _fact(name: str, value: bool | float | str, evidence: str) -> Fact:
 def _facts(r: PreflightReport, probe_run: Run, engine: Engine,
            num_classes: int | None) -> list[Fact]:
     params = engine.kb.detector_params("probes")
-    facts = [replace(f, source="probe", detail="pre-flight, at init")
+    facts = [f._replace(source="probe", detail="pre-flight, at init")
              for f in DETECTORS["probes"](probe_run, params) if f.name in engine.kb.facts]
     if r.expected_loss:
         tolerance = engine.kb.detector_params("loss_level")["initial_tolerance"]
