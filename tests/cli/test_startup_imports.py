@@ -1,5 +1,6 @@
 """A small diagnosis imports only what it uses (docs/speed.md, "Start-up"): with warm caches, no
-validation (pydantic, PyYAML), no plugin scan (importlib.metadata), no child process, no pool."""
+validation (pydantic, PyYAML), no plugin scan (importlib.metadata), no child process, no pool,
+no durable Host, no sqlite3."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multiprocessing",
                 "concurrent.futures", "rich", "textual", "jsonschema", "nndoctor.knowledge.schema",
-                "nndoctor.report.schema")
+                "nndoctor.report.schema",
+                "durable", "logging",  # durable's C engine is driven directly, not its Python Host
+                "sqlite3")  # only an SQLite log needs it
 
 
 def _imported(env: dict[str, str]) -> set[str]:
