@@ -123,3 +123,19 @@ def test_engine_errors_surface():
     engine = default_engine()
     with pytest.raises(ValueError):
         engine.matcher.match(0, {"lr": float("nan")})
+
+
+def _healthy_log() -> list[Fact]:
+    return [Fact("train_loss_trend", "decreasing", source="log"),
+            Fact("val_loss_trend", "decreasing", source="log"),
+            Fact("loss_nonfinite", False, source="log"),
+            Fact("loss_oscillating", False, source="log"),
+            Fact("loss_exploded", False, source="log")]
+
+
+def test_a_run_that_logs_no_reward_is_not_asked_about_rl():
+    rl_questions = {"rl_reward_trend", "rl_kl_diverging", "rl_entropy_collapsed"}
+    plain = Session(default_engine(), [*_healthy_log(), Fact("rl_style_run", False, source="log")])
+    assert not rl_questions & {q.fact for q in plain.diagnose(questions=40).questions}
+    unknown = Session(default_engine(), _healthy_log())  # no log says it is not RL
+    assert rl_questions & {q.fact for q in unknown.diagnose(questions=40).questions}
