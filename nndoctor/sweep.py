@@ -1,9 +1,10 @@
 """Sweeps that scale with cores and keep memory flat (issue #13).
 
-The parent only *plans*: it walks each directory, asks the readers which files are logs and
-groups them exactly as a directory scan does (``readers._read_dir``), then joins the groups a
-merge could ever join (same home folder; an HF ``output_dir`` and its ``runs/<date>`` event
-folders; Lightning run folders of different formats that ``_merge._apart`` relates) into *units*.
+The parent only *plans*: it walks each directory, asks the readers which files are logs (for a
+large folder the workers answer that: nndoctor/workers.py) and groups them exactly as a
+directory scan does (``readers._read_dir``), then joins the groups a merge could ever join
+(same home folder; an HF ``output_dir`` and its ``runs/<date>`` event folders; Lightning run
+folders of different formats that ``_merge._apart`` relates) into *units*.
 Workers receive units (a few paths each) and do everything else: read, merge, derive facts, run
 the engine, render the run's part of the report. They send back a compact result: a few
 strings and the rendered text, never a Run.
