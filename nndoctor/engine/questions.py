@@ -84,7 +84,8 @@ def rank_questions(
 ) -> list[Question]:
     """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped.
     ``among`` fixes the causes to separate (default: the contenders). Facts that open an
-    interview (what is the symptom?) come first while ``opening`` and are never asked otherwise."""
+    interview (what is the symptom?) come first while ``opening`` and are never asked otherwise;
+    nor are facts read off the curves (effort ``curves``) once a log has been read."""
     kb = engine.kb
     cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
     prior = priors(engine, base, known, cause_ids)
@@ -94,8 +95,8 @@ def rank_questions(
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
             continue
-        if kb.facts[name].opens_interview and not opening:
-            continue
+        if not opening and (kb.facts[name].opens_interview or kb.facts[name].effort == "curves"):
+            continue  # a log has been read: it showed what the curves show
         outcomes = []
         for answer in kb.facts[name].answers():
             hypo = dict(known)
