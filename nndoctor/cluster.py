@@ -22,15 +22,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from nndoctor.adapters.run import LogError
-from nndoctor.sweep import Options, Outcome, Task, run_task
+from nndoctor.sweep import Options, Outcome, Task, run_batch
 
 BATCH = 16  # tasks per cluster task: the scheduler's per-task cost is paid once per batch
 CONNECT_TIMEOUT = "10s"
-
-
-def run_batch(tasks: Sequence[Task], options: Options) -> list[Outcome]:
-    """The worker's job: one local-sweep task after another."""
-    return [run_task(task, options) for task in tasks]
 
 
 def outcomes(tasks: Sequence[Task], options: Options, address: str,

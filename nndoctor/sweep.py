@@ -1,9 +1,10 @@
 """Sweeps that scale with cores and keep memory flat (issue #13).
 
-The parent only *plans*: it walks each directory, asks the readers which files are logs and
-groups them exactly as a directory scan does (``readers._read_dir``), then joins the groups a
-merge could ever join (same home folder; an HF ``output_dir`` and its ``runs/<date>`` event
-folders; Lightning run folders of different formats that ``_merge._apart`` relates) into *units*.
+The parent only *plans*: it walks each directory, asks the readers which files are logs (for a
+large folder the workers answer that: nndoctor/workers.py) and groups them exactly as a
+directory scan does (``readers._read_dir``), then joins the groups a merge could ever join
+(same home folder; an HF ``output_dir`` and its ``runs/<date>`` event folders; Lightning run
+folders of different formats that ``_merge._apart`` relates) into *units*.
 Workers receive units (a few paths each) and do everything else: read, merge, derive facts, run
 the engine, render the run's part of the report. They send back a compact result: a few
 strings and the rendered text, never a Run.
@@ -34,6 +35,7 @@ from nndoctor.engine.facts import Fact
 
 if TYPE_CHECKING:
     from nndoctor.report.terminal import TextStyle
+    from nndoctor.workers import Workers
 
 STREAMED = ("json", "jsonl", "text", "github")  # formats written from the workers' parts
 HEADLINED = ("text", "github")  # formats that show each run's headline (the sweep table)
@@ -110,11 +112,12 @@ class Outcome:
 
 # ---------------------------------------------------------------------------------- planning
 def plan(paths: Sequence[Path], on_error: Callable[[LogError], None],
-         where_run: bool = False) -> tuple[list[Task], list]:
+         where_run: bool = False, workers: Workers | None = None) -> tuple[list[Task], list]:
     """Tasks for local paths; anything else (``-``, URLs, ``sqlite:///``) is read here by
     :func:`read_path` and comes back as ready Runs, tagged with their source index. With
     ``where_run`` (a cluster: nndoctor/cluster.py) a remote URL becomes one task per run folder
-    under it and a path this machine cannot see one task, both read where the task runs."""
+    under it and a path this machine cannot see one task, both read where the task runs. The
+    ``workers`` detect the readers of a large folder's files."""
     from nndoctor.adapters.readers import read_path
     from nndoctor.adapters.readers._remote import remote_url
 
@@ -123,7 +126,7 @@ def plan(paths: Sequence[Path], on_error: Callable[[LogError], None],
     for index, path in enumerate(paths):
         try:
             if os.path.isdir(path):
-                units = _plan_dir(Path(path), on_error)
+                units = _plan_dir(Path(path), on_error, workers)
                 tasks += [Task(index, "units", Path(path), groups) for groups in units]
             elif os.path.exists(path):
                 tasks.append(Task(index, "file", Path(path)))
@@ -140,11 +143,12 @@ def plan(paths: Sequence[Path], on_error: Callable[[LogError], None],
     return tasks, ready
 
 
-def _plan_dir(root: Path, on_error: Callable[[LogError], None]) -> list[tuple]:
+def _plan_dir(root: Path, on_error: Callable[[LogError], None],
+              workers: Workers | None) -> list[tuple]:
     """``readers._read_dir`` up to the reading, then the groups split into independent units."""
     from nndoctor.adapters.readers import group_files
 
-    groups, empty, unreadable = group_files(root)
+    groups, empty, unreadable = group_files(root, workers.classify if workers else None)
     for error in empty + unreadable:
         on_error(error)
     if not groups:
@@ -307,17 +311,13 @@ def _dump(data: dict[str, Any], fmt: str) -> str:
     return escape_json("    " + dumps(data, "\n    "))  # at its depth in the document
 
 
-_OPTIONS: Options | None = None
+def run_batch(tasks: Sequence[Task], options: Options) -> list[Outcome]:
+    """A worker's job: one task after another (local workers, a cluster's: cluster.py)."""
+    return [run_task(task, options) for task in tasks]
 
 
-def _init_worker(options: Options) -> None:
-    global _OPTIONS
-    _OPTIONS = options
-
-
-def _worker(task: Task) -> Outcome:
-    assert _OPTIONS is not None
-    return run_task(task, _OPTIONS)
+def _batch(job: tuple[Sequence[Task], Options]) -> list[Outcome]:
+    return run_batch(*job)
 
 
 # ---------------------------------------------------------------------------------- the parent
@@ -403,30 +403,27 @@ def _kept(group: list[Result]) -> list[Result]:
 
 
 def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Options,
-              jobs: int, progress: Callable[[int, int], None] | None,
+              workers: Workers | None, progress: Callable[[int, int], None] | None,
               on_error: Callable[[LogError], None], scheduler: str | None = None) -> Sweep:
-    """Run every task (in ``jobs`` processes when there are enough, or on the Dask cluster of
-    ``scheduler``: nndoctor/cluster.py), spilling the results."""
+    """Run every task (in the ``workers`` when there are enough tasks or the workers have
+    started, or on the Dask cluster of ``scheduler``: nndoctor/cluster.py), spilling the
+    results; the workers are closed when it returns."""
     sweep = Sweep()
     for source, run, root in ready:
         sweep.add(_diagnose(Task(source, "ready", root), run, True, options))
     total = len(tasks)
     # on a cluster the tasks may read what only its workers see: no second pass here
     work = options if scheduler else _work_options(options, total + len(ready))
-    pool = None
     if scheduler:
         from nndoctor.cluster import outcomes as on_cluster
 
         outcomes: Iterator[Outcome] = on_cluster(tasks, work, scheduler)
-    elif jobs <= 1 or total < 8:
+    elif workers is None or workers.jobs <= 1 or (total < 8 and not workers.started):
         outcomes = (run_task(t, work) for t in tasks)
     else:
-        from concurrent.futures import ProcessPoolExecutor  # only a sweep needs a pool
-
-        pool = ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                   initargs=(work,))
-        chunk = max(1, min(16, total // (jobs * 8)))
-        outcomes = pool.map(_worker, tasks, chunksize=chunk)
+        chunk = max(1, min(16, total // (workers.jobs * 8)))
+        jobs = [(tasks[i:i + chunk], work) for i in range(0, total, chunk)]
+        outcomes = (o for done in workers.map(_batch, jobs) for o in done)
     try:
         for done, outcome in enumerate(outcomes, 1):
             if outcome.error is not None:
@@ -444,8 +441,8 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
         sweep.close()
         raise
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+        if workers is not None:
+            workers.close()
     return sweep
 
 

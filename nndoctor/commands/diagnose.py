@@ -29,6 +29,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
     from nndoctor.adapters.names import parse_metric_overrides
     from nndoctor.pipeline import parse_answers, usable_cores
     from nndoctor.sweep import STREAMED, Options, plan, run_sweep
+    from nndoctor.workers import Workers
 
     if args.top < 1:
         raise ValueError("--top must be at least 1")
@@ -54,23 +55,30 @@ def run_diagnose(args: argparse.Namespace) -> int:
         print(f"nndoctor: skipped {clean(error)}", file=sys.stderr)
 
     scheduler = getattr(args, "scheduler", None)
-    tasks, ready = plan(args.paths, skip, where_run=bool(scheduler))
-    if questions is None:  # shown only where they are read: one log (or run folder) as a report
-        single = len(tasks) + len(ready) == 1
-        questions = 3 if single and args.format in SHOWS_QUESTIONS else 0
-    look = {}
-    if args.format == "text":  # the width and colours of where the report goes
-        from nndoctor.report.terminal import style_for
+    # started by the planning of a large folder (they detect its readers) or by run_sweep
+    workers = None if scheduler else Workers(min(args.jobs or usable_cores(), usable_cores()))
+    try:
+        tasks, ready = plan(args.paths, skip, where_run=bool(scheduler), workers=workers)
+        if questions is None:  # shown only where read: one log (or run folder) as a report
+            single = len(tasks) + len(ready) == 1
+            questions = 3 if single and args.format in SHOWS_QUESTIONS else 0
+        look = {}
+        if args.format == "text":  # the width and colours of where the report goes
+            from nndoctor.report.terminal import style_for
 
-        style = style_for(None if args.output else sys.stdout, args.explain)
-        look = {"width": style.width, "color": style.color, "explain": style.explain}
-    options = Options(args.format, args.top, questions, tuple(answers),
-                      tuple(sorted(overrides.items())) if overrides else (), args.fail_on,
-                      keep_reports=args.format not in STREAMED or bool(args.plot), **look)
-    jobs = min(args.jobs or usable_cores(), usable_cores(), max(len(tasks), 1))
-    show_progress = len(tasks) > 1 and not args.no_progress and sys.stderr.isatty()
-    sweep = run_sweep(tasks, ready, options, jobs, _progress if show_progress else None, skip,
-                      scheduler)
+            style = style_for(None if args.output else sys.stdout, args.explain)
+            look = {"width": style.width, "color": style.color, "explain": style.explain}
+        options = Options(args.format, args.top, questions, tuple(answers),
+                          tuple(sorted(overrides.items())) if overrides else (), args.fail_on,
+                          keep_reports=args.format not in STREAMED or bool(args.plot), **look)
+        if workers is not None and not workers.started:
+            workers.jobs = min(workers.jobs, max(len(tasks), 1))
+        show_progress = len(tasks) > 1 and not args.no_progress and sys.stderr.isatty()
+        sweep = run_sweep(tasks, ready, options, workers, _progress if show_progress else None,
+                          skip, scheduler)
+    finally:
+        if workers is not None:
+            workers.close()
     try:
         return _report(args, sweep, options, skipped)
     finally:

@@ -193,6 +193,15 @@ class Engine:
             absences[cause_id] = found
             causes[cause_id] = _weigh(score, found)
 
+    def absences(self, cause_id: str, evaluation: Evaluation, known: Known
+                  ) -> tuple[Absence, ...]:
+        """The manifestations ``cause_id`` expects that the facts of ``evaluation`` (``known``
+        and its findings) show absent, whether or not any rule supports the cause."""
+        facts = {n: vc for n, vc in known.items() if vc[1] > self.threshold}
+        facts.update({f: (True, cf) for f, cf in evaluation.findings.items()
+                      if cf > self.threshold})
+        return self._absences(cause_id, facts) if self.kb.causes[cause_id].expects else ()
+
     def _absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
         found = []
         for m in self.kb.causes[cause_id].expects:

@@ -23,8 +23,9 @@ from nndoctor.engine.diagnosis import Question
 from nndoctor.engine.inference import Engine, Evaluation
 
 
-def belief(causes: dict[str, float], cause_ids: Iterable[str], prior: float) -> dict[str, float]:
-    raw = {c: prior * (1 + min(causes.get(c, 0.0), 0.0)) + max(causes.get(c, 0.0), 0.0)
+def belief(causes: dict[str, float], cause_ids: Iterable[str],
+           prior: dict[str, float]) -> dict[str, float]:
+    raw = {c: prior[c] * (1 + min(causes.get(c, 0.0), 0.0)) + max(causes.get(c, 0.0), 0.0)
            for c in cause_ids}
     total = sum(raw.values()) or 1.0
     return {c: v / total for c, v in raw.items()}
@@ -36,6 +37,23 @@ def contenders(causes: dict[str, float], all_ids: list[str], limit: int) -> list
     supported = sorted((c for c in all_ids if causes.get(c, 0.0) > 0),
                        key=lambda c: (-causes[c], c))
     return sorted(supported[:limit]) if len(supported) >= 2 else all_ids
+
+
+def priors(engine: Engine, base: Evaluation, known: Known,
+           cause_ids: list[str]) -> dict[str, float]:
+    """Each cause's belief mass before any rule speaks for it: ``settings.question_prior``,
+    drained by the manifestations it expects that the facts show absent (as a supported cause's
+    certainty is). A run whose curves are smooth and finite leaves little mass on a learning
+    rate too high, so the questions go to the causes such a run can still have."""
+    prior = engine.kb.settings.question_prior
+    out = {}
+    for cause in cause_ids:
+        share = 1.0
+        if base.causes.get(cause, 0.0) <= 0:
+            for absence in engine.absences(cause, base, known):
+                share *= 1 + absence.value
+        out[cause] = prior * share
+    return out
 
 
 def answer_probabilities(now: dict[str, float],
@@ -66,18 +84,19 @@ def rank_questions(
 ) -> list[Question]:
     """The best ``limit`` questions, best first; facts in ``known`` or ``excluded`` are skipped.
     ``among`` fixes the causes to separate (default: the contenders). Facts that open an
-    interview (what is the symptom?) come first while ``opening`` and are never asked otherwise."""
+    interview (what is the symptom?) come first while ``opening`` and are never asked otherwise;
+    nor are facts read off the curves (effort ``curves``) once a log has been read."""
     kb = engine.kb
-    prior = kb.settings.question_prior
     cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
+    prior = priors(engine, base, known, cause_ids)
     now = belief(base.causes, cause_ids, prior)
     sure_now = max(now.values())
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
             continue
-        if kb.facts[name].opens_interview and not opening:
-            continue
+        if not opening and (kb.facts[name].opens_interview or kb.facts[name].effort == "curves"):
+            continue  # a log has been read: it showed what the curves show
         outcomes = []
         for answer in kb.facts[name].answers():
             hypo = dict(known)

@@ -110,7 +110,7 @@ class Session:
         if not tied:
             return None
         best = rank_questions(self.engine, evaluation, self.known(), self._dont_know, 1,
-                              among=sorted(tied))
+                              among=sorted(tied), opening=self._opening())
         steps = tuple(s.step for s in self.engine.kb.settings.separating_steps
                       if len(set(s.causes) & set(tied)) >= 2)
         return Separation(tied, best[0] if best else None, steps)

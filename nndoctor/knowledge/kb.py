@@ -88,7 +88,7 @@ class Fact(Record):
     derived_from_logs: bool
     askable: bool
     opens_interview: bool
-    effort: Literal["look", "experiment", "measure"]
+    effort: Literal["look", "curves", "experiment", "measure"]
     sources: list[str]
 
     def answers(self) -> list[Scalar]:

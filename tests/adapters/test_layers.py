@@ -124,6 +124,16 @@ def test_frozen_from_norms() -> None:
     assert "frozen_parameters" not in facts  # a frozen layer has no gradient to log at all
 
 
+def test_zero_gradients_in_the_first_layers_are_a_blocked_gradient_not_freezing() -> None:
+    grads = {"grad_norm/a.weight": _s([0.0, 0.0, 0.0]), "grad_norm/b.weight": _s([0.0, 0.0, 0.0]),
+             "grad_norm/c.weight": _s([0.3, 0.2, 0.2])}
+    series, _ = canonicalise({"loss": _s([2.3, 2.3, 2.3]), **grads})
+    diagnosis = diagnose_run(Run("r", Path("r"), "jsonl", series)).diagnosis
+    assert "frozen_parameters" not in diagnosis.facts  # nothing flows below layer b: dead units
+    assert diagnosis.facts["grad_ratio_first_last"].value == 0
+    assert "GRD014" in diagnosis.fired and "GRD002" not in diagnosis.fired
+
+
 def test_lightning_grad_norm_utility_real_output() -> None:
     """Lightning's grad_norm(module) through CSVLogger (fixture made by Lightning itself): the
     branch multiplied by 0 has an exactly zero gradient."""

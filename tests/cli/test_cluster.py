@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from nndoctor import cluster
+from nndoctor import sweep as local_sweep
 from nndoctor.cli import main
 
 distributed = pytest.importorskip("distributed")
@@ -72,8 +73,8 @@ def test_an_s3_prefix_is_read_by_the_workers(scheduler, tmp_path, monkeypatch) -
             shutil.copytree(EXAMPLES / name, local / name)
         fs.put(str(local) + "/", "cluster-bucket/runs/", recursive=True)
         read = []
-        real = cluster.run_task
-        monkeypatch.setattr(cluster, "run_task",
+        real = local_sweep.run_task  # what the cluster's batches run (sweep.run_batch)
+        monkeypatch.setattr(local_sweep, "run_task",
                             lambda task, options: (read.append(task.url), real(task, options))[1])
         url = "s3://cluster-bucket/runs/"
         here = _report(tmp_path, [url], "here.json")

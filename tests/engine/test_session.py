@@ -123,3 +123,31 @@ def test_engine_errors_surface():
     engine = default_engine()
     with pytest.raises(ValueError):
         engine.matcher.match(0, {"lr": float("nan")})
+
+
+def _healthy_curves(source: str) -> list[Fact]:
+    return [Fact("train_loss_trend", "decreasing", source=source),
+            Fact("val_loss_trend", "decreasing", source=source),
+            Fact("loss_nonfinite", False, source=source),
+            Fact("loss_oscillating", False, source=source),
+            Fact("loss_exploded", False, source=source)]
+
+
+RL_QUESTIONS = {"rl_reward_trend", "rl_kl_diverging", "rl_entropy_collapsed"}
+
+
+def test_a_run_that_is_not_rl_is_not_asked_about_rl():
+    told = Session(default_engine(), [*_healthy_curves("answer"),
+                                      Fact("rl_style_run", False, source="answer")])
+    assert not RL_QUESTIONS & {q.fact for q in told.diagnose(questions=40).questions}
+    unknown = Session(default_engine(), _healthy_curves("answer"))  # nobody said it is not RL
+    assert RL_QUESTIONS & {q.fact for q in unknown.diagnose(questions=40).questions}
+
+
+def test_once_a_log_is_read_nothing_is_asked_about_the_curves():
+    session = Session(default_engine(), _healthy_curves("log"))
+    asked = [q.fact for q in session.diagnose(questions=60).questions]
+    assert asked and not [f for f in asked if default_engine().kb.facts[f].effort == "curves"]
+    interview = Session(default_engine(), _healthy_curves("answer"))
+    assert any(default_engine().kb.facts[q.fact].effort == "curves"
+               for q in interview.diagnose(questions=60).questions)

@@ -232,6 +232,21 @@ def test_converged_plateau_without_gap_well_above_the_achievable_loss_is_underfi
     assert "CAP018" in diagnose_run(run, questions=0).diagnosis.fired
 
 
+def test_a_level_validation_loss_says_converged_when_batch_noise_blurs_the_train_tail():
+    rng = np.random.default_rng(11)
+    train = _toward(2.3, 1.75, STEPS, tau=900) * np.exp(rng.normal(0, 0.08, STEPS.size))
+    tail = STEPS.size // 3
+    train[-tail:] *= np.linspace(1.03, 0.97, tail)  # a drift the noise hides: no real slope
+    val = _toward(2.3, 1.77, VAL_STEPS, tau=900)
+    found = facts(make_run({"num_classes": 10}, train_loss=(STEPS, train),
+                           val_loss=(VAL_STEPS, val)))
+    assert found["converged_underfit_plateau"].value is True
+    still_falling = _toward(2.3, 1.0, VAL_STEPS, tau=6000)  # the validation loss keeps falling
+    found = facts(make_run({"num_classes": 10}, train_loss=(STEPS, train),
+                           val_loss=(VAL_STEPS, still_falling)))
+    assert found["converged_underfit_plateau"].value is False
+
+
 @pytest.mark.parametrize("name", sorted(HEALTHY))
 def test_healthy_runs_are_not_underfit_plateaus(name):
     found = facts(HEALTHY[name]())

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -262,28 +262,44 @@ def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
 
 
 Groups = dict[tuple[str, Any], tuple[Reader, list[Path]]]  # (reader, group key) -> files
+# what a directory scan makes of one file: ("log", reader name, group key), ("empty", error),
+# ("unreadable", error), or None (no reader claims it)
+Found = tuple[str, Any, Any] | tuple[str, LogError] | None
 
 
-def group_files(root: Path) -> tuple[Groups, list[LogError], list[LogError]]:
+def classify(file: Path) -> Found:
+    """What :func:`group_files` makes of one file under the folder it scans."""
+    if not os.access(file, os.R_OK):
+        return ("unreadable", LogError(file, "cannot read: permission denied"))
+    reader = detect_reader(file)
+    if reader is None:
+        return None
+    if _size(file) == 0:
+        return ("empty", LogError(file, "empty file"))
+    group_key = getattr(reader, "group_key", None)
+    return ("log", reader.name, group_key(file) if group_key is not None else file)
+
+
+def group_files(root: Path, classify_all: Callable[[list[Path]], Iterable[Found]] | None = None
+                ) -> tuple[Groups, list[LogError], list[LogError]]:
     """The log files under ``root``, grouped as they are read together: (reader name, group key)
     -> (reader, files); plus the files claimed but empty (never opened: /proc files block) and
-    those that cannot be read (named, not skipped silently: "no log found" would mislead)."""
+    those that cannot be read (named, not skipped silently: "no log found" would mislead).
+    ``classify_all`` gives :func:`classify` of each file, in order (a sweep's workers do it)."""
+    files = list(_walk(root))
+    found = classify_all(files) if classify_all is not None else map(classify, files)
+    by_name = {r.name: r for r in readers()}
     groups: Groups = {}
     empty: list[LogError] = []
     unreadable: list[LogError] = []
-    for file in _walk(root):
-        if not os.access(file, os.R_OK):
-            unreadable.append(LogError(file, "cannot read: permission denied"))
+    for file, what in zip(files, found, strict=True):
+        if what is None:
             continue
-        reader = detect_reader(file)
-        if reader is None:
-            continue
-        if _size(file) == 0:
-            empty.append(LogError(file, "empty file"))
-            continue
-        group_key = getattr(reader, "group_key", None)
-        key = group_key(file) if group_key is not None else file
-        groups.setdefault((reader.name, key), (reader, []))[1].append(file)
+        if what[0] == "log":
+            _kind, name, key = what
+            groups.setdefault((name, key), (by_name[name], []))[1].append(file)
+        else:
+            (empty if what[0] == "empty" else unreadable).append(what[1])
     return groups, empty, unreadable
 
 

@@ -26,6 +26,7 @@ from nndoctor.adapters.symptoms import (
     rl,
     scale,
     spikes,
+    start_rise,
     task,
     validation,
 )
@@ -36,7 +37,7 @@ from nndoctor.knowledge.loader import KnowledgeBase
 __all__ = ["derive_facts"]
 _MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
             gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
-            init_signals, finetune, spikes, rl)  # registration by import
+            init_signals, finetune, spikes, start_rise, rl)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
@@ -51,6 +52,7 @@ def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
     with one_run():
         run = rl.annotate(run)
         run = task.annotate(run, _params(kb, "task"))
+        run = curves.unmask_nan_placeholders(run)
         run = curves.annotate(run, _params(kb, "loss_shape"))
         facts: dict[str, Fact] = {}
         for name, detector in DETECTORS.items():

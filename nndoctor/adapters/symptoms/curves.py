@@ -402,23 +402,39 @@ def zero_loss(run: Run, p: Params) -> Iterator[Fact]:
     series = run.get("train_loss")
     if series is None or len(series) < p["min_points"]:
         return
+    placeholders = run.context.get("_nan_placeholders_from")
+    if placeholders is not None:
+        yield log_fact("zero_loss", False,
+                       f"train_loss is 0.0 only from step {placeholders}, after the run turned "
+                       "non-finite (a NaN filter's placeholder, not a real zero; read as NaN)",
+                       "train_loss")
+        return
     zeros = np.flatnonzero(series.values == 0.0)
-    broken = first_nonfinite_step(run, ("val_loss", "grad_norm"))
-    if zeros.size and broken is not None:
-        spacing = int(median(np.diff(series.steps))) if len(series) > 1 else 0
-        if np.all(series.steps[zeros] >= broken - spacing):
-            # Hugging Face's Trainer drops NaN/Inf losses from the logged average (its
-            # logging_nan_inf_filter) and logs 0.0 when nothing finite is left
-            yield log_fact("zero_loss", False,
-                           f"train_loss is 0.0 only from step {int(series.steps[zeros[0]])}, "
-                           f"after the run turned non-finite at step {broken} (a NaN filter's "
-                           "placeholder, not a real zero)", "train_loss")
-            return
     if zeros.size:
         yield log_fact("zero_loss", True, f"train_loss is exactly 0 at {zeros.size} points, "
                        f"first at step {int(series.steps[zeros[0]])}", "train_loss")
     else:
         yield log_fact("zero_loss", False, "train_loss is never exactly 0", "train_loss")
+
+
+def unmask_nan_placeholders(run: Run) -> Run:
+    """Hugging Face's Trainer drops NaN/Inf losses from the logged average (its
+    ``logging_nan_inf_filter``) and logs 0.0 when nothing finite is left. A training loss that is
+    exactly 0 only from where the validation loss or gradient norm turned non-finite is that
+    placeholder: it is read as NaN, so no detector takes it for a loss that fell to zero (a
+    train/validation gap, a collapse)."""
+    series = run.get("train_loss")
+    broken = first_nonfinite_step(run, ("val_loss", "grad_norm"))
+    if series is None or len(series) < 2 or broken is None:
+        return run
+    zeros = series.values == 0.0
+    spacing = int(median(np.diff(series.steps)))
+    if not zeros.any() or not np.all(series.steps[zeros] >= broken - spacing):
+        return run
+    values = np.where(zeros, np.nan, series.values)
+    first = int(series.steps[int(np.argmax(zeros))])
+    return replace(run, series={**run.series, "train_loss": replace(series, values=values)},
+                   context={**run.context, "_nan_placeholders_from": first})
 
 
 def annotate(run: Run, p: Params) -> Run:

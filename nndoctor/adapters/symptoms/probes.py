@@ -176,15 +176,19 @@ def _flags(run: Run, quantity: str, fact: str, what: str) -> Iterator[Fact]:
 
 def _frozen_from_norms(run: Run, tail: int) -> Iterator[Fact]:
     """Without the probe's ``frozen`` flags (per-layer norms logged by other means): a layer
-    whose gradient is exactly 0 over the last points while other layers get one, or whose
-    weight norm never changes while other layers' do, is frozen. Every layer's weight norm
-    moving says none is; gradient norms alone cannot (a frozen parameter has no gradient to
-    log, so it is missing rather than 0)."""
+    whose weight norm never changes while other layers' do is frozen, and so is one cut off from
+    the gradient - exactly 0 over the last points while the layers below it still get one (a
+    branch multiplied by 0). Every layer's weight norm moving says none is. A frozen parameter
+    itself has no gradient to log (it is missing, not 0), and zeros in the first layers up to
+    some layer are a gradient stopped on its way down (every unit of that layer dead, or zero
+    weights), not freezing: ``grad_ratio_first_last`` = 0 carries that."""
     grads = _layer_series(run, "grad_norm")
     weights = {k: v for k, v in _layer_series(run, "weight_norm").items() if v[1].size >= 3}
+    order = list(grads)
     zero = [k for k, v in grads.items() if np.all(v[1][-tail:] == 0.0)]
+    if len(zero) == len(grads) or zero == order[:len(zero)]:
+        zero = []  # all of them, or the first layers up to one: a blocked gradient
     still = [k for k, v in weights.items() if np.all(v[1] == v[1][0])]
-    zero = zero if len(zero) < len(grads) else []
     still = still if len(still) < len(weights) else []
     texts = []
     if zero:

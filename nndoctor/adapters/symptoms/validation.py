@@ -292,7 +292,12 @@ def underfit_plateau(run: Run, p: Params) -> Iterator[Fact]:
     tail_change = (tail[-1] - tail[0]) / max(abs(tail[0]), 1e-12)
     t = slope_t(train.tail(p["tail_fraction"]))
     learned = end <= (1 - p["min_drop"]) * start
-    converged = abs(tail_change) < p["plateau_flat"] and t > -p["tail_t"]
+    val_tail = val.values[-max(2, int(len(val) * p["tail_fraction"])):]
+    val_change = (float(val_tail[-1]) - median(val_tail[:-1])) / max(abs(median(val_tail)), 1e-12)
+    # no real slope, and the loss is level: the train curve's own tail, or - when the train
+    # loss's batch noise blurs its tail - the validation loss, a whole set at each point
+    converged = t > -p["tail_t"] and (abs(tail_change) < p["plateau_flat"]
+                                     or val_change > -p["plateau_flat"])
     gap = (val.level_end(0.2) - end) / _scale(train, p)
     no_gap = gap < p["gap_max"]
     chance = task.chance_loss
@@ -306,6 +311,7 @@ def underfit_plateau(run: Run, p: Params) -> Iterator[Fact]:
     found = learned and converged and no_gap and high
     yield log_fact("converged_underfit_plateau", bool(found),
                    f"train_loss fell {num(start)} → {num(end)} and levelled off (last "
-                   f"{pct(p['tail_fraction'])}: {tail_change:+.1%}, slope t = {t:.1f}) at {how}, "
+                   f"{pct(p['tail_fraction'])}: {tail_change:+.1%}, slope t = {t:.1f}; val_loss "
+                   f"{val_change:+.1%}) at {how}, "
                    f"with val_loss {num(val.level_end(0.2))} ({gap:+.2f} relative gap)",
                    f"train_loss, {train.span()}", certainty=task.sure(0.8))

@@ -1,0 +1,71 @@
+"""The worker processes of a local sweep (issue #15).
+
+Started (forked) when first needed, usually right after start-up, by the planning of a large
+folder: each worker warms up (the knowledge base and the engine) while the parent walks the
+folder, then the workers detect the readers of its files in chunks (``readers.classify``), and
+then run the tasks. So no core waits while the parent plans, and the serial part of a sweep is
+the start-up and the walk of the folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # concurrent.futures imports logging: only a started pool needs it
+    from concurrent.futures import Executor
+
+    from nndoctor.adapters.readers import Found
+
+CLASSIFY_FROM = 512  # files: fewer are classified here (a pool costs more than it saves)
+CLASSIFY_CHUNK = 256  # files per piece of work
+
+
+class Workers:
+    """Up to ``jobs`` worker processes, started at the first :meth:`map`."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self._pool: Executor | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pool is not None
+
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``fn`` of each item in the workers, in order (``fn`` and the items are pickled)."""
+        if self._pool is None:
+            from concurrent.futures import ProcessPoolExecutor  # only a sweep needs a pool
+
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_warm)
+        return self._pool.map(fn, items)
+
+    def classify(self, files: list[Path]) -> Iterable[Found]:
+        """``readers.classify`` of each file, in order: in the workers for a large folder."""
+        if self.jobs < 2 or len(files) < CLASSIFY_FROM:
+            from nndoctor.adapters.readers import classify
+
+            return map(classify, files)
+        chunks = [[str(f) for f in files[i:i + CLASSIFY_CHUNK]]
+                  for i in range(0, len(files), CLASSIFY_CHUNK)]
+        return (found for chunk in self.map(_classify_chunk, chunks) for found in chunk)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def _warm() -> None:
+    """A new worker loads what every task needs while the parent is still planning."""
+    from nndoctor.engine.inference import default_engine
+    from nndoctor.pipeline import diagnose_run  # noqa: F401  (imports the detectors)
+
+    default_engine()
+
+
+def _classify_chunk(files: Sequence[str]) -> list[Found]:
+    from nndoctor.adapters.readers import classify
+
+    return [classify(Path(f)) for f in files]
