@@ -1,10 +1,11 @@
-"""The detectors' median helpers give np.median's value bit for bit (diagnoses must not move)."""
+"""The detectors' median and quantile helpers give numpy's values bit for bit (diagnoses must not
+move)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from nndoctor.adapters.symptoms.base import median, row_medians
+from nndoctor.adapters.symptoms.base import median, quantile, row_medians
 
 
 def test_median_is_numpys_bit_for_bit() -> None:
@@ -36,3 +37,14 @@ def test_median_of_integers_and_lists_is_numpys() -> None:
         assert np.float64(median(steps)).tobytes() == np.float64(np.median(steps)).tobytes()
         values = list(rng.normal(size=n))
         assert np.float64(median(values)).tobytes() == np.float64(np.median(values)).tobytes()
+
+
+def test_quantile_is_numpys_bit_for_bit() -> None:
+    rng = np.random.default_rng(2)
+    for n in range(1, 60):
+        for q in (0.0, 0.05, 0.1, 0.5, 0.9, 0.95, 1.0, float(rng.random())):
+            x = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8)
+            if rng.random() < 0.3:
+                x = np.round(x)  # ties
+            assert quantile(x, q) == float(np.quantile(x, q))  # -0.0 and 0.0 may swap places
+    assert np.isnan(quantile(np.array([1.0, np.nan]), 0.5))

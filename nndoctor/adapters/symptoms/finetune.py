@@ -24,6 +24,7 @@ from nndoctor.adapters.symptoms.base import (
     median,
     num,
     pct,
+    quantile,
 )
 from nndoctor.adapters.symptoms.context import _number
 from nndoctor.adapters.symptoms.task import task_of
@@ -204,7 +205,7 @@ def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
         return
     ratio = np.asarray(ratios)
     middle = median(ratio)
-    spread = float(np.quantile(ratio, 0.9) - np.quantile(ratio, 0.1)) / max(middle, 1e-12)
+    spread = (quantile(ratio, 0.9) - quantile(ratio, 0.1)) / max(middle, 1e-12)
     whole = round(middle)
 
     def steady(k: float) -> bool:  # ratio ≈ k at the first evaluation and throughout

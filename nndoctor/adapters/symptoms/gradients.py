@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, median, num
+from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, median, num, quantile
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 4000
@@ -116,7 +116,7 @@ def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
     norms = values[before & np.isfinite(values) & (values > 0)]
     if norms.size < p["min_points"]:
         return
-    level = float(np.percentile(norms, 90))
+    level = quantile(norms, 0.9)
     if level >= p["absurd_norm"]:
         return
     where = f" before step {stop}" if stop is not None else ""

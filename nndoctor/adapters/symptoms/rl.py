@@ -26,6 +26,7 @@ from nndoctor.adapters.symptoms.base import (
     median,
     num,
     pct,
+    quantile,
 )
 from nndoctor.engine.facts import Fact
 
@@ -118,7 +119,7 @@ def rl_reward(run: Run, p: Params) -> Iterator[Fact]:
     head, tail = _edges(curve, p["edge_share"])
     a, b = median(head), median(tail)
     se = np.hypot(_robust_sd(head) / np.sqrt(head.size), _robust_sd(tail) / np.sqrt(tail.size))
-    spread = float(np.quantile(curve.values, 0.9) - np.quantile(curve.values, 0.1))
+    spread = quantile(curve.values, 0.9) - quantile(curve.values, 0.1)
     scale = max(abs(a), abs(b), spread, 1e-12)
     shift = (b - a) / max(se, 1e-12)
     trend = "flat"

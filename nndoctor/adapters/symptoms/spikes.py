@@ -19,6 +19,7 @@ from nndoctor.adapters.symptoms.base import (
     median,
     num,
     pct,
+    quantile,
 )
 from nndoctor.engine.facts import Fact
 
@@ -60,9 +61,9 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     # than 5 % of the points do not inflate the noise they are judged by
     around = np.log(values / np.maximum(curve.smooth(window + 1), 1e-300))
     falls = -around[around < 0]
-    noise = float(np.quantile(np.abs(around), p["noise_quantile"]))
+    noise = quantile(np.abs(around), p["noise_quantile"])
     if falls.size >= window:
-        noise = min(noise, float(np.quantile(falls, p["noise_quantile"])))
+        noise = min(noise, quantile(falls, p["noise_quantile"]))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
     hot = valid & (jump >= bar)
     margin = p["event_margin"] * median(np.diff(curve.steps)) if len(curve) > 1 else 0
