@@ -15,8 +15,8 @@ NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multipr
                 "concurrent.futures", "rich", "textual", "jsonschema", "nndoctor.knowledge.schema",
                 "nndoctor.report.schema",
                 "durable", "logging",  # durable's C engine is driven directly, not its Python Host
-                "sqlite3",
-                "numpy.ma")  # np.quantile/np.percentile import it: the detectors use base.quantile  # only an SQLite log needs it
+                "sqlite3",  # only an SQLite log needs it
+                "numpy.ma")  # np.quantile/np.percentile import it: the detectors use base.quantile
 
 
 def _imported(env: dict[str, str]) -> set[str]:
