@@ -114,8 +114,7 @@ class Engine:
         contributions: dict[str, tuple[Contribution, ...]] = {}
         findings: dict[str, float] = {}
         for stratum in range(self.depth):
-            facts = dict(usable)
-            facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+            facts = self._with_findings(usable, findings)
             fired = matcher.match(stratum, {n: v for n, (v, _) in facts.items()})
             for rid in sorted(fired):
                 contributions[rid] = self._contributions(rid, facts)
@@ -129,8 +128,7 @@ class Engine:
         affected = set(self.rules_using.get(changed, ()))
         findings = dict(base.findings)
         for stratum in range(self.depth):
-            facts = dict(usable)
-            facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+            facts = self._with_findings(usable, findings)
             for rid in sorted(r for r in affected if self.strata[r] == stratum):
                 contributions.pop(rid, None)
                 fired = self._contributions(rid, facts)
@@ -168,8 +166,7 @@ class Engine:
                 support.pop(t, None)
         support = dict(sorted(support.items()))
         causes = dict(support)
-        facts = dict(usable)
-        facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+        facts = self._with_findings(usable, findings)
         absences: dict[str, tuple[Absence, ...]] = {}
         for cause_id, score in support.items():
             expected = self.expected_facts.get(cause_id)
@@ -197,10 +194,16 @@ class Engine:
                   ) -> tuple[Absence, ...]:
         """The manifestations ``cause_id`` expects that the facts of ``evaluation`` (``known``
         and its findings) show absent, whether or not any rule supports the cause."""
-        facts = {n: vc for n, vc in known.items() if vc[1] > self.threshold}
-        facts.update({f: (True, cf) for f, cf in evaluation.findings.items()
-                      if cf > self.threshold})
+        usable = {n: vc for n, vc in known.items() if vc[1] > self.threshold}
+        facts = self._with_findings(usable, evaluation.findings)
         return self._absences(cause_id, facts) if self.kb.causes[cause_id].expects else ()
+
+    def _with_findings(self, usable: Known, findings: Mapping[str, float]
+                       ) -> dict[str, tuple[object, float]]:
+        """The usable facts and, as true facts, the findings above the premise threshold."""
+        facts = dict(usable)
+        facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+        return facts
 
     def _absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
         found = []
@@ -218,8 +221,7 @@ class Engine:
         facts show to be absent against each cause that has support."""
         causes = self._combine(contributions, causes=True)
         support = dict(causes)
-        facts = dict(usable)
-        facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
+        facts = self._with_findings(usable, findings)
         absences: dict[str, tuple[Absence, ...]] = {}
         for cause_id, score in causes.items():
             cause = self.kb.causes.get(cause_id)
