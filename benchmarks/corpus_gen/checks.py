@@ -469,6 +469,9 @@ def _eval_mode(c: Ctx) -> str | None:
 def _short(c: Ctx) -> str | None:
     if nonfinite(c.logs):
         return "non-finite loss"
+    acc = c.val_acc_end()
+    if acc >= 0.98 or tail(c.tl) <= 0.05 * c.base:  # nothing left for more steps to gain
+        return f"already converged (val_acc {acc:.3g}, train loss {tail(c.tl):.3g})"
     vl = _fin(c.vl) if c.logs.has("val_loss") else smooth(c.tl)
     q = vl[int(len(vl) * 0.6):]
     if len(q) >= 2 and q[-1] < 0.97 * q[0]:

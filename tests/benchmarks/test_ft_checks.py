@@ -288,3 +288,19 @@ def test_a_healthy_fine_tune_passes_and_each_fault_shape_fails_it():
     assert "original-task" in checks._healthy(forgets)
     summed = _ctx({"train_loss": (STEPS, 2 * _fine_tune()), "val_loss": HEALTHY_EVAL})
     assert checks._healthy(summed) is not None
+
+
+# ---------------------------------------------------------------------------- stopped early
+
+
+def test_a_run_stopped_early_must_still_have_something_to_gain() -> None:
+    """"Not trained long enough" needs a loss still falling at the end and room left: a run at
+    99 % validation accuracy, or a training loss near 0, had already converged."""
+    recipe = _recipe(task="tabular", num_classes=4)
+    falling = {"train_loss": (STEPS, np.linspace(1.4, 0.8, STEPS.size)),
+               "val_loss": _evals([1.35, 1.2, 1.1, 1.0, 0.93, 0.86]),
+               "val_acc": _evals([0.4, 0.5, 0.55, 0.6, 0.64, 0.67])}
+    assert checks.CHECKS["not_trained_long_enough"](_ctx(falling, recipe=recipe)) is None
+    done = {**falling, "val_acc": _evals([0.9, 0.95, 0.97, 0.98, 0.99, 0.995])}
+    problem = checks.CHECKS["not_trained_long_enough"](_ctx(done, recipe=recipe))
+    assert problem and problem.startswith("already converged")
