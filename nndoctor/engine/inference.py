@@ -185,18 +185,17 @@ class Engine:
                         causes: dict[str, float],
                         absences: dict[str, tuple[Absence, ...]]) -> None:
         """Weigh ``cause_id``'s expected manifestations that ``facts`` show absent (in place)."""
-        found = self._absences(cause_id, facts)
+        found = self.absences(cause_id, facts)
         if found:
             absences[cause_id] = found
             causes[cause_id] = _weigh(score, found)
 
-    def absences(self, cause_id: str, evaluation: Evaluation, known: Known
-                  ) -> tuple[Absence, ...]:
-        """The manifestations ``cause_id`` expects that the facts of ``evaluation`` (``known``
-        and its findings) show absent, whether or not any rule supports the cause."""
+    def judged_facts(self, evaluation: Evaluation, known: Known
+                     ) -> dict[str, tuple[object, float]]:
+        """What the rules and expected manifestations of ``evaluation`` were judged on: the
+        usable facts of ``known`` and the findings above the premise threshold."""
         usable = {n: vc for n, vc in known.items() if vc[1] > self.threshold}
-        facts = self._with_findings(usable, evaluation.findings)
-        return self._absences(cause_id, facts) if self.kb.causes[cause_id].expects else ()
+        return self._with_findings(usable, evaluation.findings)
 
     def _with_findings(self, usable: Known, findings: Mapping[str, float]
                        ) -> dict[str, tuple[object, float]]:
@@ -205,7 +204,9 @@ class Engine:
         facts.update({f: (True, cf) for f, cf in findings.items() if cf > self.threshold})
         return facts
 
-    def _absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
+    def absences(self, cause_id: str, facts: Known) -> tuple[Absence, ...]:
+        """The manifestations ``cause_id`` expects that ``facts`` (:meth:`judged_facts`) show
+        absent, whether or not any rule supports the cause."""
         found = []
         for m in self.kb.causes[cause_id].expects:
             sure = absence_of(m, facts)

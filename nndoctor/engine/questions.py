@@ -46,11 +46,12 @@ def priors(engine: Engine, base: Evaluation, known: Known,
     certainty is). A run whose curves are smooth and finite leaves little mass on a learning
     rate too high, so the questions go to the causes such a run can still have."""
     prior = engine.kb.settings.question_prior
+    facts = engine.judged_facts(base, known)
     out = {}
     for cause in cause_ids:
         share = 1.0
         if base.causes.get(cause, 0.0) <= 0:
-            for absence in engine.absences(cause, base, known):
+            for absence in engine.absences(cause, facts):
                 share *= 1 + absence.value
         out[cause] = prior * share
     return out
