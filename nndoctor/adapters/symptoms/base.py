@@ -220,6 +220,14 @@ def quantile(values: np.ndarray | list[float], q: float) -> float:
     return float(b - diff * (1 - t) if t >= 0.5 else a + diff * t)  # numpy's _lerp
 
 
+def point_noise(values: np.ndarray) -> float:
+    """The standard deviation of a curve's point-to-point noise, robustly, from its successive
+    differences (a trend cancels out): 1.4826 · median |Δ| / √2. NaN for fewer than 2 values."""
+    if values.size < 2:
+        return float("nan")
+    return 1.4826 * median(np.abs(np.diff(values))) / np.sqrt(2)
+
+
 def row_medians(rows: np.ndarray) -> np.ndarray:
     """``np.median(rows, axis=1)`` of a 2-D float array of finite values, bit for bit."""
     if rows.dtype != np.float64 or not rows.size or not np.isfinite(rows).all():

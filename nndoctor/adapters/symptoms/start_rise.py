@@ -14,7 +14,15 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, graded, log_fact, median, num
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    graded,
+    log_fact,
+    num,
+    point_noise,
+)
 from nndoctor.engine.facts import Fact
 
 
@@ -32,7 +40,7 @@ def start_rise(run: Run, p: Params) -> Iterator[Fact]:
     peak_at = int(np.argmax(values[:early]))
     peak = float(values[peak_at])
     after = float(values[peak_at:].min())
-    noise = 1.4826 * median(np.abs(np.diff(values[early:]))) / np.sqrt(2)  # point noise
+    noise = point_noise(values[early:])
     ratio = peak / first
     rose = ratio >= p["rise_ratio"] and peak - first >= p["noise_z"] * noise
     found = rose and after < first

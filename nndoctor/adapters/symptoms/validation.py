@@ -9,7 +9,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, median, num, pct
+from nndoctor.adapters.symptoms.base import (
+    Curve,
+    Params,
+    detector,
+    log_fact,
+    median,
+    num,
+    pct,
+    point_noise,
+)
 from nndoctor.adapters.symptoms.config import optimizer_steps, steps_per_epoch
 from nndoctor.adapters.symptoms.curves import MAX_POINTS, slope_t, val_minimum
 from nndoctor.adapters.symptoms.task import task_of
@@ -139,10 +148,9 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
     gap = (float(val.values[0]) - train_at) / start
     # the training level is a median of noisy batch losses: the gap must also clear 3 of its
     # standard errors - the noise from successive differences of the log losses before the
-    # evaluation (a falling trend cancels out), 1.4826 · MAD / √2, × 1.2533 / √n for a median
+    # evaluation (point_noise: a falling trend cancels out), × 1.2533 / √n for a median
     logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
-    steps = np.abs(np.diff(logs))
-    noise = 1.4826 * median(steps) / np.sqrt(2) if steps.size else 0.0
+    noise = point_noise(logs) if logs.size >= 2 else 0.0
     error = 1.2533 * noise / np.sqrt(window.size)
     clear = val.values[0] > 0 and train_at > 0 and np.log(val.values[0] / train_at) >= 3 * error
     yield log_fact("val_gap_in_first_epoch", bool(gap >= p["first_gap"] and clear),
