@@ -21,6 +21,7 @@ from nndoctor.adapters.symptoms.base import (
     pct,
     quantile,
 )
+from nndoctor.adapters.symptoms.curves import first_nonfinite_step
 from nndoctor.engine.facts import Fact
 
 MAX_POINTS = 100_000  # spike detection sees single points; longer curves are bucket medians
@@ -68,7 +69,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     hot = valid & (jump >= bar)
     margin = p["event_margin"] * median(np.diff(curve.steps)) if len(curve) > 1 else 0
     events = list(run.context.get("_loss_events", ()))
-    broken = _first_nonfinite(run)
+    broken = first_nonfinite_step(run, ("train_loss", "val_loss", "grad_norm"))
     if broken is not None:
         events.append((broken, np.iinfo(np.int64).max))
     for lo, hi in events:  # the loss's blow-up, or the jump into NaN, is no spike
@@ -137,18 +138,6 @@ def _onset(episode: tuple[int, int], curve: Curve, ref: np.ndarray, broken: int 
         return False
     after = curve.values[hi + 1:][curve.steps[hi + 1:] < broken]
     return not (after <= (1 + p["recover_margin"]) * float(ref[lo])).any()
-
-
-def _first_nonfinite(run: Run) -> int | None:
-    """The first step at which the loss or the gradient norm is NaN/Inf, if any."""
-    steps = []
-    for name in ("train_loss", "val_loss", "grad_norm"):
-        series = run.get(name)
-        if series is not None and len(series):
-            bad = np.flatnonzero(~np.isfinite(series.values))
-            if bad.size:
-                steps.append(int(series.steps[bad[0]]))
-    return min(steps) if steps else None
 
 
 def _distinct(values: np.ndarray, k: int) -> bool:
