@@ -53,6 +53,7 @@ def _last(run: Run, name: str) -> float | None:
 
 @detector("probes", produces=(
     "hidden_activation", "dead_unit_fraction", "saturated_fraction", "update_ratio",
+    "update_ratio_first",
     "grad_ratio_first_last", "activation_std_collapse", "activation_std_ratio",
     "activation_mean_large", "frozen_parameters", "symmetric_units", "weights_nonfinite",
     "can_overfit_tiny_batch", "gradient_check_error", "initial_loss_vs_expected",
@@ -72,6 +73,7 @@ def probes(run: Run, p: Params) -> Iterator[Fact]:
         yield log_fact("update_ratio", max(value, 0.0),
                        f"median update/weight ratio over {len(ratios)} layers is {num(value)}",
                        "probe")
+        yield from _first_update(ratios, p)
     grads = _layer_series(run, "grad_norm")
     if len(grads) >= 2:
         names = list(grads)
@@ -137,6 +139,20 @@ def _hidden(stds: dict[str, Points], kinds: dict[str, int],
             return hidden
     names = list(stds)
     return {k: stds[k] for k in names[:-1]} if len(names) >= 3 else stds
+
+
+def _first_update(ratios: dict[str, Points], p: Params) -> Iterator[Fact]:
+    """The update/weight ratio of the first update, when the probe saw it (its first point
+    within ``first_update_steps`` of the start): the median over layers of each one's first
+    point. Adam's first step moves every weight by about the learning rate, before the weights
+    have grown or the moment estimates settled, so an oversized rate shows plainest here."""
+    start = min(int(v[0][0]) for v in ratios.values())
+    if start > p["first_update_steps"]:
+        return
+    value = median([float(v[1][0]) for v in ratios.values()])
+    yield log_fact("update_ratio_first", max(value, 0.0),
+                   f"median update/weight ratio of the first update (step {start}) over "
+                   f"{len(ratios)} layers is {num(value)}", "probe")
 
 
 def _activation_scale(run: Run, kinds: dict[str, int], dominant: tuple[int, float] | None,
