@@ -25,6 +25,7 @@ ANY_POINTS = {
     "lr_range": "the configured learning rate",
     "batch_vs_data": "the configuration",
     "probes": "the probe's per-layer signals, judged from their first or last points",
+    "checkpoints": "two saved checkpoints' weights, not the curves",
     "minimum_points": "it is the one that says a run has too few points",
     "architecture": "the configuration's model type, or the names of the logged layers",
     "finetune_setup": "the configuration (pretrained weights, precision, accumulation)",

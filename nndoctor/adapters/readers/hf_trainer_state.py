@@ -5,7 +5,8 @@
 ``train_loss`` is a run average, not a point of the curve: summary entries are left out. Checkpoint
 copies (``checkpoint-N/trainer_state.json``) are prefixes of the final file: one run per output
 directory, read from the copy with the highest ``global_step``. The summary entry, or a
-``global_step`` that reached ``max_steps``, says the training ended (``context["ended"]``).
+``global_step`` that reached ``max_steps``, says the training ended (``context["ended"]``). The
+last two ``checkpoint-N/model.safetensors`` say which weights never changed (``_checkpoints``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._checkpoints import checkpoint_context
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.readers._setup import setup_from_params
@@ -131,6 +133,7 @@ class HFTrainerStateReader:
             for folder in folders:
                 for key, value in setup_from_params(_side_json(folder / name) or {}).items():
                     context.setdefault(key, value)
+        context.update(checkpoint_context(run_dir))
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms import (
     architecture,
+    checkpoints,
     config,
     consistency,
     context,
@@ -37,7 +38,7 @@ from nndoctor.knowledge.loader import KnowledgeBase
 __all__ = ["derive_facts"]
 _MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
             gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
-            init_signals, finetune, spikes, start_rise, rl)  # registration by import
+            init_signals, finetune, spikes, start_rise, rl, checkpoints)  # registration by import
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:

@@ -1,0 +1,112 @@
+"""What the last two saved checkpoints of a run tell: which weight matrices did not change
+between them.
+
+Hugging Face's Trainer saves ``checkpoint-N/model.safetensors`` every ``save_steps``. A
+safetensors file is an 8-byte header length, a JSON header (name → dtype, shape, byte offsets)
+and the raw little-endian arrays, so numpy reads it without torch and without unpickling
+anything. Only a bounded sample of each tensor is read (its first ``SAMPLE_BYTES``), and at most
+``MAX_TENSORS`` tensors, so a multi-gigabyte model costs a few megabytes of reading: a tensor the
+optimiser updates changes nearly every element, so its first elements show it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WEIGHTS_FILE = "model.safetensors"
+MAX_HEADER_BYTES = 16 << 20
+SAMPLE_BYTES = 16 << 10  # per tensor: 4096 float32 values
+MAX_TENSORS = 256
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+_FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+_EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
+# the weight matrices of Linear/Conv/Embedding/RNN layers (weight, weight_ih_l0, kernel), two or
+# more dimensions: not a normalisation layer's scale vector, which a collapsed network leaves
+# unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
+_WEIGHT = re.compile(r"(^|\.)(weight\w*|kernel)$")
+
+
+def checkpoint_context(run_dir: Path) -> dict[str, Any]:
+    """``checkpoint_steps`` (the two steps compared), ``checkpoint_weights`` (how many weight
+    matrices were compared), ``checkpoint_frozen`` (the names of those that did not change) and
+    ``checkpoint_resolution`` (the largest change their stored precision could round away: eps
+    × median |w|), from the last two
+    ``checkpoint-N/model.safetensors`` under ``run_dir``; {} when there are not two readable
+    ones."""
+    found = sorted((int(m.group(1)), d / WEIGHTS_FILE) for d in _subdirs(run_dir)
+                    if (m := _CHECKPOINT.match(d.name)) and (d / WEIGHTS_FILE).is_file())
+    if len(found) < 2 or found[-2][0] == found[-1][0]:
+        return {}
+    (before_step, before), (after_step, after) = found[-2:]
+    try:
+        old, new = _sample(before), _sample(after)
+    except (OSError, ValueError, TypeError):  # a truncated or foreign file tells nothing
+        return {}
+    common = [n for n in new if n in old and old[n][0].shape == new[n][0].shape]
+    if not common:
+        return {}
+    frozen = tuple(n for n in common if np.array_equal(old[n][0], new[n][0]))
+    resolution = max((new[n][1] * float(np.median(np.abs(_floats(new[n][0])))) for n in frozen),
+                     default=0.0)
+    return {"checkpoint_steps": (before_step, after_step), "checkpoint_weights": len(common),
+            "checkpoint_frozen": frozen, "checkpoint_resolution": resolution}
+
+
+def _subdirs(folder: Path) -> list[Path]:
+    try:
+        return [d for d in folder.iterdir() if d.is_dir()]
+    except OSError:
+        return []
+
+
+def _sample(path: Path) -> dict[str, tuple[np.ndarray, float]]:
+    """The first ``SAMPLE_BYTES`` of each floating weight matrix, as a raw array, with the
+    relative precision of its stored dtype."""
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{path}: not a safetensors file")
+        (length,) = struct.unpack("<Q", head)
+        if not 2 <= length <= MAX_HEADER_BYTES:
+            raise ValueError(f"{path}: not a safetensors header")
+        header = json.loads(fh.read(length))
+        if not isinstance(header, dict):
+            raise ValueError(f"{path}: not a safetensors header")
+        start = 8 + length
+        for name in sorted(header):
+            spec = header[name]
+            if name == "__metadata__" or not _WEIGHT.search(name) or not isinstance(spec, dict):
+                continue
+            if not isinstance(spec.get("shape"), list) or len(spec["shape"]) < 2:
+                continue
+            dtype = _FLOATS.get(spec.get("dtype"))
+            offsets = spec.get("data_offsets")
+            if dtype is None or not (isinstance(offsets, list) and len(offsets) == 2):
+                continue
+            begin, end = (int(x) for x in offsets)
+            size = min(end - begin, SAMPLE_BYTES)
+            size -= size % np.dtype(dtype).itemsize
+            if size <= 0:
+                continue
+            fh.seek(start + begin)
+            data = fh.read(size)
+            if len(data) < size:
+                raise ValueError(f"{path}: truncated")
+            out[name] = (np.frombuffer(data, dtype=dtype), _EPS[spec["dtype"]])
+            if len(out) >= MAX_TENSORS:
+                break
+    return out
+
+
+def _floats(raw: np.ndarray) -> np.ndarray:
+    """bfloat16 (read as uint16) widened to float32; other dtypes as they are."""
+    if raw.dtype == np.dtype("<u2"):
+        return (raw.astype(np.uint32) << 16).view(np.float32)
+    return raw

@@ -1,0 +1,55 @@
+"""Saved checkpoints as a probe: weight matrices that did not change between the last two
+checkpoints while others did, and while the learning rate was large enough to change them
+(frozen). Read by the Hugging Face reader (``readers/_checkpoints.py``); a probe attached to the
+loop, when there is one, speaks instead.
+
+A model none of whose weights changed is not judged: a learning rate at 0, a run that stopped
+updating, or a collapse explain that as well as freezing does, and other detectors read those."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from nndoctor.adapters.layers import PROBE_PREFIX
+from nndoctor.adapters.run import Run
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact
+from nndoctor.engine.facts import Fact
+
+
+@detector("checkpoints", produces=("frozen_parameters",))
+def checkpoints(run: Run, p: Params) -> Iterator[Fact]:
+    ctx = run.context
+    steps, total = ctx.get("checkpoint_steps"), ctx.get("checkpoint_weights")
+    if not steps or not total or any(n.startswith(f"{PROBE_PREFIX}frozen/") for n in run.series):
+        return  # no two checkpoints, or a probe in the loop saw each step
+    frozen = tuple(ctx.get("checkpoint_frozen", ()))
+    if len(frozen) == total:
+        return
+    where = f"between checkpoint-{steps[0]} and checkpoint-{steps[1]}"
+    if frozen:
+        lr = _smallest_lr(run, steps)
+        if lr is None or lr <= p["resolution_margin"] * ctx.get("checkpoint_resolution", 0.0):
+            return  # an update of about the learning rate could round away: not evidence
+    # freezing part of a pretrained model is often deliberate; from scratch it rarely is
+    sure = p["finetune_certainty"] if frozen and ctx.get("pretrained_model") else 1.0
+    yield log_fact("frozen_parameters", bool(frozen),
+                   f"{where}, {_names(frozen)} of {total} weight matrices did not change while "
+                   "the others did" if frozen else
+                   f"every one of {total} weight matrices changed {where}",
+                   "checkpoints", certainty=sure)
+
+
+def _smallest_lr(run: Run, steps: tuple[int, int]) -> float | None:
+    """The smallest learning rate logged between the two checkpoints, None when not logged."""
+    series = run.get("lr")
+    if series is None:
+        return None
+    inside = (series.steps > steps[0]) & (series.steps <= steps[1]) & np.isfinite(series.values)
+    return float(series.values[inside].min()) if inside.any() else None
+
+
+def _names(names: tuple[str, ...]) -> str:
+    shown = ", ".join(names[:4])
+    return f"{len(names)} ({shown}{', …' if len(names) > 4 else ''})"

@@ -1,0 +1,162 @@
+"""Checkpoints as a probe: weight matrices unchanged between the last two saved checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nndoctor.adapters.readers._checkpoints import checkpoint_context
+from nndoctor.adapters.run import Run, Series
+from nndoctor.adapters.symptoms import derive_facts
+from nndoctor.engine.facts import Fact
+from nndoctor.knowledge.loader import builtin_knowledge_base
+
+save_file = pytest.importorskip("safetensors.numpy").save_file
+
+
+def _save(folder: Path, step: int, tensors: dict[str, np.ndarray]) -> None:
+    where = folder / f"checkpoint-{step}"
+    where.mkdir(parents=True)
+    save_file(tensors, str(where / "model.safetensors"))
+
+
+def _weights(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"body.0.weight": rng.normal(0, 0.1, (64, 20)).astype(np.float32),
+            "body.0.bias": rng.normal(0, 0.1, 64).astype(np.float32),
+            "norm.weight": np.ones(64, np.float32),
+            "head.weight": rng.normal(0, 0.1, (4, 64)).astype(np.float32)}
+
+
+def _run(context: dict[str, object], lr: float = 1e-3) -> Run:
+    steps = np.arange(1, 101, dtype=np.int64)
+    series = {"train_loss": Series.from_pairs(steps, np.linspace(1.4, 0.4, 100), "loss"),
+              "lr": Series.from_pairs(steps, np.full(100, lr), "learning_rate")}
+    return Run(name="r", path=Path("r"), format="hf_trainer_state", series=series,
+               context=context, warnings=())
+
+
+def _frozen_fact(context: dict[str, object], lr: float = 1e-3) -> Fact | None:
+    facts = {f.name: f for f in derive_facts(_run(context, lr), builtin_knowledge_base())}
+    return facts.get("frozen_parameters")
+
+
+def test_a_matrix_that_did_not_change_is_named(tmp_path: Path) -> None:
+    first, second = _weights(0), _weights(1)
+    second["body.0.weight"] = first["body.0.weight"]  # frozen
+    second["norm.weight"] = first["norm.weight"]  # a scale vector: never judged
+    _save(tmp_path, 50, first)
+    _save(tmp_path, 100, second)
+    ctx = checkpoint_context(tmp_path)
+    assert ctx["checkpoint_steps"] == (50, 100)
+    assert ctx["checkpoint_weights"] == 2  # the two matrices; bias and norm vectors left out
+    assert ctx["checkpoint_frozen"] == ("body.0.weight",)
+    fact = _frozen_fact(ctx)
+    assert fact.value is True and fact.certainty == 1.0
+    assert "body.0.weight" in fact.evidence and "checkpoint-50" in fact.evidence
+
+
+def test_every_matrix_changing_rules_freezing_out(tmp_path: Path) -> None:
+    _save(tmp_path, 10, _weights(0))
+    _save(tmp_path, 20, _weights(1))
+    ctx = checkpoint_context(tmp_path)
+    assert ctx["checkpoint_frozen"] == ()
+    assert _frozen_fact(ctx).value is False
+
+
+def test_nothing_changed_is_not_called_frozen(tmp_path: Path) -> None:
+    """A rate at 0 or a stopped run leaves every weight as it was: not a freezing mistake."""
+    _save(tmp_path, 10, _weights(0))
+    _save(tmp_path, 20, _weights(0))
+    assert _frozen_fact(checkpoint_context(tmp_path)) is None
+
+
+def test_a_rate_below_the_stored_precision_is_not_evidence(tmp_path: Path) -> None:
+    first, second = _weights(0), _weights(1)
+    second["body.0.weight"] = first["body.0.weight"]
+    _save(tmp_path, 10, first)
+    _save(tmp_path, 20, second)
+    ctx = checkpoint_context(tmp_path)
+    assert _frozen_fact(ctx, lr=1e-3).value is True
+    assert _frozen_fact(ctx, lr=1e-8) is None  # an Adam step of 1e-8 rounds away at |w| ~ 0.1
+
+
+def test_a_fine_tune_holds_it_less_surely(tmp_path: Path) -> None:
+    first, second = _weights(0), _weights(1)
+    second["head.weight"] = first["head.weight"]
+    _save(tmp_path, 10, first)
+    _save(tmp_path, 20, second)
+    ctx = {**checkpoint_context(tmp_path), "pretrained_model": "bert-base-uncased"}
+    assert _frozen_fact(ctx).certainty == pytest.approx(0.6)
+
+
+def test_bfloat16_weights_are_compared(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from safetensors.torch import save_file as save_torch
+
+    for step, seed in ((10, 0), (20, 1)):
+        torch.manual_seed(seed)
+        where = tmp_path / f"checkpoint-{step}"
+        where.mkdir()
+        save_torch({"a.weight": torch.randn(8, 8, dtype=torch.bfloat16),
+                    "b.weight": torch.ones(8, 8, dtype=torch.bfloat16)},
+                   str(where / "model.safetensors"))
+    ctx = checkpoint_context(tmp_path)
+    assert ctx["checkpoint_frozen"] == ("b.weight",)
+    assert ctx["checkpoint_resolution"] == pytest.approx(7.8e-3)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00" * 4, b"\xff" * 8 + b"{}",
+                                     (10).to_bytes(8, "little") + b'{"a.weight": [',
+                                     (46).to_bytes(8, "little") +
+                                     b'{"a.weight": {"dtype": ["F32"], "shape": [2, 2]}}'])
+def test_a_broken_checkpoint_tells_nothing(tmp_path: Path, content: bytes) -> None:
+    _save(tmp_path, 10, _weights(0))
+    (tmp_path / "checkpoint-20").mkdir()
+    (tmp_path / "checkpoint-20" / "model.safetensors").write_bytes(content)
+    assert checkpoint_context(tmp_path) == {}
+
+
+def test_a_truncated_tensor_tells_nothing(tmp_path: Path) -> None:
+    _save(tmp_path, 10, _weights(0))
+    _save(tmp_path, 20, _weights(1))
+    path = tmp_path / "checkpoint-20" / "model.safetensors"
+    data = path.read_bytes()
+    path.write_bytes(data[:8 + int.from_bytes(data[:8], "little") + 16])  # header, 16 bytes
+    assert checkpoint_context(tmp_path) == {}
+
+
+def test_one_checkpoint_is_not_enough(tmp_path: Path) -> None:
+    _save(tmp_path, 10, _weights(0))
+    assert checkpoint_context(tmp_path) == {}
+    assert checkpoint_context(tmp_path / "missing") == {}
+
+
+def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
+    """The Trainer's own checkpoints, read back by `nndoctor diagnose`: the frozen first layer
+    is named; the same run with every layer training is not."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from nndoctor.pipeline import diagnose_run, load_runs
+    from tests.probes.helpers import LossModel, PairDataset, blobs, mlp
+
+    x, y = blobs(256)
+    facts = {}
+    for name, freeze in (("frozen", True), ("trained", False)):
+        torch.manual_seed(0)
+        net = mlp()
+        if freeze:
+            net[0].requires_grad_(False)
+        args = transformers.TrainingArguments(
+            output_dir=str(tmp_path / name), per_device_train_batch_size=16, num_train_epochs=2,
+            learning_rate=1e-3, logging_steps=4, save_strategy="steps", save_steps=8,
+            report_to=[], use_cpu=True, disable_tqdm=True)
+        transformers.Trainer(model=LossModel(net), args=args,
+                             train_dataset=PairDataset(x, y)).train()
+        report = diagnose_run(load_runs([tmp_path / name])[0])
+        facts[name] = report.diagnosis.facts
+    frozen = facts["frozen"]["frozen_parameters"]
+    assert frozen.value is True and "net.0.weight" in frozen.evidence
+    assert facts["trained"]["frozen_parameters"].value is False
