@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -17,6 +18,7 @@ from nndoctor.adapters.symptoms.base import (
     median,
     num,
     pct,
+    point_noise,
     relative_change,
 )
 from nndoctor.adapters.symptoms.config import optimizer_steps
@@ -55,6 +57,27 @@ def noise_ratio(curve: Curve, p: Params) -> float:
     return median(residual) * 1.4826 / level
 
 
+def trend_certainty(curve: Curve, direction: str, change: float, p: Params) -> float:
+    """How surely the curve's true start → end change lies on the side of ±``trend_change``
+    that ``direction`` says, given its point noise: each edge level is the median of a few
+    noisy points (standard error ≈ 1.2533 σ / √n), and a short noisy curve whose change is near
+    a bound could as well be on the other side of it."""
+    sigma = point_noise(curve.values)
+    start = abs(curve.level_start(p["edge_fraction"]))
+    heads, tails = len(curve.head(p["edge_fraction"])), len(curve.tail(p["edge_fraction"]))
+    if not np.isfinite(sigma) or sigma <= 0 or start <= 0:
+        return 1.0
+    se = 1.2533 * sigma * np.sqrt(1 / heads + 1 / tails) / start
+    bound = p["trend_change"]
+    below = _normal_cdf((-bound - change) / se)
+    above = 1.0 - _normal_cdf((bound - change) / se)
+    return {"decreasing": below, "increasing": above}.get(direction, 1.0 - below - above)
+
+
+def _normal_cdf(z: float) -> float:
+    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+
+
 @detector("loss_trends", produces=("train_loss_trend", "val_loss_trend"))
 def loss_trends(run: Run, p: Params) -> Iterator[Fact]:
     for curve in (_train(run, p), _val(run, p)):
@@ -63,7 +86,8 @@ def loss_trends(run: Run, p: Params) -> Iterator[Fact]:
         direction, change = trend(curve, p)
         yield log_fact(f"{curve.tag}_trend", direction,
                        f"{curve.tag} went from {num(curve.level_start())} to "
-                       f"{num(curve.level_end())} ({change:+.0%})", f"{curve.tag}, {curve.span()}")
+                       f"{num(curve.level_end())} ({change:+.0%})", f"{curve.tag}, {curve.span()}",
+                       certainty=round(trend_certainty(curve, direction, change, p), 3))
 
 
 @detector("overfitting", produces=("val_loss_rising",))
