@@ -286,9 +286,30 @@ def _cached(root: Path, directory: Path | None) -> tuple[KnowledgeBase, str]:
     with contextlib.suppress(Exception):
         if _digest(files).encode() == digest:  # unchanged while it was read
             _write(where, digest, key, _stat_key(files).encode(),
-                   pickle.dumps(kb, protocol=pickle.HIGHEST_PROTOCOL))
+                   pickle.dumps(_one_of_each(kb, {}), protocol=pickle.HIGHEST_PROTOCOL))
             return kb, digest.decode()
     return kb, ""
+
+
+def _one_of_each(value: Any, seen: dict[str, str]) -> Any:
+    """``value`` (records, containers) with every string equal to an earlier one replaced by
+    that one: the pickle then writes each of the ~5,400 texts once and unpickling makes ~7,400
+    fewer strings (~0.7 ms of every start). Equal to ``value``."""
+    if isinstance(value, str):
+        return seen.setdefault(value, value)
+    if isinstance(value, kb.Record):
+        return type(value)(**{name: _one_of_each(getattr(value, name), seen)
+                              for name in value.FIELDS})
+    if isinstance(value, kb.Files):
+        return kb.Files({_one_of_each(k, seen): path for k, path in value.items()})
+    if isinstance(value, list):
+        return [_one_of_each(v, seen) for v in value]
+    if isinstance(value, tuple):
+        items = [_one_of_each(v, seen) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if isinstance(value, dict):
+        return {_one_of_each(k, seen): _one_of_each(v, seen) for k, v in value.items()}
+    return value
 
 
 def _write(where: Path, digest: bytes, key: bytes, key_now: bytes, data: bytes) -> None:
