@@ -231,11 +231,25 @@ def closed_pipe() -> int:
     return EXIT_OK
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+STARTUP_GC_THRESHOLD = 100_000  # new container objects between two young collections (700)
+
+
 def run() -> int:
     """The program (``nndoctor``, ``python -m nndoctor``): :func:`main`, then every object frozen
     out of the collector's reach (gc.freeze), so the interpreter's last collection at exit does
     not walk all that the run built (numpy, the knowledge base): ~8 % of a small diagnosis. Not
-    in :func:`main`, which tests call in-process."""
+    in :func:`main`, which tests call in-process.
+
+    Before numpy loads, its OpenBLAS is given one thread unless the user chose a number: it
+    starts one per core otherwise (~10 ms of a small diagnosis on 2 cores), for arrays this
+    small, and a sweep's parallelism is its processes. The young generation is collected after
+    100,000 new objects instead of 700: start-up makes ~10^5 that all live to the end, and the
+    collector walked them over and over (~3 % of a small diagnosis); the count is of objects
+    alive, so a sweep's runs, freed as they go, rarely reach it."""
+    if not any(os.environ.get(name) for name in BLAS_THREADS):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    gc.set_threshold(STARTUP_GC_THRESHOLD, *gc.get_threshold()[1:])
     code = main()
     gc.freeze()
     return code

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import re
 
+from nndoctor.lazy_re import LazyPattern
+
 # C0 controls (newline and tab included: one log string never spans lines), DEL, C1 controls,
 # the Unicode line/paragraph separators, bidi embeddings/overrides/isolates, the BOM (zero-width
 # no-break space) and lone surrogates (undecodable bytes of a file name, from os.fsdecode).
-UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
-JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+# Compiled when first needed (~1 ms each: their classes reach past U+00FF): ASCII text is judged
+# without them.
+UNSAFE = LazyPattern(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
+JSON_UNSAFE = LazyPattern("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ud800-\udfff]")
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -36,7 +41,9 @@ def _escape(match: re.Match[str]) -> str:
 def clean(text: object, limit: int | None = None) -> str:
     """``text`` as one printable line: control characters escaped, at most ``limit`` characters
     (longer text ends in '…')."""
-    out = UNSAFE.sub(_escape, str(text))
+    out = str(text)
+    if not (out.isascii() and out.isprintable()):  # printable ASCII holds none of UNSAFE
+        out = UNSAFE.sub(_escape, out)
     if limit is not None and len(out) > limit:
         out = out[: max(limit - 1, 0)] + "…"
     return out
@@ -54,6 +61,8 @@ def escape_json(text: str) -> str:
 
     ``json.dumps(ensure_ascii=False)`` already escapes C0 controls but leaves DEL, C1 controls,
     separators, bidi overrides and lone surrogates raw; outside strings JSON has none of them."""
+    if text.isascii():  # of JSON_UNSAFE, ASCII holds only DEL
+        return text.replace("\x7f", "\\u007f")
     return JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

@@ -79,14 +79,26 @@ class DurableMatcher:
 
     def __init__(self, definitions: list[dict[str, Any]],
                  memberships: Mapping[str, FactTest] | None = None) -> None:
+        parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
+        self._create([[ruleset_json(chunk) for chunk in chunks] for chunks in parts],
+                     memberships)
+
+    @classmethod
+    def from_texts(cls, texts: list[list[str]],
+                   memberships: Mapping[str, FactTest] | None = None) -> DurableMatcher:
+        """The matcher of rulesets already compiled to durable's JSON texts (per stratum, of at
+        most RULES_PER_RULESET rules each: nndoctor/engine/compiled.py)."""
+        matcher = cls.__new__(cls)
+        matcher._create(texts, memberships)
+        return matcher
+
+    def _create(self, texts: list[list[str]], memberships: Mapping[str, FactTest] | None) -> None:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
-        parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
-        texts = [[ruleset_json(chunk) for chunk in chunks] for chunks in parts]
         digest = ruleset_fingerprint(texts)
         self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
-                       for k, chunks in enumerate(parts)]
+                       for k, chunks in enumerate(texts)]
         with _LOCK:
             pending = {
                 name: text

@@ -10,18 +10,17 @@ from typing import NamedTuple
 
 from nndoctor.engine import durable_matcher
 from nndoctor.engine.certainty import combine, combine_all
-from nndoctor.engine.compiler import compile_strata, membership_tests, stratify
+from nndoctor.engine.compiled import Compiled, cached_compile, compile_kb
 from nndoctor.engine.conditions import (
     Known,
     certainty,
     certainty_false,
-    fact_tests,
     facts_in,
     supporting_facts,
 )
 from nndoctor.engine.matchers import Matcher, PythonMatcher
 from nndoctor.knowledge.kb import Manifestation
-from nndoctor.knowledge.loader import KnowledgeBase, builtin_knowledge_base
+from nndoctor.knowledge.loader import KnowledgeBase, builtin_digest, builtin_knowledge_base
 
 
 class Contribution(NamedTuple):
@@ -67,22 +66,24 @@ class Evaluation:
 class Engine:
     """A knowledge base compiled once: strata, matcher, and indexes for fast re-evaluation."""
 
-    def __init__(self, kb: KnowledgeBase, backend: str = "auto") -> None:
+    def __init__(self, kb: KnowledgeBase, backend: str = "auto",
+                 compiled: Compiled | None = None) -> None:
+        """``compiled``: :func:`compile_kb` of ``kb`` when already at hand (from its cache)."""
+        if compiled is None:
+            compiled = compile_kb(kb, durable_matcher.RULES_PER_RULESET)
         self.kb = kb
         self.threshold = kb.settings.premise_threshold
         self.findings = {n for n, f in kb.facts.items() if f.kind == "finding"}
-        self.strata = stratify(kb.rules, self.findings)
+        self.strata = compiled.strata
         self.python = PythonMatcher(kb.rules, self.strata)
         self.matcher: Matcher = self.python
         if backend == "durable" or (backend == "auto" and durable_matcher.AVAILABLE):
-            self.matcher = durable_matcher.DurableMatcher(compile_strata(kb.rules, self.strata),
-                                                          membership_tests(kb.rules))
+            self.matcher = durable_matcher.DurableMatcher.from_texts(compiled.texts,
+                                                                     compiled.memberships)
         self.depth = max(self.strata.values(), default=-1) + 1
         self.observation = {f: name for name, facts in kb.settings.observations.items()
                             for f in facts}
-        self.positive_facts = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when)
-                                              if not negated)
-                               for rid, rule in kb.rules.items()}
+        self.positive_facts = compiled.positive_facts
 
     # the indexes of :meth:`reevaluate` (questions, what-ifs): made when first asked for
     @functools.cached_property
@@ -310,4 +311,6 @@ def default_engine() -> Engine:
 
 @functools.cache
 def _default_engine() -> Engine:
-    return Engine(builtin_knowledge_base())
+    kb = builtin_knowledge_base()
+    return Engine(kb, compiled=cached_compile(kb, builtin_digest(),
+                                              durable_matcher.RULES_PER_RULESET))

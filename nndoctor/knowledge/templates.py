@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from nndoctor.lazy_re import LazyPattern
+
 NAME = r"[a-z][a-z0-9_]*"
 NUMBER = r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
-_STEP = re.compile(rf"\s*([*/×÷])\s*({NUMBER})")
-_EXPRESSION = re.compile(rf"^\s*({NAME})((?:\s*[*/×÷]\s*{NUMBER})*)\s*(?:\|\s*([a-z0-9]+)\s*)?$")
+_PLACEHOLDER = LazyPattern(r"\{([^{}]*)\}")
+_STEP = LazyPattern(rf"\s*([*/×÷])\s*({NUMBER})")
+_EXPRESSION = LazyPattern(rf"^\s*({NAME})((?:\s*[*/×÷]\s*{NUMBER})*)\s*(?:\|\s*([a-z0-9]+)\s*)?$")
 FORMATS = ("sig3", "sig2", "int")
 
 

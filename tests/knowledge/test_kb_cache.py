@@ -32,6 +32,25 @@ def test_cache_hit_equals_a_fresh_load(kb_copy: Path, tmp_path: Path,
     again = cached_knowledge_base(kb_copy, cache)
     assert again.rules == first.rules and again.facts == first.facts
     assert again.settings == first.settings and again.causes == first.causes
+    assert again.files == first.files and again.detectors == first.detectors
+
+
+def test_the_cache_holds_each_text_once(kb_copy: Path, tmp_path: Path) -> None:
+    fresh = load_knowledge_base(kb_copy)
+    cached_knowledge_base(kb_copy, tmp_path / "cache")
+    hit = cached_knowledge_base(kb_copy, tmp_path / "cache")
+    assert hit == fresh
+    names = [t.fact for rule in hit.rules.values() for t in _tests(rule.when)]
+    assert len({id(n) for n in names}) == len(set(names)) < len(names)
+
+
+def _tests(cond):
+    if hasattr(cond, "fact"):
+        yield cond
+    for child in getattr(cond, "all", None) or getattr(cond, "any", None) or ():
+        yield from _tests(child)
+    if getattr(cond, "not_", None) is not None:
+        yield from _tests(cond.not_)
 
 
 NEW_TITLE = "Edited title X"

@@ -263,7 +263,7 @@ def test_default_engine_is_built_once_by_concurrent_threads(monkeypatch):
     built: list[int] = []
 
     class SlowEngine:
-        def __init__(self, kb: object) -> None:
+        def __init__(self, kb: object, **compiled: object) -> None:
             time.sleep(0.2)
             built.append(1)
 

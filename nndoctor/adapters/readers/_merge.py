@@ -29,11 +29,10 @@ quantity (their layer numbering is per log).
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -48,8 +47,7 @@ _VERSION = re.compile(r"^version_\d+$")
 _PROBE = "nndoctor/"
 
 
-@dataclasses.dataclass
-class Logged:
+class Logged(NamedTuple):
     """A run read from a directory scan, with the folder it belongs to."""
 
     run: Run

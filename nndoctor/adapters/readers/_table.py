@@ -8,7 +8,7 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -25,16 +25,14 @@ FAST_MIN_BYTES = 4 * 1024
 POLARS = True
 
 
-@dataclass
-class Column:
+class Column(NamedTuple):
     """One numeric column: float values (NaN/Inf kept) and which rows actually had a value."""
 
     values: np.ndarray
     present: np.ndarray  # bool
 
 
-@dataclass
-class Cells:
+class Cells(NamedTuple):
     """One column as read: float values (NaN where absent), which rows had a value, the first
     non-numeric cell (row, text) and how many cells were numbers."""
 

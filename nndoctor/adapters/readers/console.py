@@ -39,6 +39,7 @@ from typing import Any
 from nndoctor.adapters.readers._io import file_size, head, open_log, read_text
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
+from nndoctor.lazy_re import LazyPattern
 
 SNIFF_BYTES = 256 * 1024
 MIN_LINES = 2  # recognised metric lines a log must have before it counts as a console log
@@ -46,28 +47,28 @@ SUFFIXES = {".log", ".out", ".txt", ".err"}
 GENERIC_STEMS = {"train", "training", "nohup", "output", "out", "log", "stdout", "stderr",
                  "console", "run", "logs"}  # named after their folder instead
 NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
-_SEGMENTS = re.compile(r"[\r\n]+")
-_METRIC_WORD = re.compile(r"(loss|acc|accuracy|lr|learning_rate|norm|error|err|perplexity|ppl|"
-                          r"f1|auc|map|precision|recall|score|reward|bleu|iou|dice|mae|mse|rmse|"
-                          r"nll|kl)", re.IGNORECASE)
+_ANSI = LazyPattern(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_SEGMENTS = LazyPattern(r"[\r\n]+")
+_METRIC_WORD = LazyPattern(r"(loss|acc|accuracy|lr|learning_rate|norm|error|err|perplexity|ppl|"
+                           r"f1|auc|map|precision|recall|score|reward|bleu|iou|dice|mae|mse|rmse|"
+                           r"nll|kl)", re.IGNORECASE)
 
-_KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
-_KERAS_PAIR = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w/.]*)\s*:\s*(" + NUM + r")(?![\w.])")
-_HF_DICT = re.compile(r"\{\s*'[A-Za-z_][^{}]*\}")
-_HF_PAIR = re.compile(r"'([^'\\]+)'\s*:\s*(?:'(" + NUM + r")'|\"(" + NUM + r")\"|(" + NUM + r"))"
-                      r"(?=\s*[,}])")
-_TQDM_COUNT = re.compile(r"(?<![\w.])(\d+)/(\d+)\s*\[\d")
-_PL_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)\s*:\s*\d+%\|")
-_PL_PAIR = re.compile(r"([A-Za-z_][\w/.\-]*)=(" + NUM + r")(?=[,\]\s]|$)")
-_INDEX = re.compile(r"(?<![A-Za-z_])(epoch|ep|step|global_step|iteration|iter|it|batch)s?"
-                    r"\s*[:=#]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\s*\]?", re.IGNORECASE)
-_PAIR = re.compile(r"(?<![\w.])([A-Za-z][\w/.]*(?:[ \-][A-Za-z][\w/.]*){0,2}?)\s*(?::|=|\s)\s*"
-                   r"(" + NUM + r")(%?)(?![\w.])", re.IGNORECASE)
+_KERAS_EPOCH = LazyPattern(r"^\s*Epoch\s+(\d+)\s*/\s*(\d+)\s*$")
+_KERAS_PAIR = LazyPattern(r"(?:^|\s)-\s+([A-Za-z_][\w/.]*)\s*:\s*(" + NUM + r")(?![\w.])")
+_HF_DICT = LazyPattern(r"\{\s*'[A-Za-z_][^{}]*\}")
+_HF_PAIR = LazyPattern(r"'([^'\\]+)'\s*:\s*(?:'(" + NUM + r")'|\"(" + NUM + r")\"|(" + NUM + r"))"
+                       r"(?=\s*[,}])")
+_TQDM_COUNT = LazyPattern(r"(?<![\w.])(\d+)/(\d+)\s*\[\d")
+_PL_EPOCH = LazyPattern(r"^\s*Epoch\s+(\d+)\s*:\s*\d+%\|")
+_PL_PAIR = LazyPattern(r"([A-Za-z_][\w/.\-]*)=(" + NUM + r")(?=[,\]\s]|$)")
+_INDEX = LazyPattern(r"(?<![A-Za-z_])(epoch|ep|step|global_step|iteration|iter|it|batch)s?"
+                     r"\s*[:=#]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\s*\]?", re.IGNORECASE)
+_PAIR = LazyPattern(r"(?<![\w.])([A-Za-z][\w/.]*(?:[ \-][A-Za-z][\w/.]*){0,2}?)\s*(?::|=|\s)\s*"
+                    r"(" + NUM + r")(%?)(?![\w.])", re.IGNORECASE)
 _HF_SKIP = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second",
             "train_steps_per_second", "train_loss"}
 _IGNORED = {"v_num", "it/s", "s/it"}
-_FIT_STOPPED = re.compile(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
+_FIT_STOPPED = LazyPattern(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
 
 
 def _segments(text: str) -> Iterable[str]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 from collections import defaultdict
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import LogError, Run, Series
+from nndoctor.lazy_re import LazyPattern
 
 
 @cache
@@ -868,7 +868,7 @@ def _finish(out: _Collector, warnings: list[str]) -> dict[str, Series]:
 
 SUBRUN_DIRS = {"train", "validation"}  # Keras TensorBoard callback (.v2 files)
 ESTIMATOR_DIRS = {"eval", "validation"}  # TF Estimator: <model_dir>/eval/ beside the train events
-_HPARAMS_DIR = re.compile(r"^\d{9,}(\.\d+)?$")  # torch add_hparams: <run>/<time.time()>/
+_HPARAMS_DIR = LazyPattern(r"^\d{9,}(\.\d+)?$")  # torch add_hparams: <run>/<time.time()>/
 
 
 def is_event_file(path: Path) -> bool:
@@ -960,8 +960,8 @@ def _setup_context(texts: dict[str, bytes]) -> dict[str, Any]:
     return setup_from_params(params) if params else {}
 
 
-_KERAS_STEP_TAGS = re.compile(r"^(train|validation)/(batch_|evaluation_.*_vs_iterations$)")
-_YOLO_TAGS = re.compile(r"^(train|val)/\w+_loss$|^metrics/(mAP|precision|recall)")
+_KERAS_STEP_TAGS = LazyPattern(r"^(train|validation)/(batch_|evaluation_.*_vs_iterations$)")
+_YOLO_TAGS = LazyPattern(r"^(train|val)/\w+_loss$|^metrics/(mAP|precision|recall)")
 
 
 def _axis(raw: dict[str, Series], keras: bool) -> tuple[dict[str, Any], set[str]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -319,8 +320,7 @@ def slope_t(values: np.ndarray) -> float:
     return slope / np.sqrt(var / sxx)
 
 
-@dataclass(frozen=True)
-class Blowup:
+class Blowup(NamedTuple):
     """One blow-up of a curve: where it starts and ends (the last point above the bar)."""
 
     index: int

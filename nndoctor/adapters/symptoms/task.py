@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -29,8 +30,7 @@ REGRESSION_LOSSES = {"mse", "mae", "l1", "l2", "huber", "smooth_l1", "smoothl1",
 COMMON_CLASSES = (2, 3, 4, 5, 10, 20, 100, 1000)  # preferred when several counts fit
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(NamedTuple):
     """The task as far as the run tells: kind, class count, and how it is known."""
 
     kind: str | None = None  # "regression" | "binary" | "multiclass" | None (unknown)
@@ -183,8 +183,8 @@ def annotate(run: Run, p: Params) -> Run:
     """The run with its task in context["_task"], for every detector to read."""
     task = infer_task(run, p)
     vocabulary = run.context.get("vocab_size") if run.context.get("causal_lm") is True else None
-    task = replace(task, vocabulary=vocabulary if isinstance(vocabulary, int) else None)
-    task = replace(task, pretrained=_pretrained(run, task, p))
+    task = task._replace(vocabulary=vocabulary if isinstance(vocabulary, int) else None)
+    task = task._replace(pretrained=_pretrained(run, task, p))
     return replace(run, context={**run.context, "_task": task})
 
 
