@@ -136,7 +136,8 @@ def test_one_checkpoint_is_not_enough(tmp_path: Path) -> None:
 
 def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
     """The Trainer's own checkpoints, read back by `nndoctor diagnose`: the frozen first layer
-    is named; the same run with every layer training is not."""
+    is named; the same run with every layer training is not; its training_args.bin gives the
+    optimizer."""
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
     from nndoctor.pipeline import diagnose_run, load_runs
@@ -160,3 +161,5 @@ def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
     frozen = facts["frozen"]["frozen_parameters"]
     assert frozen.value is True and "net.0.weight" in frozen.evidence
     assert facts["trained"]["frozen_parameters"].value is False
+    optimizer = facts["trained"]["optimizer"]  # the Trainer's default, from training_args.bin
+    assert optimizer.value == "adam" and "adamw" in optimizer.evidence

@@ -6,7 +6,8 @@
 copies (``checkpoint-N/trainer_state.json``) are prefixes of the final file: one run per output
 directory, read from the copy with the highest ``global_step``. The summary entry, or a
 ``global_step`` that reached ``max_steps``, says the training ended (``context["ended"]``). The
-last two ``checkpoint-N/model.safetensors`` say which weights never changed (``_checkpoints``).
+last two ``checkpoint-N/model.safetensors`` say which weights never changed (``_checkpoints``);
+``training_args.bin`` gives the optimizer and the other TrainingArguments (``_torch_pickle``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from nndoctor.adapters.readers._checkpoints import checkpoint_context
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.readers._setup import setup_from_params
+from nndoctor.adapters.readers._torch_pickle import load_plain
 from nndoctor.adapters.run import LogError, Run, Series
 
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second",
@@ -133,6 +135,8 @@ class HFTrainerStateReader:
             for folder in folders:
                 for key, value in setup_from_params(_side_json(folder / name) or {}).items():
                     context.setdefault(key, value)
+        for key, value in _training_args(folders).items():
+            context.setdefault(key, value)
         context.update(checkpoint_context(run_dir))
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
 
@@ -145,6 +149,19 @@ def _ended(summary: bool, global_step: float | None, max_steps: float | None) ->
     if global_step and max_steps and max_steps > 0 and global_step >= max_steps:
         return f"trainer_state.json is at global_step {global_step:g} = max_steps"
     return None
+
+
+def _training_args(folders: tuple[Path, ...]) -> dict[str, Any]:
+    """The hyper-parameters of the ``training_args.bin`` the Trainer saves beside its state (the
+    pickled TrainingArguments: optimizer, learning rate, weight decay, precision, accumulation),
+    read inertly (``_torch_pickle``: none of the pickle's code runs)."""
+    for folder in folders:
+        path = folder / "training_args.bin"
+        if path.is_file():
+            args = load_plain(path)
+            if isinstance(args, dict):
+                return context_from_params(args)
+    return {}
 
 
 def _side_json(path: Path) -> dict[str, Any] | None:

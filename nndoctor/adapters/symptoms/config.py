@@ -9,7 +9,7 @@ import numpy as np
 
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Params, detector, log_fact, num
-from nndoctor.adapters.symptoms.context import OPTIMIZERS, _number
+from nndoctor.adapters.symptoms.context import _number, optimizer_family
 from nndoctor.engine.facts import Fact
 
 FAMILIES = {"sgd": "sgd", "sgd_momentum": "sgd", "adam": "adam", "rmsprop": "rmsprop",
@@ -59,10 +59,11 @@ def _peak_lr(run: Run) -> tuple[float, str] | None:
 
 @detector("lr_range", produces=("lr_vs_optimizer_range",))
 def lr_range(run: Run, p: Params) -> Iterator[Fact]:
-    if run.context.get("_rl"):
-        return  # RL fine-tunes run at ~1e-6 by design (TRL's defaults); no from-scratch norm
-    optimizer = str(run.context.get("optimizer", "")).lower().split(".")[-1]
-    family = FAMILIES.get(OPTIMIZERS.get(optimizer, ""))
+    if run.context.get("_rl") or run.context.get("pretrained_model"):
+        return  # fine-tunes (TRL's RL at ~1e-6, a pretrained model at 1e-5-1e-4) have their own
+        # norm, judged by the fine-tuning rules; the from-scratch range is not theirs
+    optimizer = str(run.context.get("optimizer", ""))
+    family = FAMILIES.get(optimizer_family(optimizer)) if optimizer else None
     lr = _peak_lr(run)
     if lr is None or lr[0] <= 0:
         return

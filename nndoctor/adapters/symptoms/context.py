@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from nndoctor.adapters.run import Run
@@ -10,6 +11,18 @@ from nndoctor.engine.facts import Fact
 
 OPTIMIZERS = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "rmsprop": "rmsprop",
               "adagrad": "adagrad", "nesterov": "sgd_momentum"}
+# Hugging Face's `optim` names a family and an implementation: adamw_torch_fused, paged_adamw_8bit
+_IMPLEMENTATION = re.compile(r"^(paged_)?(adamw|adam|sgd|rmsprop|adagrad)(_|$)")
+
+
+def optimizer_family(name: str) -> str:
+    """The optimizer value for a logged name (``torch.optim.AdamW``, ``adamw_torch_fused``):
+    adam, sgd, rmsprop, adagrad, sgd_momentum, or other."""
+    name = name.lower().split(".")[-1]
+    if name in OPTIMIZERS:
+        return OPTIMIZERS[name]
+    match = _IMPLEMENTATION.match(name)
+    return OPTIMIZERS[match.group(2)] if match else "other"
 
 
 def _number(value: object) -> float | None:
@@ -39,7 +52,7 @@ def run_context(run: Run, p: Params) -> Iterator[Fact]:
     optimizer = str(ctx.get("optimizer", "")).lower()
     if optimizer:
         momentum = _number(ctx.get("momentum")) or 0.0
-        value = OPTIMIZERS.get(optimizer.split(".")[-1], "other")
+        value = optimizer_family(optimizer)
         if value == "sgd" and momentum > 0:
             value = "sgd_momentum"
         yield log_fact("optimizer", value, f"optimizer = {ctx['optimizer']} in hyper-parameters",
