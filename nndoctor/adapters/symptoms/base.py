@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.run import Run, Series
+from nndoctor.adapters.windows import windows
 from nndoctor.engine.facts import Fact, Value
 
 Params = dict[str, Any]
@@ -161,31 +162,36 @@ class Curve:
         values = self.values  # edge padding, as np.pad(mode="edge"), without its overhead
         padded = np.concatenate((np.full(pad, values[0]), values,
                                  np.full(window - 1 - pad, values[-1])))
-        return row_medians(_windows(padded, window))
+        return row_medians(windows(padded, window))
 
     def trailing_median(self, window: int) -> np.ndarray:
         """Median of the ``window`` points before each point (NaN where there are none)."""
         out = np.full(len(self), np.nan)
         if len(self) > window:
-            out[window:] = row_medians(_windows(self.values[:-1], window))
+            out[window:] = row_medians(windows(self.values[:-1], window))
         return out
 
     def span(self, start: int = 0, end: int = -1) -> str:
         return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
 
 
-def _windows(values: np.ndarray, window: int) -> np.ndarray:
-    """``sliding_window_view(values, window)`` of a 1-D array (read-only), without its checks."""
-    step = values.strides[0]
-    return np.lib.stride_tricks.as_strided(values, (values.size - window + 1, window),
-                                           (step, step), writeable=False)
+_SMALL = 64  # values: up to this many, a median is taken of a Python list (no numpy call)
 
 
 def median(values: np.ndarray | list[float]) -> float:
     """``float(np.median(values))`` of a 1-D array (or list), bit for bit, without np.median's
     per-call cost (~30 µs, paid about a hundred times per run in a sweep): the middle value, or
     the mean of the two middle ones, computed as numpy computes it ((a + b) / 2, integers as
-    float64); NaN if any is."""
+    float64); NaN if any is. Up to ``_SMALL`` floats are sorted as a Python list (the same
+    values in the same order, up to the sign of equal zeros, which no sort fixes)."""
+    if type(values) is np.ndarray and values.dtype == np.float64 and values.ndim == 1 \
+            and 0 < values.size <= _SMALL:
+        items = values.tolist()
+        total = sum(items)
+        if total == total:  # no NaN (nor +inf with -inf): the middle of the sorted list
+            items.sort()
+            m = len(items) // 2
+            return items[m] if len(items) % 2 else (items[m - 1] + items[m]) / 2
     values = np.asarray(values)
     n = values.size
     if values.dtype.kind in "iu" and values.ndim == 1:
