@@ -54,7 +54,7 @@ def locate(fact: Fact) -> Located:
         head = detail[: span.start()]
     else:
         head = ONE_STEP.split(detail, maxsplit=1)[0] if "step " in detail else detail
-    series = tuple(s for s in (part.strip() for part in head.split(",")) if s)
+    series = tuple([s for s in map(str.strip, head.split(",")) if s])
     step_match = _one_step(fact.evidence) or _one_step(detail)
     return Located(
         source, series,
