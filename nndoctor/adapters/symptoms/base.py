@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -224,6 +225,25 @@ def quantile(values: np.ndarray | list[float], q: float) -> float:
     a, b = ordered[below], ordered[above]
     diff = b - a
     return float(b - diff * (1 - t) if t >= 0.5 else a + diff * t)  # numpy's _lerp
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """``float(np.corrcoef(x, y)[0, 1])`` of two 1-D arrays of one length, bit for bit: the same
+    numpy steps (rows centred on their means, ``np.dot`` of them, scaled by 1 / (n - 1), divided
+    by the row then the column standard deviation, clipped to [-1, 1]) without np.cov's checks
+    and array wrapping (~15 µs a call). numpy's own for fewer than 2 points or a constant row."""
+    rows = np.concatenate((x[None, :], y[None, :])).astype(np.float64, copy=False)
+    n = rows.shape[1]
+    if n < 2:
+        return float(np.corrcoef(x, y)[0, 1])
+    rows -= rows.mean(axis=1)[:, None]
+    c = np.dot(rows, rows.T.conj())
+    c *= np.true_divide(1, n - 1)
+    first, second = math.sqrt(c[0, 0]), math.sqrt(c[1, 1])
+    if not (first > 0 and second > 0):  # 0/0 or a NaN: numpy's warnings and value
+        return float(np.corrcoef(x, y)[0, 1])
+    r = float(c[0, 1]) / first / second
+    return 1.0 if r > 1 else -1.0 if r < -1 else r
 
 
 def point_noise(values: np.ndarray) -> float:
