@@ -37,7 +37,9 @@ def one_run() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def _remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
+def remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, computed once per ``kind``, object ``of`` and (hashable) ``argument``
+    while :func:`one_run` is active (its arrays made read-only); outside it, every time."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
@@ -95,7 +97,7 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
-        return _remembered("of", series, (cls, tag, max_points),
+        return remembered("of", series, (cls, tag, max_points),
                            lambda: cls._finite(series, tag, max_points))
 
     @classmethod
@@ -154,7 +156,7 @@ class Curve:
     def smooth(self, window: int) -> np.ndarray:
         """Centered running median (robust to spikes), same length as the curve."""
         window = max(1, min(window, len(self)))
-        return _remembered("smooth", self, window, lambda: self._running_median(window))
+        return remembered("smooth", self, window, lambda: self._running_median(window))
 
     def _running_median(self, window: int) -> np.ndarray:
         if window == 1:
