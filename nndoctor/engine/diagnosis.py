@@ -8,6 +8,7 @@ from nndoctor.engine.certainty import BAND_ORDER, band
 from nndoctor.engine.facts import Fact
 from nndoctor.engine.fixes import FittedFix, LeftOutFix, fit_fixes
 from nndoctor.engine.inference import Contribution, Engine, Evaluation
+from nndoctor.knowledge.kb import Fix
 
 Verdict = Literal["problem", "healthy", "insufficient-data"]
 
@@ -140,6 +141,12 @@ def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCau
     return (*tied, *shown[len(group):])
 
 
+def _with_fixes(cause: RankedCause, fixes: list[Fix], usable: dict[str, tuple[object, float]]
+                ) -> RankedCause:
+    fitted, left_out = fit_fixes(fixes, usable)
+    return cause._replace(fixes=fitted, fixes_left_out=left_out)
+
+
 def _fact_is(facts: dict[str, Fact], name: str, value: object) -> bool:
     fact = facts.get(name)
     return fact is not None and fact.value == value
@@ -161,8 +168,10 @@ def _verdict(top: float, shown: bool, looks_healthy: bool, too_little: bool, pat
     return "problem" if patterns else "healthy"
 
 
-def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Diagnosis:
-    """Turn an evaluation into a ranked, explained diagnosis."""
+def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact],
+          fixes_for: int | None = None) -> Diagnosis:
+    """Turn an evaluation into a ranked, explained diagnosis. With ``fixes_for``, only the
+    first that many shown causes get their fixes fitted (a report that shows no more)."""
     kb = engine.kb
     settings = kb.settings
     facts_with_findings = dict(facts)
@@ -209,13 +218,15 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             for a in absent
         )
         support = tuple(sorted(support, key=lambda t: -t.contribution))
-        fixes, left_out = fit_fixes(cause.fixes, usable)
         ranked.append((key, RankedCause(
             cause.id, cause.title, rounded, shown_as,
-            cause.explanation, support, fixes, tuple(cause.sources), fixes_left_out=left_out,
+            cause.explanation, support, (), tuple(cause.sources),
         )))
     ranked.sort(key=lambda pair: pair[0])
     shown = _mark_ties(tuple(c for _key, c in ranked if c is not None), settings.tie_margin)
+    fitted = len(shown) if fixes_for is None else min(fixes_for, len(shown))
+    shown = (*(_with_fixes(c, kb.causes[c.id].fixes, usable) for c in shown[:fitted]),
+             *shown[fitted:])
     top = shown[0].confidence if shown else 0.0
     found = evaluation.findings
     looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely
