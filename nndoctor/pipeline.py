@@ -39,15 +39,17 @@ def parse_answers(pairs: Iterable[str]) -> list[Fact]:
     return facts
 
 
-def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3) -> RunReport:
-    """Derive facts from the run, add the user's answers (they win), diagnose."""
+def diagnose_run(run: Run, answers: Sequence[Fact] = (), questions: int = 3,
+                 fixes_for: int | None = None) -> RunReport:
+    """Derive facts from the run, add the user's answers (they win), diagnose. With
+    ``fixes_for``, only the first that many causes get their fixes (a report showing no more)."""
     engine = default_engine()
     given = {f.name: f.value for f in answers if f.name in CONTEXT_ANSWERS}
     if given:  # e.g. the number of classes sets the chance level the detectors compare with
         run = replace(run, context={**run.context, **given})
     session = Session(engine, derive_facts(run, engine.kb), validated=True)
     session.tell(*answers)
-    return RunReport(run, session.diagnose(questions=questions))
+    return RunReport(run, session.diagnose(questions=questions, fixes_for=fixes_for))
 
 
 def usable_cores() -> int:

@@ -277,7 +277,9 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
     from nndoctor.report.headline import headline
     from nndoctor.report.ids import base_id
 
-    report = diagnose_run(run, options.answers, questions=options.questions)
+    # a JSON part shows the fixes of its first --top causes only: no others are fitted
+    shown = options.top if options.fmt in ("json", "jsonl") and not options.keep_reports else None
+    report = diagnose_run(run, options.answers, questions=options.questions, fixes_for=shown)
     report = report._replace(id=base_id(task.root, Path(run.path)))
     d = report.diagnosis
     return Result(

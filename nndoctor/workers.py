@@ -9,6 +9,7 @@ the start-up and the walk of the folder.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,14 +42,18 @@ class Workers:
             self._pool = ProcessPoolExecutor(max_workers=self.jobs, initializer=_warm)
         return self._pool.map(fn, items)
 
-    def classify(self, files: list[Path]) -> Iterable[Found]:
-        """``readers.classify`` of each file, in order: in the workers for a large folder."""
-        if self.jobs < 2 or len(files) < CLASSIFY_FROM:
+    def classify(self, files: Iterable[Path]) -> Iterable[Found]:
+        """``readers.classify`` of each file, in order: in the workers for a large folder.
+        ``files`` may still be coming (the walk of the folder): from the first
+        ``CLASSIFY_FROM`` on, the workers start and warm up, and each chunk is sent to them as
+        soon as it is walked, so starting them and detecting overlap the rest of the walk."""
+        pending = iter(files)
+        first = list(itertools.islice(pending, CLASSIFY_FROM))
+        if self.jobs < 2 or len(first) < CLASSIFY_FROM:
             from nndoctor.adapters.readers import classify
 
-            return map(classify, files)
-        chunks = [[str(f) for f in files[i:i + CLASSIFY_CHUNK]]
-                  for i in range(0, len(files), CLASSIFY_CHUNK)]
+            return map(classify, [*first, *pending])
+        chunks = _chunks(itertools.chain(first, pending), CLASSIFY_CHUNK)
         return (found for chunk in self.map(_classify_chunk, chunks) for found in chunk)
 
     def close(self) -> None:
@@ -63,6 +68,12 @@ def _warm() -> None:
     from nndoctor.pipeline import diagnose_run  # noqa: F401  (imports the detectors)
 
     default_engine()
+
+
+def _chunks(files: Iterator[Path], size: int) -> Iterator[list[str]]:
+    """``files`` as lists of ``size`` path strings, each made as soon as its files arrive."""
+    while chunk := [str(f) for f in itertools.islice(files, size)]:
+        yield chunk
 
 
 def _classify_chunk(files: Sequence[str]) -> list[Found]:

@@ -20,6 +20,7 @@ The loser keeps its own name.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, NamedTuple
@@ -96,10 +97,12 @@ def is_excluded(tag: str) -> bool:
     return t in EXCLUDED or bool(_PER_SECOND.search(t))
 
 
+@functools.lru_cache(maxsize=4096)  # a sweep's runs log the same few tags over and over
 def classify(tag: str, default_role: str = "train") -> Candidate | None:
     """The canonical series a tag can stand for, or None (kept under its own name).
 
     ``default_role`` is the role of unprefixed ``loss``/``accuracy`` (``"val"`` for fastai).
+    A pure function of its arguments (the answer is immutable), so it is remembered.
     """
     t = tag.strip().lower()
     if is_excluded(t):

@@ -35,8 +35,10 @@ def durable_number(value: float) -> float:
     """A float durable's JSON parser accepts: its repr must not be ``1e-05``-like (no '.')."""
     if not math.isfinite(value):
         raise ValueError(f"durable_rules cannot take non-finite number {value!r}")
-    while "e" in repr(value) and "." not in repr(value).split("e")[0]:
+    text = repr(value)
+    while "e" in text and "." not in text.split("e")[0]:
         value = math.nextafter(value, math.inf)
+        text = repr(value)
     return value
 
 

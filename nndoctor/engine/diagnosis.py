@@ -8,6 +8,7 @@ from nndoctor.engine.certainty import BAND_ORDER, band
 from nndoctor.engine.facts import Fact
 from nndoctor.engine.fixes import FittedFix, LeftOutFix, fit_fixes
 from nndoctor.engine.inference import Contribution, Engine, Evaluation
+from nndoctor.knowledge.kb import Fix
 
 Verdict = Literal["problem", "healthy", "insufficient-data"]
 
@@ -118,13 +119,14 @@ def describe_fact(fact: Fact) -> str:
     return f"{text}: {fact.evidence}" if fact.evidence else text
 
 
-def _rank_key(cause: RankedCause) -> tuple[float, float, int, str]:
-    """Highest confidence first; at equal confidence the more specific evidence (the strongest
-    single rule) first, then the cause with more independent support. The id only makes the order
-    deterministic: ties are reported as such (:func:`_mark_ties`)."""
-    strongest = max((t.contribution for t in cause.support), default=0.0)
-    backing = sum(1 for t in cause.support if t.contribution > 0)
-    return (-cause.confidence, -round(strongest, 6), -backing, cause.id)
+def _rank_key(confidence: float, contributions: list[float], cause_id: str
+              ) -> tuple[float, float, int, str]:
+    """Highest (rounded) confidence first; at equal confidence the more specific evidence (the
+    strongest single rule or absence) first, then the cause with more independent support. The
+    id only makes the order deterministic: ties are reported as such (:func:`_mark_ties`)."""
+    strongest = max(contributions, default=0.0)
+    backing = sum(1 for v in contributions if v > 0)
+    return (-confidence, -round(strongest, 6), -backing, cause_id)
 
 
 def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCause, ...]:
@@ -137,6 +139,12 @@ def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCau
     ids = [c.id for c in group]
     tied = [c._replace(tied_with=tuple(i for i in ids if i != c.id)) for c in group]
     return (*tied, *shown[len(group):])
+
+
+def _with_fixes(cause: RankedCause, fixes: list[Fix], usable: dict[str, tuple[object, float]]
+                ) -> RankedCause:
+    fitted, left_out = fit_fixes(fixes, usable)
+    return cause._replace(fixes=fitted, fixes_left_out=left_out)
 
 
 def _fact_is(facts: dict[str, Fact], name: str, value: object) -> bool:
@@ -160,8 +168,10 @@ def _verdict(top: float, shown: bool, looks_healthy: bool, too_little: bool, pat
     return "problem" if patterns else "healthy"
 
 
-def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Diagnosis:
-    """Turn an evaluation into a ranked, explained diagnosis."""
+def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact],
+          fixes_for: int | None = None) -> Diagnosis:
+    """Turn an evaluation into a ranked, explained diagnosis. With ``fixes_for``, only the
+    first that many shown causes get their fixes fitted (a report that shows no more)."""
     kb = engine.kb
     settings = kb.settings
     facts_with_findings = dict(facts)
@@ -185,31 +195,38 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
             for c in by_target.get(target, ())
         )
 
-    ranked = []
+    ranked: list[tuple[tuple[float, float, int, str], RankedCause | None]] = []
     for cause_id, confidence in evaluation.causes.items():
         cause = kb.causes.get(cause_id)
         if cause is None:
             continue
-        support = traces(cause_id)
+        rounded = round(confidence, 6)
+        absent = evaluation.absences.get(cause_id, ())
+        key = _rank_key(rounded, [c.value for c in by_target.get(cause_id, ())]
+                        + [a.value for a in absent], cause.id)
+        shown_as = band(confidence, settings.bands)
+        if shown_as is None:  # only a cause with a band is shown (below): ranked, not explained
+            ranked.append((key, None))
+            continue
         expected = {m.name: m for m in cause.expects}
-        support += tuple(
+        support = traces(cause_id) + tuple(
             RuleTrace(
                 f"expects:{a.name}", f"expected, but absent: {a.name.replace('_', ' ')}",
                 expected[a.name].because, -a.frequency, a.certainty, a.value,
                 tuple(facts_with_findings[f] for f in a.facts if f in facts_with_findings),
             )
-            for a in evaluation.absences.get(cause_id, ())
+            for a in absent
         )
         support = tuple(sorted(support, key=lambda t: -t.contribution))
-        shown_as = band(confidence, settings.bands)
-        # only a cause with a band is shown (below); the others keep no fixes
-        fixes, left_out = fit_fixes(cause.fixes, usable) if shown_as is not None else ((), ())
-        ranked.append(RankedCause(
-            cause.id, cause.title, round(confidence, 6), shown_as,
-            cause.explanation, support, fixes, tuple(cause.sources), fixes_left_out=left_out,
-        ))
-    ranked.sort(key=_rank_key)
-    shown = _mark_ties(tuple(c for c in ranked if c.band is not None), settings.tie_margin)
+        ranked.append((key, RankedCause(
+            cause.id, cause.title, rounded, shown_as,
+            cause.explanation, support, (), tuple(cause.sources),
+        )))
+    ranked.sort(key=lambda pair: pair[0])
+    shown = _mark_ties(tuple(c for _key, c in ranked if c is not None), settings.tie_margin)
+    fitted = len(shown) if fixes_for is None else min(fixes_for, len(shown))
+    shown = (*(_with_fixes(c, kb.causes[c.id].fixes, usable) for c in shown[:fitted]),
+             *shown[fitted:])
     top = shown[0].confidence if shown else 0.0
     found = evaluation.findings
     looks_healthy = found.get(settings.healthy_finding, 0.0) >= settings.bands.likely
@@ -228,7 +245,7 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact]) -> Dia
         verdict=verdict,
         patterns=patterns,
         causes=shown,
-        scores={c.id: c.confidence for c in ranked},
+        scores={cause_id: -confidence for (confidence, _s, _b, cause_id), _c in ranked},
         findings=dict(evaluation.findings),
         facts=dict(facts),
         fired=tuple(evaluation.fired),

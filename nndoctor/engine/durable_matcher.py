@@ -52,6 +52,8 @@ AVAILABLE = _rete is not None
 _LOCK = threading.RLock()
 _HANDLES: dict[str, int] = {}  # ruleset name -> durable's handle, for every ruleset created here
 _SIDS = itertools.count()
+# json.dumps with these options builds an encoder at every call: one serves every match
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
 
 COMPILE_TIMEOUT = 10.0  # seconds for a trial compile (normally 0.1 s); NNDOCTOR_COMPILE_TIMEOUT
@@ -129,7 +131,7 @@ class DurableMatcher:
                 message[key] = test_holds(test, facts[test.fact])
         sid = f"s{next(_SIDS)}"
         message.update(sid=sid, id="facts", kind="facts")
-        text = json.dumps(message, ensure_ascii=False, allow_nan=False)  # raises here, not in C
+        text = _ENCODER.encode(message)  # a NaN raises here, not in C
         fired: set[str] = set()
         with _LOCK:
             for name, handle in zip(self._names[stratum], self._handles[stratum], strict=True):

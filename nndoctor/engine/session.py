@@ -44,7 +44,8 @@ class Session:
         self.engine = engine or default_engine()
         self._facts: dict[str, Fact] = {}
         self._dont_know: set[str] = set()
-        self._cache: tuple[Evaluation, Diagnosis] | None = None
+        # the evaluation, its diagnosis and the fixes_for it was built with
+        self._cache: tuple[Evaluation, Diagnosis, int | None] | None = None
         if validated:
             self._facts.update((f.name, f) for f in facts)
         else:
@@ -88,14 +89,18 @@ class Session:
         return {n: (f.value, f.certainty) for n, f in self._facts.items()}
 
     # ------------------------------------------------------------------ results out
-    def _evaluate(self) -> tuple[Evaluation, Diagnosis]:
-        if self._cache is None:
-            evaluation = self.engine.evaluate(self.known())
-            self._cache = (evaluation, build(self.engine, evaluation, self._facts))
-        return self._cache
+    def _evaluate(self, fixes_for: int | None = None) -> tuple[Evaluation, Diagnosis]:
+        if self._cache is None or self._cache[2] != fixes_for:
+            evaluation = self._cache[0] if self._cache is not None \
+                else self.engine.evaluate(self.known())
+            self._cache = (evaluation, build(self.engine, evaluation, self._facts, fixes_for),
+                           fixes_for)
+        return self._cache[0], self._cache[1]
 
-    def diagnose(self, questions: int = 3) -> Diagnosis:
-        evaluation, diagnosis = self._evaluate()
+    def diagnose(self, questions: int = 3, fixes_for: int | None = None) -> Diagnosis:
+        """The diagnosis with ``questions`` follow-up questions; with ``fixes_for``, fixes are
+        fitted only for the first that many causes (a report that shows no more)."""
+        evaluation, diagnosis = self._evaluate(fixes_for)
         if not questions:
             return diagnosis
         asked = rank_questions(self.engine, evaluation, self.known(), self._dont_know, questions,

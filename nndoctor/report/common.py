@@ -78,13 +78,18 @@ def rule_dict(trace: RuleTrace) -> RuleDoc:
             "facts": [f.name for f in trace.facts]}
 
 
-def cause_evidence(cause: RankedCause) -> list[EvidenceDoc]:
-    """Every fact the cause's rules used, once, in the order of the rules."""
+def cause_evidence(cause: RankedCause, facts: dict[str, Fact] | None = None,
+                   made: dict[str, EvidenceDoc] | None = None) -> list[EvidenceDoc]:
+    """Every fact the cause's rules used, once, in the order of the rules. ``made`` holds
+    evidence objects already made for ``facts`` (the run's facts): one of the very same fact
+    is taken from there."""
     seen: dict[str, Fact] = {}
     for trace in cause.support:
         for fact in trace.facts:
             seen.setdefault(fact.name, fact)
-    return [evidence_dict(f) for f in seen.values()]
+    if not made or facts is None:
+        return [evidence_dict(f) for f in seen.values()]
+    return [made[n] if facts.get(n) is f else evidence_dict(f) for n, f in seen.items()]
 
 
 def tie_lines(report: RunReport) -> list[str]:
@@ -129,6 +134,7 @@ def run_id(report: RunReport) -> str:
 def run_dict(report: RunReport, top: int) -> RunDoc:
     d = report.diagnosis
     sep = d.separation
+    facts = {n: evidence_dict(f) for n, f in sorted(d.facts.items())}
     return {
         "schema_version": SCHEMA_VERSION,
         "id": run_id(report),
@@ -139,7 +145,7 @@ def run_dict(report: RunReport, top: int) -> RunDoc:
         "causes": [
             {"id": c.id, "title": c.title, "confidence": round(c.confidence, 4),
              "band": c.band,
-             "tied_with": list(c.tied_with), "evidence": cause_evidence(c),
+             "tied_with": list(c.tied_with), "evidence": cause_evidence(c, d.facts, facts),
              "rules": [rule_dict(t) for t in c.support], "fixes": fix_dict(c)}
             for c in d.causes[:top]
         ],
@@ -151,7 +157,7 @@ def run_dict(report: RunReport, top: int) -> RunDoc:
         "verdict_basis": [rule_dict(t) for t in d.verdict_basis],
         "patterns": list(d.patterns),
         "questions": [{"fact": q.fact, "text": q.text, "why": q.why} for q in d.questions],
-        "facts": {n: evidence_dict(f) for n, f in sorted(d.facts.items())},
+        "facts": facts,
         "warnings": list(report.run.warnings),
     }
 

@@ -48,16 +48,23 @@ def locate(fact: Fact) -> Located:
     source = source_of(fact)
     if source != "metric":
         return Located(source, (), None, None)
-    detail = fact.detail
-    span = RANGE.search(detail)
-    head = detail[: span.start()] if span else ONE_STEP.split(detail, maxsplit=1)[0]
-    series = tuple(s for s in (part.strip() for part in head.split(",")) if s)
-    step_match = ONE_STEP.search(fact.evidence) or ONE_STEP.search(detail)
+    detail = fact.detail  # each pattern is searched only where its words occur (cheaper)
+    span = RANGE.search(detail) if "steps " in detail else None
+    if span:
+        head = detail[: span.start()]
+    else:
+        head = ONE_STEP.split(detail, maxsplit=1)[0] if "step " in detail else detail
+    series = tuple([s for s in map(str.strip, head.split(",")) if s])
+    step_match = _one_step(fact.evidence) or _one_step(detail)
     return Located(
         source, series,
         int(step_match.group(1)) if step_match else None,
         (int(span.group(1)), int(span.group(2))) if span else None,
     )
+
+
+def _one_step(text: str) -> re.Match[str] | None:
+    return ONE_STEP.search(text) if "step " in text else None
 
 
 def json_value(value: Value) -> Value:

@@ -41,61 +41,88 @@ def _float(value: float) -> str:
 
 
 _CONSTANTS = {None: "null", True: "true", False: "false"}
+# (a dict's keys, its depth's line break) -> the text before each value: a report repeats a few
+# shapes (every evidence object has the same keys), so their keys are encoded once per process
+_PREFIXES: dict[tuple[tuple[str, ...], str], list[str]] = {}
+_SHAPES = 512  # at most this many shapes are kept (a facts dict's keys differ from run to run)
+_SHAPE_KEYS = 16  # only dicts of up to this many keys are kept
 
 
-def _scalar(obj: Any) -> str | None:
-    """The text of a str/None/bool/int/float (exact types: the common case), else None."""
-    kind = type(obj)
-    if kind is str:
-        return encode_basestring(obj)
-    if kind is float:
-        return _float(obj)
-    if kind is int:
-        return int.__repr__(obj)
-    if obj is None or kind is bool:
-        return _CONSTANTS[obj]
-    return None
+def _prefixes(keys: tuple[str, ...], newline: str) -> list[str]:
+    inner = newline + INDENT
+    prefixes = []
+    separator = "{" + inner
+    for key in keys:
+        if type(key) is not str:
+            raise _Unusual
+        prefixes.append(separator + encode_basestring(key) + ": ")
+        separator = "," + inner
+    return prefixes
 
 
 def _encode(obj: Any, out: list[str], newline: str) -> None:
     """Append ``obj`` at the depth whose line breaks are ``newline``."""
-    text = _scalar(obj)
-    if text is not None:
-        out.append(text)
-    elif isinstance(obj, dict):
+    kind = type(obj)
+    if kind is dict:
+        _encode_dict(obj, out, newline)
+        return
+    append = out.append
+    if kind is list or kind is tuple:
         if not obj:
-            out.append("{}")
-            return
-        inner = newline + INDENT
-        separator = "{" + inner
-        for key, value in obj.items():
-            if type(key) is not str:
-                raise _Unusual
-            text = _scalar(value)
-            if text is not None:
-                out.append(separator + encode_basestring(key) + ": " + text)
-            else:
-                out.append(separator + encode_basestring(key) + ": ")
-                _encode(value, out, inner)
-            separator = "," + inner
-        out.append(newline + "}")
-    elif isinstance(obj, list | tuple):
-        if not obj:
-            out.append("[]")
+            append("[]")
             return
         inner = newline + INDENT
         separator = "[" + inner
         for item in obj:
-            text = _scalar(item)
-            if text is not None:
-                out.append(separator + text)
+            if type(item) is str:
+                append(separator + encode_basestring(item))
             else:
-                out.append(separator)
+                append(separator)
                 _encode(item, out, inner)
             separator = "," + inner
-        out.append(newline + "]")
+        append(newline + "]")
+    elif kind is str:
+        append(encode_basestring(obj))
+    elif kind is float:
+        append(_float(obj))
+    elif kind is int:
+        append(int.__repr__(obj))
+    elif obj is None or kind is bool:
+        append(_CONSTANTS[obj])
+    elif isinstance(obj, dict):
+        _encode_dict(obj, out, newline)
+    elif isinstance(obj, list | tuple):
+        _encode(list(obj), out, newline)
     else:
         _subclass(obj, out)
+
+
+def _encode_dict(obj: dict[Any, Any], out: list[str], newline: str) -> None:
+    append = out.append
+    if not obj:
+        append("{}")
+        return
+    keys = tuple(obj)
+    prefixes = _PREFIXES.get((keys, newline))
+    if prefixes is None:
+        prefixes = _prefixes(keys, newline)
+        if len(keys) <= _SHAPE_KEYS and len(_PREFIXES) < _SHAPES:
+            _PREFIXES[keys, newline] = prefixes
+    inner = newline + INDENT
+    for prefix, value in zip(prefixes, obj.values(), strict=True):
+        kind = type(value)
+        if kind is str:
+            append(prefix + encode_basestring(value))
+        elif kind is float:  # finite (the common case): its repr
+            append(prefix + (float.__repr__(value) if value - value == 0.0 else _float(value)))
+        elif value is None or kind is bool:
+            append(prefix + _CONSTANTS[value])
+        elif kind is int:
+            append(prefix + int.__repr__(value))
+        else:
+            append(prefix)
+            _encode(value, out, inner)
+    append(newline + "}")
 
 
 def _subclass(obj: Any, out: list[str]) -> None:

@@ -49,6 +49,41 @@ def test_json_identical_to_in_memory_render(sweep: Path, jobs: str, tmp_path: Pa
     assert out.read_text(encoding="utf-8") == _reference([sweep], "json", 0, top=2)
 
 
+def test_json_identical_when_the_workers_detect_the_readers(
+        sweep: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder large enough for the workers to detect its files' readers, in chunks sent
+    while the walk goes on (made large here by lowering the thresholds)."""
+    from nndoctor import workers
+
+    monkeypatch.setattr(workers, "CLASSIFY_FROM", 8)
+    monkeypatch.setattr(workers, "CLASSIFY_CHUNK", 5)
+    out = tmp_path / "r.json"
+    assert main(["diagnose", str(sweep), "--format", "json", "--top", "2", "--jobs", "2",
+                 "--no-progress", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == _reference([sweep], "json", 0, top=2)
+
+
+def test_workers_classify_files_as_they_come(sweep: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from nndoctor import workers
+    from nndoctor.adapters.readers import classify
+
+    monkeypatch.setattr(workers, "CLASSIFY_FROM", 8)
+    monkeypatch.setattr(workers, "CLASSIFY_CHUNK", 5)
+    files = sorted(p for p in sweep.rglob("*") if p.is_file())
+    pool = workers.Workers(2)
+    try:
+        found = list(pool.classify(iter(files)))
+        assert pool.started
+    finally:
+        pool.close()
+
+    def plain(what: object) -> object:
+        return what if what is None else tuple(map(str, what))  # type: ignore[arg-type]
+
+    assert [plain(w) for w in found] == [plain(classify(f)) for f in files]
+
+
 def test_text_and_questions_identical_when_asked(sweep: Path, monkeypatch: pytest.MonkeyPatch,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("COLUMNS", "80")

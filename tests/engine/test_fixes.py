@@ -139,3 +139,27 @@ def test_facts_too_uncertain_for_the_rules_neither_fill_in_nor_decide_fixes():
     assert "1234" not in stop.action and stop.values == ()
     assert "add-dropout" in [f.id for f in over.fixes]
 
+
+
+def test_fixes_for_fits_only_the_first_causes_and_changes_nothing_else():
+    """A report showing its first k causes asks for their fixes only (JSON --top k)."""
+    from pathlib import Path
+
+    from nndoctor.adapters.readers import read_path
+    from nndoctor.pipeline import diagnose_run
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    for folder in sorted(p for p in examples.iterdir() if p.is_dir()):
+        for run in read_path(folder):
+            full = diagnose_run(run, questions=0).diagnosis
+            for k in (1, 2):
+                part = diagnose_run(run, questions=0, fixes_for=k).diagnosis
+                assert part.causes[:k] == full.causes[:k]
+                assert all(not c.fixes and not c.fixes_left_out for c in part.causes[k:])
+                strip = [c._replace(fixes=(), fixes_left_out=()) for c in full.causes[k:]]
+                assert list(part.causes[k:]) == strip
+                assert part._replace(causes=()) == full._replace(causes=())
+    session = Session(facts=diagnose_run(read_path(examples / "nan_blowup")[0],
+                                         questions=0).diagnosis.facts.values())
+    assert session.diagnose(0, fixes_for=0).causes[0].fixes == ()
+    assert session.diagnose(0).causes[0].fixes  # asked for all again: fitted

@@ -127,3 +127,17 @@ def test_exact_zero_loss_and_explosion():
     found = facts(make_run(train_loss=(np.arange(50), loss)))
     assert found["zero_loss"].value is True
     assert found["loss_exploded"].value is True
+
+
+def test_detectors_leave_their_parameters_unchanged():
+    """derive_facts hands every detector the knowledge base's own parameters, not a copy."""
+    from nndoctor.adapters.readers import read_path
+
+    before = {name: dict(spec.params) for name, spec in KB.detectors.detectors.items()}
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    runs = [run for folder in sorted(examples.iterdir()) if folder.is_dir()
+            for run in read_path(folder)]
+    for run in [*runs, healthy_run(0), make_run(train_loss=(STEPS[:50], np.r_[
+            np.linspace(2.3, 1.0, 30), [np.nan] * 20]))]:
+        facts(run)
+    assert {name: dict(spec.params) for name, spec in KB.detectors.detectors.items()} == before

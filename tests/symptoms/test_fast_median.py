@@ -10,7 +10,7 @@ from nndoctor.adapters.symptoms.base import median, quantile, row_medians
 
 def test_median_is_numpys_bit_for_bit() -> None:
     rng = np.random.default_rng(0)
-    for n in range(0, 60):
+    for n in range(0, 80):  # both sides of the Python-list path (up to 64 values)
         for _ in range(30):
             x = rng.normal(size=n) * 10.0 ** rng.integers(-8, 8)
             if n and rng.random() < 0.15:
@@ -48,3 +48,21 @@ def test_quantile_is_numpys_bit_for_bit() -> None:
                 x = np.round(x)  # ties
             assert quantile(x, q) == float(np.quantile(x, q))  # -0.0 and 0.0 may swap places
     assert np.isnan(quantile(np.array([1.0, np.nan]), 0.5))
+
+
+def test_correlation_is_numpys_bit_for_bit() -> None:
+    from nndoctor.adapters.symptoms.base import correlation
+
+    rng = np.random.default_rng(3)
+    for n in range(2, 120):
+        for _ in range(10):
+            x, y = rng.normal(size=n), rng.normal(size=n) * 10.0 ** rng.integers(-6, 6)
+            if rng.random() < 0.3:
+                y = np.round(y)  # ties
+            for a, b in ((x, y), (np.arange(n, dtype=float), y), (y, y)):
+                with np.errstate(all="ignore"):  # a row of equal values: NaN in both
+                    got, want = correlation(a, b), float(np.corrcoef(a, b)[0, 1])
+                assert np.float64(got).tobytes() == np.float64(want).tobytes()
+    constant = np.ones(5)
+    with np.errstate(all="ignore"):
+        assert np.isnan(correlation(constant, np.arange(5.0)))

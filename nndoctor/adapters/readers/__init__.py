@@ -261,6 +261,13 @@ def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:
         yield path
 
 
+def _kept(items: Iterable[Path], into: list[Path]) -> Iterator[Path]:
+    """``items``, each appended to ``into`` as it passes."""
+    for item in items:
+        into.append(item)
+        yield item
+
+
 Groups = dict[tuple[str, Any], tuple[Reader, list[Path]]]  # (reader, group key) -> files
 # what a directory scan makes of one file: ("log", reader name, group key), ("empty", error),
 # ("unreadable", error), or None (no reader claims it)
@@ -280,14 +287,17 @@ def classify(file: Path) -> Found:
     return ("log", reader.name, group_key(file) if group_key is not None else file)
 
 
-def group_files(root: Path, classify_all: Callable[[list[Path]], Iterable[Found]] | None = None
+def group_files(root: Path,
+                classify_all: Callable[[Iterable[Path]], Iterable[Found]] | None = None
                 ) -> tuple[Groups, list[LogError], list[LogError]]:
     """The log files under ``root``, grouped as they are read together: (reader name, group key)
     -> (reader, files); plus the files claimed but empty (never opened: /proc files block) and
     those that cannot be read (named, not skipped silently: "no log found" would mislead).
-    ``classify_all`` gives :func:`classify` of each file, in order (a sweep's workers do it)."""
-    files = list(_walk(root))
-    found = classify_all(files) if classify_all is not None else map(classify, files)
+    ``classify_all`` gives :func:`classify` of each file, in order (a sweep's workers do it),
+    taking the files as the walk finds them."""
+    files: list[Path] = []
+    walked = _kept(_walk(root), files)
+    found = list(classify_all(walked) if classify_all is not None else map(classify, walked))
     by_name = {r.name: r for r in readers()}
     groups: Groups = {}
     empty: list[LogError] = []

@@ -32,11 +32,10 @@ def run_dir_of(path: Path) -> Path | None:
     """The MLflow run directory a file belongs to (its meta.yaml or a metrics/ file), or None."""
     if path.name == "meta.yaml":
         return path.parent if (path.parent / "metrics").is_dir() else None
-    for depth, folder in enumerate(path.parents):
-        if depth >= MAX_DEPTH:
-            break
-        if folder.name == "metrics":
-            run = folder.parent
+    names = path.parts[-2::-1]  # the names of path.parents, nearest first (cheaper to walk)
+    for depth, name in enumerate(names[:MAX_DEPTH]):
+        if name == "metrics":
+            run = path.parents[depth].parent
             if any((run / marker).exists() for marker in ("meta.yaml", "params", "tags")):
                 return run
     return None

@@ -30,6 +30,7 @@ from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import LogError, Run, Series
+from nndoctor.adapters.windows import windows
 from nndoctor.lazy_re import LazyPattern
 
 
@@ -451,8 +452,8 @@ def _rows(b: np.ndarray, at: np.ndarray, width: int) -> np.ndarray:
     """``b[at[i] : at[i] + width]`` for every i, as an (len(at), width) uint8 matrix."""
     if width == 0 or at.size == 0:
         return np.zeros((at.size, width), dtype=np.uint8)
-    windows = np.lib.stride_tricks.sliding_window_view(b, width)
-    return windows[np.minimum(at, windows.shape[0] - 1)]
+    view = windows(b, width)
+    return view[np.minimum(at, view.shape[0] - 1)]
 
 
 _HASH_MULT = np.uint64(0x9E3779B97F4A7C15)

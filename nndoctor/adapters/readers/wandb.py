@@ -55,11 +55,10 @@ def run_dir_of(path: Path) -> Path | None:
         return path.parent
     if path.parent.name == "wandb" and path.name.startswith("debug") and path.suffix == ".log":
         return path.parent
-    for depth, folder in enumerate(path.parents):
-        if depth >= 3:
-            break
-        if _RUN_DIR.match(folder.name) and folder.parent.name == "wandb":
-            return folder
+    names = path.parts[-2::-1]  # the names of path.parents, nearest first (cheaper to walk)
+    for depth, name in enumerate(names[:3]):
+        if _RUN_DIR.match(name) and names[depth + 1:depth + 2] == ("wandb",):
+            return path.parents[depth]
     return None
 
 

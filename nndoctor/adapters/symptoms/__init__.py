@@ -42,7 +42,10 @@ _MODULES = (context, architecture, task, curves, scale, consistency, validation,
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
-    return kb.detector_params(name) if name in kb.detectors.detectors else {}
+    """The detector's thresholds: the knowledge base's own dict, not a copy (no detector
+    writes to its parameters; tests/symptoms/test_detectors.py checks)."""
+    spec = kb.detectors.detectors.get(name)
+    return spec.params if spec is not None else {}
 
 
 def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:

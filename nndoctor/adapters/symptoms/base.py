@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.run import Run, Series
+from nndoctor.adapters.windows import windows
 from nndoctor.engine.facts import Fact, Value
 
 Params = dict[str, Any]
@@ -35,7 +37,9 @@ def one_run() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def _remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
+def remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
+    """``compute()``, computed once per ``kind``, object ``of`` and (hashable) ``argument``
+    while :func:`one_run` is active (its arrays made read-only); outside it, every time."""
     memo = _MEMO.get()
     if memo is None:
         return compute()
@@ -93,7 +97,7 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
-        return _remembered("of", series, (cls, tag, max_points),
+        return remembered("of", series, (cls, tag, max_points),
                            lambda: cls._finite(series, tag, max_points))
 
     @classmethod
@@ -152,7 +156,7 @@ class Curve:
     def smooth(self, window: int) -> np.ndarray:
         """Centered running median (robust to spikes), same length as the curve."""
         window = max(1, min(window, len(self)))
-        return _remembered("smooth", self, window, lambda: self._running_median(window))
+        return remembered("smooth", self, window, lambda: self._running_median(window))
 
     def _running_median(self, window: int) -> np.ndarray:
         if window == 1:
@@ -161,31 +165,36 @@ class Curve:
         values = self.values  # edge padding, as np.pad(mode="edge"), without its overhead
         padded = np.concatenate((np.full(pad, values[0]), values,
                                  np.full(window - 1 - pad, values[-1])))
-        return row_medians(_windows(padded, window))
+        return row_medians(windows(padded, window))
 
     def trailing_median(self, window: int) -> np.ndarray:
         """Median of the ``window`` points before each point (NaN where there are none)."""
         out = np.full(len(self), np.nan)
         if len(self) > window:
-            out[window:] = row_medians(_windows(self.values[:-1], window))
+            out[window:] = row_medians(windows(self.values[:-1], window))
         return out
 
     def span(self, start: int = 0, end: int = -1) -> str:
         return f"steps {int(self.steps[start])}-{int(self.steps[end])}"
 
 
-def _windows(values: np.ndarray, window: int) -> np.ndarray:
-    """``sliding_window_view(values, window)`` of a 1-D array (read-only), without its checks."""
-    step = values.strides[0]
-    return np.lib.stride_tricks.as_strided(values, (values.size - window + 1, window),
-                                           (step, step), writeable=False)
+_SMALL = 64  # values: up to this many, a median is taken of a Python list (no numpy call)
 
 
 def median(values: np.ndarray | list[float]) -> float:
     """``float(np.median(values))`` of a 1-D array (or list), bit for bit, without np.median's
     per-call cost (~30 µs, paid about a hundred times per run in a sweep): the middle value, or
     the mean of the two middle ones, computed as numpy computes it ((a + b) / 2, integers as
-    float64); NaN if any is."""
+    float64); NaN if any is. Up to ``_SMALL`` floats are sorted as a Python list (the same
+    values in the same order, up to the sign of equal zeros, which no sort fixes)."""
+    if type(values) is np.ndarray and values.dtype == np.float64 and values.ndim == 1 \
+            and 0 < values.size <= _SMALL:
+        items = values.tolist()
+        total = sum(items)
+        if total == total:  # no NaN (nor +inf with -inf): the middle of the sorted list
+            items.sort()
+            m = len(items) // 2
+            return items[m] if len(items) % 2 else (items[m - 1] + items[m]) / 2
     values = np.asarray(values)
     n = values.size
     if values.dtype.kind in "iu" and values.ndim == 1:
@@ -218,6 +227,25 @@ def quantile(values: np.ndarray | list[float], q: float) -> float:
     a, b = ordered[below], ordered[above]
     diff = b - a
     return float(b - diff * (1 - t) if t >= 0.5 else a + diff * t)  # numpy's _lerp
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> float:
+    """``float(np.corrcoef(x, y)[0, 1])`` of two 1-D arrays of one length, bit for bit: the same
+    numpy steps (rows centred on their means, ``np.dot`` of them, scaled by 1 / (n - 1), divided
+    by the row then the column standard deviation, clipped to [-1, 1]) without np.cov's checks
+    and array wrapping (~15 µs a call). numpy's own for fewer than 2 points or a constant row."""
+    rows = np.concatenate((x[None, :], y[None, :])).astype(np.float64, copy=False)
+    n = rows.shape[1]
+    if n < 2:
+        return float(np.corrcoef(x, y)[0, 1])
+    rows -= rows.mean(axis=1)[:, None]
+    c = np.dot(rows, rows.T.conj())
+    c *= np.true_divide(1, n - 1)
+    first, second = math.sqrt(c[0, 0]), math.sqrt(c[1, 1])
+    if not (first > 0 and second > 0):  # 0/0 or a NaN: numpy's warnings and value
+        return float(np.corrcoef(x, y)[0, 1])
+    r = float(c[0, 1]) / first / second
+    return 1.0 if r > 1 else -1.0 if r < -1 else r
 
 
 def point_noise(values: np.ndarray) -> float:

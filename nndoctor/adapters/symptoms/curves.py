@@ -21,6 +21,7 @@ from nndoctor.adapters.symptoms.base import (
     pct,
     point_noise,
     relative_change,
+    remembered,
 )
 from nndoctor.adapters.symptoms.config import optimizer_steps
 from nndoctor.adapters.symptoms.task import Task, task_of
@@ -329,20 +330,32 @@ class Blowup(NamedTuple):
     text: str
 
 
+_BLOWUP_PARAMS = ("explode_window", "explode_smooth", "edge_fraction", "explode_floor",
+                  "explode_start_share", "explode_ratio", "explode_persist", "absurd_loss")
+
+
 def find_blowup(curve: Curve, p: Params) -> Blowup | None:
     """A sudden, lasting jump: the smoothed curve (running median of ``explode_smooth`` points)
     at ≥ ``explode_ratio``× the median of the ``explode_window`` points before it - that median
     floored at ``explode_floor`` of the start level, so a loss near 0 cannot make a jump of
     noise - for ``explode_persist`` points (or until the log ends), and above the start level.
-    A curve that climbs from below ``absurd_loss`` to above it blows up as well (AUTOTRAINER)."""
+    A curve that climbs from below ``absurd_loss`` to above it blows up as well (AUTOTRAINER).
+    Found once per curve and thresholds while one run's detectors work (annotate() and
+    loss_shape ask for the same)."""
+    return remembered("blowup", curve, tuple(p[k] for k in _BLOWUP_PARAMS),
+                      lambda: _find_blowup(curve, p))
+
+
+def _find_blowup(curve: Curve, p: Params) -> Blowup | None:
     values, window = curve.values, int(p["explode_window"])
     n = len(values)
     if n <= window:
         return None
-    smooth = curve.smooth(int(p["explode_smooth"]))
+    smoothed = curve.smooth(int(p["explode_smooth"]))
+    smooth = smoothed.tolist()  # the same floats, without a numpy scalar per point
     start = abs(curve.level_start(p["edge_fraction"]))
     floor = max(p["explode_floor"] * start, 1e-12)
-    reference = np.maximum(curve.trailing_median(window), floor)
+    reference = np.maximum(curve.trailing_median(window), floor).tolist()
     bar = p["explode_start_share"] * start
     i = window
     while i < n:
@@ -363,7 +376,7 @@ def find_blowup(curve: Curve, p: Params) -> Blowup | None:
             i = j + 1
             continue
         i += 1
-    big = np.flatnonzero(smooth >= p["absurd_loss"])
+    big = np.flatnonzero(smoothed >= p["absurd_loss"])
     if big.size and start < p["absurd_loss"]:
         i = int(big[0])
         return Blowup(i, int(curve.steps[i]), int(curve.steps[-1]),

@@ -22,6 +22,7 @@ from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import (
     Curve,
     Params,
+    correlation,
     detector,
     graded,
     log_fact,
@@ -65,7 +66,8 @@ def _steady_fall(run: Run, p: Params) -> Iterator[Fact]:
     if float(values.max() - values.min()) <= 1e-12 * max(abs(float(values[0])), 1.0):
         rho = 0.0  # exactly constant: no direction at all
     else:
-        rho = float(np.corrcoef(_ranks(np.arange(values.size)), _ranks(values))[0, 1])
+        # the ranks of 0, 1, 2, … are themselves
+        rho = correlation(np.arange(values.size, dtype=float), _ranks(values))
     falls = rho <= p["steady_rho"]
     text = (f"val_loss falls at almost every one of its {values.size} evaluations (rank "
             f"correlation with time {rho:+.2f}, at most {p['steady_rho']:+.2f} counts)" if falls

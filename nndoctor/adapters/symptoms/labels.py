@@ -125,8 +125,9 @@ def majority_share(run: Run, p: Params) -> Iterator[Fact]:
     values = acc.values
     # the longest stretch of evaluations with exactly the same accuracy
     best_len, best_start, start = 1, 0, 0
-    for i in range(1, values.size):
-        if abs(values[i] - values[i - 1]) > 1e-9:
+    points = values.tolist()  # the same floats, without a numpy scalar per point
+    for i in range(1, len(points)):
+        if abs(points[i] - points[i - 1]) > 1e-9:
             start = i
         if i - start + 1 > best_len:
             best_len, best_start = i - start + 1, start
