@@ -18,11 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers import _limits
-from nndoctor.adapters.readers._checkpoints import checkpoint_context
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.readers._setup import setup_from_params
-from nndoctor.adapters.readers._torch_pickle import load_plain
 from nndoctor.adapters.run import LogError, Run, Series
 
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second",
@@ -137,6 +135,8 @@ class HFTrainerStateReader:
                     context.setdefault(key, value)
         for key, value in _training_args(folders).items():
             context.setdefault(key, value)
+        from nndoctor.adapters.readers._checkpoints import checkpoint_context  # HF runs only
+
         context.update(checkpoint_context(run_dir))
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
 
@@ -155,6 +155,8 @@ def _training_args(folders: tuple[Path, ...]) -> dict[str, Any]:
     """The hyper-parameters of the ``training_args.bin`` the Trainer saves beside its state (the
     pickled TrainingArguments: optimizer, learning rate, weight decay, precision, accumulation),
     read inertly (``_torch_pickle``: none of the pickle's code runs)."""
+    from nndoctor.adapters.readers._torch_pickle import load_plain  # zipfile: HF runs only
+
     for folder in folders:
         path = folder / "training_args.bin"
         if path.is_file():
