@@ -33,12 +33,11 @@ _WEIGHT = re.compile(r"(^|\.)(weight\w*|kernel)$")
 
 
 def checkpoint_context(run_dir: Path) -> dict[str, Any]:
-    """``checkpoint_steps`` (the two steps compared), ``checkpoint_weights`` (how many weight
-    matrices were compared), ``checkpoint_frozen`` (the names of those that did not change) and
-    ``checkpoint_resolution`` (the largest change their stored precision could round away: eps
-    × median |w|), from the last two
-    ``checkpoint-N/model.safetensors`` under ``run_dir``; {} when there are not two readable
-    ones."""
+    """From the last two ``checkpoint-N/model.safetensors`` under ``run_dir``:
+    ``checkpoint_steps`` (the two steps), ``checkpoint_weights`` (how many weight matrices were
+    compared), ``checkpoint_frozen`` (the names of those that did not change) and
+    ``checkpoint_resolution`` (the largest change their stored precision could round away,
+    eps × median |w|). {} when there are not two readable checkpoints."""
     found = sorted((int(m.group(1)), d / WEIGHTS_FILE) for d in _subdirs(run_dir)
                     if (m := _CHECKPOINT.match(d.name)) and (d / WEIGHTS_FILE).is_file())
     if len(found) < 2 or found[-2][0] == found[-1][0]:
