@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
@@ -84,6 +83,8 @@ def atomic_output(path: Path) -> Iterator[IO[str]]:
     truncated report, and a failed write leaves the old file (or nothing) in place."""
     folder = path.parent if str(path.parent) else Path(".")
     try:
+        import tempfile  # only a report written to a file (-o) needs it
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:  # name the file asked for, not the temporary one
         raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None

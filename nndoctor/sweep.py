@@ -20,11 +20,11 @@ result is the one :func:`nndoctor.adapters.readers.read_path` + :func:`pipeline.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -323,19 +323,33 @@ def _batch(job: tuple[Sequence[Task], Options]) -> list[Outcome]:
 
 
 # ---------------------------------------------------------------------------------- the parent
+SPOOL_BYTES = 8 << 20  # rendered parts kept in memory up to this size, then in a temporary file
+
+
 class Sweep:
-    """Every result's index in memory, its rendered part in a spill file."""
+    """Every result's index in memory, its rendered part in a spill file: in memory while the
+    parts are small (a single run never touches the disk), an anonymous temporary file past
+    ``SPOOL_BYTES``, so memory stays flat in the number of runs."""
 
     def __init__(self) -> None:
         self.results: list[Result] = []
-        self.spill: IO[bytes] = tempfile.TemporaryFile(prefix="nndoctor-")  # noqa: SIM115
+        self.spill: IO[bytes] = io.BytesIO()
         self.end = 0
+
+    def _write(self, data: bytes) -> None:
+        if self.end + len(data) > SPOOL_BYTES and isinstance(self.spill, io.BytesIO):
+            import tempfile  # only a sweep whose report outgrows memory needs it
+
+            spilled = tempfile.TemporaryFile(prefix="nndoctor-")  # noqa: SIM115
+            spilled.write(self.spill.getbuffer())
+            self.spill = spilled
+        self.spill.write(data)
+        self.end += len(data)
 
     def add(self, result: Result) -> None:
         data = result.text.encode("utf-8", "surrogatepass")
         result.offset, result.size, result.text = self.end, len(data), ""
-        self.spill.write(data)
-        self.end += len(data)
+        self._write(data)
         self.results.append(result)
 
     def text(self, result: Result) -> str:
@@ -381,8 +395,7 @@ class Sweep:
         """A new rendered part for ``result`` (appended to the spill file)."""
         data = text.encode("utf-8", "surrogatepass")
         result.offset, result.size = self.end, len(data)
-        self.spill.write(data)
-        self.end += len(data)
+        self._write(data)
 
     def close(self) -> None:
         self.spill.close()

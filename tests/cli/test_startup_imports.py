@@ -16,7 +16,9 @@ NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multipr
                 "nndoctor.report.schema",
                 "durable", "logging",  # durable's C engine is driven directly, not its Python Host
                 "sqlite3",  # only an SQLite log needs it
-                "numpy.ma")  # np.quantile/np.percentile import it: the detectors use base.quantile
+                "numpy.ma",  # np.quantile/np.percentile import it: the detectors use base.quantile
+                "tempfile",  # a sweep's report spills to disk only past sweep.SPOOL_BYTES
+                "zipfile")  # only a Hugging Face run's training_args.bin needs it
 
 
 def _imported(env: dict[str, str]) -> set[str]:

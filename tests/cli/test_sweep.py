@@ -175,3 +175,26 @@ def test_text_blocks_rendered_only_when_shown(runs: int, empty: int, tmp_path: P
     assert len(calls) == (runs if runs <= text.BLOCKS_UP_TO else 0)
     monkeypatch.setattr(text, "run_body", real)
     assert out == _reference([root], "text", 0)
+
+
+def test_the_spill_moves_to_disk_only_past_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small reports stay in memory; past SPOOL_BYTES the parts move to a temporary file and
+    every part still reads back as written."""
+    import io
+
+    from nndoctor import sweep as sweep_module
+
+    monkeypatch.setattr(sweep_module, "SPOOL_BYTES", 100)
+    spill = sweep_module.Sweep()
+    texts = [f"part {i} " + "é" * 20 for i in range(4)]  # 47 bytes each in UTF-8
+    results = [sweep_module.Result(0, f"r{i}", f"r{i}", "jsonl", True, "healthy", None, False,
+                                   True, text) for i, text in enumerate(texts)]
+    spill.add(results[0])
+    spill.add(results[1])
+    assert isinstance(spill.spill, io.BytesIO)
+    spill.add(results[2])
+    assert not isinstance(spill.spill, io.BytesIO)
+    spill.replace_text(results[3], texts[3])
+    assert [spill.text(r) for r in results[:3]] == texts[:3]
+    assert spill.text(results[3]) == texts[3]
+    spill.close()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -85,6 +84,8 @@ def read_remote(url: str, read_local: Callable[..., list[Run]],
     if not wanted:
         raise LogError(url, "no log of a known format in this directory" if is_dir
                        else "empty or not a log")
+    import tempfile  # only a remote path is copied to a local folder
+
     tmp = Path(tempfile.mkdtemp(prefix="nndoctor-remote-"))
     try:
         base = tmp / (PurePosixPath(root).name or "remote")
