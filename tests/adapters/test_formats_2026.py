@@ -294,6 +294,16 @@ def test_console_hf_trainer_dicts(tmp_path: Path) -> None:
     assert "train_loss" not in [s.source_tag for s in run.series.values()]  # the summary
 
 
+def test_console_dicts_of_a_script_of_ones_own(tmp_path: Path) -> None:
+    """Printed dicts that are not the Trainer's: their train_loss is a point of the curve."""
+    path = tmp_path / "train.log"
+    path.write_text("".join(f"{{'epoch': {e}, 'train_loss': {1.0 - e / 10}, 'valid_loss': "
+                            f"{1.1 - e / 10}}}\n" for e in range(5)), encoding="utf-8")
+    (run,) = read_path(path)
+    assert run.series["train_loss"].values.tolist() == pytest.approx([1.0, 0.9, 0.8, 0.7, 0.6])
+    assert run.series["val_loss"].values.tolist() == pytest.approx([1.1, 1.0, 0.9, 0.8, 0.7])
+
+
 def test_console_lightning_bars(tmp_path: Path) -> None:
     path = tmp_path / "slurm-1234.out"
     path.write_text(LIGHTNING, encoding="utf-8")

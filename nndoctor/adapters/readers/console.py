@@ -65,8 +65,10 @@ _INDEX = LazyPattern(r"(?<![A-Za-z_])(epoch|ep|step|global_step|iteration|iter|i
                      r"\s*[:=#]?\s*\[?\s*(\d+)(?:\s*/\s*(\d+))?\s*\]?", re.IGNORECASE)
 _PAIR = LazyPattern(r"(?<![\w.])([A-Za-z][\w/.]*(?:[ \-][A-Za-z][\w/.]*){0,2}?)\s*(?::|=|\s)\s*"
                     r"(" + NUM + r")(%?)(?![\w.])", re.IGNORECASE)
+# the Trainer's summary (its train_loss is the run's average) is read apart; in any other printed
+# dict - a script's own {'epoch': 3, 'train_loss': 0.41, 'valid_loss': 0.52} - train_loss is a point
 _HF_SKIP = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second",
-            "train_steps_per_second", "train_loss"}
+            "train_steps_per_second"}
 _IGNORED = {"v_num", "it/s", "s/it"}
 _FIT_STOPPED = LazyPattern(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
 
