@@ -304,6 +304,53 @@ def test_console_dicts_of_a_script_of_ones_own(tmp_path: Path) -> None:
     assert run.series["val_loss"].values.tolist() == pytest.approx([1.1, 1.0, 0.9, 0.8, 0.7])
 
 
+FASTAI_TABLE = """epoch     train_loss  valid_loss  accuracy  time
+0         1.523456    1.234567    0.512345  00:12
+1         1.012345    0.934567    0.712345  00:11
+2         0.812345    0.834567    0.772345  00:11
+"""
+ULTRALYTICS = """
+      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size
+       1/10         0G      1.234      2.345      1.111         45        640: 100%|##| 8/8
+                 Class     Images  Instances      Box(P          R      mAP50  mAP50-95): 100%
+                   all        128        929      0.641      0.528      0.611      0.442
+
+      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size
+       2/10         0G      1.134      2.045      1.011         41        640: 100%|##| 8/8
+                   all        128        929      0.661      0.538      0.621      0.452
+"""
+
+
+def test_console_fastai_table(tmp_path: Path) -> None:
+    """fastai prints a table whose unprefixed metrics are validation metrics."""
+    path = tmp_path / "train.log"
+    path.write_text(FASTAI_TABLE, encoding="utf-8")
+    (run,) = read_path(path)
+    assert run.context["step_unit"] == "epoch"
+    assert run.series["train_loss"].values.tolist() == pytest.approx([1.523456, 1.012345,
+                                                                      0.812345])
+    assert run.series["val_loss"].steps.tolist() == [0, 1, 2]
+    assert run.series["val_acc"].values.tolist() == pytest.approx([0.512345, 0.712345, 0.772345])
+    assert "time" not in run.series
+
+
+def test_console_ultralytics_table(tmp_path: Path) -> None:
+    """The header repeats each epoch; ``1/10`` is epoch 1; GPU memory and sizes are no metric."""
+    path = tmp_path / "train.log"
+    path.write_text(ULTRALYTICS, encoding="utf-8")
+    (run,) = read_path(path)
+    box = next(s for name, s in run.series.items() if "box" in name)
+    assert box.steps.tolist() == [0, 1] and box.values.tolist() == pytest.approx([1.234, 1.134])
+    assert not any("gpu" in name.lower() or "instances" in name.lower() for name in run.series)
+
+
+def test_a_table_without_an_index_column_is_not_read(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("model  loss  accuracy\nresnet  0.5  0.9\nvgg  0.6  0.8\n", encoding="utf-8")
+    with pytest.raises(LogError):
+        read_path(path)
+
+
 def test_console_lightning_bars(tmp_path: Path) -> None:
     path = tmp_path / "slurm-1234.out"
     path.write_text(LIGHTNING, encoding="utf-8")

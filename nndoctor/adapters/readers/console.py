@@ -23,6 +23,10 @@ metric line is not a console log, never a guess):
   …`` and ``step 100: train loss 4.1, val loss 4.2``. A name counts when it holds a metric word
   (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read as 85.2 (accuracies in percent are
   scaled by the name map). The x axis is in epochs when the index is the epoch.
+* **Tables**: a header of column names (one an index: ``epoch``, ``step``, ``iter``…; at least
+  one a metric), then rows of as many whitespace-separated cells - fastai's printed
+  ``epoch  train_loss  valid_loss  accuracy  time`` and Ultralytics' ``Epoch  GPU_mem  box_loss …``
+  (``3/100`` is epoch 3). Cells that are not numbers (``00:12``, ``2.1G``) are left out.
 
 Lightning's closing ``Trainer.fit stopped: max_epochs=3 reached.`` says training ended too.
 ANSI colour codes are dropped. Lines are never evaluated as code (dicts are scanned by a regex).
@@ -106,6 +110,56 @@ class _Points:
         return added
 
 
+_WORD = LazyPattern(r"[A-Za-z_][\w/.\-]*")
+_TABLE_INDEX = {"epoch", "step", "iter", "iteration", "global_step"}
+_CELL_INDEX = LazyPattern(r"(\d+)(?:/\d+)?")
+
+
+class _Table(_Points):
+    """A printed table: the last header line seen names the columns of the rows below it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.columns: list[tuple[int, str]] = []  # (position, metric name)
+        self.index: int | None = None
+        self.width = 0
+        self.base: int | None = None
+        self.unit = "step"
+        self.unprefixed = "train"  # the role of an unprefixed accuracy or loss column
+
+    def feed(self, seg: str) -> bool:
+        """Take ``seg`` as a header or a row of the current table; False when it is neither."""
+        cells = seg.split()
+        if len(cells) >= 2 and all(_WORD.fullmatch(c) for c in cells):
+            index = next((i for i, c in enumerate(cells) if c.lower() in _TABLE_INDEX), None)
+            columns = [(i, m) for i, c in enumerate(cells) if i != index
+                       and (m := _metric_name(c)) is not None]
+            if index is not None and columns:
+                self.columns, self.index, self.width = columns, index, len(cells)
+                self.unit = "epoch" if cells[index].lower() == "epoch" else "step"
+                # fastai prints train_loss, valid_loss, then validation metrics unprefixed
+                self.unprefixed = "val" if {"train_loss", "valid_loss"} <= {
+                    c.lower() for c in cells} else "train"
+                return True
+        if self.index is None or len(cells) < self.width:
+            return False
+        at = _CELL_INDEX.fullmatch(cells[self.index])
+        if at is None:
+            return False
+        value = int(at.group(1))
+        pairs = []
+        for i, name in self.columns:
+            try:
+                pairs.append((name, _num(cells[i])))
+            except ValueError:
+                continue  # a cell that is no number (a unit, a time)
+        if self.unit == "epoch":
+            if self.base is None:
+                self.base = min(value, 1)
+            value -= self.base
+        return self.add(value, pairs)
+
+
 def _hf_pairs(text: str) -> list[tuple[str, float]]:
     out = []
     for m in _HF_PAIR.finditer(text):
@@ -127,7 +181,7 @@ def _metric_name(name: str) -> str | None:
 def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]] | None:
     """(kind, raw series, context, warnings) of a console log, or None when no line kind has
     at least :data:`MIN_LINES` recognised metric lines."""
-    keras, hf, pl, plain = _Points(), _Points(), _Points(), _Points()
+    keras, hf, pl, plain, table = _Points(), _Points(), _Points(), _Points(), _Table()
     keras_epoch: int | None = None
     keras_last: dict[int, list[tuple[str, float]]] = {}
     pl_last: dict[int, list[tuple[str, float]]] = {}
@@ -183,6 +237,8 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
             if pairs and any(_metric_name(k) for k, _ in pairs):
                 keras_last[keras_epoch] = pairs
                 continue
+        if table.feed(seg):
+            continue
         if not any(ch.isdigit() for ch in seg):
             continue
         idx = _index(seg)
@@ -217,7 +273,8 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
         keras.add(epoch - 1, pairs)
     for epoch, pairs in sorted(pl_last.items()):
         pl.add(epoch, [(k, v) for k, v in pairs if k.lower() not in _IGNORED])
-    candidates = [("keras", keras), ("hf_console", hf), ("lightning", pl), ("plain", plain)]
+    candidates = [("keras", keras), ("hf_console", hf), ("lightning", pl), ("plain", plain),
+                  ("table", table)]
     kind, best = max(candidates, key=lambda kv: kv[1].lines)
     if best.lines < MIN_LINES:
         return None
@@ -228,7 +285,9 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
         ended = "the Trainer printed its train_runtime summary"
     if ended:
         context["ended"] = ended
-    if kind in ("keras", "lightning"):
+    if kind == "table":
+        context["unprefixed_role"] = table.unprefixed
+    if kind in ("keras", "lightning") or (kind == "table" and table.unit == "epoch"):
         context.update(axis("epoch"))
     elif kind == "hf_console":
         context.update(axis("step", *best.epochs))
@@ -316,7 +375,8 @@ def read_text_log(text: str, path: Path, name: str) -> Run:
     if parsed is None:
         raise LogError(path, "unknown log format (no training metric lines recognised)")
     _kind, raw, context, warnings = parsed
-    return build_run(name, path, reader.name, raw, context, warnings)
+    role = context.pop("unprefixed_role", "train")
+    return build_run(name, path, reader.name, raw, context, warnings, default_role=role)
 
 
 reader = ConsoleReader()
