@@ -23,7 +23,7 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_HEADER_BYTES = 16 << 20
 SAMPLE_BYTES = 16 << 10  # per tensor: 4096 float32 values
 MAX_TENSORS = 256
-_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
 _FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 _EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
 # the weight matrices of Linear/Conv/Embedding/RNN layers (weight, weight_ih_l0, kernel), two or
@@ -39,7 +39,7 @@ def checkpoint_context(run_dir: Path) -> dict[str, Any]:
     ``checkpoint_resolution`` (the largest change their stored precision could round away,
     eps × median |w|). {} when there are not two readable checkpoints."""
     found = sorted((int(m.group(1)), d / WEIGHTS_FILE) for d in _subdirs(run_dir)
-                    if (m := _CHECKPOINT.match(d.name)) and (d / WEIGHTS_FILE).is_file())
+                    if (m := CHECKPOINT_DIR.match(d.name)) and (d / WEIGHTS_FILE).is_file())
     if len(found) < 2 or found[-2][0] == found[-1][0]:
         return {}
     (before_step, before), (after_step, after) = found[-2:]

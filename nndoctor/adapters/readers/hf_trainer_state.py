@@ -12,12 +12,12 @@ last two ``checkpoint-N/model.safetensors`` say which weights never changed (``_
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._checkpoints import CHECKPOINT_DIR, checkpoint_context
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.readers._setup import setup_from_params
@@ -26,7 +26,6 @@ from nndoctor.adapters.run import LogError, Run, Series
 SUMMARY_KEYS = {"train_runtime", "train_samples_per_second", "train_steps_per_second",
                 "total_flos", "train_loss"}
 SKIP_KEYS = {"epoch", "step", "total_flos", "num_input_tokens_seen", "num_tokens"}
-_CHECKPOINT = re.compile(r"^checkpoint-\d+$")
 MAX_BYTES = _limits.MAX_JSON_BYTES
 
 
@@ -57,7 +56,7 @@ class HFTrainerStateReader:
     def group_key(self, path: Path) -> Path:
         """The training output directory (checkpoint copies belong to it)."""
         folder = path.parent
-        return folder.parent if _CHECKPOINT.match(folder.name) else folder
+        return folder.parent if CHECKPOINT_DIR.match(folder.name) else folder
 
     def read(self, path: Path) -> list[Run]:
         return self.read_many([path])
@@ -70,7 +69,7 @@ class HFTrainerStateReader:
             if not _is_hf(data):
                 raise LogError(path, "not a Hugging Face trainer_state.json (no log_history list)")
             rank = (to_float(data.get("global_step")) or 0.0,
-                    0 if _CHECKPOINT.match(path.parent.name) else 1)
+                    0 if CHECKPOINT_DIR.match(path.parent.name) else 1)
             if best is None or rank > (best[0], best[1]):
                 best = (rank[0], rank[1], path, data)
         assert best is not None
@@ -135,8 +134,6 @@ class HFTrainerStateReader:
                     context.setdefault(key, value)
         for key, value in _training_args(folders).items():
             context.setdefault(key, value)
-        from nndoctor.adapters.readers._checkpoints import checkpoint_context  # HF runs only
-
         context.update(checkpoint_context(run_dir))
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
 
