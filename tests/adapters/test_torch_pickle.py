@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from nndoctor.adapters.readers import _torch_pickle
 from nndoctor.adapters.readers._torch_pickle import MAX_PICKLE_BYTES, load_plain
 
 
@@ -112,3 +113,11 @@ def test_optimizer_names_map_to_their_family(name: str, family: str) -> None:
     from nndoctor.adapters.symptoms.context import optimizer_family
 
     assert optimizer_family(name) == family
+
+
+def test_an_archive_over_its_bound_is_not_opened(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _archive(tmp_path / "big.bin", pickle.dumps({"learning_rate": 0.1}, protocol=2))
+    assert load_plain(path) == {"learning_rate": 0.1}
+    monkeypatch.setattr(_torch_pickle, "MAX_ARCHIVE_BYTES", path.stat().st_size - 1)
+    assert load_plain(path) is None

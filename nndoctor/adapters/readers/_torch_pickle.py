@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 MAX_PICKLE_BYTES = 1 << 20
+MAX_ARCHIVE_BYTES = 64 << 20  # TrainingArguments take a few KB; a zip directory is read whole
 
 
 class Stub:
@@ -46,8 +47,11 @@ class _Inert(pickle.Unpickler):
 
 def load_plain(path: Path) -> Any:
     """The pickled object of ``path`` with stubs resolved to plain values (see :func:`plain`),
-    or None when the file is not a small ``torch.save`` archive."""
+    or None when the file is not a small ``torch.save`` archive (over ``MAX_ARCHIVE_BYTES``, or
+    its pickle over ``MAX_PICKLE_BYTES``)."""
     try:
+        if path.stat().st_size > MAX_ARCHIVE_BYTES:
+            return None
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
             if len(names) != 1 or archive.getinfo(names[0]).file_size > MAX_PICKLE_BYTES:
