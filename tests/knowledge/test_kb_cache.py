@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nndoctor import cache as cache_module
 from nndoctor.knowledge import loader
 from nndoctor.knowledge.loader import cached_knowledge_base, load_knowledge_base
 
@@ -106,8 +107,8 @@ def test_cache_lives_in_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file counts as changed long ago (the stat key is kept), as a second later."""
-    now = loader.time.time_ns() + 10 * loader.RACY_NS
-    monkeypatch.setattr(loader.time, "time_ns", lambda: now)
+    now = cache_module.time.time_ns() + 10 * cache_module.RACY_NS
+    monkeypatch.setattr(cache_module.time, "time_ns", lambda: now)
 
 
 def test_settled_files_are_judged_by_their_stats(kb_copy: Path, tmp_path: Path,
@@ -116,7 +117,8 @@ def test_settled_files_are_judged_by_their_stats(kb_copy: Path, tmp_path: Path,
     cached_knowledge_base(kb_copy, cache)  # just copied: too recent for the stat key
     _settled(monkeypatch)
     first = cached_knowledge_base(kb_copy, cache)  # the content hash, then the key is kept
-    monkeypatch.setattr(loader, "_digest", lambda files: pytest.fail("files read"))
+    monkeypatch.setattr(cache_module, "content_digest", lambda *a: pytest.fail("files read"))
+    monkeypatch.setattr(cache_module, "read_file", lambda *a: pytest.fail("files read"))
     assert cached_knowledge_base(kb_copy, cache).rules == first.rules
 
 
