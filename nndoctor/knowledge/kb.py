@@ -15,7 +15,8 @@ without calling Python code, as a tuple.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping
+import pickle
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
@@ -245,7 +246,55 @@ class Rule(Record):
     then: list[Conclusion]
     because: str
     sources: list[str]
-    tests: list[RuleCase]
+    tests: list[RuleCase] | Cases  # Cases: from the cache (read only by lint, docs, the runner)
+
+
+class CaseStore:
+    """Every rule's embedded test cases, pickled apart ({rule id: cases}) and unpickled when
+    the first rule's are read: only ``rules lint``, ``rules docs`` and the case runner read
+    them, and making the 898 cases took every start ~8 M instructions (loader.py keeps them
+    so in its cache)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._cases: dict[str, list[RuleCase]] | None = None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return CaseStore, (self._data,)
+
+    def cases(self, rule_id: str) -> list[RuleCase]:
+        if self._cases is None:  # two threads at once just unpickle the same cases twice
+            self._cases = pickle.loads(self._data)
+        return self._cases[rule_id]
+
+
+class Cases(Sequence[RuleCase]):
+    """One rule's test cases in a :class:`CaseStore`: a read-only list of them, equal to the
+    list and shown as the list."""
+
+    __slots__ = ("_rule", "_store")
+
+    def __init__(self, store: CaseStore, rule_id: str) -> None:
+        self._store = store
+        self._rule = rule_id
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._store.cases(self._rule)[index]
+
+    def __len__(self) -> int:
+        return len(self._store.cases(self._rule))
+
+    def __iter__(self) -> Iterator[RuleCase]:
+        return iter(self._store.cases(self._rule))
+
+    def __eq__(self, other: object) -> bool:
+        mine = self._store.cases(self._rule)
+        return mine == (list(other) if isinstance(other, Cases) else other)
+
+    __hash__ = None  # type: ignore[assignment]  # as a list's
+
+    def __repr__(self) -> str:
+        return repr(self._store.cases(self._rule))
 
 
 # --------------------------------------------------------------------------- settings, detectors

@@ -36,6 +36,23 @@ def test_cache_hit_equals_a_fresh_load(kb_copy: Path, tmp_path: Path,
     assert again.files == first.files and again.detectors == first.detectors
 
 
+def test_a_cache_hit_unpickles_the_rules_test_cases_only_when_read(kb_copy: Path,
+                                                                   tmp_path: Path) -> None:
+    from nndoctor.knowledge import kb
+
+    fresh = load_knowledge_base(kb_copy)
+    cached_knowledge_base(kb_copy, tmp_path / "cache")
+    hit = cached_knowledge_base(kb_copy, tmp_path / "cache")
+    rid, rule = next((rid, r) for rid, r in fresh.rules.items() if r.tests)
+    cases = hit.rules[rid].tests
+    assert isinstance(cases, kb.Cases) and cases._store._cases is None  # not unpickled yet
+    assert cases == rule.tests and rule.tests == cases and repr(cases) == repr(rule.tests)
+    assert list(cases) == rule.tests and len(cases) == len(rule.tests)
+    assert cases[0] == rule.tests[0] and cases[-1:] == rule.tests[-1:]
+    assert hit.rules[rid] == rule and repr(hit.rules[rid]) == repr(rule)
+    assert all(hit.rules[r].tests == fresh.rules[r].tests for r in fresh.rules)
+
+
 def test_the_cache_holds_each_text_once(kb_copy: Path, tmp_path: Path) -> None:
     fresh = load_knowledge_base(kb_copy)
     cached_knowledge_base(kb_copy, tmp_path / "cache")
