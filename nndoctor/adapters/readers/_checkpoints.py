@@ -12,24 +12,25 @@ optimiser updates changes nearly every element, so its first elements show it.
 from __future__ import annotations
 
 import json
-import re
 import struct
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from nndoctor.lazy_re import regex
+
 WEIGHTS_FILE = "model.safetensors"
 MAX_HEADER_BYTES = 16 << 20
 SAMPLE_BYTES = 16 << 10  # per tensor: 4096 float32 values
 MAX_TENSORS = 256
-CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
+CHECKPOINT_DIR = regex(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
 _FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 _EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
 # the weight matrices of Linear/Conv/Embedding/RNN layers (weight, weight_ih_l0, kernel), two or
 # more dimensions: not a normalisation layer's scale vector, which a collapsed network leaves
 # unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
-_WEIGHT = re.compile(r"(^|\.)(weight\w*|kernel)$")
+_WEIGHT = regex(r"(^|\.)(weight\w*|kernel)$")
 
 
 def checkpoint_context(run_dir: Path) -> dict[str, Any]:
