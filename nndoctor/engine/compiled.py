@@ -26,7 +26,7 @@ from nndoctor.engine.compiler import (
 from nndoctor.engine.conditions import fact_tests
 from nndoctor.knowledge.kb import FactTest, KnowledgeBase
 
-FORMAT = 2  # 2: the rulesets' fingerprint
+FORMAT = 3  # 2: the rulesets' fingerprint; 3: the findings
 _HERE = os.path.dirname(__file__)
 # the code whose output is cached: the compiler, the condition walk, the records, this module
 CODE = (os.path.join(_HERE, "compiler.py"), os.path.join(_HERE, "conditions.py"),
@@ -42,6 +42,7 @@ class Compiled(NamedTuple):
     memberships: dict[str, FactTest]  # long in: lists, tested in Python (compiler.py)
     positive_facts: dict[str, frozenset[str]]  # rule id -> the facts it tests un-negated
     fingerprint: str  # compiler.ruleset_fingerprint of the texts: what names their rulesets
+    findings: frozenset[str]  # the facts of kind "finding" (the rules' intermediate conclusions)
 
 
 def compile_kb(kb: KnowledgeBase, size: int) -> Compiled:
@@ -53,7 +54,7 @@ def compile_kb(kb: KnowledgeBase, size: int) -> Compiled:
     positive = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when) if not negated)
                 for rid, rule in kb.rules.items()}
     return Compiled(strata, texts, membership_tests(kb.rules), positive,
-                    ruleset_fingerprint(texts))
+                    ruleset_fingerprint(texts), frozenset(findings))
 
 
 def cached_compile(kb: KnowledgeBase, digest: str, size: int) -> Compiled:

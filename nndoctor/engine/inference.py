@@ -99,7 +99,7 @@ class Engine:
             compiled = compile_kb(kb, durable_matcher.RULES_PER_RULESET)
         self.kb = kb
         self.threshold = kb.settings.premise_threshold
-        self.findings = {n for n, f in kb.facts.items() if f.kind == "finding"}
+        self.findings = set(compiled.findings)  # not from kb.facts: they unpickle when read
         self.strata = compiled.strata
         self.python = PythonMatcher(kb.rules, self.strata)
         self.matcher: Matcher = self.python

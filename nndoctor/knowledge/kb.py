@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias
+from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias, TypeVar
 
 Scalar: TypeAlias = bool | int | float | str
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
@@ -250,46 +250,51 @@ class Rule(Record):
     tests: list[RuleCase]
 
 
-class Rules(Mapping[str, Rule]):
-    """Rules by id as a cached knowledge base keeps them: each pickled on its own, its strings
-    shared through one table, and unpickled when first read. A small diagnosis reads the few
-    rules that fired, not all ~330 with their conditions and test cases (~15 M instructions of
-    every start). Equal to the dict of the same rules, and shown as it."""
+R = TypeVar("R")
 
-    __slots__ = ("_blobs", "_read", "_strings")
 
-    def __init__(self, blobs: dict[str, bytes], strings: list[str]) -> None:
+class Records(Mapping[str, R]):
+    """Records by name (rules, causes, facts) as a cached knowledge base keeps them: each
+    pickled on its own and unpickled when first read. What they share - the strings two of
+    them hold (a fact's name, a source) and the classes and functions they are made with - is
+    kept once, in a table unpickled with the rest of the knowledge base, so reading a record
+    looks nothing up. A small diagnosis reads the 8 rules that fired of ~330 (their conditions
+    and test cases), 6 causes of 47 and the facts it derived. Equal to the dict of the same
+    records, and shown as it."""
+
+    __slots__ = ("_blobs", "_read", "_shared")
+
+    def __init__(self, blobs: dict[str, bytes], shared: list[Any]) -> None:
         self._blobs = blobs
-        self._strings = strings
-        self._read: dict[str, Rule] = {}
+        self._shared = shared
+        self._read: dict[str, R] = {}
 
     @classmethod
-    def of(cls, rules: Mapping[str, Rule]) -> Rules:
-        """``rules`` kept so: a string that two rules hold (a fact's name, a source) is kept
-        once in a table unpickled with the rest of the knowledge base, each rule's own texts
-        in its pickle."""
-        uses: dict[str, int] = {}
-        for rule in rules.values():
-            for text in _strings_of(rule):
-                uses[text] = uses.get(text, 0) + 1
-        strings = [text for text, count in uses.items() if count > 1]
-        index = {text: i for i, text in enumerate(strings)}
-        return cls({rid: _pickled(rule, lambda obj: index.get(obj) if type(obj) is str else None)
-                    for rid, rule in rules.items()}, strings)
+    def of(cls, records: Mapping[str, R]) -> Records[R]:
+        """``records`` kept so (see the class)."""
+        uses: dict[Any, int] = {}
+        for record in records.values():
+            for item in _shareable(record):
+                uses[item] = uses.get(item, 0) + 1
+        shared = [item for item, count in uses.items() if count > 1 or type(item) is not str]
+        index = {(type(item), item): i for i, item in enumerate(shared)}
+        return cls({name: _pickled(record, lambda obj: index.get((type(obj), obj))
+                                   if type(obj) in _SHAREABLE else None)
+                    for name, record in records.items()}, shared)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return Rules, (self._blobs, self._strings)
+        return Records, (self._blobs, self._shared)
 
-    def __getitem__(self, rule_id: str) -> Rule:
-        rule = self._read.get(rule_id)
-        if rule is None:  # two threads at once just unpickle the same rule twice
-            unpickler = pickle.Unpickler(io.BytesIO(self._blobs[rule_id]))
-            unpickler.persistent_load = self._strings.__getitem__  # type: ignore[assignment]
-            rule = self._read[rule_id] = unpickler.load()
-        return rule
+    def __getitem__(self, name: str) -> R:
+        record = self._read.get(name)
+        if record is None:  # two threads at once just unpickle the same record twice
+            unpickler = pickle.Unpickler(io.BytesIO(self._blobs[name]))
+            unpickler.persistent_load = self._shared.__getitem__  # type: ignore[assignment]
+            record = self._read[name] = unpickler.load()
+        return record
 
-    def __contains__(self, rule_id: object) -> bool:
-        return rule_id in self._blobs
+    def __contains__(self, name: object) -> bool:
+        return name in self._blobs
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._blobs)
@@ -301,10 +306,14 @@ class Rules(Mapping[str, Rule]):
         return repr(dict(self.items()))
 
 
-def _strings_of(value: Any) -> set[str]:
-    """The distinct strings ``value`` pickles."""
-    seen: set[str] = set()
-    _pickled(value, lambda obj: seen.add(obj) if type(obj) is str else None)
+# what records share: texts, and the classes and functions (tuple.__new__) they are made with
+_SHAREABLE = (str, type, type(tuple.__new__))
+
+
+def _shareable(value: Any) -> set[Any]:
+    """The distinct strings, classes and functions that pickling ``value`` writes."""
+    seen: set[Any] = set()
+    _pickled(value, lambda obj: seen.add(obj) if type(obj) in _SHAREABLE else None)
     return seen
 
 
@@ -400,9 +409,9 @@ class KnowledgeBase(NamedTuple):
     """The whole rule base, with the file each entry came from."""
 
     root: Path
-    facts: dict[str, Fact]
-    causes: dict[str, Cause]
-    rules: Mapping[str, Rule]  # a dict, or Rules from the cache
+    facts: Mapping[str, Fact]
+    causes: Mapping[str, Cause]
+    rules: Mapping[str, Rule]  # each a dict, or Records from the cache
     settings: Settings
     detectors: Detectors
     references: References

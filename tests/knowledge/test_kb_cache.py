@@ -42,7 +42,7 @@ def test_a_cache_hit_unpickles_a_rule_only_when_read(kb_copy: Path, tmp_path: Pa
     fresh = load_knowledge_base(kb_copy)
     cached_knowledge_base(kb_copy, tmp_path / "cache")
     hit = cached_knowledge_base(kb_copy, tmp_path / "cache")
-    assert isinstance(hit.rules, kb.Rules) and hit.rules._read == {}  # none unpickled yet
+    assert isinstance(hit.rules, kb.Records) and hit.rules._read == {}  # none unpickled yet
     rid = next(iter(fresh.rules))
     assert rid in hit.rules and "no such rule" not in hit.rules
     assert len(hit.rules) == len(fresh.rules)
