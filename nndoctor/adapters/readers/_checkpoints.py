@@ -1,5 +1,5 @@
-"""What the last two saved checkpoints of a run tell: which weight matrices did not change
-between them.
+"""What the saved weights of a run tell: which weight matrices did not change between the last
+two checkpoints, and the scale and symmetry of the matrices of the saved model.
 
 Hugging Face's Trainer saves ``checkpoint-N/model.safetensors`` every ``save_steps``. A
 safetensors file is an 8-byte header length, a JSON header (name → dtype, shape, byte offsets)
@@ -15,7 +15,7 @@ import json
 import re
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,7 @@ _EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the sto
 # more dimensions: not a normalisation layer's scale vector, which a collapsed network leaves
 # unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
 _WEIGHT = re.compile(r"(^|\.)(weight\w*|kernel)$")
+_EMBEDDING = re.compile(r"embed|(^|\.)(wte|wpe|shared)\.", re.IGNORECASE)
 
 
 def checkpoint_context(run_dir: Path) -> dict[str, Any]:
@@ -47,14 +48,49 @@ def checkpoint_context(run_dir: Path) -> dict[str, Any]:
         old, new = _sample(before), _sample(after)
     except (OSError, ValueError, TypeError):  # a truncated or foreign file tells nothing
         return {}
-    common = [n for n in new if n in old and old[n][0].shape == new[n][0].shape]
+    common = [n for n in new if n in old and old[n].raw.shape == new[n].raw.shape]
     if not common:
         return {}
-    frozen = tuple(n for n in common if np.array_equal(old[n][0], new[n][0]))
-    resolution = max((new[n][1] * float(np.median(np.abs(_floats(new[n][0])))) for n in frozen),
+    frozen = tuple(n for n in common if np.array_equal(old[n].raw, new[n].raw))
+    resolution = max((new[n].eps * float(np.median(np.abs(_floats(new[n].raw)))) for n in frozen),
                      default=0.0)
     return {"checkpoint_steps": (before_step, after_step), "checkpoint_weights": len(common),
             "checkpoint_frozen": frozen, "checkpoint_resolution": resolution}
+
+
+def weights_context(run_dir: Path) -> dict[str, Any]:
+    """From the saved model (``model.safetensors`` beside the state, else the last checkpoint's):
+    ``weights_scale`` - per hidden weight matrix (embeddings left out), the sampled std times
+    √fan_in, the quantity an initialisation sets (He ≈ 1.4, Glorot ≈ 1, torch's default ≈ 0.6),
+    as ``(name, value)`` pairs - and ``weights_symmetric``, the matrices whose sampled rows (two or
+    more, the units) are all identical. {} when no readable model is saved."""
+    path = run_dir / WEIGHTS_FILE
+    if not path.is_file():
+        found = sorted((int(m.group(1)), d / WEIGHTS_FILE) for d in _subdirs(run_dir)
+                       if (m := CHECKPOINT_DIR.match(d.name)) and (d / WEIGHTS_FILE).is_file())
+        if not found:
+            return {}
+        path = found[-1][1]
+    try:
+        sampled = _sample(path)
+    except (OSError, ValueError, TypeError):
+        return {}
+    scale, symmetric = [], []
+    for name, tensor in sampled.items():
+        if _EMBEDDING.search(name):
+            continue  # a lookup table: no fan-in multiplies it
+        fan_in = int(np.prod(tensor.shape[1:]))
+        values = _floats(tensor.raw).astype(np.float64)
+        if fan_in < 2 or not np.isfinite(values).all():
+            continue
+        scale.append((name, float(values.std() * np.sqrt(fan_in))))
+        rows = values.size // fan_in
+        if rows >= 2 and tensor.shape[0] >= 2:
+            units = values[:rows * fan_in].reshape(rows, fan_in)
+            if np.array_equal(units, np.broadcast_to(units[0], units.shape)):
+                symmetric.append(name)
+    return {"weights_scale": tuple(scale), "weights_symmetric": tuple(symmetric),
+            "weights_file": str(path)} if scale else {}
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -64,10 +100,18 @@ def _subdirs(folder: Path) -> list[Path]:
         return []
 
 
-def _sample(path: Path) -> dict[str, tuple[np.ndarray, float]]:
-    """The first ``SAMPLE_BYTES`` of each floating weight matrix, as a raw array, with the
-    relative precision of its stored dtype."""
-    out: dict[str, tuple[np.ndarray, float]] = {}
+class Sampled(NamedTuple):
+    """The first ``SAMPLE_BYTES`` of a weight matrix as stored (bfloat16 as uint16), its full
+    shape and the relative precision of its dtype."""
+
+    raw: np.ndarray
+    shape: tuple[int, ...]
+    eps: float
+
+
+def _sample(path: Path) -> dict[str, Sampled]:
+    """The sampled start of each floating weight matrix of a safetensors file."""
+    out: dict[str, Sampled] = {}
     with open(path, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
@@ -98,7 +142,8 @@ def _sample(path: Path) -> dict[str, tuple[np.ndarray, float]]:
             data = fh.read(size)
             if len(data) < size:
                 raise ValueError(f"{path}: truncated")
-            out[name] = (np.frombuffer(data, dtype=dtype), _EPS[spec["dtype"]])
+            out[name] = Sampled(np.frombuffer(data, dtype=dtype),
+                                tuple(int(x) for x in spec["shape"]), _EPS[spec["dtype"]])
             if len(out) >= MAX_TENSORS:
                 break
     return out
