@@ -140,18 +140,23 @@ def test_saved_model_scale_and_symmetric_units(tmp_path: Path) -> None:
     model = {"embed.weight": rng.normal(0, 5.0, (100, 16)).astype(np.float32),  # left out
              "body.0.weight": rng.normal(0, 1 / np.sqrt(16), (32, 16)).astype(np.float32),
              "body.2.weight": np.full((32, 32), 0.25, np.float32),  # every unit the same
-             "head.weight": rng.normal(0, 1 / np.sqrt(32), (4, 32)).astype(np.float32)}
+             "head.weight": rng.normal(0, 1 / np.sqrt(32), (4, 32)).astype(np.float32),
+             "body.2.lora_A.weight": rng.normal(0, 0.1, (2, 32)).astype(np.float32),  # rank 2
+             "body.2.lora_B.weight": np.zeros((32, 2), np.float32)}
     save_file(model, str(tmp_path / "model.safetensors"))
     _save(tmp_path, 10, {k: v * 50 for k, v in model.items()})  # the final model wins
     ctx = weights_context(tmp_path)
     scale = dict(ctx["weights_scale"])
-    assert set(scale) == {"body.0.weight", "body.2.weight", "head.weight"}
+    assert {"body.0.weight", "body.2.weight", "head.weight"} <= set(scale)
+    assert "embed.weight" not in scale
     assert scale["body.0.weight"] == pytest.approx(1.0, rel=0.15)
-    assert ctx["weights_symmetric"] == ("body.2.weight",)
+    assert "body.2.weight" in ctx["weights_symmetric"]
+    assert ctx["weights_widths"] == (32,)  # body.0 and body.2 feed a layer; head feeds none
     facts = {f.name: f for f in derive_facts(_run(ctx), builtin_knowledge_base())}
     symmetric = facts["symmetric_units"]
     assert symmetric.value is True and "body.2.weight" in symmetric.evidence
     assert facts["weights_scale"].value == pytest.approx(1.0, rel=0.15)
+    assert facts["narrowest_hidden_layer"].value == 32
 
 
 def test_saved_model_from_the_last_checkpoint_and_broken_files(tmp_path: Path) -> None:

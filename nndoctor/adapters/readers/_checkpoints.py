@@ -31,6 +31,7 @@ _EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the sto
 # unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
 _WEIGHT = re.compile(r"(^|\.)(weight\w*|kernel)$")
 _EMBEDDING = re.compile(r"embed|(^|\.)(wte|wpe|shared)\.", re.IGNORECASE)
+_ADAPTER = re.compile(r"lora_|adapter", re.IGNORECASE)  # low-rank, LoRA's B starts at 0
 
 
 def checkpoint_context(run_dir: Path) -> dict[str, Any]:
@@ -60,10 +61,12 @@ def checkpoint_context(run_dir: Path) -> dict[str, Any]:
 
 def weights_context(run_dir: Path) -> dict[str, Any]:
     """From the saved model (``model.safetensors`` beside the state, else the last checkpoint's):
-    ``weights_scale`` - per hidden weight matrix (embeddings left out), the sampled std times
+    ``weights_scale`` - per weight matrix (embeddings and adapters left out), the sampled std times
     √fan_in, the quantity an initialisation sets (He ≈ 1.4, Glorot ≈ 1, torch's default ≈ 0.6),
-    as ``(name, value)`` pairs - and ``weights_symmetric``, the matrices whose sampled rows (two or
-    more, the units) are all identical. {} when no readable model is saved."""
+    as ``(name, value)`` pairs; ``weights_symmetric``, the matrices whose sampled rows (two or
+    more, the units) are all identical; and ``weights_widths``, the hidden layer widths - output
+    sizes that another matrix takes as its input size (the output layer's is taken by none).
+    {} when no readable model is saved."""
     path = run_dir / WEIGHTS_FILE
     if not path.is_file():
         found = sorted((int(m.group(1)), d / WEIGHTS_FILE) for d in _subdirs(run_dir)
@@ -76,9 +79,13 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError, TypeError):
         return {}
     scale, symmetric = [], []
+    layers = {n: t.shape for n, t in sampled.items()
+              if not _EMBEDDING.search(n) and not _ADAPTER.search(n)}
+    consumed = {shape[1] for shape in layers.values()}
+    widths = sorted({shape[0] for shape in layers.values() if shape[0] in consumed})
     for name, tensor in sampled.items():
-        if _EMBEDDING.search(name):
-            continue  # a lookup table: no fan-in multiplies it
+        if name not in layers:
+            continue  # a lookup table (no fan-in multiplies it), or an adapter zero by design
         fan_in = int(np.prod(tensor.shape[1:]))
         values = _floats(tensor.raw).astype(np.float64)
         if fan_in < 2 or not np.isfinite(values).all():
@@ -90,7 +97,7 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
             if np.array_equal(units, np.broadcast_to(units[0], units.shape)):
                 symmetric.append(name)
     return {"weights_scale": tuple(scale), "weights_symmetric": tuple(symmetric),
-            "weights_file": str(path)} if scale else {}
+            "weights_widths": tuple(widths), "weights_file": str(path)} if scale else {}
 
 
 def _subdirs(folder: Path) -> list[Path]:

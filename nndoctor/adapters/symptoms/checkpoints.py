@@ -20,7 +20,8 @@ from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median, 
 from nndoctor.engine.facts import Fact
 
 
-@detector("checkpoints", produces=("frozen_parameters", "symmetric_units", "weights_scale"))
+@detector("checkpoints", produces=("frozen_parameters", "symmetric_units", "weights_scale",
+                                   "narrowest_hidden_layer"))
 def checkpoints(run: Run, p: Params) -> Iterator[Fact]:
     yield from _saved_model(run)
     yield from _frozen(run, p)
@@ -37,6 +38,11 @@ def _saved_model(run: Run) -> Iterator[Fact]:
                    f"the saved weights ({where}) have std × √fan_in {num(median(values))} "
                    f"(median of {len(values)} weight matrices; largest {num(largest)}, {name}); "
                    "an initialisation sets about 0.6-1.4", "saved weights")
+    widths = tuple(run.context.get("weights_widths", ()))
+    if widths:
+        yield log_fact("narrowest_hidden_layer", float(widths[0]),
+                       f"the saved model's hidden layers have {', '.join(map(str, widths))} units "
+                       "(output sizes another layer takes as its input)", "saved weights")
     if any(n.startswith(f"{PROBE_PREFIX}symmetric_units/") for n in run.series):
         return
     same = tuple(run.context.get("weights_symmetric", ()))
