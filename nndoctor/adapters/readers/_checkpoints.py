@@ -1,5 +1,6 @@
 """What the saved weights of a run tell: which weight matrices did not change between the last
-two checkpoints, and the scale and symmetry of the matrices of the saved model.
+two checkpoints, and the scale, symmetry and widths of the matrices of the saved model (a
+safetensors file here, a ``torch.save`` checkpoint through ``_torch_weights``).
 
 Hugging Face's Trainer saves ``checkpoint-N/model.safetensors`` every ``save_steps``. A
 safetensors file is an 8-byte header length, a JSON header (name → dtype, shape, byte offsets)
@@ -12,6 +13,7 @@ optimiser updates changes nearly every element, so its first elements show it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from pathlib import Path
@@ -23,13 +25,17 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_HEADER_BYTES = 16 << 20
 SAMPLE_BYTES = 16 << 10  # per tensor: 4096 float32 values
 MAX_TENSORS = 256
+MAX_LISTED = 1000  # entries of a folder looked at for a saved model
+# torch.save files a training script commonly writes beside its log
+TORCH_FILES = ("model.pt", "model.pth", "model.ckpt", "best.pt", "last.pt", "best_model.pt",
+               "best_model.pth", "final_model.pt", "checkpoint.pt", "checkpoint.pth")
 CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
-_FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
-_EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
+FLOAT_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+DTYPE_EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
 # the weight matrices of Linear/Conv/Embedding/RNN layers (weight, weight_ih_l0, kernel), two or
 # more dimensions: not a normalisation layer's scale vector, which a collapsed network leaves
 # unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
-_WEIGHT = re.compile(r"(^|\.)(weight\w*|kernel)$")
+WEIGHT_NAME = re.compile(r"(^|\.)(weight\w*|kernel)$")
 _EMBEDDING = re.compile(r"embed|(^|\.)(wte|wpe|shared)\.", re.IGNORECASE)
 _ADAPTER = re.compile(r"lora_|adapter", re.IGNORECASE)  # low-rank, LoRA's B starts at 0
 
@@ -60,24 +66,25 @@ def checkpoint_context(run_dir: Path) -> dict[str, Any]:
 
 
 def weights_context(run_dir: Path) -> dict[str, Any]:
-    """From the saved model (``model.safetensors`` beside the state, else the last checkpoint's):
+    """From the saved model (:func:`saved_model`):
     ``weights_scale`` - per weight matrix (embeddings and adapters left out), the sampled std times
     √fan_in, the quantity an initialisation sets (He ≈ 1.4, Glorot ≈ 1, torch's default ≈ 0.6),
     as ``(name, value)`` pairs; ``weights_symmetric``, the matrices whose sampled rows (two or
     more, the units) are all identical; and ``weights_widths``, the hidden layer widths - output
     sizes that another matrix takes as its input size (the output layer's is taken by none).
     {} when no readable model is saved."""
-    path = run_dir / WEIGHTS_FILE
-    if not path.is_file():
-        found = sorted((int(m.group(1)), d / WEIGHTS_FILE) for d in _subdirs(run_dir)
-                       if (m := CHECKPOINT_DIR.match(d.name)) and (d / WEIGHTS_FILE).is_file())
-        if not found:
-            return {}
-        path = found[-1][1]
-    try:
-        sampled = _sample(path)
-    except (OSError, ValueError, TypeError):
+    path = saved_model(run_dir)
+    if path is None:
         return {}
+    if path.suffix == ".safetensors":
+        try:
+            sampled = _sample(path)
+        except (OSError, ValueError, TypeError):
+            return {}
+    else:
+        from nndoctor.adapters.readers._torch_weights import torch_weights  # zipfile, pickle
+
+        sampled = torch_weights(path)
     scale, symmetric = [], []
     layers = {n: t.shape for n, t in sampled.items()
               if not _EMBEDDING.search(n) and not _ADAPTER.search(n)}
@@ -98,6 +105,43 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
                 symmetric.append(name)
     return {"weights_scale": tuple(scale), "weights_symmetric": tuple(symmetric),
             "weights_widths": tuple(widths), "weights_file": str(path)} if scale else {}
+
+
+def saved_model(run_dir: Path) -> Path | None:
+    """The model a run folder saved: Hugging Face's ``model.safetensors`` (else the last
+    ``checkpoint-N``'s), Lightning's ``checkpoints/*.ckpt`` (``last.ckpt``, else the newest), or
+    a ``torch.save`` file under a usual name. At most ``MAX_LISTED`` entries of a folder are
+    looked at, so a folder of many files costs no more than a small one."""
+    names = _names(run_dir)
+    if WEIGHTS_FILE in names:
+        return run_dir / WEIGHTS_FILE
+    found = sorted((int(m.group(1)), run_dir / n / WEIGHTS_FILE) for n in names
+                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / WEIGHTS_FILE).is_file())
+    if found:
+        return found[-1][1]
+    if "checkpoints" in names:
+        lightning = run_dir / "checkpoints"
+        ckpts = [lightning / n for n in _names(lightning) if n.endswith(".ckpt")]
+        if lightning / "last.ckpt" in ckpts:
+            return lightning / "last.ckpt"
+        if ckpts:
+            return max(ckpts, key=_mtime)
+    return next((run_dir / n for n in TORCH_FILES if n in names), None)
+
+
+def _names(folder: Path) -> set[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for _, e in zip(range(MAX_LISTED), entries, strict=False)}
+    except OSError:
+        return set()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -132,11 +176,11 @@ def _sample(path: Path) -> dict[str, Sampled]:
         start = 8 + length
         for name in sorted(header):
             spec = header[name]
-            if name == "__metadata__" or not _WEIGHT.search(name) or not isinstance(spec, dict):
+            if name == "__metadata__" or not WEIGHT_NAME.search(name) or not isinstance(spec, dict):
                 continue
             if not isinstance(spec.get("shape"), list) or len(spec["shape"]) < 2:
                 continue
-            dtype = _FLOATS.get(spec.get("dtype"))
+            dtype = FLOAT_DTYPES.get(spec.get("dtype"))
             offsets = spec.get("data_offsets")
             if dtype is None or not (isinstance(offsets, list) and len(offsets) == 2):
                 continue
@@ -150,7 +194,7 @@ def _sample(path: Path) -> dict[str, Sampled]:
             if len(data) < size:
                 raise ValueError(f"{path}: truncated")
             out[name] = Sampled(np.frombuffer(data, dtype=dtype),
-                                tuple(int(x) for x in spec["shape"]), _EPS[spec["dtype"]])
+                                tuple(int(x) for x in spec["shape"]), DTYPE_EPS[spec["dtype"]])
             if len(out) >= MAX_TENSORS:
                 break
     return out

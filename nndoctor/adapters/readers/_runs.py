@@ -10,6 +10,7 @@ import numpy as np
 
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._checkpoints import weights_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
 
@@ -51,6 +52,9 @@ def build_run(
     series, hints = canonicalise(raw, default_role=default_role, unmapped=unmapped)
     ctx = dict(context or {})
     ctx.update(hints)
+    if "weights_scale" not in ctx:  # a model saved beside the log: a probe of its weights
+        folder = Path(path)
+        ctx.update(weights_context(folder if folder.is_dir() else folder.parent))
     return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
 

@@ -139,7 +139,7 @@ class HFTrainerStateReader:
         for key, value in _training_args(folders).items():
             context.setdefault(key, value)
         context.update(checkpoint_context(run_dir))
-        context.update(weights_context(run_dir))
+        context.update(weights_context(run_dir))  # the output dir, not the state's folder
         return build_run(run_dir.name, path, self.name, raw, context, warnings)
 
 
