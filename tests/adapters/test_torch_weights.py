@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nndoctor.adapters.readers._checkpoints import saved_model, weights_context
-from nndoctor.adapters.readers._torch_weights import torch_weights
+from nndoctor.adapters.readers._torch_weights import _Weights, torch_weights
 
 torch = pytest.importorskip("torch")
 
@@ -70,6 +70,22 @@ def test_a_foreign_or_broken_file_tells_nothing(tmp_path: Path, content: bytes) 
     (tmp_path / "model.pt").write_bytes(content)
     assert torch_weights(tmp_path / "model.pt") == {}
     assert weights_context(tmp_path) == {}
+
+
+def test_many_names_or_a_compressed_storage_are_not_read(tmp_path: Path) -> None:
+    def globals_(count: int) -> bytes:  # GLOBAL opcodes, each popped, then an empty dict
+        return b"\x80\x02" + b"".join(b"c" + f"m{i}\nf{i}\n".encode() + b"0"
+                                      for i in range(count)) + b"}."
+    assert _Weights(globals_(100)).load() == {}  # each name a stand-in type, kept once
+    with pytest.raises(pickle.UnpicklingError):
+        _Weights(globals_(5000)).load()
+    torch.save(_mlp().state_dict(), tmp_path / "stored.pt")
+    with zipfile.ZipFile(tmp_path / "stored.pt") as stored, \
+            zipfile.ZipFile(tmp_path / "deflated.pt", "w", zipfile.ZIP_DEFLATED) as deflated:
+        for item in stored.infolist():
+            deflated.writestr(item.filename, stored.read(item))
+    assert torch_weights(tmp_path / "deflated.pt") == {}
+    assert len(torch_weights(tmp_path / "stored.pt")) == 3
 
 
 def test_a_missing_storage_member_tells_nothing(tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 
 The archive's ``*/data.pkl`` names each tensor's storage (a persistent id: dtype, key) and how
 the tensor views it (``torch._utils._rebuild_tensor_v2``: offset, shape, stride); the storage
-itself is the archive member ``*/data/<key>``, stored uncompressed. The pickle is loaded with
+itself is the archive member ``*/data/<key>``, stored uncompressed (a compressed one is not
+read: seeking into it would inflate everything before the offset). The pickle is loaded with
 every name it uses resolved to an inert stand-in (``_torch_pickle.Stub``) except those three,
 which only record their arguments, so the first ``SAMPLE_BYTES`` of each weight matrix are read
 straight from the archive, as ``_checkpoints`` reads a safetensors file.
@@ -12,6 +13,7 @@ straight from the archive, as ``_checkpoints`` reads a safetensors file.
 from __future__ import annotations
 
 import io
+import pickle
 import zipfile
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -28,8 +30,9 @@ from nndoctor.adapters.readers._checkpoints import (
 )
 from nndoctor.adapters.readers._torch_pickle import Stub, _Inert
 
-MAX_PICKLE_BYTES = 16 << 20  # the metadata of a model with ~10^5 tensors
+MAX_PICKLE_BYTES = 4 << 20  # the metadata of a model with ~30,000 tensors
 MAX_MEMBERS = 100_000
+MAX_NAMES = 4096  # distinct classes and functions a pickle may name (each is a stand-in type)
 _STORAGES = {"FloatStorage": "F32", "DoubleStorage": "F64", "HalfStorage": "F16",
              "BFloat16Storage": "BF16"}
 # where a checkpoint keeps the model's weights: Lightning, and the usual hand-written layouts
@@ -61,12 +64,21 @@ def _rebuild(storage: Any, offset: Any, shape: Any, stride: Any, *_rest: Any) ->
 
 
 class _Weights(_Inert):
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data))
+        self._named: dict[tuple[str, str], Any] = {}
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == ("collections", "OrderedDict"):
             return _Dict
         if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
             return _rebuild
-        return super().find_class(module, name)
+        key = (module, name)
+        if key not in self._named:
+            if len(self._named) >= MAX_NAMES:
+                raise pickle.UnpicklingError("too many names")
+            self._named[key] = super().find_class(module, name)
+        return self._named[key]
 
     def persistent_load(self, pid: Any) -> _Storage | None:
         if isinstance(pid, tuple) and len(pid) >= 3 and pid[0] == "storage":
@@ -87,7 +99,7 @@ def torch_weights(path: Path) -> dict[str, Sampled]:
                     or pickles[0].file_size > MAX_PICKLE_BYTES:
                 return {}
             prefix = pickles[0].filename[:-len("data.pkl")]
-            loaded = _Weights(io.BytesIO(archive.read(pickles[0]))).load()
+            loaded = _Weights(archive.read(pickles[0])).load()
             tensors = _state_dict(loaded)
             out: dict[str, Sampled] = {}
             for name, tensor in sorted(tensors.items()):
@@ -123,7 +135,10 @@ def _read(archive: zipfile.ZipFile, prefix: str, tensor: _Tensor) -> Sampled | N
         return None  # a transposed or strided view: its first bytes are not its first rows
     size = min(int(np.prod(tensor.shape)) * item, SAMPLE_BYTES)
     size -= size % item
-    with archive.open(f"{prefix}data/{tensor.storage.key}") as member:
+    info = archive.getinfo(f"{prefix}data/{tensor.storage.key}")
+    if info.compress_type != zipfile.ZIP_STORED or (tensor.offset * item + size) > info.file_size:
+        return None  # torch stores storages uncompressed; seeking into a deflated one costs
+    with archive.open(info) as member:
         member.seek(tensor.offset * item)
         data = member.read(size)
     if len(data) < size:
