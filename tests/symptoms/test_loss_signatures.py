@@ -36,6 +36,18 @@ def test_sign_flipped_loss_is_maximised():
     assert value(learning, "loss_maximised") is False
 
 
+def test_a_maximised_loss_logged_per_epoch_starts_below_zero():
+    """Keras logs an epoch's average: the first point of a flipped-sign loss is already
+    negative, so the runaway is judged by its falling further, not tenfold."""
+    epochs = np.arange(1, 9)
+    falling = -7.9 - 0.8 * (epochs - 1)
+    run = make_run({}, train_loss=(epochs, falling), train_acc=(epochs, np.full(8, 0.16)))
+    assert value(run, "loss_maximised") is True
+    learning = make_run({}, train_loss=(epochs, falling),
+                        train_acc=(epochs, _acc(0.9, epochs, tau=2)))
+    assert value(learning, "loss_maximised") is False  # NLL on logits: negative, but it learns
+
+
 def test_summed_loss_scaled_by_batch():
     per_sample = 1.386 * np.exp(-STEPS / 900.0) + 0.25
     run = make_run({"num_classes": 4, "batch_size": 32}, train_loss=(STEPS, 32 * per_sample),

@@ -65,7 +65,10 @@ def loss_maximised(run: Run, p: Params) -> Iterator[Fact]:
             continue
         end = loss.level_end()
         start = median(loss.values[: max(1, min(3, len(loss) // 10))])
-        runaway = end < -p["negative_floor"] and abs(end) >= p["growth"] * max(abs(start), 1.0)
+        # from a sane start it must grow tenfold; a first logged point already below zero (an
+        # epoch's average) is past where a runaway starts, so falling further is enough
+        runaway = end < -p["negative_floor"] and (
+            abs(end) >= p["growth"] * max(abs(start), 1.0) or (start < 0 and end < start))
         gain = acc.level_end() - min(float(acc.values[0]), acc.level_start())
         task = task_of(run)
         chance = task.chance_accuracy
