@@ -113,7 +113,7 @@ def saved_model(run_dir: Path) -> Path | None:
     a ``torch.save`` file under a usual name. At most ``MAX_LISTED`` entries of a folder are
     looked at, so a folder of many files costs no more than a small one."""
     names = _names(run_dir)
-    if WEIGHTS_FILE in names:
+    if WEIGHTS_FILE in names and (run_dir / WEIGHTS_FILE).is_file():  # not a FIFO: no hang
         return run_dir / WEIGHTS_FILE
     found = sorted((int(m.group(1)), run_dir / n / WEIGHTS_FILE) for n in names
                    if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / WEIGHTS_FILE).is_file())
@@ -121,12 +121,14 @@ def saved_model(run_dir: Path) -> Path | None:
         return found[-1][1]
     if "checkpoints" in names:
         lightning = run_dir / "checkpoints"
-        ckpts = [lightning / n for n in _names(lightning) if n.endswith(".ckpt")]
+        ckpts = [lightning / n for n in _names(lightning)
+                 if n.endswith(".ckpt") and (lightning / n).is_file()]
         if lightning / "last.ckpt" in ckpts:
             return lightning / "last.ckpt"
         if ckpts:
             return max(ckpts, key=_mtime)
-    return next((run_dir / n for n in TORCH_FILES if n in names), None)
+    return next((run_dir / n for n in TORCH_FILES if n in names and (run_dir / n).is_file()),
+                None)
 
 
 def _names(folder: Path) -> set[str]:
