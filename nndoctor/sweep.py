@@ -26,7 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
@@ -74,40 +74,61 @@ class Task(NamedTuple):
     url: str | None = None  # kind "url": a remote run folder, read where the task runs
 
 
-@dataclass
 class Result:
-    """One run, as a worker returns it (no Run, no arrays)."""
+    """One run, as a worker returns it (no Run, no arrays). A plain class, as :class:`Outcome`:
+    a dataclass costs every start ~3 M instructions to make."""
 
-    source: int
-    path: str
-    name: str
-    format: str
-    kept: bool  # had series or warnings when read (a directory drops the others)
-    verdict: str
-    top_cause: str | None
-    alarming: bool
-    has_loss: bool
-    text: str  # the run's rendered part (json: one object; text: the lines after the header)
-    id: str = ""  # report/ids.py: relative to the PATH it was found under; unique after finish
-    headline: Any = None  # report.headline.Headline (HEADLINED formats): the sweep table,
-    # GitHub annotations
-    report: Any = None  # the RunReport, only with Options.keep_reports
-    root: Path | None = None
-    offset: int = 0
-    size: int = 0
-    renamed: str | None = None
-    id_changed: bool = False  # finish() made the id unique: the rendered part must follow
-    task: int = -1  # index of the task in run_sweep's list (-1: a ready run)
-    rendered_id: str = ""  # the id the rendered part holds (finish() may change ``id``)
+    __slots__ = ("alarming", "format", "has_loss", "headline", "id", "id_changed", "kept", "name",
+                 "offset", "path", "renamed", "rendered_id", "report", "root", "size", "source",
+                 "task", "text", "top_cause", "verdict")
+
+    def __init__(self, source: int, path: str, name: str, format: str, kept: bool,
+                 verdict: str, top_cause: str | None, alarming: bool, has_loss: bool, text: str,
+                 id: str = "", headline: Any = None, report: Any = None,
+                 root: Path | None = None, offset: int = 0, size: int = 0,
+                 renamed: str | None = None, id_changed: bool = False, task: int = -1,
+                 rendered_id: str = "") -> None:
+        self.source = source  # which PATH argument
+        self.path = path
+        self.name = name
+        self.format = format
+        self.kept = kept  # had series or warnings when read (a directory drops the others)
+        self.verdict = verdict
+        self.top_cause = top_cause
+        self.alarming = alarming
+        self.has_loss = has_loss
+        # the run's rendered part (json: one object; text: the lines after the header)
+        self.text = text
+        # report/ids.py: relative to the PATH it was found under; unique after finish()
+        self.id = id
+        # report.headline.Headline (HEADLINED formats): the sweep table, GitHub annotations
+        self.headline = headline
+        self.report = report  # the RunReport, only with Options.keep_reports
+        self.root = root
+        self.offset = offset
+        self.size = size
+        self.renamed = renamed
+        self.id_changed = id_changed  # finish() made the id unique: the rendered part follows
+        self.task = task  # index of the task in run_sweep's list (-1: a ready run)
+        self.rendered_id = rendered_id  # the id the rendered part holds (finish() may change id)
+
+    def __repr__(self) -> str:
+        return f"Result(path={self.path!r}, name={self.name!r}, id={self.id!r})"
 
 
-@dataclass
 class Outcome:
     """What a task gives back: its results, the files skipped, or a fatal error."""
 
-    results: list[Result] = field(default_factory=list)
-    skipped: list[LogError] = field(default_factory=list)
-    error: LogError | None = None  # a file named directly that cannot be read: fatal
+    __slots__ = ("error", "results", "skipped")
+
+    def __init__(self, results: list[Result] | None = None,
+                 skipped: list[LogError] | None = None, error: LogError | None = None) -> None:
+        self.results = [] if results is None else results
+        self.skipped = [] if skipped is None else skipped
+        self.error = error  # a file named directly that cannot be read: fatal
+
+    def __repr__(self) -> str:
+        return f"Outcome(results={self.results!r}, skipped={self.skipped!r}, error={self.error!r})"
 
 
 # ---------------------------------------------------------------------------------- planning

@@ -11,7 +11,24 @@ import numpy as np
 CANONICAL = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm")
 
 
-@dataclass(frozen=True)
+class _Fresh:
+    """The default of a field made anew for each instance (``field(default_factory=…)``),
+    shown in a signature as a dataclass shows it."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FRESH: Any = _Fresh()
+# Series and Run are frozen dataclasses (dataclasses.replace, fields and asdict work on them, a
+# frozen dataclass may derive from them) whose __init__, __repr__, __eq__ and __hash__ are
+# written out here as @dataclass would generate them: generating them costs every start
+# ~3 M instructions a class (their source is compiled at run time); only the frozen
+# __setattr__ and __delattr__ are left to it.
+_PLAIN = {"frozen": True, "init": False, "repr": False, "eq": False}
+
+
+@dataclass(**_PLAIN)
 class Series:
     """One metric over training: ``steps`` (int64) and ``values`` (float64, may hold NaN/Inf)."""
 
@@ -19,9 +36,28 @@ class Series:
     values: np.ndarray
     source_tag: str = ""  # the name it had in the log, e.g. "eval/loss"
 
+    def __init__(self, steps: np.ndarray, values: np.ndarray, source_tag: str = "") -> None:
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "values", values)
+        object.__setattr__(self, "source_tag", source_tag)
+        self.__post_init__()
+
     def __post_init__(self) -> None:
         if self.steps.shape != self.values.shape or self.steps.ndim != 1:
             raise ValueError("steps and values must be 1-D arrays of the same length")
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__qualname__}(steps={self.steps!r}, values={self.values!r}, "
+                f"source_tag={self.source_tag!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return ((self.steps, self.values, self.source_tag)
+                == (other.steps, other.values, other.source_tag))  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.steps, self.values, self.source_tag))
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -37,7 +73,7 @@ class Series:
         return cls(s, v, source_tag)
 
 
-@dataclass(frozen=True)
+@dataclass(**_PLAIN)
 class Run:
     """A training run: where it came from, its series by canonical name, and its context."""
 
@@ -49,6 +85,32 @@ class Run:
     # "ended": how the log says training ended (a summary, a run status), absent while it may go on
     context: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+
+    def __init__(self, name: str, path: Path, format: str,
+                 series: dict[str, Series] = _FRESH, context: dict[str, Any] = _FRESH,
+                 warnings: tuple[str, ...] = ()) -> None:
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "path", path)
+        object.__setattr__(self, "format", format)
+        object.__setattr__(self, "series", {} if series is _FRESH else series)
+        object.__setattr__(self, "context", {} if context is _FRESH else context)
+        object.__setattr__(self, "warnings", warnings)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.name, self.path, self.format, self.series, self.context, self.warnings)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__qualname__}(name={self.name!r}, path={self.path!r}, "
+                f"format={self.format!r}, series={self.series!r}, context={self.context!r}, "
+                f"warnings={self.warnings!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
 
     def get(self, name: str) -> Series | None:
         return self.series.get(name)

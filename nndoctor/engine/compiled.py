@@ -10,7 +10,6 @@ rule or compiler never finds an entry; without a hash (the cache off) it is comp
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 from typing import NamedTuple
@@ -19,6 +18,7 @@ from nndoctor import cache
 from nndoctor.engine.compiler import (
     compile_strata,
     membership_tests,
+    ruleset_fingerprint,
     ruleset_json,
     split_ruleset,
     stratify,
@@ -26,7 +26,7 @@ from nndoctor.engine.compiler import (
 from nndoctor.engine.conditions import fact_tests
 from nndoctor.knowledge.kb import FactTest, KnowledgeBase
 
-FORMAT = 1
+FORMAT = 2  # 2: the rulesets' fingerprint
 _HERE = os.path.dirname(__file__)
 # the code whose output is cached: the compiler, the condition walk, the records, this module
 CODE = (os.path.join(_HERE, "compiler.py"), os.path.join(_HERE, "conditions.py"),
@@ -41,6 +41,7 @@ class Compiled(NamedTuple):
     texts: list[list[str]]  # per stratum, durable's ruleset JSON texts (of at most `size` rules)
     memberships: dict[str, FactTest]  # long in: lists, tested in Python (compiler.py)
     positive_facts: dict[str, frozenset[str]]  # rule id -> the facts it tests un-negated
+    fingerprint: str  # compiler.ruleset_fingerprint of the texts: what names their rulesets
 
 
 def compile_kb(kb: KnowledgeBase, size: int) -> Compiled:
@@ -51,33 +52,33 @@ def compile_kb(kb: KnowledgeBase, size: int) -> Compiled:
              for definition in compile_strata(kb.rules, strata)]
     positive = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when) if not negated)
                 for rid, rule in kb.rules.items()}
-    return Compiled(strata, texts, membership_tests(kb.rules), positive)
+    return Compiled(strata, texts, membership_tests(kb.rules), positive,
+                    ruleset_fingerprint(texts))
 
 
 def cached_compile(kb: KnowledgeBase, digest: str, size: int) -> Compiled:
     """:func:`compile_kb`, from the per-user cache when ``kb`` (its files' content hash
-    ``digest``) was compiled by this code before; compiled and kept otherwise."""
+    ``digest``) was compiled by this code before; compiled and kept otherwise. The entry is
+    a stamped file of the code (nndoctor/cache.py): while its stats hold, it is not read."""
     if not digest or not cache.enabled():
         return compile_kb(kb, size)
-    try:
-        where = cache.cache_dir() / "engine" / f"{_key(digest, size)}.pickle"
+    salt = f"{FORMAT} {size} {digest}"
+    try:  # named by the knowledge base, the size and where the code is (two checkouts)
+        where = cache.cache_dir() / "engine" / (
+            f"{digest[:32]}-{size}-{cache.short_name(repr(CODE))}.pickle")
+        hit = cache.load_stamped(where, CODE, salt)
     except OSError:
         return compile_kb(kb, size)
-    with contextlib.suppress(Exception):  # missing or corrupt: compiled again
-        compiled = pickle.loads(where.read_bytes())
-        if isinstance(compiled, Compiled):
-            return compiled
+    if hit is not None:
+        with contextlib.suppress(Exception):  # corrupt: compiled again
+            compiled = pickle.loads(hit.payload)
+            if isinstance(compiled, Compiled):
+                return compiled
+    try:
+        key, code = cache.stat_key(CODE), cache.content_digest(CODE, salt)
+    except OSError:
+        return compile_kb(kb, size)
     compiled = compile_kb(kb, size)
-    with contextlib.suppress(OSError):
-        cache.write_atomic(where, pickle.dumps(compiled, protocol=pickle.HIGHEST_PROTOCOL))
+    cache.store_stamped(where, CODE, salt, code, key,
+                        pickle.dumps(compiled, protocol=pickle.HIGHEST_PROTOCOL))
     return compiled
-
-
-def _key(digest: str, size: int) -> str:
-    h = hashlib.sha256(f"{FORMAT} {size} {digest}".encode())
-    for path in CODE:
-        with open(path, "rb") as fh:
-            data = fh.read()
-        h.update(f"\0{os.path.basename(path)}:{len(data)}:".encode())
-        h.update(data)
-    return h.hexdigest()[:32]

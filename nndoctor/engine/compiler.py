@@ -14,7 +14,6 @@ watchdog (durable_matcher.py).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from typing import Any
@@ -51,6 +50,8 @@ def durable_scalar(value: Any) -> Any:
 def membership_key(test: FactTest) -> str:
     """The property that holds whether ``test`` (a long ``in:`` list) holds: True/False when the
     fact is known, absent when it is not. Named by the fact and a hash of the list."""
+    import hashlib  # compiling only: a start finds its rules compiled (engine/compiled.py)
+
     _, ref = test.operator()
     blob = json.dumps([[type(r).__name__, r] for r in ref], sort_keys=True).encode()
     return f"{MEMBERSHIP_PREFIX}{test.fact}__{hashlib.sha256(blob).hexdigest()[:12]}"
@@ -179,6 +180,8 @@ def ruleset_json(ruleset: dict[str, Any]) -> str:
 def ruleset_fingerprint(texts: list[list[str]]) -> str:
     """The hash (hex SHA-256) of each stratum's rulesets (:func:`ruleset_json`) and where each
     stands: it versions ruleset names, so a changed KB never reuses a name."""
+    import hashlib
+
     h = hashlib.sha256()
     for k, stratum in enumerate(texts):
         for j, text in enumerate(stratum):

@@ -20,7 +20,6 @@ a stuck or failing compile is retried there rule by rule to name the rule, and r
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import os
@@ -87,18 +86,21 @@ class DurableMatcher:
 
     @classmethod
     def from_texts(cls, texts: list[list[str]],
-                   memberships: Mapping[str, FactTest] | None = None) -> DurableMatcher:
+                   memberships: Mapping[str, FactTest] | None = None,
+                   fingerprint: str | None = None) -> DurableMatcher:
         """The matcher of rulesets already compiled to durable's JSON texts (per stratum, of at
-        most RULES_PER_RULESET rules each: nndoctor/engine/compiled.py)."""
+        most RULES_PER_RULESET rules each: nndoctor/engine/compiled.py), whose
+        :func:`ruleset_fingerprint` is ``fingerprint`` when known."""
         matcher = cls.__new__(cls)
-        matcher._create(texts, memberships)
+        matcher._create(texts, memberships, fingerprint)
         return matcher
 
-    def _create(self, texts: list[list[str]], memberships: Mapping[str, FactTest] | None) -> None:
+    def _create(self, texts: list[list[str]], memberships: Mapping[str, FactTest] | None,
+                fingerprint: str | None = None) -> None:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
-        digest = ruleset_fingerprint(texts)
+        digest = fingerprint or ruleset_fingerprint(texts)
         self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
                        for k, chunks in enumerate(texts)]
         with _LOCK:
@@ -110,7 +112,8 @@ class DurableMatcher:
             }
             if pending:
                 marker = _compiled_marker(digest, pending)
-                if marker is None or not marker.exists():
+                seen = marker is not None and _marked(*marker)
+                if not seen:
                     trial_compile(pending)  # in a child under a time limit: a hang is for ever
                 for name, text in pending.items():
                     try:
@@ -118,8 +121,8 @@ class DurableMatcher:
                     except Exception as exc:  # durable reports only "error code: N"
                         raise EngineError(
                             f"durable_rules rejected the compiled rules: {exc}") from exc
-                if marker is not None and not marker.exists():
-                    _remember(marker)
+                if marker is not None and not seen:
+                    _remember(*marker)
             self._handles = [[_HANDLES[name] for name in names] for names in self._names]
 
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
@@ -210,25 +213,32 @@ else:  # "prefixes": {"rules": {...}, "sizes": [k, ...]}: compile the first k ru
 """
 
 
-def _compiled_marker(digest: str, rulesets: Mapping[str, str]) -> Path | None:
+def _compiled_marker(digest: str, rulesets: Mapping[str, str]) -> tuple[Path, bytes] | None:
     """The cache file that says these exact rulesets compiled here before (so the child that
-    guards the compile can be skipped: durable compiles the same JSON the same way), keyed by
-    the rulesets (``digest`` of every text and where it stands, and the names of those still to
+    guards the compile can be skipped: durable compiles the same JSON the same way), and what
+    it holds: the rulesets (``digest``, their fingerprint, and the names of those still to
     create), the Python and durable's C engine; None when the cache is off
     (``NNDOCTOR_NO_CACHE``)."""
     if not cache.enabled():
         return None
-    h = hashlib.sha256(f"{digest}\n{json.dumps(sorted(rulesets))}\n{sys.version}".encode())
+    text = f"{digest}\n{json.dumps(sorted(rulesets))}\n{sys.version}\n{_rete.__file__}"
     with contextlib.suppress(OSError):
         st = os.stat(_rete.__file__)
-        h.update(f"{_rete.__file__}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return cache.cache_dir() / "compiled" / f"{h.hexdigest()[:32]}.ok"
+        text += f":{st.st_size}:{st.st_mtime_ns}"
+    where = cache.cache_dir() / "compiled" / f"{digest[:32]}-{cache.short_name(text)}.ok"
+    return where, text.encode(errors="surrogateescape")
 
 
-def _remember(marker: Path) -> None:
+def _marked(marker: Path, text: bytes) -> bool:
+    try:
+        return marker.read_bytes() == text
+    except OSError:
+        return False
+
+
+def _remember(marker: Path, text: bytes) -> None:
     with contextlib.suppress(OSError):  # an unwritable cache only costs the child next time
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        cache.write_atomic(marker, text)
 
 
 def compile_timeout() -> float:

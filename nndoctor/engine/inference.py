@@ -6,7 +6,7 @@ import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from nndoctor.engine import durable_matcher
 from nndoctor.engine.certainty import combine, combine_all
@@ -48,7 +48,7 @@ class Absence(NamedTuple):
     facts: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, repr=False, eq=False)  # written out: see adapters/run.py
 class Evaluation:
     """The outcome of matching all strata over a set of known facts."""
 
@@ -57,6 +57,32 @@ class Evaluation:
     findings: dict[str, float]
     absences: dict[str, tuple[Absence, ...]] = field(default_factory=dict)  # cause -> absences
     support: dict[str, float] = field(default_factory=dict, compare=False)  # before absences
+
+    def __init__(self, contributions: dict[str, tuple[Contribution, ...]],
+                 causes: dict[str, float], findings: dict[str, float],
+                 absences: dict[str, tuple[Absence, ...]] | None = None,
+                 support: dict[str, float] | None = None) -> None:
+        object.__setattr__(self, "contributions", contributions)
+        object.__setattr__(self, "causes", causes)
+        object.__setattr__(self, "findings", findings)
+        object.__setattr__(self, "absences", {} if absences is None else absences)
+        object.__setattr__(self, "support", {} if support is None else support)
+
+    def _compared(self) -> tuple[Any, ...]:
+        return self.contributions, self.causes, self.findings, self.absences
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__qualname__}(contributions={self.contributions!r}, "
+                f"causes={self.causes!r}, findings={self.findings!r}, "
+                f"absences={self.absences!r}, support={self.support!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._compared() == other._compared()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._compared())
 
     @property
     def fired(self) -> list[str]:
@@ -78,8 +104,8 @@ class Engine:
         self.python = PythonMatcher(kb.rules, self.strata)
         self.matcher: Matcher = self.python
         if backend == "durable" or (backend == "auto" and durable_matcher.AVAILABLE):
-            self.matcher = durable_matcher.DurableMatcher.from_texts(compiled.texts,
-                                                                     compiled.memberships)
+            self.matcher = durable_matcher.DurableMatcher.from_texts(
+                compiled.texts, compiled.memberships, compiled.fingerprint)
         self.depth = max(self.strata.values(), default=-1) + 1
         self.observation = {f: name for name, facts in kb.settings.observations.items()
                             for f in facts}

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import os
 import pickle
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -185,9 +183,9 @@ def _builtin() -> tuple[KnowledgeBase, str]:
 
 # ------------------------------------------------------------------ the validated cache
 SINGLE_FILES = ("settings.yaml", "detectors.yaml", "references.yaml")
-CACHE_FORMAT = 5  # 2: kb.py records, not pydantic models; 3: kb.Files; 4: the digest as a header;
-# 5: the stat key as a second header line
-RACY_NS = 2_000_000_000  # a file changed this recently is hashed, never judged by its stats
+CACHE_FORMAT = 7  # 2: kb.py records, not pydantic models; 3: kb.Files; 4: the digest as a header;
+# 5: the stat key as a second header line; 6: a stamped file (nndoctor/cache.py); 7: the rules'
+# test cases apart (kb.CaseStore)
 
 
 def _kb_files(root: Path) -> list[str]:
@@ -206,53 +204,21 @@ def _inputs(root: Path) -> list[str]:
                                 for name in ("schema.py", "kb.py", "loader.py"))]
 
 
+_SALT = f"{CACHE_FORMAT} {__version__}"
+
+
 def _digest(files: list[str]) -> str:
     """The content hash of ``files`` (:func:`_inputs`)."""
-    h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
-    for f in files:
-        data = _read(f)
-        h.update(f"{os.path.basename(f)}:{len(data)}:".encode())
-        h.update(data)
-    return h.hexdigest()
-
-
-def _stat_key(files: list[str]) -> str:
-    """A hash of the stats of ``files`` (device, inode, size, mtime and ctime, as git's index
-    keeps them), or "" when one of them changed less than RACY_NS ago: an edit within the same
-    clock tick could leave its stats as they were. Any later write moves the ctime, which no
-    tool sets back, so equal keys mean unchanged files without reading them."""
-    h = hashlib.sha256(f"{CACHE_FORMAT} {__version__}".encode())
-    now = time.time_ns()
-    for f in files:
-        st = os.stat(f)
-        if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
-            return ""
-        h.update(f"{f}\0{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:"
-                 f"{st.st_ctime_ns}\0".encode())
-    return h.hexdigest()
-
-
-def _read(path: str) -> bytes:
-    """The bytes of a file through os.read: on a cache miss of the stat key reading ~400 small
-    files is most of the work, and open() costs half as much again."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+    return cache.content_digest(files, _SALT)
 
 
 def cached_knowledge_base(root: Path | None = None, directory: Path | None = None
                           ) -> KnowledgeBase:
     """:func:`load_knowledge_base`, from a cache of the validated records when it was made from
-    these exact files. The cache file starts with the content hash of every file read (and of
-    the code that validates them), so a changed file always rebuilds it, whatever its size and
-    mtime, then with their stat key (:func:`_stat_key`): while the stats match, the files are
-    not read at all. A missing, corrupt or unwritable cache falls back to a normal load;
-    ``NNDOCTOR_NO_CACHE=1`` turns it off."""
+    these exact files: a stamped file (nndoctor/cache.py) of the files and of the code that
+    validates them, so a changed file always rebuilds it, whatever its size and mtime, and
+    while their stats match, the files are not read at all. A missing, corrupt or unwritable
+    cache falls back to a normal load; ``NNDOCTOR_NO_CACHE=1`` turns it off."""
     return _cached(Path(root) if root else BUILTIN_ROOT, directory)[0]
 
 
@@ -263,32 +229,36 @@ def _cached(root: Path, directory: Path | None) -> tuple[KnowledgeBase, str]:
         return load_knowledge_base(root), ""
     try:
         files = _inputs(root)
-        key = _stat_key(files).encode()
-        where = (directory or cache_dir()) / (
-            "kb-" + hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:16] + ".pickle")
+        where = (directory or cache_dir()) / f"kb-{cache.short_name(str(root.resolve()))}.pickle"
+        hit = cache.load_stamped(where, files, _SALT)
     except OSError:
         return load_knowledge_base(root), ""
-    digest = b""
-    with contextlib.suppress(Exception), open(where, "rb") as fh:  # missing, corrupt: load
-        kept, kept_key = fh.readline()[:-1], fh.readline()[:-1]
-        unchanged = bool(key) and kept_key == key  # by the stats: not a file read
-        if not unchanged:
-            digest = _digest(files).encode()
-        if unchanged or kept == digest:
-            data = fh.read()
-            kb = pickle.loads(data)
+    if hit is not None:
+        with contextlib.suppress(Exception):  # corrupt: loaded again
+            kb = pickle.loads(hit.payload)
             if isinstance(kb, KnowledgeBase):
-                if key and not unchanged:  # the same content: its stats are worth keeping now
-                    _write(where, kept, key, _stat_key(files).encode(), data)
-                return kb, kept.decode()
-    digest = digest or _digest(files).encode()
+                return kb, hit.digest
+    try:
+        key, digest = cache.stat_key(files), _digest(files)
+    except OSError:
+        return load_knowledge_base(root), ""
     kb = load_knowledge_base(root)
     with contextlib.suppress(Exception):
-        if _digest(files).encode() == digest:  # unchanged while it was read
-            _write(where, digest, key, _stat_key(files).encode(),
-                   pickle.dumps(_one_of_each(kb, {}), protocol=pickle.HIGHEST_PROTOCOL))
-            return kb, digest.decode()
+        data = pickle.dumps(_one_of_each(_cases_apart(kb), {}), protocol=pickle.HIGHEST_PROTOCOL)
+        if cache.store_stamped(where, files, _SALT, digest, key, data):
+            return kb, digest
     return kb, ""
+
+
+def _cases_apart(base: KnowledgeBase) -> KnowledgeBase:
+    """``base`` with its rules' test cases in one :class:`kb.CaseStore`, unpickled only when
+    read."""
+    store = kb.CaseStore(pickle.dumps(
+        _one_of_each({rid: rule.tests for rid, rule in base.rules.items()}, {}),
+        protocol=pickle.HIGHEST_PROTOCOL))
+    rules = {rid: kb.Rule(**{**dict(zip(rule.FIELDS, rule, strict=True)),
+                             "tests": kb.Cases(store, rid)}) for rid, rule in base.rules.items()}
+    return base._replace(rules=rules)
 
 
 def _one_of_each(value: Any, seen: dict[str, str]) -> Any:
@@ -310,10 +280,3 @@ def _one_of_each(value: Any, seen: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {_one_of_each(k, seen): _one_of_each(v, seen) for k, v in value.items()}
     return value
-
-
-def _write(where: Path, digest: bytes, key: bytes, key_now: bytes, data: bytes) -> None:
-    """The cache file: the content hash, the stat key taken before the files were hashed (none
-    unless ``key_now``, taken after, still equals it), the pickled records."""
-    with contextlib.suppress(OSError):
-        cache.write_atomic(where, b"%s\n%s\n%s" % (digest, key if key == key_now else b"", data))

@@ -18,7 +18,13 @@ NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multipr
                 "sqlite3",  # only an SQLite log needs it
                 "numpy.ma",  # np.quantile/np.percentile import it: the detectors use base.quantile
                 "tempfile",  # a sweep's report spills to disk only past sweep.SPOOL_BYTES
-                "zipfile")  # only a Hugging Face run's training_args.bin needs it
+                "zipfile",  # only a Hugging Face run's training_args.bin needs it
+                "hashlib",  # unchanged caches are judged by their files' stats (cache.py)
+                # the readers whose sniff (readers/_sniff.py) a Keras CSV log does not match
+                *(f"nndoctor.adapters.readers.{name}" for name in (
+                    "tensorboard", "hf_trainer_state", "mlflow", "lightning_csv", "ultralytics",
+                    "keras_history", "jsonl", "generic_csv", "mlflow_sqlite", "wandb", "dvclive",
+                    "ray_tune", "console")))
 
 
 def _imported(env: dict[str, str]) -> set[str]:

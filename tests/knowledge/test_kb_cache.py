@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from nndoctor import cache as cache_module
 from nndoctor.knowledge import loader
 from nndoctor.knowledge.loader import cached_knowledge_base, load_knowledge_base
 
@@ -33,6 +34,23 @@ def test_cache_hit_equals_a_fresh_load(kb_copy: Path, tmp_path: Path,
     assert again.rules == first.rules and again.facts == first.facts
     assert again.settings == first.settings and again.causes == first.causes
     assert again.files == first.files and again.detectors == first.detectors
+
+
+def test_a_cache_hit_unpickles_the_rules_test_cases_only_when_read(kb_copy: Path,
+                                                                   tmp_path: Path) -> None:
+    from nndoctor.knowledge import kb
+
+    fresh = load_knowledge_base(kb_copy)
+    cached_knowledge_base(kb_copy, tmp_path / "cache")
+    hit = cached_knowledge_base(kb_copy, tmp_path / "cache")
+    rid, rule = next((rid, r) for rid, r in fresh.rules.items() if r.tests)
+    cases = hit.rules[rid].tests
+    assert isinstance(cases, kb.Cases) and cases._store._cases is None  # not unpickled yet
+    assert cases == rule.tests and rule.tests == cases and repr(cases) == repr(rule.tests)
+    assert list(cases) == rule.tests and len(cases) == len(rule.tests)
+    assert cases[0] == rule.tests[0] and cases[-1:] == rule.tests[-1:]
+    assert hit.rules[rid] == rule and repr(hit.rules[rid]) == repr(rule)
+    assert all(hit.rules[r].tests == fresh.rules[r].tests for r in fresh.rules)
 
 
 def test_the_cache_holds_each_text_once(kb_copy: Path, tmp_path: Path) -> None:
@@ -106,8 +124,8 @@ def test_cache_lives_in_the_user_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_
 
 def _settled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every file counts as changed long ago (the stat key is kept), as a second later."""
-    now = loader.time.time_ns() + 10 * loader.RACY_NS
-    monkeypatch.setattr(loader.time, "time_ns", lambda: now)
+    now = cache_module.time.time_ns() + 10 * cache_module.RACY_NS
+    monkeypatch.setattr(cache_module.time, "time_ns", lambda: now)
 
 
 def test_settled_files_are_judged_by_their_stats(kb_copy: Path, tmp_path: Path,
@@ -116,7 +134,8 @@ def test_settled_files_are_judged_by_their_stats(kb_copy: Path, tmp_path: Path,
     cached_knowledge_base(kb_copy, cache)  # just copied: too recent for the stat key
     _settled(monkeypatch)
     first = cached_knowledge_base(kb_copy, cache)  # the content hash, then the key is kept
-    monkeypatch.setattr(loader, "_digest", lambda files: pytest.fail("files read"))
+    monkeypatch.setattr(cache_module, "content_digest", lambda *a: pytest.fail("files read"))
+    monkeypatch.setattr(cache_module, "read_file", lambda *a: pytest.fail("files read"))
     assert cached_knowledge_base(kb_copy, cache).rules == first.rules
 
 

@@ -66,6 +66,20 @@ def test_records_are_frozen_values() -> None:
     with pytest.raises(TypeError, match="missing \\['url'\\]"):
         kb.Reference(title="no url")
     assert pickle.loads(pickle.dumps(a)) == a
+    assert type(pickle.loads(pickle.dumps(a))) is kb.Reference
+    plain = ("A title", "https://example.org")
+    assert a != plain and plain != a  # either way round: a tuple compares itself first
+    assert a != kb.Choice(value="A title", label="https://example.org")  # same values
+
+
+def test_a_record_keeps_what_it_works_out_and_pickles_without_it() -> None:
+    test = kb.FactTest(fact="lr", eq=None, ne=None, lt=None, le=None, gt=0.01, ge=None, in_=None,
+                       present=None, absent=None)
+    assert test.operator() == ("gt", 0.01) and test.gt == 0.01 and test.fact == "lr"
+    again = pickle.loads(pickle.dumps(test))
+    assert again == test and again.operator() == ("gt", 0.01)
+    with pytest.raises(AttributeError, match="frozen"):
+        del test.fact
 
 
 def test_a_cache_hit_imports_neither_pydantic_nor_yaml(tmp_path: Path) -> None:

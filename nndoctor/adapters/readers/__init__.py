@@ -1,10 +1,11 @@
 """Reader registry: find the reader for a log file and read files or whole directories into Runs.
 
-Built-in readers are imported directly; third-party ones are found through the entry-point group
-``nndoctor.readers`` (an object with ``name``, ``can_read`` and ``read``, or a class making one).
-A reader may also define ``group_key(path)`` and ``read_many(paths)``: the files of a directory
-scan that share a key are read together (TensorBoard event files of one run, HF checkpoint copies,
-the files of an MLflow run). ``priority`` (default 50) orders the readers; lower asks first.
+Built-in readers are declared in ``_sniff.py`` and imported only when a file could be theirs;
+third-party ones are found through the entry-point group ``nndoctor.readers`` (an object with
+``name``, ``can_read`` and ``read``, or a class making one). A reader may also define
+``group_key(path)`` and ``read_many(paths)``: the files of a directory scan that share a key are
+read together (TensorBoard event files of one run, HF checkpoint copies, the files of an MLflow
+run). ``priority`` (default 50) orders the readers; lower asks first.
 """
 
 from __future__ import annotations
@@ -18,45 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.names import apply_overrides, with_loss_warning
-from nndoctor.adapters.readers import (
-    console,
-    dvclive,
-    generic_csv,
-    hf_trainer_state,
-    jsonl,
-    keras_csv,
-    keras_history,
-    lightning_csv,
-    mlflow,
-    mlflow_sqlite,
-    ray_tune,
-    tensorboard,
-    ultralytics,
-    wandb,
-)
 from nndoctor.adapters.readers._io import load_json
 from nndoctor.adapters.readers._merge import Logged, merge_logged
 from nndoctor.adapters.readers._plugins import entry_points
-from nndoctor.adapters.readers._remote import read_remote, remote_url
+from nndoctor.adapters.readers._sniff import BUILTIN, BuiltinReader
 from nndoctor.adapters.run import LogError, Reader, Run
 
 ENTRY_POINT_GROUP = "nndoctor.readers"
-BUILTIN: tuple[Reader, ...] = (
-    tensorboard.reader,
-    hf_trainer_state.reader,
-    mlflow.reader,
-    lightning_csv.reader,
-    ultralytics.reader,
-    keras_csv.reader,
-    keras_history.reader,
-    jsonl.reader,
-    generic_csv.reader,
-    mlflow_sqlite.reader,
-    wandb.reader,
-    dvclive.reader,
-    ray_tune.reader,
-    console.reader,
-)
 SKIP_DIRS = {"__pycache__", "node_modules", "site-packages"}
 plugin_errors: list[str] = []  # one line per third-party reader that failed to load
 
@@ -73,7 +42,6 @@ def readers() -> tuple[Reader, ...]:
     """All readers, built-in and installed plugins, in the order they are asked."""
     found: list[Reader] = list(BUILTIN)
     names = {r.name for r in found}
-    builtin_ids = {id(r) for r in found}
     for ep in entry_points(ENTRY_POINT_GROUP):
         if ep.value.startswith(f"{__name__}."):
             continue  # our own built-ins, registered there like any plugin: counted once
@@ -90,7 +58,7 @@ def readers() -> tuple[Reader, ...]:
         except Exception as exc:  # a broken plugin must not break nndoctor
             plugin_errors.append(f"reader plugin {ep.name!r} ({ep.value}) not loaded: {exc}")
             continue
-        if id(reader) in builtin_ids or reader.name in names:
+        if reader.name in names:  # also a built-in reader object under another name
             plugin_errors.append(f"reader plugin {ep.name!r} ({ep.value}) ignored: reader "
                                  f"{reader.name!r} is already registered")
             continue
@@ -105,7 +73,7 @@ def detect_reader(path: str | Path) -> Reader | None:
     for reader in readers():
         try:
             if reader.can_read(p):
-                return reader
+                return reader.load() if isinstance(reader, BuiltinReader) else reader
         except Exception:  # can_read must only answer; a plugin that raises just says no
             continue
     return None
@@ -151,14 +119,20 @@ def _special(path: str | Path, overrides: Mapping[str, str] | None,
     if os.path.exists(path):
         return None
     if str(path) == "-":
-        runs = console.read_stdin()
+        from nndoctor.adapters.readers.console import read_stdin
+
+        runs = read_stdin()
         runs = [apply_overrides(r, overrides) for r in runs] if overrides else runs
         return [with_loss_warning(r) for r in runs]
+    from nndoctor.adapters.readers._remote import read_remote, remote_url
+
     url = remote_url(path)
     if url is not None:
         return read_remote(url, lambda p, on_error: read_path(
             p, metric_overrides=overrides, on_error=on_error), on_error)
-    db = mlflow_sqlite.sqlite_uri_path(str(path))
+    from nndoctor.adapters.readers.mlflow_sqlite import sqlite_uri_path
+
+    db = sqlite_uri_path(str(path))
     if db is not None:
         return read_path(db, metric_overrides=overrides, on_error=on_error)
     return None

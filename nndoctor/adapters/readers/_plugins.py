@@ -4,13 +4,13 @@ importlib.metadata on every start.
 What importlib.metadata finds depends only on ``sys.path``, the ``*.dist-info`` / ``*.egg-info``
 folders in its entries and their ``entry_points.txt``; their names and stats are the key of a
 per-user cache of the group's entry points. Installing, removing, upgrading or editing a
-distribution changes the key, and then importlib.metadata is asked again.
+distribution changes the key, and then importlib.metadata is asked again. The key is kept as
+text (no hashlib on a start).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from nndoctor import cache
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the key as text, the cache named by a CRC of sys.path
 _METADATA = (".dist-info", ".egg-info")
 
 
@@ -41,8 +41,7 @@ def entry_points(group: str) -> list[Plugin]:
     if not cache.enabled():
         return _scan(group)
     key = _fingerprint(group)
-    where = cache.cache_dir() / "plugins" / (
-        hashlib.sha256(repr(sys.path).encode()).hexdigest()[:16] + ".json")
+    where = cache.cache_dir() / "plugins" / f"{cache.short_name(repr(sys.path))}.json"
     with contextlib.suppress(Exception):  # missing, corrupt, stale: ask importlib.metadata
         cached = json.loads(where.read_bytes())
         if cached["key"] == key:
@@ -62,21 +61,21 @@ def _scan(group: str) -> list[Plugin]:
 
 
 def _fingerprint(group: str) -> str:
-    """A hash of everything importlib.metadata reads to find entry points: in each folder of the
-    path the names of the metadata folders and the stats of their entry_points.txt; a path entry
-    that is a file (a zip, an egg) by its own stats. A folder's own stats are left out: they
-    change whenever any file is written there (the current folder is on the path)."""
-    h = hashlib.sha256(f"{CACHE_FORMAT} {group} {sys.version}".encode())
+    """Everything importlib.metadata reads to find entry points, as text: ``sys.path`` and in
+    each folder of it the names of the metadata folders and the stats of their
+    entry_points.txt; a path entry that is a file (a zip, an egg) by its own stats. A folder's
+    own stats are left out: they change whenever any file is written there (the current folder
+    is on the path)."""
     finders = [type(f).__qualname__ for f in sys.meta_path if hasattr(f, "find_distributions")]
-    h.update(repr(finders).encode())
+    parts = [f"{CACHE_FORMAT} {group} {sys.version} {finders!r}"]
     for entry in sys.path:
-        h.update(f"\0{entry}".encode())
+        parts.append(f"\0{entry}")
         try:
             st = os.stat(entry or ".")
         except OSError:
             continue
         if not stat.S_ISDIR(st.st_mode):
-            h.update(_stat_text(st).encode())  # a zip file or an egg: stands for its contents
+            parts.append(_stat_text(st))  # a zip file or an egg: stands for its contents
             continue
         try:
             names = sorted(n for n in os.listdir(entry or ".")
@@ -84,11 +83,11 @@ def _fingerprint(group: str) -> str:
         except OSError:
             continue
         for name in names:
-            h.update(f"\0{name}".encode())
+            parts.append(f"\0{name}")
             with contextlib.suppress(OSError):
-                h.update(_stat_text(os.stat(os.path.join(entry or ".", name,
-                                                         "entry_points.txt"))).encode())
-    return h.hexdigest()
+                parts.append(_stat_text(os.stat(os.path.join(entry or ".", name,
+                                                             "entry_points.txt"))))
+    return "".join(parts)
 
 
 def _stat_text(st: os.stat_result) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -84,7 +83,8 @@ def read_remote(url: str, read_local: Callable[..., list[Run]],
     if not wanted:
         raise LogError(url, "no log of a known format in this directory" if is_dir
                        else "empty or not a log")
-    import tempfile  # only a remote path is copied to a local folder
+    import shutil  # with tempfile: only a remote path is copied to a local folder
+    import tempfile
 
     tmp = Path(tempfile.mkdtemp(prefix="nndoctor-remote-"))
     try:

@@ -6,7 +6,6 @@ import csv
 import os
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
@@ -73,16 +72,25 @@ class _ColumnBuilder:
         return Cells(values, present, self.bad, self.numeric)
 
 
-@dataclass
 class Table:
-    """A parsed delimited file: stripped header, per-column numbers, where each row came from."""
+    """A parsed delimited file: stripped header, per-column numbers, where each row came from
+    (not a dataclass: making one costs every start ~3 M instructions)."""
 
-    path: Path
-    header: list[str]
-    cells: list[Cells]
-    lines: np.ndarray | range  # 1-based file line of each row (a range: no blank line)
-    breaks: list[int] = field(default_factory=list)  # row indices where a repeated header stood
-    notes: list[str] = field(default_factory=list)  # warnings: limits crossed (_limits.py)
+    __slots__ = ("breaks", "cells", "header", "lines", "notes", "path")
+
+    def __init__(self, path: Path, header: list[str], cells: list[Cells],
+                 lines: np.ndarray | range, breaks: list[int] | None = None,
+                 notes: list[str] | None = None) -> None:
+        self.path = path
+        self.header = header
+        self.cells = cells
+        self.lines = lines  # 1-based file line of each row (a range: no blank line)
+        self.breaks = [] if breaks is None else breaks  # rows where a repeated header stood
+        self.notes = [] if notes is None else notes  # warnings: limits crossed (_limits.py)
+
+    def __repr__(self) -> str:
+        return (f"Table(path={self.path!r}, header={self.header!r}, cells={self.cells!r}, "
+                f"lines={self.lines!r}, breaks={self.breaks!r}, notes={self.notes!r})")
 
     @property
     def n_rows(self) -> int:

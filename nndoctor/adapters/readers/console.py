@@ -42,12 +42,12 @@ from typing import Any
 
 from nndoctor.adapters.readers._io import file_size, head, open_log, read_text
 from nndoctor.adapters.readers._runs import axis, build_run
+from nndoctor.adapters.readers._sniff import is_console_name
 from nndoctor.adapters.run import LogError, Run, Series
 from nndoctor.lazy_re import LazyPattern
 
 SNIFF_BYTES = 256 * 1024
 MIN_LINES = 2  # recognised metric lines a log must have before it counts as a console log
-SUFFIXES = {".log", ".out", ".txt", ".err"}
 GENERIC_STEMS = {"train", "training", "nohup", "output", "out", "log", "stdout", "stderr",
                  "console", "run", "logs"}  # named after their folder instead
 NUM = r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?(?:nan|inf(?:inity)?)"
@@ -329,11 +329,6 @@ def sniff(data: bytes) -> bool:
     if "\n" in text and len(data) >= SNIFF_BYTES:
         text = text[: text.rfind("\n")]  # a line cut by the sniff window is not judged
     return parse(text) is not None
-
-
-def is_console_name(path: Path) -> bool:
-    name = path.name.lower()
-    return path.suffix.lower() in SUFFIXES or name == "nohup.out" or name.startswith("slurm-")
 
 
 class ConsoleReader:

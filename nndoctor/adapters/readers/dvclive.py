@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
+from nndoctor.adapters.readers._sniff import DVCLIVE_FILES
 from nndoctor.adapters.readers._table import read_table
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -26,7 +27,7 @@ MAX_DEPTH = 6
 
 def root_of(path: Path) -> Path | None:
     """The DVCLive folder a file belongs to, or None."""
-    if path.name in ("metrics.json", "params.yaml") and (
+    if path.name in DVCLIVE_FILES and (
             path.parent / "plots" / "metrics").is_dir():
         return path.parent
     if path.suffix.lower() != ".tsv":

@@ -19,14 +19,14 @@ import numpy as np
 from nndoctor.adapters.names import classify, is_rl_style
 from nndoctor.adapters.readers._io import head_text
 from nndoctor.adapters.readers._runs import axis, build_run
+from nndoctor.adapters.readers._sniff import CSV_SUFFIXES as SUFFIXES
+from nndoctor.adapters.readers._sniff import CSV_TEXT_SUFFIXES as TEXT_SUFFIXES
 from nndoctor.adapters.readers._table import Column, Table, read_table, sniff_delimiter
 from nndoctor.adapters.run import Run, Series
 from nndoctor.lazy_re import LazyPattern
 
 INDEX_NAMES = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "update",
                "updates", "batch", "epoch", "epochs")
-SUFFIXES = {".csv", ".tsv"}
-TEXT_SUFFIXES = {".txt", ".log", ".dat"}
 _NAME = LazyPattern(r"^[A-Za-z_][\w/().\-\[\]@: ]*$")
 _METRIC_WORDS = LazyPattern(r"(loss|acc|accuracy|lr|learning|rate|norm|error|perplexity|reward|"
                             r"f1|auc|map|precision|recall|score|metric)", re.IGNORECASE)

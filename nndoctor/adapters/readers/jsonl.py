@@ -19,12 +19,12 @@ import numpy as np
 from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._io import cannot_read, head_text, open_log, to_float
 from nndoctor.adapters.readers._runs import axis, build_run
+from nndoctor.adapters.readers._sniff import JSONL_SNIFF_SUFFIXES as SNIFF_SUFFIXES
+from nndoctor.adapters.readers._sniff import JSONL_SUFFIXES as SUFFIXES
 from nndoctor.adapters.run import LogError, Run, Series
 
 STEP_KEYS = ("step", "global_step", "_step", "steps", "current_steps", "iteration", "iter", "it",
              "epoch")  # current_steps: LLaMA-Factory's trainer_log.jsonl
-SUFFIXES = {".jsonl", ".ndjson"}
-SNIFF_SUFFIXES = {".json", ".log", ".txt"}
 # logs a resumed run appends to (mmengine vis_data/scalars.json, detectron2 metrics.json): a step
 # that goes back is a restart, and the newest segment wins
 RESTARTING_LOGS = {"scalars.json", "metrics.json"}

@@ -12,10 +12,9 @@ import numpy as np
 
 from nndoctor.adapters.readers._io import first_line
 from nndoctor.adapters.readers._runs import axis, build_run
+from nndoctor.adapters.readers._sniff import KERAS_CSV_SUFFIXES as SUFFIXES
 from nndoctor.adapters.readers._table import index_steps, read_table, sniff_delimiter
 from nndoctor.adapters.run import Run, Series
-
-SUFFIXES = {".csv", ".log", ".txt", ".tsv"}
 
 
 class KerasCSVReader:

@@ -26,13 +26,13 @@ import numpy as np
 
 from nndoctor.adapters.readers._io import head
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
+from nndoctor.adapters.readers._sniff import SQLITE_MAGIC as MAGIC
 from nndoctor.adapters.readers.mlflow import ENDED_STATUS, EPOCH_AUTOLOG
 from nndoctor.adapters.run import LogError, Run, Series
 
 if TYPE_CHECKING:
     import sqlite3
 
-MAGIC = b"SQLite format 3\x00"
 NEEDED = {"experiments", "runs", "metrics"}
 BUSY_TIMEOUT_S = 2.0  # waits for a writer's commit at most this long per statement
 _TABLES_CACHE: dict[tuple[str, int, int], bool] = {}

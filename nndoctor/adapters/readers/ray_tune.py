@@ -20,10 +20,10 @@ import numpy as np
 
 from nndoctor.adapters.readers._io import load_json, read_text, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
+from nndoctor.adapters.readers._sniff import RAY_TUNE_FILES as FILES
 from nndoctor.adapters.readers._table import read_table
 from nndoctor.adapters.run import LogError, Run, Series
 
-FILES = ("result.json", "progress.csv", "params.json")
 STEP = "training_iteration"
 BOOKKEEPING = {"training_iteration", "timesteps_total", "done", "episodes_total", "trial_id",
                "experiment_id", "date", "timestamp", "time_this_iter_s", "time_total_s", "pid",

@@ -29,6 +29,7 @@ from nndoctor.adapters.readers._io import open_log
 from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._setup import setup_from_params
+from nndoctor.adapters.readers._sniff import is_event_file
 from nndoctor.adapters.run import LogError, Run, Series
 from nndoctor.adapters.windows import windows
 from nndoctor.lazy_re import LazyPattern
@@ -870,11 +871,6 @@ def _finish(out: _Collector, warnings: list[str]) -> dict[str, Series]:
 SUBRUN_DIRS = {"train", "validation"}  # Keras TensorBoard callback (.v2 files)
 ESTIMATOR_DIRS = {"eval", "validation"}  # TF Estimator: <model_dir>/eval/ beside the train events
 _HPARAMS_DIR = LazyPattern(r"^\d{9,}(\.\d+)?$")  # torch add_hparams: <run>/<time.time()>/
-
-
-def is_event_file(path: Path) -> bool:
-    """Named like a TensorBoard event file."""
-    return path.name.startswith("events.out.tfevents") or ".tfevents." in path.name
 
 
 class TensorBoardReader:
