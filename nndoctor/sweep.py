@@ -293,7 +293,15 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
 
 
 def render_part(report: Any, options: Options) -> str:
-    if options.fmt in ("json", "jsonl"):
+    if options.fmt == "json":  # the evidence objects written straight to text
+        from nndoctor.report.common import evidence_fragment, run_dict
+        from nndoctor.report.indented_json import dumps
+
+        def evidence(fact: Fact) -> Any:  # written at the depth of the facts object's values
+            return evidence_fragment(fact, "\n        ")
+
+        return "    " + dumps(run_dict(report, options.top, evidence), "\n    ", safe=True)
+    if options.fmt == "jsonl":
         from nndoctor.report.common import run_dict
 
         return _dump(run_dict(report, options.top), options.fmt)
