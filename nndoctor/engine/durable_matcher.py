@@ -38,6 +38,7 @@ from nndoctor.engine.compiler import (
     durable_scalar,
     ruleset_fingerprint,
     ruleset_json,
+    ruleset_properties,
     split_ruleset,
 )
 from nndoctor.engine.conditions import test_holds
@@ -54,6 +55,7 @@ _HANDLES: dict[str, int] = {}  # ruleset name -> durable's handle, for every rul
 _SIDS = itertools.count()
 # json.dumps with these options builds an encoder at every call: one serves every match
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_KEYS = ("sid", "id", "kind")  # the asserted fact's own properties (kind: the sink rule's)
 
 
 COMPILE_TIMEOUT = 10.0  # seconds for a trial compile (normally 0.1 s); NNDOCTOR_COMPILE_TIMEOUT
@@ -83,21 +85,32 @@ class DurableMatcher:
                  memberships: Mapping[str, FactTest] | None = None) -> None:
         parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
         self._create([[ruleset_json(chunk) for chunk in chunks] for chunks in parts],
-                     memberships)
+                     memberships, [[ruleset_properties(chunk) for chunk in chunks]
+                                   for chunks in parts])
 
     @classmethod
     def from_texts(cls, texts: list[list[str]],
-                   memberships: Mapping[str, FactTest] | None = None) -> DurableMatcher:
+                   memberships: Mapping[str, FactTest] | None = None,
+                   properties: list[list[frozenset[str]]] | None = None) -> DurableMatcher:
         """The matcher of rulesets already compiled to durable's JSON texts (per stratum, of at
-        most RULES_PER_RULESET rules each: nndoctor/engine/compiled.py)."""
+        most RULES_PER_RULESET rules each: nndoctor/engine/compiled.py), each testing the
+        ``properties`` of the fact (:func:`ruleset_properties`; read off the texts if None)."""
         matcher = cls.__new__(cls)
-        matcher._create(texts, memberships)
+        if properties is None:
+            properties = [[ruleset_properties(json.loads(text)) for text in chunks]
+                          for chunks in texts]
+        matcher._create(texts, memberships, properties)
         return matcher
 
-    def _create(self, texts: list[list[str]], memberships: Mapping[str, FactTest] | None) -> None:
+    def _create(self, texts: list[list[str]], memberships: Mapping[str, FactTest] | None,
+                properties: list[list[frozenset[str]]]) -> None:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
+        # each ruleset is sent only the properties it tests (and the fact's own keys): durable
+        # parses and walks every property it is sent, ~1 µs each
+        self._properties = [[frozenset({*tested, *_KEYS}) for tested in chunks]
+                            for chunks in properties]
         digest = ruleset_fingerprint(texts)
         self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
                        for k, chunks in enumerate(texts)]
@@ -131,10 +144,12 @@ class DurableMatcher:
                 message[key] = test_holds(test, facts[test.fact])
         sid = f"s{next(_SIDS)}"
         message.update(sid=sid, id="facts", kind="facts")
-        text = _ENCODER.encode(message)  # a NaN raises here, not in C
+        texts = [_ENCODER.encode({k: v for k, v in message.items() if k in tested})
+                 for tested in self._properties[stratum]]  # a NaN raises here, not in C
         fired: set[str] = set()
         with _LOCK:
-            for name, handle in zip(self._names[stratum], self._handles[stratum], strict=True):
+            for name, handle, text in zip(self._names[stratum], self._handles[stratum], texts,
+                                          strict=True):
                 fired |= _fire(name, handle, sid, text)
         return fired
 
