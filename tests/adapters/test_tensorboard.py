@@ -225,6 +225,25 @@ def test_corrupt_payload_is_skipped_by_crc(tmp_path: Path) -> None:
     assert total == 59  # 3 tags x 20 steps, one record lost
 
 
+def test_the_crc_extension_loads_without_its_package() -> None:
+    """The CRC-32C function is the extension's own, loaded without the package's __init__ (it
+    imports importlib.metadata for its version: 20-50 ms of a start)."""
+    pytest.importorskip("crc32c")
+    import subprocess
+    import sys
+
+    code = ("import sys; from nndoctor.adapters.readers import tensorboard as tb; "
+            "crc = tb._crc32c(); print(crc(b'123456789'), 'importlib.metadata' in sys.modules, "
+            "'crc32c' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert out == [str(0xE3069283), "False", "False"]  # the CRC-32C check value
+    import crc32c
+
+    data = bytes(range(256)) * 9
+    assert tb._crc32c()(data) == crc32c.crc32c(data)
+
+
 def test_corrupt_length_header_stops_reading(tmp_path: Path) -> None:
     path = _copy(tmp_path)
     data = bytearray(path.read_bytes())
