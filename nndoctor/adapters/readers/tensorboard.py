@@ -709,6 +709,41 @@ def _prefixed(prefix: str, tag: str) -> str:
     return tag if sep and head.lower() in ROLE_PREFIXES else prefix + tag
 
 
+# Event fields other than summary (5) and session_log (7) and their wire types: a record of
+# these alone is one that _decode_slow parses only to pass over (file_version, graph_def...);
+# a field of another number (source_metadata, 10) is one protobuf keeps unparsed
+_PASSED_OVER = {1: 1, 2: 0, 3: 2, 4: 2, 5: -1, 6: 2, 7: -1, 8: 2, 9: 2}
+
+
+def _no_scalars(buf: bytes, start: int, size: int) -> bool:
+    """The record is an Event that protobuf parses without error and that holds no summary and
+    no session log (every event file starts with one, its ``file_version``): nothing for
+    :func:`_decode_slow` to take, so protobuf need not be loaded for it. False when unsure."""
+    pos, end = start, start + size
+    try:
+        while pos < end:
+            key, pos = _read_varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if not 0 < number < 1 << 29 or _PASSED_OVER.get(number, wire) != wire:
+                return False  # also summary and session_log: not in _PASSED_OVER
+            if wire == 0:
+                pos = _read_varint(buf, pos)[1]
+            elif wire == 1 or wire == 5:
+                pos += 8 if wire == 1 else 4
+            elif wire == 2:
+                length, pos = _read_varint(buf, pos)
+                if number == 3:  # a proto3 string: protobuf rejects one that is not UTF-8
+                    buf[pos:pos + length].decode("utf-8")
+                pos += length
+            else:  # groups: left to protobuf
+                return False
+            if pos > end:
+                return False
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _decode_slow(buf: bytes, s: np.ndarray, n: np.ndarray, idx: np.ndarray, base: int,
                  prefix: str, out: _Collector) -> None:
     """Decode the remaining records with the protobuf classes, one by one."""
@@ -948,6 +983,8 @@ class TensorBoardReader:
                 if not good.all():
                     s, n = s[good], n[good]
                 leftover = _decode_fast(buf, s, n, base, prefix, out)
+                leftover = leftover[[not _no_scalars(buf, int(s[i]), int(n[i]))
+                                     for i in leftover.tolist()]] if leftover.size else leftover
                 if leftover.size:
                     _decode_slow(buf, s, n, leftover, base, prefix, out)
                 base += s.size
