@@ -454,8 +454,7 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
     elif workers is None or workers.jobs <= 1 or (total < 8 and not workers.started):
         outcomes = (run_task(t, work) for t in tasks)
     else:
-        chunk = max(1, min(16, total // (workers.jobs * 8)))
-        jobs = [(tasks[i:i + chunk], work) for i in range(0, total, chunk)]
+        jobs = [(tasks[a:b], work) for a, b in _batches(total, workers.jobs)]
         outcomes = (o for done in workers.map(_batch, jobs) for o in done)
     try:
         for done, outcome in enumerate(outcomes, 1):
@@ -477,6 +476,22 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
         if workers is not None:
             workers.close()
     return sweep
+
+
+BATCH = 16  # tasks sent to a worker at once, at most
+
+
+def _batches(total: int, jobs: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of the batches of ``total`` tasks for ``jobs`` workers: up to ``BATCH``
+    tasks (an eighth of a worker's share for fewer tasks), then smaller and smaller towards
+    the end, so the workers finish together instead of one waiting on the other's last
+    batch."""
+    largest = max(1, min(BATCH, total // (jobs * 8)))
+    start = 0
+    while start < total:
+        end = start + max(1, min(largest, (total - start) // (2 * jobs)))
+        yield start, end
+        start = end
 
 
 def _work_options(options: Options, runs_at_least: int) -> Options:

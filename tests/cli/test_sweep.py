@@ -5,6 +5,7 @@ the PATH given, unique in the report."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -226,3 +227,16 @@ def test_parts_go_out_as_utf8_bytes_or_as_text(sweep: Path, fmt: str) -> None:
         report(out)
         out.flush()
         assert raw.getvalue().decode(encoding) == want
+
+
+@pytest.mark.parametrize(("total", "jobs"), [(1, 2), (7, 2), (40, 2), (1000, 2), (10_000, 4)])
+def test_batches_cover_the_tasks_in_order_and_shrink_at_the_end(total: int, jobs: int) -> None:
+    from nndoctor.sweep import BATCH, _batches
+
+    batches = list(_batches(total, jobs))
+    assert batches[0][0] == 0 and batches[-1][1] == total
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(batches))  # contiguous, in order
+    sizes = [end - start for start, end in batches]
+    assert all(1 <= size <= BATCH for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # never larger than the one before
+    assert sizes[-1] == 1  # the last workers' wait is one task, not a whole batch
