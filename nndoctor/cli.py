@@ -58,9 +58,30 @@ def _describe(options: dict[str, str]) -> str:
     return "\n".join(f"  {name:<10} {text}" for name, text in options.items())
 
 
+def terminal_columns() -> int:
+    """``shutil.get_terminal_size().columns``, argparse's width for help, without importing
+    shutil and the compression modules it loads (~7 M instructions of every start, when a
+    parser is built: argparse makes a formatter to check each argument)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        except (AttributeError, ValueError, OSError):  # no stdout, or not a terminal
+            columns = 0
+    return columns or 80
+
+
 class _Help(argparse.HelpFormatter):
     """Wraps each paragraph of a description or epilog to the terminal, keeping indented lines
     (the lists of formats and exit codes) as written."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         terminal_columns() - 2 if width is None else width)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         paragraphs = []

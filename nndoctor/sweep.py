@@ -24,7 +24,6 @@ import contextlib
 import io
 import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -33,6 +32,7 @@ from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from nndoctor.adapters.run import LogError
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
 if TYPE_CHECKING:
     from nndoctor.report.terminal import TextStyle
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 STREAMED = ("json", "jsonl", "text", "github")  # formats written from the workers' parts
 HEADLINED = ("text", "github")  # formats that show each run's headline (the sweep table)
-_VERSION = re.compile(r"^version_\d+$")
+_VERSION = regex(r"^version_\d+$")
 
 
 class Options(NamedTuple):

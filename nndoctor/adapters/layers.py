@@ -28,13 +28,14 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.run import Series
+from nndoctor.lazy_re import regex
 
 PROBE_PREFIX = "nndoctor/"
 _F = re.IGNORECASE
 _L = r"(?P<layer>.+?)"
 # (pattern on the whole tag, quantity); a pattern without a layer group is a model-level signal
 SCALAR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, _F), q) for p, q in (
+    (regex(p, _F), q) for p, q in (
         # gradient norms
         (rf"(?:train/)?(?:grad_norm|gradient_norm|grad-norm|gradnorm)/{_L}", "grad_norm"),
         (rf"(?:train/)?grad_(?:2(?:\.0)?|l2)_norm/{_L}", "grad_norm"),  # Lightning grad_norm()
@@ -63,16 +64,16 @@ SCALAR_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 # TensorBoard histograms (``hist/<tag>/norm`` from the reader): which tags hold what; the last
 # flag: the tag counts only when it ends in a parameter leaf (``fc1.weight``, ``dense/kernel_0``)
 HIST_PATTERNS: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
-    (re.compile(p, _F), q, leaf) for p, q, leaf in (
+    (regex(p, _F), q, leaf) for p, q, leaf in (
         (rf"(?:gradients?|grads?)/{_L}", "grad_norm", False),
         (rf"{_L}(?:[./_]grad|[./_]grads|[./]gradients?)", "grad_norm", False),
         (rf"(?:weights?|parameters?|params?)/{_L}", "weight_norm", False),
         (_L, "weight_norm", True),
     ))
-_HIST = re.compile(r"hist/(?P<tag>.+)/norm")
+_HIST = regex(r"hist/(?P<tag>.+)/norm")
 NORM_QUANTITIES = {"grad_norm", "weight_norm"}
 # a last name part that is a parameter of a module (combined into the module's norm)
-PARAM_LEAF = re.compile(r"(?:[a-z]+_)?(?:weight|bias|kernel|gamma|beta)(?:_\w+)?", _F)
+PARAM_LEAF = regex(r"(?:[a-z]+_)?(?:weight|bias|kernel|gamma|beta)(?:_\w+)?", _F)
 # layer names that are not layers: roles, totals, statistics of a histogram-like scheme
 NOT_LAYERS = {"train", "training", "val", "valid", "validation", "eval", "test", "total", "global",
               "all", "mean", "avg", "std", "min", "max", "median", "var", "hist", "histogram",

@@ -29,6 +29,7 @@ import numpy as np
 
 from nndoctor.adapters.layers import layer_series
 from nndoctor.adapters.run import CANONICAL, Run, Series
+from nndoctor.lazy_re import regex
 
 ROLE_WORDS = {
     "train": "train", "training": "train", "trn": "train", "tr": "train",
@@ -63,10 +64,11 @@ EXCLUDED = {
     "train/total_flos", "train/train_samples_per_second", "train/train_steps_per_second",
     "total_steps", "percentage",  # LLaMA-Factory progress fields
 }
-_PER_SECOND = re.compile(r"(^|[/_])((samples|steps|tokens)_per_second|runtime)$")
-_SPLIT = re.compile(r"[/.\-\s_]+")
-_PG = re.compile(r"^(?:pg|lr)(\d+)$")
-_DATALOADER = re.compile(r"/dataloader_idx_(\d+)$")
+_PER_SECOND = regex(r"(^|[/_])((samples|steps|tokens)_per_second|runtime)$")
+_SPLIT = regex(r"[/.\-\s_]+")
+_PG = regex(r"^(?:pg|lr)(\d+)$")
+_DATALOADER = regex(r"/dataloader_idx_(\d+)$")
+_PARTS = regex(r"[/.]+")
 _RL_COMPONENTS = {"reward", "rewards", "kl", "approx_kl", "kl_coef", "ep_rew_mean", "rew",
                   "reward_std", "rewards_mean"}
 
@@ -196,7 +198,7 @@ def _learning_rate(tokens: list[str]) -> Candidate | None:
 def is_rl_style(tags: Iterable[str]) -> bool:
     """True when the keys look like an RL / RLHF trainer (reward, KL): loss ≈ 0 is normal there."""
     for tag in tags:
-        parts = [p for p in re.split(r"[/.]+", tag.strip().lower()) if p]
+        parts = [p for p in _PARTS.split(tag.strip().lower()) if p]
         if any(p in _RL_COMPONENTS or p.startswith("reward") for p in parts):
             return True
     return False
@@ -290,7 +292,7 @@ def _ordered(series: dict[str, Series]) -> dict[str, Series]:
     return head | tail
 
 
-_COMPONENT = re.compile(r"^(train|val)/([a-z0-9]+)_loss$")
+_COMPONENT = regex(r"^(train|val)/([a-z0-9]+)_loss$")
 
 
 def _component_sum(raw: Mapping[str, Series], role: str) -> tuple[Series, str] | None:

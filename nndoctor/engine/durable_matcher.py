@@ -21,12 +21,12 @@ a stuck or failing compile is retried there rule by rule to name the rule, and r
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import itertools
 import json
 import os
 import sys
-import threading
 import time
 import weakref
 from collections.abc import Mapping
@@ -52,7 +52,7 @@ except ImportError:  # pragma: no cover - exercised only on 3.13+
     _rete = None
 
 AVAILABLE = _rete is not None
-_LOCK = threading.RLock()
+_LOCK = _thread.RLock()  # threading.RLock, without importing threading
 _HANDLES: dict[str, int] = {}  # ruleset name -> durable's handle, for every ruleset created here
 _SIDS = itertools.count()
 # json.dumps with these options builds an encoder at every call: one serves every match

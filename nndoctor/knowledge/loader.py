@@ -8,11 +8,11 @@ validate: a start whose cache matches the files imports neither.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import functools
 import os
 import pickle
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -158,7 +158,7 @@ def _yaml_names(folder: str, recursive: bool) -> list[str]:
     return sorted(found, key=lambda p: p.split(os.sep))
 
 
-_BUILTIN_LOCK = threading.Lock()
+_BUILTIN_LOCK = _thread.allocate_lock()  # threading.Lock, without importing threading
 
 
 def builtin_knowledge_base() -> KnowledgeBase:

@@ -14,9 +14,10 @@ import re
 from typing import NamedTuple
 
 from nndoctor.engine.facts import Fact, Value
+from nndoctor.lazy_re import regex
 
-RANGE = re.compile(r"\bsteps (-?\d+)-(-?\d+)\b")
-ONE_STEP = re.compile(r"\bstep (-?\d+)\b")
+RANGE = regex(r"\bsteps (-?\d+)-(-?\d+)\b")
+ONE_STEP = regex(r"\bstep (-?\d+)\b")
 # Fact.detail values that name where a log fact came from instead of a series
 CONFIG_DETAILS = frozenset({"hparams"})
 PROBE_DETAILS = frozenset({"probe", "preflight", "layer norms"})

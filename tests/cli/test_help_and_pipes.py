@@ -120,3 +120,18 @@ def test_rules_docs_outside_a_checkout_needs_out(tmp_path):
                              timeout=60)
     assert written.returncode == 0, written.stderr
     assert (out / "rules" / "index.md").is_file() and mine.exists()
+
+
+@pytest.mark.parametrize("columns", [None, "123", "0", "wide"])
+def test_help_is_as_wide_as_shutil_says(monkeypatch: pytest.MonkeyPatch, columns: str | None
+                                        ) -> None:
+    """The help's width is argparse's own (shutil.get_terminal_size), found without shutil."""
+    from nndoctor.cli import terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.delenv("LINES", raising=False)
+    assert terminal_columns() == shutil.get_terminal_size().columns
+    assert argparse.HelpFormatter("x")._width == subcommand("diagnose")._get_formatter()._width

@@ -20,6 +20,8 @@ NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multipr
                 "tempfile",  # a sweep's report spills to disk only past sweep.SPOOL_BYTES
                 "zipfile",  # only a Hugging Face run's training_args.bin needs it
                 "hashlib",  # unchanged caches are judged by their files' stats (cache.py)
+                "threading",  # its locks come from _thread
+                "shutil",  # argparse's help width comes from cli.terminal_columns
                 # the readers whose sniff (readers/_sniff.py) a Keras CSV log does not match
                 *(f"nndoctor.adapters.readers.{name}" for name in (
                     "tensorboard", "hf_trainer_state", "mlflow", "lightning_csv", "ultralytics",

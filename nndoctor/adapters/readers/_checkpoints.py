@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import struct
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+
+from nndoctor.lazy_re import regex
 
 WEIGHTS_FILE = "model.safetensors"
 MAX_HEADER_BYTES = 16 << 20
@@ -29,15 +30,15 @@ MAX_LISTED = 1000  # entries of a folder looked at for a saved model
 # torch.save files a training script commonly writes beside its log
 TORCH_FILES = ("model.pt", "model.pth", "model.ckpt", "best.pt", "last.pt", "best_model.pt",
                "best_model.pth", "final_model.pt", "checkpoint.pt", "checkpoint.pth")
-CHECKPOINT_DIR = re.compile(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
+CHECKPOINT_DIR = regex(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
 FLOAT_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
 DTYPE_EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
 # the weight matrices of Linear/Conv/Embedding/RNN layers (weight, weight_ih_l0, kernel), two or
 # more dimensions: not a normalisation layer's scale vector, which a collapsed network leaves
 # unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
-WEIGHT_NAME = re.compile(r"(^|\.)(weight\w*|kernel)$")
-_EMBEDDING = re.compile(r"embed|(^|\.)(wte|wpe|shared)\.", re.IGNORECASE)
-_ADAPTER = re.compile(r"lora_|adapter", re.IGNORECASE)  # low-rank, LoRA's B starts at 0
+WEIGHT_NAME = regex(r"(^|\.)(weight\w*|kernel)$")
+_EMBEDDING = regex(r"(?i)embed|(^|\.)(wte|wpe|shared)\.")
+_ADAPTER = regex(r"(?i)lora_|adapter")  # low-rank, LoRA's B starts at 0
 
 
 def checkpoint_context(run_dir: Path) -> dict[str, Any]:

@@ -11,12 +11,12 @@ of that kind holds, and well below what would break the contract.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from nndoctor.adapters.run import LogError
+from nndoctor.lazy_re import regex
 
 MiB = 1 << 20
 
@@ -78,7 +78,7 @@ def text_lines(fh: IO[bytes], path: Path, limit: int | None = None) -> Iterator[
             yield text
 
 
-_LONE_CR = re.compile(r"(?<=\r)(?!\n)")
+_LONE_CR = regex(r"(?<=\r)(?!\n)")
 
 
 def read_capped(path: Path | str, limit: int) -> bytes | None:

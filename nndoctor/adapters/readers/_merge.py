@@ -29,7 +29,6 @@ quantity (their layer numbering is per log).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -38,12 +37,13 @@ import numpy as np
 
 from nndoctor.adapters.names import _ordered, _unique, clean_name
 from nndoctor.adapters.run import CANONICAL, Run, Series
+from nndoctor.lazy_re import regex
 
 MIN_AGREE = 3  # points two logs must share, equal, before folders apart count as one run
 # which log of a merged run gives its name, path and context first (richest context first)
 FORMAT_ORDER = ("hf_trainer_state", "lightning_csv", "ultralytics", "mlflow", "keras_csv",
                 "keras_history", "tensorboard", "generic_csv", "jsonl")
-_VERSION = re.compile(r"^version_\d+$")
+_VERSION = regex(r"^version_\d+$")
 _PROBE = "nndoctor/"
 
 

@@ -13,12 +13,12 @@ endpoints come from the usual places (``AWS_*`` variables, ``~/.aws``, or fsspec
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nndoctor.adapters.run import LogError, Run
+from nndoctor.lazy_re import regex
 
 MAX_BYTES = 2 * 1024**3
 MAX_FILES = 20_000
@@ -26,7 +26,7 @@ CHUNK = 1024 * 1024
 NOT_LOGS = {".pt", ".pth", ".ckpt", ".bin", ".safetensors", ".h5", ".keras", ".onnx", ".pkl",
             ".pickle", ".npz", ".npy", ".tar", ".zip", ".gz", ".tgz", ".png", ".jpg", ".jpeg",
             ".gif", ".mp4", ".parquet", ".arrow", ".pb", ".index", ".data-00000-of-00001"}
-_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.\-]+):/{1,3}(.*)$")
+_URL = regex(r"^([a-zA-Z][a-zA-Z0-9+.\-]+):/{1,3}(.*)$")
 LOCAL_SCHEMES = {"file", "sqlite"}
 
 

@@ -6,7 +6,6 @@ value. A ``{"history": {...}}`` wrapper and an ``epoch`` list are accepted (log-
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,9 @@ from nndoctor.adapters.names import classify
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
+from nndoctor.lazy_re import regex
 
-_SHAPE = re.compile(r'^\s*\{\s*"[^"]+"\s*:\s*[\[{]')
+_SHAPE = regex(r'^\s*\{\s*"[^"]+"\s*:\s*[\[{]')
 MAX_BYTES = 64 * 1024 * 1024
 
 

@@ -8,7 +8,6 @@ Header and cells may be space-padded; one row per epoch. Loss components (``trai
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +16,9 @@ from nndoctor.adapters.readers._io import file_size, first_line
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._table import index_steps, read_table
 from nndoctor.adapters.run import Run, Series
+from nndoctor.lazy_re import regex
 
-_LOSS = re.compile(r"^(train|val)/\w+_loss$")
+_LOSS = regex(r"^(train|val)/\w+_loss$")
 
 
 def _header(path: Path) -> list[str]:

@@ -26,7 +26,6 @@ with a warning; a chunk that fails its CRC ends the scan with a warning naming i
 from __future__ import annotations
 
 import json
-import re
 import struct
 import zlib
 from collections.abc import Iterator
@@ -36,13 +35,14 @@ from typing import Any
 from nndoctor.adapters.readers._io import head, read_bytes, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.run import LogError, Run, Series
+from nndoctor.lazy_re import regex
 
 MAGIC = b":W&B"
 FILE_HEADER = 7
 BLOCK = 32 * 1024
 CHUNK_HEADER = 7
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
-_RUN_DIR = re.compile(r"^(offline-)?run-\d{8}_\d{6}-[A-Za-z0-9]+$")
+_RUN_DIR = regex(r"^(offline-)?run-\d{8}_\d{6}-[A-Za-z0-9]+$")
 _SKIP_KEYS = {"_step", "_runtime", "_timestamp", "_wandb"}
 
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Params, detector, log_fact
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
 KINDS = ("rnn", "transformer", "cnn")  # the first that matches wins: a CRNN is recurrent
 # Hugging Face model types that are not transformers (every other model_type is one)
@@ -34,7 +35,7 @@ def architecture(run: Run, p: Params) -> Iterator[Fact]:
         return
     names = [n for n in run.series if "/" in n or "." in n]
     for kind in KINDS:
-        pattern = re.compile(p[f"{kind}_names"], re.IGNORECASE)
+        pattern = regex(p[f"{kind}_names"], re.IGNORECASE)
         tags = [n for n in names if pattern.search(n)]
         if tags:
             yield log_fact("architecture", kind,

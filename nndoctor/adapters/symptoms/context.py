@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Params, detector, log_fact
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
 OPTIMIZERS = {"sgd": "sgd", "adam": "adam", "adamw": "adam", "rmsprop": "rmsprop",
               "adagrad": "adagrad", "nesterov": "sgd_momentum"}
 # Hugging Face's `optim` names a family and an implementation: adamw_torch_fused, paged_adamw_8bit
-_IMPLEMENTATION = re.compile(r"^(paged_)?(adamw|adam|sgd|rmsprop|adagrad)(_|$)")
+_IMPLEMENTATION = regex(r"^(paged_)?(adamw|adam|sgd|rmsprop|adagrad)(_|$)")
 
 
 def optimizer_family(name: str) -> str:
@@ -35,7 +35,7 @@ def _number(value: object) -> float | None:
 
 # weight decay applied to the weights directly (not through the gradient): AdamW and its kin,
 # and every Keras 3 optimizer's weight_decay
-_DECOUPLED = re.compile(r"adamw|lion|lamb|adafactor|sophia", re.IGNORECASE)
+_DECOUPLED = regex(r"(?i)adamw|lion|lamb|adafactor|sophia")
 _COUPLED = {"sgd", "sgd_momentum", "adam", "rmsprop", "adagrad"}
 
 

@@ -9,7 +9,6 @@ evaluation sets moving apart. Loss spikes and float16 overflow are in spikes.py.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -29,9 +28,10 @@ from nndoctor.adapters.symptoms.base import (
 from nndoctor.adapters.symptoms.context import _number
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
 # HF eval_<set>_loss (eval/<set>_loss in TensorBoard); Lightning val_loss/dataloader_idx_<k>
-_EVAL_SET = re.compile(r"^(?:eval|val|validation)(?:[_/]([a-z0-9][a-z0-9_\-]*?)[_/]loss"
+_EVAL_SET = regex(r"^(?:eval|val|validation)(?:[_/]([a-z0-9][a-z0-9_\-]*?)[_/]loss"
                        r"|[_/]loss/(dataloader_idx_\d+))$")
 # Hugging Face model types that are not transformers (every other model_type is one)
 

@@ -7,7 +7,6 @@ keeps the series in. Without such an index the order of the series in the run is
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator
 
@@ -16,10 +15,11 @@ import numpy as np
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median, num
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
 PROBE_PREFIX = "nndoctor/"
 PREFLIGHT = f"{PROBE_PREFIX}preflight/"
-_INDEXED = re.compile(r"^(\d+)-")
+_INDEXED = regex(r"^(\d+)-")
 # act_kind codes written by the probe → hidden_activation choices
 ACT_KINDS = {1: "relu", 2: "leaky_relu_elu", 3: "sigmoid", 4: "tanh", 5: "gelu_swish"}
 

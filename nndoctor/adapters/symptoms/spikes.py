@@ -4,7 +4,6 @@ logged loss trains on (skipped steps) or a collapsing loss scale."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import numpy as np
@@ -23,9 +22,10 @@ from nndoctor.adapters.symptoms.base import (
 )
 from nndoctor.adapters.symptoms.curves import first_nonfinite_step
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
 MAX_POINTS = 100_000  # spike detection sees single points; longer curves are bucket medians
-_LOSS_SCALE = re.compile(r"(^|[/_])(loss_scale|grad_scale|loss_scaler|scaler[/_]scale|amp[/_]scale"
+_LOSS_SCALE = regex(r"(^|[/_])(loss_scale|grad_scale|loss_scaler|scaler[/_]scale|amp[/_]scale"
                          r"|loss_scaling)$")
 
 

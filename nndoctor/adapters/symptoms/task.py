@@ -11,7 +11,6 @@ named like MSE when no accuracy is logged.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import NamedTuple
@@ -21,8 +20,9 @@ import numpy as np
 from nndoctor.adapters.run import Run, Series
 from nndoctor.adapters.symptoms.base import Curve, Params, detector, log_fact, num
 from nndoctor.engine.facts import Fact
+from nndoctor.lazy_re import regex
 
-_TOKENS = re.compile(r"[/.\-\s_()]+")
+_TOKENS = regex(r"[/.\-\s_()]+")
 REGRESSION_METRICS = {"mae", "mse", "rmse", "r2", "mape", "smape", "msle", "rmsle", "r2_score",
                       "mean_absolute_error", "mean_squared_error", "root_mean_squared_error",
                       "mean_absolute_percentage_error", "explained_variance"}
