@@ -26,11 +26,13 @@ class PythonMatcher:
 
     name = "python"
 
-    def __init__(self, rules: dict[str, Rule], strata: dict[str, int]) -> None:
-        self._by_stratum: dict[int, list[Rule]] = {}
-        for rid, rule in rules.items():
-            self._by_stratum.setdefault(strata[rid], []).append(rule)
+    def __init__(self, rules: Mapping[str, Rule], strata: dict[str, int]) -> None:
+        self._rules = rules  # read when matched: a cached knowledge base unpickles them then
+        self._by_stratum: dict[int, list[str]] = {}
+        for rid in rules:
+            self._by_stratum.setdefault(strata[rid], []).append(rid)
 
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         known = {name: (value, 1.0) for name, value in facts.items()}
-        return {r.id for r in self._by_stratum.get(stratum, []) if certainty(r.when, known) > 0}
+        return {rid for rid in self._by_stratum.get(stratum, [])
+                if certainty(self._rules[rid].when, known) > 0}

@@ -15,8 +15,9 @@ without calling Python code, as a tuple.
 from __future__ import annotations
 
 import inspect
+import io
 import pickle
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
@@ -246,55 +247,73 @@ class Rule(Record):
     then: list[Conclusion]
     because: str
     sources: list[str]
-    tests: list[RuleCase] | Cases  # Cases: from the cache (read only by lint, docs, the runner)
+    tests: list[RuleCase]
 
 
-class CaseStore:
-    """Every rule's embedded test cases, pickled apart ({rule id: cases}) and unpickled when
-    the first rule's are read: only ``rules lint``, ``rules docs`` and the case runner read
-    them, and making the 898 cases took every start ~8 M instructions (loader.py keeps them
-    so in its cache)."""
+class Rules(Mapping[str, Rule]):
+    """Rules by id as a cached knowledge base keeps them: each pickled on its own, its strings
+    shared through one table, and unpickled when first read. A small diagnosis reads the few
+    rules that fired, not all ~330 with their conditions and test cases (~15 M instructions of
+    every start). Equal to the dict of the same rules, and shown as it."""
 
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._cases: dict[str, list[RuleCase]] | None = None
+    __slots__ = ("_blobs", "_read", "_strings")
+
+    def __init__(self, blobs: dict[str, bytes], strings: list[str]) -> None:
+        self._blobs = blobs
+        self._strings = strings
+        self._read: dict[str, Rule] = {}
+
+    @classmethod
+    def of(cls, rules: Mapping[str, Rule]) -> Rules:
+        """``rules`` kept so: a string that two rules hold (a fact's name, a source) is kept
+        once in a table unpickled with the rest of the knowledge base, each rule's own texts
+        in its pickle."""
+        uses: dict[str, int] = {}
+        for rule in rules.values():
+            for text in _strings_of(rule):
+                uses[text] = uses.get(text, 0) + 1
+        strings = [text for text, count in uses.items() if count > 1]
+        index = {text: i for i, text in enumerate(strings)}
+        return cls({rid: _pickled(rule, lambda obj: index.get(obj) if type(obj) is str else None)
+                    for rid, rule in rules.items()}, strings)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return CaseStore, (self._data,)
+        return Rules, (self._blobs, self._strings)
 
-    def cases(self, rule_id: str) -> list[RuleCase]:
-        if self._cases is None:  # two threads at once just unpickle the same cases twice
-            self._cases = pickle.loads(self._data)
-        return self._cases[rule_id]
+    def __getitem__(self, rule_id: str) -> Rule:
+        rule = self._read.get(rule_id)
+        if rule is None:  # two threads at once just unpickle the same rule twice
+            unpickler = pickle.Unpickler(io.BytesIO(self._blobs[rule_id]))
+            unpickler.persistent_load = self._strings.__getitem__  # type: ignore[assignment]
+            rule = self._read[rule_id] = unpickler.load()
+        return rule
 
+    def __contains__(self, rule_id: object) -> bool:
+        return rule_id in self._blobs
 
-class Cases(Sequence[RuleCase]):
-    """One rule's test cases in a :class:`CaseStore`: a read-only list of them, equal to the
-    list and shown as the list."""
-
-    __slots__ = ("_rule", "_store")
-
-    def __init__(self, store: CaseStore, rule_id: str) -> None:
-        self._store = store
-        self._rule = rule_id
-
-    def __getitem__(self, index: Any) -> Any:
-        return self._store.cases(self._rule)[index]
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._blobs)
 
     def __len__(self) -> int:
-        return len(self._store.cases(self._rule))
-
-    def __iter__(self) -> Iterator[RuleCase]:
-        return iter(self._store.cases(self._rule))
-
-    def __eq__(self, other: object) -> bool:
-        mine = self._store.cases(self._rule)
-        return mine == (list(other) if isinstance(other, Cases) else other)
-
-    __hash__ = None  # type: ignore[assignment]  # as a list's
+        return len(self._blobs)
 
     def __repr__(self) -> str:
-        return repr(self._store.cases(self._rule))
+        return repr(dict(self.items()))
+
+
+def _strings_of(value: Any) -> set[str]:
+    """The distinct strings ``value`` pickles."""
+    seen: set[str] = set()
+    _pickled(value, lambda obj: seen.add(obj) if type(obj) is str else None)
+    return seen
+
+
+def _pickled(value: Any, persistent_id: Any) -> bytes:
+    out = io.BytesIO()
+    pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickler.persistent_id = persistent_id  # type: ignore[method-assign]
+    pickler.dump(value)
+    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- settings, detectors
@@ -383,7 +402,7 @@ class KnowledgeBase(NamedTuple):
     root: Path
     facts: dict[str, Fact]
     causes: dict[str, Cause]
-    rules: dict[str, Rule]
+    rules: Mapping[str, Rule]  # a dict, or Rules from the cache
     settings: Settings
     detectors: Detectors
     references: References

@@ -184,8 +184,8 @@ def _builtin() -> tuple[KnowledgeBase, str]:
 # ------------------------------------------------------------------ the validated cache
 SINGLE_FILES = ("settings.yaml", "detectors.yaml", "references.yaml")
 CACHE_FORMAT = 7  # 2: kb.py records, not pydantic models; 3: kb.Files; 4: the digest as a header;
-# 5: the stat key as a second header line; 6: a stamped file (nndoctor/cache.py); 7: the rules'
-# test cases apart (kb.CaseStore)
+# 5: the stat key as a second header line; 6: a stamped file (nndoctor/cache.py); 7: each rule
+# pickled apart (kb.Rules)
 
 
 def _kb_files(root: Path) -> list[str]:
@@ -244,21 +244,15 @@ def _cached(root: Path, directory: Path | None) -> tuple[KnowledgeBase, str]:
         return load_knowledge_base(root), ""
     kb = load_knowledge_base(root)
     with contextlib.suppress(Exception):
-        data = pickle.dumps(_one_of_each(_cases_apart(kb), {}), protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(_rules_apart(_one_of_each(kb, {})), protocol=pickle.HIGHEST_PROTOCOL)
         if cache.store_stamped(where, files, _SALT, digest, key, data):
             return kb, digest
     return kb, ""
 
 
-def _cases_apart(base: KnowledgeBase) -> KnowledgeBase:
-    """``base`` with its rules' test cases in one :class:`kb.CaseStore`, unpickled only when
-    read."""
-    store = kb.CaseStore(pickle.dumps(
-        _one_of_each({rid: rule.tests for rid, rule in base.rules.items()}, {}),
-        protocol=pickle.HIGHEST_PROTOCOL))
-    rules = {rid: kb.Rule(**{**dict(zip(rule.FIELDS, rule, strict=True)),
-                             "tests": kb.Cases(store, rid)}) for rid, rule in base.rules.items()}
-    return base._replace(rules=rules)
+def _rules_apart(base: KnowledgeBase) -> KnowledgeBase:
+    """``base`` with its rules in a :class:`kb.Rules`, each unpickled only when read."""
+    return base._replace(rules=kb.Rules.of(base.rules))
 
 
 def _one_of_each(value: Any, seen: dict[str, str]) -> Any:

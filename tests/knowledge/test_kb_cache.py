@@ -36,20 +36,23 @@ def test_cache_hit_equals_a_fresh_load(kb_copy: Path, tmp_path: Path,
     assert again.files == first.files and again.detectors == first.detectors
 
 
-def test_a_cache_hit_unpickles_the_rules_test_cases_only_when_read(kb_copy: Path,
-                                                                   tmp_path: Path) -> None:
+def test_a_cache_hit_unpickles_a_rule_only_when_read(kb_copy: Path, tmp_path: Path) -> None:
     from nndoctor.knowledge import kb
 
     fresh = load_knowledge_base(kb_copy)
     cached_knowledge_base(kb_copy, tmp_path / "cache")
     hit = cached_knowledge_base(kb_copy, tmp_path / "cache")
-    rid, rule = next((rid, r) for rid, r in fresh.rules.items() if r.tests)
-    cases = hit.rules[rid].tests
-    assert isinstance(cases, kb.Cases) and cases._store._cases is None  # not unpickled yet
-    assert cases == rule.tests and rule.tests == cases and repr(cases) == repr(rule.tests)
-    assert list(cases) == rule.tests and len(cases) == len(rule.tests)
-    assert cases[0] == rule.tests[0] and cases[-1:] == rule.tests[-1:]
-    assert hit.rules[rid] == rule and repr(hit.rules[rid]) == repr(rule)
+    assert isinstance(hit.rules, kb.Rules) and hit.rules._read == {}  # none unpickled yet
+    rid = next(iter(fresh.rules))
+    assert rid in hit.rules and "no such rule" not in hit.rules
+    assert len(hit.rules) == len(fresh.rules)
+    assert hit.rules[rid] == fresh.rules[rid] and list(hit.rules._read) == [rid]
+    assert hit.rules[rid] is hit.rules[rid] and hit.rules.get("no such rule") is None
+    with pytest.raises(KeyError):
+        hit.rules["no such rule"]
+    assert list(hit.rules) == list(fresh.rules)  # in the same (sorted) order
+    assert hit.rules == fresh.rules and fresh.rules == hit.rules
+    assert repr(hit.rules) == repr(fresh.rules) and hit == fresh
     assert all(hit.rules[r].tests == fresh.rules[r].tests for r in fresh.rules)
 
 

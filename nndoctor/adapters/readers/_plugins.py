@@ -79,14 +79,16 @@ def _fingerprint(group: str) -> str:
             continue
         try:
             names = sorted(n for n in os.listdir(entry or ".")
-                           if n.lower().endswith(_METADATA) or n.lower() == "egg-info")
+                           if (low := n.lower()).endswith(_METADATA) or low == "egg-info")
         except OSError:
             continue
+        folder = os.path.join(entry or ".", "")  # joined by hand below: ~200 of them a start
         for name in names:
             parts.append(f"\0{name}")
-            with contextlib.suppress(OSError):
-                parts.append(_stat_text(os.stat(os.path.join(entry or ".", name,
-                                                             "entry_points.txt"))))
+            try:
+                parts.append(_stat_text(os.stat(f"{folder}{name}{os.sep}entry_points.txt")))
+            except OSError:  # most distributions have no entry points
+                continue
     return "".join(parts)
 
 
