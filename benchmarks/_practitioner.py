@@ -48,6 +48,7 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "weight_init": _weight_init(str(model.get("init", "default")),
                                     float(model.get("init_scale") or 1.0)),
         "dropout_rate": dropout,
+        "weight_decay": decay,
         "batchnorm_or_dropout": dropout > 0 or (bool(model.get("norm")) and arch in ("mlp", "cnn")),
         "normalization_layers": norm,
         "residual_connections": arch in ("transformer", "gpt"),

@@ -20,6 +20,7 @@ result is the one :func:`nndoctor.adapters.readers.read_path` + :func:`pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -79,12 +80,12 @@ class Result:
     a dataclass costs every start ~3 M instructions to make."""
 
     __slots__ = ("alarming", "format", "has_loss", "headline", "id", "id_changed", "kept", "name",
-                 "offset", "path", "renamed", "rendered_id", "report", "root", "size", "source",
-                 "task", "text", "top_cause", "verdict")
+                 "offset", "part", "path", "renamed", "rendered_id", "report", "root", "size",
+                 "source", "task", "top_cause", "verdict")
 
     def __init__(self, source: int, path: str, name: str, format: str, kept: bool,
-                 verdict: str, top_cause: str | None, alarming: bool, has_loss: bool, text: str,
-                 id: str = "", headline: Any = None, report: Any = None,
+                 verdict: str, top_cause: str | None, alarming: bool, has_loss: bool,
+                 part: bytes, id: str = "", headline: Any = None, report: Any = None,
                  root: Path | None = None, offset: int = 0, size: int = 0,
                  renamed: str | None = None, id_changed: bool = False, task: int = -1,
                  rendered_id: str = "") -> None:
@@ -97,8 +98,9 @@ class Result:
         self.top_cause = top_cause
         self.alarming = alarming
         self.has_loss = has_loss
-        # the run's rendered part (json: one object; text: the lines after the header)
-        self.text = text
+        # the run's rendered part, UTF-8 (json: one object; text: the lines after the header):
+        # bytes from the worker to the report, never decoded and encoded again on the way
+        self.part = part
         # report/ids.py: relative to the PATH it was found under; unique after finish()
         self.id = id
         # report.headline.Headline (HEADLINED formats): the sweep table, GitHub annotations
@@ -307,14 +309,22 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
         source=task.source, path=str(run.path), name=run.name, format=run.format, kept=kept,
         verdict=d.verdict, top_cause=d.causes[0].id if d.causes else None,
         alarming=bool(options.fail_on and d.alarming(options.fail_on)),
-        has_loss=has_loss(run), text=render_part(report, options), id=report.id,
+        has_loss=has_loss(run), part=_utf8(render_part(report, options)), id=report.id,
         headline=headline(report) if options.fmt in HEADLINED else None,
         report=report if options.keep_reports else None,
         root=task.root if task.kind in ("units", "url") else None)
 
 
 def render_part(report: Any, options: Options) -> str:
-    if options.fmt in ("json", "jsonl"):
+    if options.fmt == "json":  # the evidence objects written straight to text
+        from nndoctor.report.common import evidence_fragment, run_dict
+        from nndoctor.report.indented_json import dumps
+
+        def evidence(fact: Fact) -> Any:  # written at the depth of the facts object's values
+            return evidence_fragment(fact, "\n        ")
+
+        return "    " + dumps(run_dict(report, options.top, evidence), "\n    ", safe=True)
+    if options.fmt == "jsonl":
         from nndoctor.report.common import run_dict
 
         return _dump(run_dict(report, options.top), options.fmt)
@@ -323,6 +333,10 @@ def render_part(report: Any, options: Options) -> str:
 
         return run_body(report, options.top, options.text_style())
     return ""  # github: drawn from the headline; a text sweep too large to show its blocks
+
+
+def _utf8(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _dump(data: dict[str, Any], fmt: str) -> str:
@@ -368,16 +382,20 @@ class Sweep:
         self.end += len(data)
 
     def add(self, result: Result) -> None:
-        data = result.text.encode("utf-8", "surrogatepass")
-        result.offset, result.size, result.text = self.end, len(data), ""
+        data = result.part
+        result.offset, result.size, result.part = self.end, len(data), b""
         self._write(data)
         self.results.append(result)
 
-    def text(self, result: Result) -> str:
+    def part(self, result: Result) -> bytes:
+        """The rendered part of ``result``, UTF-8."""
         self.spill.seek(result.offset)
         data = self.spill.read(result.size)
         self.spill.seek(self.end)
-        return data.decode("utf-8", "surrogatepass")
+        return data
+
+    def text(self, result: Result) -> str:
+        return self.part(result).decode("utf-8", "surrogatepass")
 
     def finish(self) -> list[Result]:
         """Per directory: drop what ``_read_dir`` drops, sort, give duplicate names their
@@ -414,7 +432,7 @@ class Sweep:
 
     def replace_text(self, result: Result, text: str) -> None:
         """A new rendered part for ``result`` (appended to the spill file)."""
-        data = text.encode("utf-8", "surrogatepass")
+        data = _utf8(text)
         result.offset, result.size = self.end, len(data)
         self._write(data)
 
@@ -457,8 +475,7 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
     elif workers is None or workers.jobs <= 1 or (total < 8 and not workers.started):
         outcomes = (run_task(t, work) for t in tasks)
     else:
-        chunk = max(1, min(16, total // (workers.jobs * 8)))
-        jobs = [(tasks[i:i + chunk], work) for i in range(0, total, chunk)]
+        jobs = [(tasks[a:b], work) for a, b in _batches(total, workers.jobs)]
         outcomes = (o for done in workers.map(_batch, jobs) for o in done)
     try:
         for done, outcome in enumerate(outcomes, 1):
@@ -480,6 +497,22 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
         if workers is not None:
             workers.close()
     return sweep
+
+
+BATCH = 16  # tasks sent to a worker at once, at most
+
+
+def _batches(total: int, jobs: int) -> Iterator[tuple[int, int]]:
+    """(start, end) of the batches of ``total`` tasks for ``jobs`` workers: up to ``BATCH``
+    tasks (an eighth of a worker's share for fewer tasks), then smaller and smaller towards
+    the end, so the workers finish together instead of one waiting on the other's last
+    batch."""
+    largest = max(1, min(BATCH, total // (jobs * 8)))
+    start = 0
+    while start < total:
+        end = start + max(1, min(largest, (total - start) // (2 * jobs)))
+        yield start, end
+        start = end
 
 
 def _work_options(options: Options, runs_at_least: int) -> Options:
@@ -508,7 +541,7 @@ def _render_bodies(sweep: Sweep, tasks: list[Task], options: Options) -> None:
         results = [r for r in sweep.results if r.task == index]
         again = run_task(tasks[index], options).results
         for result, full in zip(results, again, strict=True):
-            sweep.replace_text(result, full.text)
+            sweep.replace_text(result, full.part.decode("utf-8", "surrogatepass"))
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -518,16 +551,17 @@ def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
     from nndoctor.report.common import SCHEMA_VERSION
 
     results = sweep.results
-    if options.fmt == "jsonl":
-        for r in results:
-            out.write(_named(sweep, r, "jsonl") + "\n")
-        return
-    if options.fmt == "json":
-        out.write('{\n  "nndoctor": ' + json.dumps(__version__) + ',\n  "schema_version": '
-                  + json.dumps(SCHEMA_VERSION) + ',\n  "runs": [')
+    if options.fmt in ("json", "jsonl"):
+        put = _bytes_to(out)
+        if options.fmt == "jsonl":
+            for r in results:
+                put(_named(sweep, r, "jsonl") + b"\n")
+            return
+        put(_utf8('{\n  "nndoctor": ' + json.dumps(__version__) + ',\n  "schema_version": '
+                  + json.dumps(SCHEMA_VERSION) + ',\n  "runs": ['))
         for i, r in enumerate(results):
-            out.write(("," if i else "") + "\n" + _named(sweep, r, "json"))
-        out.write("\n  ]\n}\n" if results else "]\n}\n")
+            put((b",\n" if i else b"\n") + _named(sweep, r, "json"))
+        put(b"\n  ]\n}\n" if results else b"]\n}\n")
         return
     if options.fmt == "github":
         from nndoctor.report.github import annotation
@@ -538,20 +572,35 @@ def write(sweep: Sweep, options: Options, out: IO[str]) -> None:
     _write_text(sweep, options, out)
 
 
-def _named(sweep: Sweep, r: Result, fmt: str) -> str:
+def _bytes_to(out: IO[str]) -> Callable[[bytes], Any]:
+    """A writer of UTF-8 text to ``out``: its binary buffer when it writes UTF-8 and leaves
+    line breaks alone (POSIX), so the parts go out as they are; else decoded, through ``out``."""
+    import codecs
+
+    buffer = getattr(out, "buffer", None)
+    encoding = getattr(out, "encoding", None)
+    if buffer is not None and encoding and os.linesep == "\n":
+        with contextlib.suppress(LookupError):
+            if codecs.lookup(encoding).name == "utf-8":
+                out.flush()  # anything written as text before goes first
+                return buffer.write
+    return lambda data: out.write(data.decode("utf-8", "surrogatepass"))
+
+
+def _named(sweep: Sweep, r: Result, fmt: str) -> bytes:
     """The run's JSON part under its final id and name: its head (the keys up to ``name``, as
     ``report.common.run_dict`` orders them) written again, the rest as the worker wrote it."""
-    text = sweep.text(r)
+    data = sweep.part(r)
     if r.renamed is None and not r.id_changed:
-        return text
-    before = _head(r.rendered_id, r.path, r.name, fmt)
-    if text.startswith(before):
-        return _head(r.id, r.path, r.renamed or r.name, fmt) + text[len(before):]
-    data = json.loads(text)
-    data["id"] = r.id
+        return data
+    before = _utf8(_head(r.rendered_id, r.path, r.name, fmt))
+    if data.startswith(before):
+        return _utf8(_head(r.id, r.path, r.renamed or r.name, fmt)) + data[len(before):]
+    doc = json.loads(data.decode("utf-8", "surrogatepass"))
+    doc["id"] = r.id
     if r.renamed is not None:
-        data["name"] = r.renamed
-    return _dump(data, fmt)
+        doc["name"] = r.renamed
+    return _utf8(_dump(doc, fmt))
 
 
 def _head(run_id: str, path: str, name: str, fmt: str) -> str:

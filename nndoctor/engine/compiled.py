@@ -20,13 +20,14 @@ from nndoctor.engine.compiler import (
     membership_tests,
     ruleset_fingerprint,
     ruleset_json,
+    ruleset_properties,
     split_ruleset,
     stratify,
 )
 from nndoctor.engine.conditions import fact_tests
 from nndoctor.knowledge.kb import FactTest, KnowledgeBase
 
-FORMAT = 3  # 2: the rulesets' fingerprint; 3: the findings
+FORMAT = 4  # 2: the rulesets' fingerprint; 3: the properties each ruleset tests; 4: the findings
 _HERE = os.path.dirname(__file__)
 # the code whose output is cached: the compiler, the condition walk, the records, this module
 CODE = (os.path.join(_HERE, "compiler.py"), os.path.join(_HERE, "conditions.py"),
@@ -42,6 +43,7 @@ class Compiled(NamedTuple):
     memberships: dict[str, FactTest]  # long in: lists, tested in Python (compiler.py)
     positive_facts: dict[str, frozenset[str]]  # rule id -> the facts it tests un-negated
     fingerprint: str  # compiler.ruleset_fingerprint of the texts: what names their rulesets
+    properties: list[list[frozenset[str]]]  # per ruleset of ``texts``: the properties it tests
     findings: frozenset[str]  # the facts of kind "finding" (the rules' intermediate conclusions)
 
 
@@ -49,12 +51,14 @@ def compile_kb(kb: KnowledgeBase, size: int) -> Compiled:
     """Compile ``kb``: rulesets of at most ``size`` rules (durable_matcher.RULES_PER_RULESET)."""
     findings = {n for n, f in kb.facts.items() if f.kind == "finding"}
     strata = stratify(kb.rules, findings)
-    texts = [[ruleset_json(chunk) for chunk in split_ruleset(definition, size)]
-             for definition in compile_strata(kb.rules, strata)]
+    rulesets = [split_ruleset(definition, size)
+                for definition in compile_strata(kb.rules, strata)]
+    texts = [[ruleset_json(chunk) for chunk in chunks] for chunks in rulesets]
     positive = {rid: frozenset(t.fact for t, negated in fact_tests(rule.when) if not negated)
                 for rid, rule in kb.rules.items()}
+    properties = [[ruleset_properties(chunk) for chunk in chunks] for chunks in rulesets]
     return Compiled(strata, texts, membership_tests(kb.rules), positive,
-                    ruleset_fingerprint(texts), frozenset(findings))
+                    ruleset_fingerprint(texts), properties, frozenset(findings))
 
 
 def cached_compile(kb: KnowledgeBase, digest: str, size: int) -> Compiled:

@@ -172,6 +172,31 @@ def split_ruleset(definition: dict[str, Any], size: int) -> list[dict[str, Any]]
     return [{**chunk, **sink} for chunk in chunks]
 
 
+def ruleset_properties(ruleset: dict[str, Any]) -> frozenset[str]:
+    """The properties of the asserted fact that some rule of ``ruleset`` tests (present,
+    absent, compared): no other property can change which of them fire."""
+    found: set[str] = set()
+
+    def walk(expression: Any) -> None:
+        if isinstance(expression, list):
+            for item in expression:
+                walk(item)
+            return
+        for key, value in expression.items():
+            if key in ("$and", "$or"):
+                walk(value)
+            elif key.startswith("$"):  # $ex, $nex, $neq, $lt...: {property: value}
+                found.update(value)
+            else:
+                found.add(key)
+
+    for rule in ruleset.values():
+        for pattern in rule["all"]:
+            for expression in pattern.values():
+                walk(expression)
+    return frozenset(found)
+
+
 def ruleset_json(ruleset: dict[str, Any]) -> str:
     """A ruleset as durable's ``create_ruleset`` takes it."""
     return json.dumps(ruleset, ensure_ascii=False)

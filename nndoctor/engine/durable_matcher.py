@@ -2,8 +2,10 @@
 
 Guards against every pitfall measured in reference/engine-durable-rules.md: no dispatcher
 threads (no durable Host at all), one process-wide lock, one fact per stratum plus a sink rule
-(no unmatched facts), floats made parseable, explicit fact ids, and every session deleted in
-``finally`` (the 1024-sid cap is never near). durable's C engine is driven directly: each
+(no unmatched facts), floats made parseable, explicit fact ids, and one session per matcher and
+ruleset, its fact retracted after every match and the session deleted on any failure and when
+the matcher goes (the 1024-sid cap is never near; a new session per match cost durable ~1 MB of
+zeroed memory each time, ~60 % of an assert). durable's C engine is driven directly: each
 ruleset is created from its JSON text (what durable's Host would send it, without the Python
 layer and its import of logging), and matching (:func:`_fire`) asserts one JSON text per
 stratum, reads each activation for its rule's name and completes it without running a Python
@@ -26,6 +28,7 @@ import json
 import os
 import sys
 import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ from nndoctor.engine.compiler import (
     durable_scalar,
     ruleset_fingerprint,
     ruleset_json,
+    ruleset_properties,
     split_ruleset,
 )
 from nndoctor.engine.conditions import test_holds
@@ -53,6 +57,7 @@ _HANDLES: dict[str, int] = {}  # ruleset name -> durable's handle, for every rul
 _SIDS = itertools.count()
 # json.dumps with these options builds an encoder at every call: one serves every match
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_KEYS = ("sid", "id", "kind")  # the asserted fact's own properties (kind: the sink rule's)
 
 
 COMPILE_TIMEOUT = 10.0  # seconds for a trial compile (normally 0.1 s); NNDOCTOR_COMPILE_TIMEOUT
@@ -82,24 +87,34 @@ class DurableMatcher:
                  memberships: Mapping[str, FactTest] | None = None) -> None:
         parts = [split_ruleset(d, RULES_PER_RULESET) for d in definitions]
         self._create([[ruleset_json(chunk) for chunk in chunks] for chunks in parts],
-                     memberships)
+                     memberships, [[ruleset_properties(chunk) for chunk in chunks]
+                                   for chunks in parts])
 
     @classmethod
     def from_texts(cls, texts: list[list[str]],
                    memberships: Mapping[str, FactTest] | None = None,
-                   fingerprint: str | None = None) -> DurableMatcher:
+                   fingerprint: str | None = None,
+                   properties: list[list[frozenset[str]]] | None = None) -> DurableMatcher:
         """The matcher of rulesets already compiled to durable's JSON texts (per stratum, of at
         most RULES_PER_RULESET rules each: nndoctor/engine/compiled.py), whose
-        :func:`ruleset_fingerprint` is ``fingerprint`` when known."""
+        :func:`ruleset_fingerprint` is ``fingerprint`` when known, each testing the
+        ``properties`` of the fact (:func:`ruleset_properties`; read off the texts if None)."""
         matcher = cls.__new__(cls)
-        matcher._create(texts, memberships, fingerprint)
+        if properties is None:
+            properties = [[ruleset_properties(json.loads(text)) for text in chunks]
+                          for chunks in texts]
+        matcher._create(texts, memberships, properties, fingerprint)
         return matcher
 
     def _create(self, texts: list[list[str]], memberships: Mapping[str, FactTest] | None,
-                fingerprint: str | None = None) -> None:
+                properties: list[list[frozenset[str]]], fingerprint: str | None = None) -> None:
         if not AVAILABLE:
             raise EngineError("durable_rules is not importable on this Python")
         self._memberships = dict(memberships or {})  # long in: lists, tested here (compiler.py)
+        # each ruleset is sent only the properties it tests (and the fact's own keys): durable
+        # parses and walks every property it is sent, ~1 µs each
+        self._properties = [[frozenset({*tested, *_KEYS}) for tested in chunks]
+                            for chunks in properties]
         digest = fingerprint or ruleset_fingerprint(texts)
         self._names = [[f"nndoctor_{digest[:12]}_s{k}_{j}" for j in range(len(chunks))]
                        for k, chunks in enumerate(texts)]
@@ -124,6 +139,10 @@ class DurableMatcher:
                 if marker is not None and not seen:
                     _remember(*marker)
             self._handles = [[_HANDLES[name] for name in names] for names in self._names]
+        # one session per ruleset for every match of this matcher, emptied after each
+        self._sid = f"m{next(_SIDS)}"
+        self._retract = _ENCODER.encode({"sid": self._sid, "id": "facts"})
+        weakref.finalize(self, _forget, self._handles, self._sid)
 
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         if stratum >= len(self._names):
@@ -132,42 +151,57 @@ class DurableMatcher:
         for key, test in self._memberships.items():
             if test.fact in facts:
                 message[key] = test_holds(test, facts[test.fact])
-        sid = f"s{next(_SIDS)}"
-        message.update(sid=sid, id="facts", kind="facts")
-        text = _ENCODER.encode(message)  # a NaN raises here, not in C
+        message.update(sid=self._sid, id="facts", kind="facts")
+        texts = [_ENCODER.encode({k: v for k, v in message.items() if k in tested})
+                 for tested in self._properties[stratum]]  # a NaN raises here, not in C
         fired: set[str] = set()
         with _LOCK:
-            for name, handle in zip(self._names[stratum], self._handles[stratum], strict=True):
-                fired |= _fire(name, handle, sid, text)
+            for name, handle, text in zip(self._names[stratum], self._handles[stratum], texts,
+                                          strict=True):
+                fired |= _fire(name, handle, self._sid, text, self._retract)
         return fired
 
 
-def _fire(ruleset: str, handle: int, sid: str, text: str) -> set[str]:
+def _forget(handles: list[list[int]], sid: str) -> None:
+    """Delete the session ``sid`` of every ruleset (a matcher no longer used)."""
+    with _LOCK:
+        for handle in itertools.chain.from_iterable(handles):
+            with contextlib.suppress(Exception):  # never matched there, or durable is gone
+                _rete.delete_state(handle, sid)
+
+
+def _fire(ruleset: str, handle: int, sid: str, text: str, retract: str) -> set[str]:
     """The rules of one ruleset that the fact ``text`` (of session ``sid``) activates: assert it,
-    take each activation's rule name and complete it, delete the session. Caller holds _LOCK."""
+    take each activation's rule name and complete it, retract the fact (``retract``: its sid
+    and id). The session stays for the next match, empty: a new one costs durable a megabyte
+    of zeroed memory, most of an assert's time. On any failure it is deleted (the next match
+    starts a new one). Caller holds _LOCK."""
+    kept = False
     try:
-        code, state = _rete.assert_fact(handle, text)
-    except Exception as exc:
-        raise EngineError(f"durable_rules failed on {ruleset}: {exc}") from exc
-    fired: set[str] = set()
-    try:
+        try:
+            code, state = _rete.assert_fact(handle, text)
+        except Exception as exc:
+            raise EngineError(f"durable_rules failed on {ruleset}: {exc}") from exc
+        fired: set[str] = set()
         if code in (1, 2):  # not handled / already observed: cannot happen with the sink rule
             raise EngineError(f"durable_rules did not take the facts on {ruleset} (code {code})")
         state = 0 if code == 3 else state  # as durable's own Ruleset._handle_result
-        started = _rete.start_action_for_state(handle, state)
-        activation = started[1] if started else None
-        while activation:
-            fired.add(_rule_name(activation))
-            activation = _rete.complete_and_start_action(handle, state)
-    except EngineError:
-        raise
-    except Exception as exc:
-        with contextlib.suppress(Exception):  # an action left pending makes delete_state crash
-            _rete.abandon_action(handle, state)
-        raise EngineError(f"durable_rules failed on {ruleset}: {exc}") from exc
+        try:
+            started = _rete.start_action_for_state(handle, state)
+            activation = started[1] if started else None
+            while activation:
+                fired.add(_rule_name(activation))
+                activation = _rete.complete_and_start_action(handle, state)
+            _rete.retract_fact(handle, retract)
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # an action left pending makes delete_state crash
+                _rete.abandon_action(handle, state)
+            raise EngineError(f"durable_rules failed on {ruleset}: {exc}") from exc
+        kept = True
     finally:
-        with contextlib.suppress(Exception):  # no state if the assert failed early
-            _rete.delete_state(handle, sid)
+        if not kept:
+            with contextlib.suppress(Exception):  # no state if the assert failed early
+                _rete.delete_state(handle, sid)
     fired.discard(SINK_RULE)
     return fired
 

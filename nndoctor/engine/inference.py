@@ -105,7 +105,7 @@ class Engine:
         self.matcher: Matcher = self.python
         if backend == "durable" or (backend == "auto" and durable_matcher.AVAILABLE):
             self.matcher = durable_matcher.DurableMatcher.from_texts(
-                compiled.texts, compiled.memberships, compiled.fingerprint)
+                compiled.texts, compiled.memberships, compiled.fingerprint, compiled.properties)
         self.depth = max(self.strata.values(), default=-1) + 1
         self.observation = {f: name for name, facts in kb.settings.observations.items()
                             for f in facts}

@@ -8,6 +8,7 @@ into fields, so every report (JSON, text, HTML marks) reads them the same way.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import NamedTuple
@@ -46,17 +47,26 @@ def source_of(fact: Fact) -> str:
 
 def locate(fact: Fact) -> Located:
     """Source, series, event step and step range of ``fact`` (None where the log does not say)."""
-    source = source_of(fact)
+    where = _where(source_of(fact), fact.detail)
+    if where.source != "metric":
+        return where
+    step_match = _one_step(fact.evidence)
+    return where if step_match is None else where._replace(step=int(step_match.group(1)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _where(source: str, detail: str) -> Located:
+    """What ``detail`` says (series, step range, a step): the same few details come back in
+    every run of a sweep, so each is parsed once."""
     if source != "metric":
         return Located(source, (), None, None)
-    detail = fact.detail  # each pattern is searched only where its words occur (cheaper)
-    span = RANGE.search(detail) if "steps " in detail else None
-    if span:
+    span = RANGE.search(detail) if "steps " in detail else None  # each pattern is searched
+    if span:  # only where its words occur (cheaper)
         head = detail[: span.start()]
     else:
         head = ONE_STEP.split(detail, maxsplit=1)[0] if "step " in detail else detail
     series = tuple([s for s in map(str.strip, head.split(",")) if s])
-    step_match = _one_step(fact.evidence) or _one_step(detail)
+    step_match = _one_step(detail)
     return Located(
         source, series,
         int(step_match.group(1)) if step_match else None,

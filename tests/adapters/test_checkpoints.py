@@ -1,4 +1,5 @@
-"""Checkpoints as a probe: weight matrices unchanged between the last two saved checkpoints."""
+"""Saved weights as a probe: weight matrices unchanged between the last two saved checkpoints,
+and the scale and symmetry of the saved model's matrices."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nndoctor.adapters.readers._checkpoints import checkpoint_context
+from nndoctor.adapters.readers._checkpoints import checkpoint_context, weights_context
 from nndoctor.adapters.run import Run, Series
 from nndoctor.adapters.symptoms import derive_facts
 from nndoctor.engine.facts import Fact
@@ -134,6 +135,40 @@ def test_one_checkpoint_is_not_enough(tmp_path: Path) -> None:
     assert checkpoint_context(tmp_path / "missing") == {}
 
 
+def test_saved_model_scale_and_symmetric_units(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    model = {"embed.weight": rng.normal(0, 5.0, (100, 16)).astype(np.float32),  # left out
+             "body.0.weight": rng.normal(0, 1 / np.sqrt(16), (32, 16)).astype(np.float32),
+             "body.2.weight": np.full((32, 32), 0.25, np.float32),  # every unit the same
+             "head.weight": rng.normal(0, 1 / np.sqrt(32), (4, 32)).astype(np.float32),
+             "body.2.lora_A.weight": rng.normal(0, 0.1, (2, 32)).astype(np.float32),  # rank 2
+             "body.2.lora_B.weight": np.zeros((32, 2), np.float32)}
+    save_file(model, str(tmp_path / "model.safetensors"))
+    _save(tmp_path, 10, {k: v * 50 for k, v in model.items()})  # the final model wins
+    ctx = weights_context(tmp_path)
+    scale = dict(ctx["weights_scale"])
+    assert {"body.0.weight", "body.2.weight", "head.weight"} <= set(scale)
+    assert "embed.weight" not in scale
+    assert scale["body.0.weight"] == pytest.approx(1.0, rel=0.15)
+    assert "body.2.weight" in ctx["weights_symmetric"]
+    assert ctx["weights_widths"] == (32,)  # body.0 and body.2 feed a layer; head feeds none
+    facts = {f.name: f for f in derive_facts(_run(ctx), builtin_knowledge_base())}
+    symmetric = facts["symmetric_units"]
+    assert symmetric.value is True and "body.2.weight" in symmetric.evidence
+    assert facts["weights_scale"].value == pytest.approx(1.0, rel=0.15)
+    assert facts["narrowest_hidden_layer"].value == 32
+
+
+def test_saved_model_from_the_last_checkpoint_and_broken_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    _save(tmp_path, 10, {"w.weight": rng.normal(0, 1.0, (8, 8)).astype(np.float32)})
+    _save(tmp_path, 20, {"w.weight": rng.normal(0, 3.0, (8, 8)).astype(np.float32)})
+    assert dict(weights_context(tmp_path)["weights_scale"])["w.weight"] > 4  # checkpoint-20
+    (tmp_path / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    assert weights_context(tmp_path) == {}  # a broken saved model tells nothing
+    assert weights_context(tmp_path / "nothing") == {}
+
+
 def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
     """The Trainer's own checkpoints, read back by `nndoctor diagnose`: the frozen first layer
     is named; the same run with every layer training is not; its training_args.bin gives the
@@ -145,11 +180,16 @@ def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
 
     x, y = blobs(256)
     facts = {}
-    for name, freeze in (("frozen", True), ("trained", False)):
+    for name in ("frozen", "trained", "zeros", "huge"):
         torch.manual_seed(0)
         net = mlp()
-        if freeze:
+        if name == "frozen":
             net[0].requires_grad_(False)
+        with torch.no_grad():
+            for layer in net:
+                if name in ("zeros", "huge") and isinstance(layer, torch.nn.Linear):
+                    layer.weight.mul_(0.0 if name == "zeros" else 20.0)
+                    layer.bias.mul_(0.0 if name == "zeros" else 1.0)
         args = transformers.TrainingArguments(
             output_dir=str(tmp_path / name), per_device_train_batch_size=16, num_train_epochs=2,
             learning_rate=1e-3, logging_steps=4, save_strategy="steps", save_steps=8,
@@ -163,3 +203,8 @@ def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
     assert facts["trained"]["frozen_parameters"].value is False
     optimizer = facts["trained"]["optimizer"]  # the Trainer's default, from training_args.bin
     assert optimizer.value == "adam" and "adamw" in optimizer.evidence
+    # the saved model: an initialisation's scale, zeros that never broke symmetry, 20x too large
+    assert 0.3 <= facts["trained"]["weights_scale"].value <= 2.0
+    assert facts["trained"]["symmetric_units"].value is False
+    assert facts["zeros"]["symmetric_units"].value is True
+    assert facts["huge"]["weights_scale"].value >= 4

@@ -40,7 +40,7 @@ def test_lightning_sparse_rows_and_suffixes() -> None:
 def test_lightning_hparams_context() -> None:
     (run,) = lightning.read(LOGS / "lightning" / "version_0" / "metrics.csv")
     assert run.context == {"num_classes": 10, "batch_size": 64, "lr": 0.001, "optimizer": "Adam",
-                           "step_unit": "step", "steps_per_epoch": 200}
+                           "dropout": 0.1, "step_unit": "step", "steps_per_epoch": 200}
 
 
 def test_lightning_old_header_order_and_momentum_column() -> None:

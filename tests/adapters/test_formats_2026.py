@@ -377,6 +377,29 @@ def test_console_hand_written_lines(tmp_path: Path, text: str, steps: list[int],
     assert run.series["train_loss"].values.tolist() == pytest.approx(loss)
 
 
+CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS,
+                 (ROOT / "examples" / "console_keras" / "train.log").read_text(encoding="utf-8"),
+                 (ROOT / "examples" / "healthy" / "training.log").read_text(encoding="utf-8"),
+                 "step 100 | loss 2.31\nstep 200 | loss 2.01 | lr 0.001\n",
+                 "Epoch [1/10], Step [100/600], Loss: 0.2345\nEpoch [1/10], Step [200/600], "
+                 "Loss: 0.2\n", "INFO starting\nepoch 1 loss=0.5\nINFO done\n",
+                 "model  loss  accuracy\nresnet  0.5  0.9\nvgg  0.6  0.8\n",
+                 "{'train_runtime': 12.0, 'train_loss': 0.4}\n{'loss': 0.5, 'epoch': 1.0}\n"]
+
+
+@pytest.mark.parametrize("text", CONSOLE_TEXTS, ids=range(len(CONSOLE_TEXTS)))
+def test_the_sniff_that_stops_early_says_what_the_whole_parse_says(text: str) -> None:
+    """Detection stops reading at the lines that tell: on every prefix of real and made-up
+    console logs (cut at each line break and inside lines) it answers as the parse would."""
+    from nndoctor.adapters.readers import console
+
+    cuts = sorted({*range(0, len(text), 7), *(i + 1 for i, ch in enumerate(text) if ch == "\n"),
+                   len(text)})
+    for cut in cuts:
+        prefix = text[:cut]
+        assert console.sniff(prefix.encode("utf-8")) == (console.parse(prefix) is not None), cut
+
+
 def test_console_text_without_metrics_is_never_guessed(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("downloading 10/200\nepoch of the dinosaurs\n")
     (tmp_path / "train.log").write_text("INFO starting\nINFO done\n")

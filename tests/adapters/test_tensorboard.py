@@ -225,6 +225,25 @@ def test_corrupt_payload_is_skipped_by_crc(tmp_path: Path) -> None:
     assert total == 59  # 3 tags x 20 steps, one record lost
 
 
+def test_the_crc_extension_loads_without_its_package() -> None:
+    """The CRC-32C function is the extension's own, loaded without the package's __init__ (it
+    imports importlib.metadata for its version: 20-50 ms of a start)."""
+    pytest.importorskip("crc32c")
+    import subprocess
+    import sys
+
+    code = ("import sys; from nndoctor.adapters.readers import tensorboard as tb; "
+            "crc = tb._crc32c(); print(crc(b'123456789'), 'importlib.metadata' in sys.modules, "
+            "'crc32c' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert out == [str(0xE3069283), "False", "False"]  # the CRC-32C check value
+    import crc32c
+
+    data = bytes(range(256)) * 9
+    assert tb._crc32c()(data) == crc32c.crc32c(data)
+
+
 def test_corrupt_length_header_stops_reading(tmp_path: Path) -> None:
     path = _copy(tmp_path)
     data = bytearray(path.read_bytes())
@@ -298,3 +317,57 @@ def test_add_hparams_folder_joins_its_run(tmp_path: Path) -> None:
     (run,) = read_path(tmp_path)
     assert run.name == "Jun29_06-31-19_host"
     assert set(run.series) == {"train_loss", "hp_metric"}
+
+
+def _field(number: int, wire: int, payload: bytes) -> bytes:
+    head = ef.varint(number << 3 | wire)
+    return head + (ef.varint(len(payload)) + payload if wire == 2 else payload)
+
+
+_FIELDS = st.one_of(
+    st.builds(lambda v: _field(1, 1, v), st.binary(min_size=8, max_size=8)),  # wall_time
+    st.builds(lambda v: _field(2, 0, ef.varint(v)), st.integers(0, 2**64 - 1)),  # step
+    st.builds(lambda v: _field(3, 2, v), st.sampled_from(
+        [b"brain.Event:2", b"", b"\xff\xfe", "é".encode()])),  # file_version (UTF-8 or not)
+    st.builds(lambda f, v: _field(f, 2, v), st.sampled_from([4, 6, 8, 9, 10, 99]),
+              st.binary(max_size=12)),  # bytes fields, source_metadata, an unknown field
+    st.builds(lambda f, w: _field(f, w, b"\x01" * (8 if w == 1 else 4 if w == 5 else 1)),
+              st.integers(1, 12), st.sampled_from([0, 1, 5])),  # a wrong wire type
+    st.builds(lambda v: _field(5, 2, v), st.sampled_from(
+        [b"", ef.ld(1, ef.ld(1, b"loss") + b"\x15\x00\x00\x80?")])),  # a summary
+    st.builds(lambda v: _field(7, 2, v), st.sampled_from([b"", b"\x08\x01"])),  # session log
+    st.binary(max_size=4),  # bytes that may not parse at all
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_FIELDS, max_size=5))
+def test_records_passed_over_without_protobuf_are_those_it_passes_over(parts: list[bytes]
+                                                                       ) -> None:
+    """A record taken for one without summary or session log (so protobuf is not loaded for
+    it) is one that protobuf parses and finds neither in."""
+    pytest.importorskip("google.protobuf")
+    from google.protobuf.message import DecodeError
+
+    data = b"pad" + b"".join(parts) + b"\x80\x80"  # bytes around it are not read
+    size = len(data) - 5
+    if not tb._no_scalars(data, 3, size):
+        return
+    event = tb.event_class()()
+    try:
+        event.ParseFromString(data[3:3 + size])
+    except DecodeError:
+        pytest.fail(f"protobuf cannot parse {data[3:3 + size]!r}")
+    assert event.WhichOneof("what") not in ("summary", "session_log")
+
+
+def test_a_plain_event_file_is_read_without_protobuf() -> None:
+    code = ("import sys; from pathlib import Path; from nndoctor.adapters.readers import "
+            "read_path; run, = read_path(Path('examples/nan_blowup')); "
+            "print(len(run.series) > 0, 'google.protobuf' in sys.modules)")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert out == ["True", "False"]

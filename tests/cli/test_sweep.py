@@ -5,6 +5,7 @@ the PATH given, unique in the report."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 from pathlib import Path
@@ -188,7 +189,7 @@ def test_the_spill_moves_to_disk_only_past_its_size(monkeypatch: pytest.MonkeyPa
     spill = sweep_module.Sweep()
     texts = [f"part {i} " + "é" * 20 for i in range(4)]  # 47 bytes each in UTF-8
     results = [sweep_module.Result(0, f"r{i}", f"r{i}", "jsonl", True, "healthy", None, False,
-                                   True, text) for i, text in enumerate(texts)]
+                                   True, text.encode()) for i, text in enumerate(texts)]
     spill.add(results[0])
     spill.add(results[1])
     assert isinstance(spill.spill, io.BytesIO)
@@ -198,3 +199,44 @@ def test_the_spill_moves_to_disk_only_past_its_size(monkeypatch: pytest.MonkeyPa
     assert [spill.text(r) for r in results[:3]] == texts[:3]
     assert spill.text(results[3]) == texts[3]
     spill.close()
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl"])
+def test_parts_go_out_as_utf8_bytes_or_as_text(sweep: Path, fmt: str) -> None:
+    """The parts travel as UTF-8 bytes; a UTF-8 stream with a binary buffer takes them as they
+    are, any other stream gets them decoded (its own encoding applies): the same text."""
+    import io
+
+    from nndoctor.sweep import Options, plan, run_sweep, write
+
+    def report(out: io.TextIOBase) -> None:
+        tasks, ready = plan([sweep], lambda error: None)
+        done = run_sweep(tasks, ready, Options(fmt, 2, 0), None, None, lambda error: None)
+        done.finish()
+        out.write("before ")  # text written first stays first
+        write(done, Options(fmt, 2, 0), out)
+        done.close()
+
+    want = "before " + _reference([sweep], fmt, 0, top=2)
+    plain = io.StringIO()  # no binary buffer
+    report(plain)
+    assert plain.getvalue() == want
+    for encoding in ("utf-8", "utf-16"):
+        raw = io.BytesIO()
+        out = io.TextIOWrapper(raw, encoding=encoding, newline="")
+        report(out)
+        out.flush()
+        assert raw.getvalue().decode(encoding) == want
+
+
+@pytest.mark.parametrize(("total", "jobs"), [(1, 2), (7, 2), (40, 2), (1000, 2), (10_000, 4)])
+def test_batches_cover_the_tasks_in_order_and_shrink_at_the_end(total: int, jobs: int) -> None:
+    from nndoctor.sweep import BATCH, _batches
+
+    batches = list(_batches(total, jobs))
+    assert batches[0][0] == 0 and batches[-1][1] == total
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(batches))  # contiguous, in order
+    sizes = [end - start for start, end in batches]
+    assert all(1 <= size <= BATCH for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # never larger than the one before
+    assert sizes[-1] == 1  # the last workers' wait is one task, not a whole batch

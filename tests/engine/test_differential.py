@@ -113,3 +113,68 @@ def test_small_rulesets_match_like_one_big_one():
         facts = random_facts(engine, rng)
         for stratum in range(engine.depth):
             assert small.match(stratum, facts) == engine.python.match(stratum, facts)
+
+
+def _python_fired(engine, facts):
+    return {s: engine.python.match(s, facts) for s in range(engine.depth)}
+
+
+def test_one_session_serves_every_match_and_is_left_empty():
+    """A matcher asserts into one session per ruleset and retracts the fact after each match:
+    match after match gives what the Python matcher gives, and no fact stays behind."""
+    import durable_rules_engine as rete
+
+    engine = default_engine()
+    matcher = engine.matcher
+    rng = random.Random(7)
+    for _ in range(150):
+        facts = random_facts(engine, rng)
+        assert {s: matcher.match(s, facts) for s in range(engine.depth)} == \
+            _python_fired(engine, facts)
+    for handles in matcher._handles:
+        for handle in handles:
+            assert rete.get_facts(handle, matcher._sid) == "[]"
+
+
+def test_a_failed_match_drops_its_session_and_the_next_one_starts_anew(monkeypatch):
+    import durable_rules_engine as rete
+
+    engine = default_engine()
+    matcher = engine.matcher
+    rng = random.Random(11)
+    facts = [random_facts(engine, rng) for _ in range(3)]
+    matcher.match(0, facts[0])
+    real = durable_matcher._rete.complete_and_start_action
+
+    def broken(handle, state):
+        raise RuntimeError("durable broke")
+
+    monkeypatch.setattr(durable_matcher._rete, "start_action_for_state", broken)
+    with pytest.raises(durable_matcher.EngineError, match="durable broke"):
+        matcher.match(0, facts[1])
+    monkeypatch.undo()
+    assert durable_matcher._rete.complete_and_start_action is real
+    with pytest.raises(rete.error):  # the session was deleted
+        rete.get_state(matcher._handles[0][0], matcher._sid)
+    for f in facts:
+        assert matcher.match(0, f) == engine.python.match(0, f)
+
+
+def test_a_matcher_that_goes_deletes_its_sessions():
+    import gc
+
+    import durable_rules_engine as rete
+
+    from nndoctor.engine.compiled import compile_kb
+
+    engine = default_engine()
+    compiled = compile_kb(engine.kb, durable_matcher.RULES_PER_RULESET)
+    other = durable_matcher.DurableMatcher.from_texts(compiled.texts, compiled.memberships,
+                                                     compiled.properties)
+    other.match(0, {"lr": 0.1})
+    handle, sid = other._handles[0][0], other._sid
+    rete.get_state(handle, sid)  # the session lives
+    del other
+    gc.collect()
+    with pytest.raises(rete.error):
+        rete.get_state(handle, sid)

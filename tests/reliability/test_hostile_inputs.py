@@ -230,6 +230,24 @@ def test_sniffing_a_fifo_never_waits(tmp_path):
         EXAMPLES / "overfitting" / "metrics.csv").read_bytes()[:4]
 
 
+def test_a_saved_model_that_is_a_fifo_is_never_opened(tmp_path):
+    """A FIFO named like a saved model beside a log (model.safetensors, model.pt, a Lightning
+    checkpoint) is passed over: opening it would wait for a writer forever."""
+    folder = tmp_path / "run"
+    shutil.copytree(EXAMPLES / "slow_lr", folder)
+    (folder / "checkpoints").mkdir()
+    for name in ("model.safetensors", "model.pt", "checkpoints/last.ckpt"):
+        os.mkfifo(folder / name)
+    done = run_capped(f"""
+    from pathlib import Path
+    from nndoctor.pipeline import diagnose_run, load_runs
+    (run,) = load_runs([Path({str(folder)!r})])
+    print("weights_scale" in run.context, diagnose_run(run).diagnosis.verdict)
+    """, timeout=30)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[0] == "False"
+
+
 def test_a_scan_skips_devices_and_fifos_and_never_reads_empty_files(tmp_path, monkeypatch):
     import nndoctor.adapters.readers as registry
 

@@ -222,6 +222,18 @@ def test_an_accumulation_setting_the_ratio_does_not_match_is_not_confirmed() -> 
                  "loss_ratio_matches_accumulation") is False  # an --answer arrives as text
 
 
+def test_a_first_loss_at_accumulation_steps_times_chance() -> None:
+    """A fresh 4-class head starts at ln 4; summed over 2 micro-batches the log starts at 2 ln 4."""
+    steps = np.arange(2, 400, 2)
+    loss = (np.log(4) - 0.3) * np.exp(-steps / 150) + 0.3
+    for first, k, expected in ((2.0, 2, True), (1.0, 2, False), (2.0, 3, False)):
+        run = make_run({"num_classes": 4, "grad_accumulation_steps": k},
+                       train_loss=(steps, first * loss))
+        assert value(run, "initial_loss_matches_accumulation") is expected, (first, k)
+    assert value(make_run({"num_classes": 4}, train_loss=(steps, 2 * loss)),
+                 "initial_loss_matches_accumulation") is None  # no accumulation configured
+
+
 def test_an_ordinary_or_late_ratio_is_no_multiple() -> None:
     assert value(_accumulated(1.2), "train_loss_multiple_of_val") is False
     assert value(_accumulated(2.0, late=True), "train_loss_multiple_of_val") is False

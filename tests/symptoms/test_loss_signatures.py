@@ -36,6 +36,18 @@ def test_sign_flipped_loss_is_maximised():
     assert value(learning, "loss_maximised") is False
 
 
+def test_a_maximised_loss_logged_per_epoch_starts_below_zero():
+    """Keras logs an epoch's average: the first point of a flipped-sign loss is already
+    negative, so the runaway is judged by its falling further, not tenfold."""
+    epochs = np.arange(1, 9)
+    falling = -7.9 - 0.8 * (epochs - 1)
+    run = make_run({}, train_loss=(epochs, falling), train_acc=(epochs, np.full(8, 0.16)))
+    assert value(run, "loss_maximised") is True
+    learning = make_run({}, train_loss=(epochs, falling),
+                        train_acc=(epochs, _acc(0.9, epochs, tau=2)))
+    assert value(learning, "loss_maximised") is False  # NLL on logits: negative, but it learns
+
+
 def test_summed_loss_scaled_by_batch():
     per_sample = 1.386 * np.exp(-STEPS / 900.0) + 0.25
     run = make_run({"num_classes": 4, "batch_size": 32}, train_loss=(STEPS, 32 * per_sample),
@@ -74,6 +86,27 @@ def test_double_softmax_curve_without_class_count():
     assert value(run, "loss_tracks_double_softmax") is True
     healthy = classifier(classes=10, give_classes=False)
     assert value(healthy, "loss_tracks_double_softmax") in (None, False)
+
+
+def test_double_softmax_curve_of_a_binary_task_from_both_splits():
+    """Two classes, no class count and a first loss below 1: the one C whose curve both the
+    train and the validation end points follow is the evidence (a sigmoid fed to a with-logits
+    loss, or softmax twice over two outputs)."""
+    def on_curve(acc):
+        return acc * math.log(1 + 1 / math.e) + (1 - acc) * math.log(math.e + 1)
+    train_acc, val_acc = _acc(0.985, start=0.5), _acc(0.96, VAL_STEPS, start=0.5)
+    run = make_run({}, train_loss=(STEPS, on_curve(train_acc)), train_acc=(STEPS, train_acc),
+                   val_loss=(VAL_STEPS, on_curve(val_acc)), val_acc=(VAL_STEPS, val_acc))
+    assert value(run, "loss_tracks_double_softmax") is True
+    alone = make_run({}, train_loss=(STEPS, on_curve(train_acc)), train_acc=(STEPS, train_acc))
+    assert value(alone, "loss_tracks_double_softmax") is None  # one split fits some C anyway
+    from nndoctor.adapters.symptoms.consistency import calibrated_loss
+    healthy = make_run({}, **{  # logged from late in training: no first loss at ln 2
+        "train_loss": (STEPS, [1.1 * calibrated_loss(a, 2) for a in train_acc]),
+        "train_acc": (STEPS, train_acc),
+        "val_loss": (VAL_STEPS, [1.2 * calibrated_loss(a, 2) for a in val_acc]),
+        "val_acc": (VAL_STEPS, val_acc)})
+    assert value(healthy, "loss_tracks_double_softmax") is False
 
 
 def test_nan_from_the_first_step():

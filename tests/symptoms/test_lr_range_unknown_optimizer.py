@@ -40,3 +40,10 @@ def test_rates_typical_for_some_optimizers_only_stay_unjudged_without_one():
 
 def test_a_known_sgd_optimizer_is_judged_by_its_own_range():
     assert facts(_run(0.3, "SGD"))["lr_vs_optimizer_range"].value == "typical"
+
+
+def test_ten_times_the_top_of_adams_range_is_far_above_it():
+    """Adam's usual range ends at 0.01; 0.1 - SGD's classic default, copied into Adam - is ten
+    times that, which is what "far above" means."""
+    assert facts(_run(0.1, "Adam"))["lr_vs_optimizer_range"].value == "far_above"
+    assert facts(_run(0.05, "Adam"))["lr_vs_optimizer_range"].value == "above"

@@ -1,5 +1,6 @@
-"""What the last two saved checkpoints of a run tell: which weight matrices did not change
-between them.
+"""What the saved weights of a run tell: which weight matrices did not change between the last
+two checkpoints, and the scale, symmetry and widths of the matrices of the saved model (a
+safetensors file here, a ``torch.save`` checkpoint through ``_torch_weights``).
 
 Hugging Face's Trainer saves ``checkpoint-N/model.safetensors`` every ``save_steps``. A
 safetensors file is an 8-byte header length, a JSON header (name → dtype, shape, byte offsets)
@@ -12,9 +13,10 @@ optimiser updates changes nearly every element, so its first elements show it.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,13 +26,19 @@ WEIGHTS_FILE = "model.safetensors"
 MAX_HEADER_BYTES = 16 << 20
 SAMPLE_BYTES = 16 << 10  # per tensor: 4096 float32 values
 MAX_TENSORS = 256
+MAX_LISTED = 1000  # entries of a folder looked at for a saved model
+# torch.save files a training script commonly writes beside its log
+TORCH_FILES = ("model.pt", "model.pth", "model.ckpt", "best.pt", "last.pt", "best_model.pt",
+               "best_model.pth", "final_model.pt", "checkpoint.pt", "checkpoint.pth")
 CHECKPOINT_DIR = regex(r"^checkpoint-(\d+)$")  # the Trainer's checkpoint-N folders
-_FLOATS = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
-_EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
+FLOAT_DTYPES = {"F64": "<f8", "F32": "<f4", "F16": "<f2", "BF16": "<u2"}
+DTYPE_EPS = {"F64": 2.2e-16, "F32": 1.2e-7, "F16": 9.8e-4, "BF16": 7.8e-3}  # the stored precision
 # the weight matrices of Linear/Conv/Embedding/RNN layers (weight, weight_ih_l0, kernel), two or
 # more dimensions: not a normalisation layer's scale vector, which a collapsed network leaves
 # unchanged, nor float buffers (a causal mask, running statistics) that stay or move on their own
-_WEIGHT = regex(r"(^|\.)(weight\w*|kernel)$")
+WEIGHT_NAME = regex(r"(^|\.)(weight\w*|kernel)$")
+_EMBEDDING = regex(r"(?i)embed|(^|\.)(wte|wpe|shared)\.")
+_ADAPTER = regex(r"(?i)lora_|adapter")  # low-rank, LoRA's B starts at 0
 
 
 def checkpoint_context(run_dir: Path) -> dict[str, Any]:
@@ -48,14 +56,95 @@ def checkpoint_context(run_dir: Path) -> dict[str, Any]:
         old, new = _sample(before), _sample(after)
     except (OSError, ValueError, TypeError):  # a truncated or foreign file tells nothing
         return {}
-    common = [n for n in new if n in old and old[n][0].shape == new[n][0].shape]
+    common = [n for n in new if n in old and old[n].raw.shape == new[n].raw.shape]
     if not common:
         return {}
-    frozen = tuple(n for n in common if np.array_equal(old[n][0], new[n][0]))
-    resolution = max((new[n][1] * float(np.median(np.abs(_floats(new[n][0])))) for n in frozen),
+    frozen = tuple(n for n in common if np.array_equal(old[n].raw, new[n].raw))
+    resolution = max((new[n].eps * float(np.median(np.abs(_floats(new[n].raw)))) for n in frozen),
                      default=0.0)
     return {"checkpoint_steps": (before_step, after_step), "checkpoint_weights": len(common),
             "checkpoint_frozen": frozen, "checkpoint_resolution": resolution}
+
+
+def weights_context(run_dir: Path) -> dict[str, Any]:
+    """From the saved model (:func:`saved_model`):
+    ``weights_scale`` - per weight matrix (embeddings and adapters left out), the sampled std times
+    √fan_in, the quantity an initialisation sets (He ≈ 1.4, Glorot ≈ 1, torch's default ≈ 0.6),
+    as ``(name, value)`` pairs; ``weights_symmetric``, the matrices whose sampled rows (two or
+    more, the units) are all identical; and ``weights_widths``, the hidden layer widths - output
+    sizes that another matrix takes as its input size (the output layer's is taken by none).
+    {} when no readable model is saved."""
+    path = saved_model(run_dir)
+    if path is None:
+        return {}
+    if path.suffix == ".safetensors":
+        try:
+            sampled = _sample(path)
+        except (OSError, ValueError, TypeError):
+            return {}
+    else:
+        from nndoctor.adapters.readers._torch_weights import torch_weights  # zipfile, pickle
+
+        sampled = torch_weights(path)
+    scale, symmetric = [], []
+    layers = {n: t.shape for n, t in sampled.items()
+              if not _EMBEDDING.search(n) and not _ADAPTER.search(n)}
+    consumed = {shape[1] for shape in layers.values()}
+    widths = sorted({shape[0] for shape in layers.values() if shape[0] in consumed})
+    for name, tensor in sampled.items():
+        if name not in layers:
+            continue  # a lookup table (no fan-in multiplies it), or an adapter zero by design
+        fan_in = int(np.prod(tensor.shape[1:]))
+        values = _floats(tensor.raw).astype(np.float64)
+        if fan_in < 2 or not np.isfinite(values).all():
+            continue
+        scale.append((name, float(values.std() * np.sqrt(fan_in))))
+        rows = values.size // fan_in
+        if rows >= 2 and tensor.shape[0] >= 2:
+            units = values[:rows * fan_in].reshape(rows, fan_in)
+            if np.array_equal(units, np.broadcast_to(units[0], units.shape)):
+                symmetric.append(name)
+    return {"weights_scale": tuple(scale), "weights_symmetric": tuple(symmetric),
+            "weights_widths": tuple(widths), "weights_file": str(path)} if scale else {}
+
+
+def saved_model(run_dir: Path) -> Path | None:
+    """The model a run folder saved: Hugging Face's ``model.safetensors`` (else the last
+    ``checkpoint-N``'s), Lightning's ``checkpoints/*.ckpt`` (``last.ckpt``, else the newest), or
+    a ``torch.save`` file under a usual name. At most ``MAX_LISTED`` entries of a folder are
+    looked at, so a folder of many files costs no more than a small one."""
+    names = _names(run_dir)
+    if WEIGHTS_FILE in names and (run_dir / WEIGHTS_FILE).is_file():  # not a FIFO: no hang
+        return run_dir / WEIGHTS_FILE
+    found = sorted((int(m.group(1)), run_dir / n / WEIGHTS_FILE) for n in names
+                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / WEIGHTS_FILE).is_file())
+    if found:
+        return found[-1][1]
+    if "checkpoints" in names:
+        lightning = run_dir / "checkpoints"
+        ckpts = [lightning / n for n in _names(lightning)
+                 if n.endswith(".ckpt") and (lightning / n).is_file()]
+        if lightning / "last.ckpt" in ckpts:
+            return lightning / "last.ckpt"
+        if ckpts:
+            return max(ckpts, key=_mtime)
+    return next((run_dir / n for n in TORCH_FILES if n in names and (run_dir / n).is_file()),
+                None)
+
+
+def _names(folder: Path) -> set[str]:
+    try:
+        with os.scandir(folder) as entries:
+            return {e.name for _, e in zip(range(MAX_LISTED), entries, strict=False)}
+    except OSError:
+        return set()
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _subdirs(folder: Path) -> list[Path]:
@@ -65,10 +154,18 @@ def _subdirs(folder: Path) -> list[Path]:
         return []
 
 
-def _sample(path: Path) -> dict[str, tuple[np.ndarray, float]]:
-    """The first ``SAMPLE_BYTES`` of each floating weight matrix, as a raw array, with the
-    relative precision of its stored dtype."""
-    out: dict[str, tuple[np.ndarray, float]] = {}
+class Sampled(NamedTuple):
+    """The first ``SAMPLE_BYTES`` of a weight matrix as stored (bfloat16 as uint16), its full
+    shape and the relative precision of its dtype."""
+
+    raw: np.ndarray
+    shape: tuple[int, ...]
+    eps: float
+
+
+def _sample(path: Path) -> dict[str, Sampled]:
+    """The sampled start of each floating weight matrix of a safetensors file."""
+    out: dict[str, Sampled] = {}
     with open(path, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
@@ -82,11 +179,11 @@ def _sample(path: Path) -> dict[str, tuple[np.ndarray, float]]:
         start = 8 + length
         for name in sorted(header):
             spec = header[name]
-            if name == "__metadata__" or not _WEIGHT.search(name) or not isinstance(spec, dict):
+            if name == "__metadata__" or not WEIGHT_NAME.search(name) or not isinstance(spec, dict):
                 continue
             if not isinstance(spec.get("shape"), list) or len(spec["shape"]) < 2:
                 continue
-            dtype = _FLOATS.get(spec.get("dtype"))
+            dtype = FLOAT_DTYPES.get(spec.get("dtype"))
             offsets = spec.get("data_offsets")
             if dtype is None or not (isinstance(offsets, list) and len(offsets) == 2):
                 continue
@@ -99,7 +196,8 @@ def _sample(path: Path) -> dict[str, tuple[np.ndarray, float]]:
             data = fh.read(size)
             if len(data) < size:
                 raise ValueError(f"{path}: truncated")
-            out[name] = (np.frombuffer(data, dtype=dtype), _EPS[spec["dtype"]])
+            out[name] = Sampled(np.frombuffer(data, dtype=dtype),
+                                tuple(int(x) for x in spec["shape"]), DTYPE_EPS[spec["dtype"]])
             if len(out) >= MAX_TENSORS:
                 break
     return out

@@ -10,10 +10,12 @@ import numpy as np
 
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
+from nndoctor.adapters.readers._checkpoints import weights_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
 
 # context key → spellings seen in hparams.yaml, MLflow params, HF state and Ultralytics args.yaml
+# (dropout: the model's rate, as Lightning modules and HF model configs name it)
 CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
     "num_classes": ("num_classes", "n_classes", "nb_classes", "num_labels", "n_class", "nc"),
     "batch_size": ("batch_size", "train_batch_size", "per_device_train_batch_size", "bs",
@@ -21,6 +23,8 @@ CONTEXT_KEYS: dict[str, tuple[str, ...]] = {
     "lr": ("lr", "learning_rate", "lr0", "base_lr", "max_lr", "initial_lr", "opt_learning_rate"),
     "optimizer": ("optimizer", "optim", "optimizer_name", "opt_name", "opt"),
     "weight_decay": ("weight_decay", "wd"),
+    "dropout": ("dropout", "dropout_rate", "dropout_prob", "dropout_p", "drop_rate", "p_dropout",
+                "hidden_dropout_prob", "hidden_dropout"),
     "epochs": ("max_epochs", "epochs", "num_train_epochs", "n_epochs", "num_epochs"),
 }
 _INT_KEYS = {"num_classes", "batch_size", "epochs"}
@@ -48,6 +52,9 @@ def build_run(
     series, hints = canonicalise(raw, default_role=default_role, unmapped=unmapped)
     ctx = dict(context or {})
     ctx.update(hints)
+    if "weights_scale" not in ctx:  # a model saved beside the log: a probe of its weights
+        folder = Path(path)
+        ctx.update(weights_context(folder if folder.is_dir() else folder.parent))
     return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
 
@@ -98,6 +105,8 @@ def _coerce(key: str, value: Any) -> Any:
         return None
     if key in _INT_KEYS:
         return int(value) if float(value).is_integer() and value > 0 else None
+    if key == "dropout" and not 0 <= value < 1:
+        return None  # a rate is a probability (a keep-probability has its own names)
     return float(value)
 
 

@@ -178,9 +178,24 @@ def _metric_name(name: str) -> str | None:
     return low
 
 
-def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]] | None:
+Parsed = tuple[str, dict[str, Series], dict[str, Any], list[str]]
+
+
+def parse(text: str) -> Parsed | None:
     """(kind, raw series, context, warnings) of a console log, or None when no line kind has
     at least :data:`MIN_LINES` recognised metric lines."""
+    parsed = _parse(text, until_recognised=False)
+    assert parsed != RECOGNISED
+    return parsed  # type: ignore[return-value]
+
+
+RECOGNISED = "recognised"  # what _parse says when it stops at the lines that tell
+
+
+def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
+    """:func:`parse`; with ``until_recognised``, :data:`RECOGNISED` as soon as one line kind
+    has :data:`MIN_LINES` recognised lines (parse then cannot give None: each kind's count
+    only grows, and a Keras or Lightning epoch seen counts once at the end)."""
     keras, hf, pl, plain, table = _Points(), _Points(), _Points(), _Points(), _Table()
     keras_epoch: int | None = None
     keras_last: dict[int, list[tuple[str, float]]] = {}
@@ -220,6 +235,8 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
                         hf.epochs[0].append(step)
                         hf.epochs[1].append(epoch)
                     hf.add(step, [(k, v) for k, v in pairs if k not in _HF_SKIP])
+                    if until_recognised and hf.lines >= MIN_LINES:
+                        return RECOGNISED
                     continue
         m = _PL_EPOCH.match(seg)
         if m:
@@ -228,6 +245,8 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
                      if _metric_name(k) is not None]
             if pairs:
                 pl_last[int(m.group(1))] = pairs
+                if until_recognised and len(pl_last) >= MIN_LINES:
+                    return RECOGNISED
             continue
         t = _TQDM_COUNT.search(seg)
         if t and "{" not in seg and int(t.group(2)) >= tqdm_total:
@@ -236,8 +255,12 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
             pairs = [(k, _num(v)) for k, v in _KERAS_PAIR.findall(seg)]
             if pairs and any(_metric_name(k) for k, _ in pairs):
                 keras_last[keras_epoch] = pairs
+                if until_recognised and len(keras_last) >= MIN_LINES:
+                    return RECOGNISED
                 continue
         if table.feed(seg):
+            if until_recognised and table.lines >= MIN_LINES:
+                return RECOGNISED
             continue
         if not any(ch.isdigit() for ch in seg):
             continue
@@ -269,6 +292,8 @@ def parse(text: str) -> tuple[str, dict[str, Series], dict[str, Any], list[str]]
         else:
             step = value
         plain.add(step, pairs)
+        if until_recognised and plain.lines >= MIN_LINES:
+            return RECOGNISED
     for epoch, pairs in sorted(keras_last.items()):
         keras.add(epoch - 1, pairs)
     for epoch, pairs in sorted(pl_last.items()):
@@ -324,11 +349,12 @@ def _index(seg: str) -> tuple[tuple[tuple[str, int | None], int, int | None], st
 
 
 def sniff(data: bytes) -> bool:
-    """Whether the start of a file reads as a console log."""
+    """Whether the start of a file reads as a console log (read only up to the lines that
+    tell)."""
     text = data.decode("utf-8", errors="replace")
     if "\n" in text and len(data) >= SNIFF_BYTES:
         text = text[: text.rfind("\n")]  # a line cut by the sniff window is not judged
-    return parse(text) is not None
+    return _parse(text, until_recognised=True) is not None
 
 
 class ConsoleReader:

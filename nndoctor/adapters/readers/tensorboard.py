@@ -12,6 +12,7 @@ images, hparams …) are skipped.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -38,12 +39,42 @@ from nndoctor.lazy_re import LazyPattern
 @cache
 def _crc32c() -> Any:
     """The optional C extension's CRC-32C (pure-Python CRC would be far too slow), or None;
-    imported for the first event file."""
+    loaded for the first event file. The extension module is loaded alone when it can be: the
+    package's ``__init__`` imports importlib.metadata (and email, zipfile...) only to tell its
+    own version, 20-50 ms of a start."""
+    with contextlib.suppress(Exception):  # anything unusual: the package's own import
+        return _crc32c_extension()
     try:
         from crc32c import crc32c
     except ImportError:  # pragma: no cover - depends on the environment
         return None
     return crc32c
+
+
+def _crc32c_extension() -> Any:
+    """``crc32c._crc32c.crc32c``, loaded from the package's folder without running the
+    package (the same module object when the package was imported already)."""
+    import sys
+
+    loaded = sys.modules.get("crc32c._crc32c")
+    if loaded is not None:
+        return loaded.crc32c
+    from importlib.machinery import EXTENSION_SUFFIXES, ExtensionFileLoader
+    from importlib.util import find_spec, module_from_spec, spec_from_file_location
+
+    package = find_spec("crc32c")  # found, not imported
+    assert package is not None and package.submodule_search_locations is not None
+    for folder in package.submodule_search_locations:
+        for suffix in EXTENSION_SUFFIXES:
+            path = os.path.join(folder, "_crc32c" + suffix)
+            if os.path.isfile(path):
+                loader = ExtensionFileLoader("crc32c._crc32c", path)
+                spec = spec_from_file_location("crc32c._crc32c", path, loader=loader)
+                assert spec is not None
+                module = module_from_spec(spec)
+                loader.exec_module(module)
+                return module.crc32c
+    raise ImportError("no crc32c extension module")
 
 # logged once, when training ends (the HF Trainer's summary, "train/train_runtime" in TB)
 END_TAGS = {"train_runtime"}
@@ -679,6 +710,41 @@ def _prefixed(prefix: str, tag: str) -> str:
     return tag if sep and head.lower() in ROLE_PREFIXES else prefix + tag
 
 
+# Event fields other than summary (5) and session_log (7) and their wire types: a record of
+# these alone is one that _decode_slow parses only to pass over (file_version, graph_def...);
+# a field of another number (source_metadata, 10) is one protobuf keeps unparsed
+_PASSED_OVER = {1: 1, 2: 0, 3: 2, 4: 2, 5: -1, 6: 2, 7: -1, 8: 2, 9: 2}
+
+
+def _no_scalars(buf: bytes, start: int, size: int) -> bool:
+    """The record is an Event that protobuf parses without error and that holds no summary and
+    no session log (every event file starts with one, its ``file_version``): nothing for
+    :func:`_decode_slow` to take, so protobuf need not be loaded for it. False when unsure."""
+    pos, end = start, start + size
+    try:
+        while pos < end:
+            key, pos = _read_varint(buf, pos)
+            number, wire = key >> 3, key & 7
+            if not 0 < number < 1 << 29 or _PASSED_OVER.get(number, wire) != wire:
+                return False  # also summary and session_log: not in _PASSED_OVER
+            if wire == 0:
+                pos = _read_varint(buf, pos)[1]
+            elif wire == 1 or wire == 5:
+                pos += 8 if wire == 1 else 4
+            elif wire == 2:
+                length, pos = _read_varint(buf, pos)
+                if number == 3:  # a proto3 string: protobuf rejects one that is not UTF-8
+                    buf[pos:pos + length].decode("utf-8")
+                pos += length
+            else:  # groups: left to protobuf
+                return False
+            if pos > end:
+                return False
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def _decode_slow(buf: bytes, s: np.ndarray, n: np.ndarray, idx: np.ndarray, base: int,
                  prefix: str, out: _Collector) -> None:
     """Decode the remaining records with the protobuf classes, one by one."""
@@ -913,6 +979,8 @@ class TensorBoardReader:
                 if not good.all():
                     s, n = s[good], n[good]
                 leftover = _decode_fast(buf, s, n, base, prefix, out)
+                leftover = leftover[[not _no_scalars(buf, int(s[i]), int(n[i]))
+                                     for i in leftover.tolist()]] if leftover.size else leftover
                 if leftover.size:
                     _decode_slow(buf, s, n, leftover, base, prefix, out)
                 base += s.size

@@ -162,10 +162,23 @@ class Curve:
         return self.values[-max(1, int(len(self) * fraction)):]
 
     def level_start(self, fraction: float = 0.1) -> float:
-        return median(self.head(fraction))
+        return self._level(False, fraction)
 
     def level_end(self, fraction: float = 0.1) -> float:
-        return median(self.tail(fraction))
+        return self._level(True, fraction)
+
+    def _level(self, end: bool, fraction: float) -> float:
+        """The median of the curve's first (last) ``fraction``, once per curve and fraction: a
+        curve's arrays never change, and a run's detectors ask for the same few levels of its
+        curves ~60 times."""
+        levels = self.__dict__.get("_levels")
+        if levels is None:
+            levels = self.__dict__["_levels"] = {}
+        found = levels.get((end, fraction))
+        if found is None:
+            found = levels[end, fraction] = median(self.tail(fraction) if end
+                                                   else self.head(fraction))
+        return found
 
     def smooth(self, window: int) -> np.ndarray:
         """Centered running median (robust to spikes), same length as the curve."""

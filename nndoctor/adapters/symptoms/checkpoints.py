@@ -1,7 +1,8 @@
-"""Saved checkpoints as a probe: weight matrices that did not change between the last two
+"""Saved weights as a probe: weight matrices that did not change between the last two
 checkpoints while others did, and while the learning rate was large enough to change them
-(frozen). Read by the Hugging Face reader (``readers/_checkpoints.py``); a probe attached to the
-loop, when there is one, speaks instead.
+(frozen); the saved model's scale (std × √fan_in, what an initialisation sets) and units that
+are all identical (symmetry never broken). Read by the Hugging Face reader
+(``readers/_checkpoints.py``); a probe attached to the loop, when there is one, speaks instead.
 
 A model none of whose weights changed is not judged: a learning rate at 0, a run that stopped
 updating, or a collapse explain that as well as freezing does, and other detectors read those."""
@@ -9,17 +10,50 @@ updating, or a collapse explain that as well as freezing does, and other detecto
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 
 from nndoctor.adapters.layers import PROBE_PREFIX
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Params, detector, log_fact
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median, num
 from nndoctor.engine.facts import Fact
 
 
-@detector("checkpoints", produces=("frozen_parameters",))
+@detector("checkpoints", produces=("frozen_parameters", "symmetric_units", "weights_scale",
+                                   "narrowest_hidden_layer"))
 def checkpoints(run: Run, p: Params) -> Iterator[Fact]:
+    yield from _saved_model(run)
+    yield from _frozen(run, p)
+
+
+def _saved_model(run: Run) -> Iterator[Fact]:
+    scale = run.context.get("weights_scale")
+    if not scale:
+        return
+    where = Path(str(run.context.get("weights_file", "the saved model"))).parent.name
+    values = [v for _name, v in scale]
+    name, largest = max(scale, key=lambda nv: nv[1])
+    yield log_fact("weights_scale", median(values),
+                   f"the saved weights ({where}) have std × √fan_in {num(median(values))} "
+                   f"(median of {len(values)} weight matrices; largest {num(largest)}, {name}); "
+                   "an initialisation sets about 0.6-1.4", "saved weights")
+    widths = tuple(run.context.get("weights_widths", ()))
+    if widths:
+        yield log_fact("narrowest_hidden_layer", float(widths[0]),
+                       f"the saved model's hidden layers have {', '.join(map(str, widths))} units "
+                       "(output sizes another layer takes as its input)", "saved weights")
+    if any(n.startswith(f"{PROBE_PREFIX}symmetric_units/") for n in run.series):
+        return
+    same = tuple(run.context.get("weights_symmetric", ()))
+    yield log_fact("symmetric_units", bool(same),
+                   f"every sampled unit (row) of {_names(same)} of {len(values)} weight "
+                   "matrices is identical in the saved model" if same else
+                   f"the units of all {len(values)} weight matrices differ in the saved model",
+                   "saved weights")
+
+
+def _frozen(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
     steps, total = ctx.get("checkpoint_steps"), ctx.get("checkpoint_weights")
     if not steps or not total or any(n.startswith(f"{PROBE_PREFIX}frozen/") for n in run.series):

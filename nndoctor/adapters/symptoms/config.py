@@ -74,11 +74,11 @@ def lr_range(run: Run, p: Params) -> Iterator[Fact]:
     far_low, low, high, far_high = (p[f"{family}_{k}"] for k in ("far_low", "low", "high",
                                                                  "far_high"))
     verdict = ("far_below" if value < far_low else "below" if value < low else
-               "far_above" if value > far_high else "above" if value > high else "typical")
+               "far_above" if value >= far_high else "above" if value > high else "typical")
     yield log_fact("lr_vs_optimizer_range", verdict,
                    f"{where} for {run.context.get('optimizer')}: the usual range for training "
-                   f"{family} from scratch is {low:g}-{high:g} (far outside below {far_low:g} or "
-                   f"above {far_high:g})", "lr, optimizer")
+                   f"{family} from scratch is {low:g}-{high:g} (far outside below {far_low:g}, or "
+                   f"from {far_high:g} up)", "lr, optimizer")
 
 
 def _unknown_optimizer(value: float, where: str, p: Params) -> Iterator[Fact]:
@@ -97,7 +97,7 @@ def _unknown_optimizer(value: float, where: str, p: Params) -> Iterator[Fact]:
         yield log_fact("lr_vs_optimizer_range", "far_above",
                        f"{where}: above the far bound of every optimizer's usual range",
                        "lr")
-    elif value > p["adam_far_high"]:
+    elif value > p["adam_far_high"]:  # 0.1 itself is SGD's classic default: not judged
         yield log_fact("lr_vs_optimizer_range", "far_above",
                        f"{where}, optimizer not logged: far above Adam/AdamW's usual range "
                        f"(above {p['adam_far_high']:g}), typical only for SGD", "lr",

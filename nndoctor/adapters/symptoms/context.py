@@ -33,8 +33,32 @@ def _number(value: object) -> float | None:
     return number if number == number and abs(number) != float("inf") else None
 
 
+# weight decay applied to the weights directly (not through the gradient): AdamW and its kin,
+# and every Keras 3 optimizer's weight_decay
+_DECOUPLED = regex(r"(?i)adamw|lion|lamb|adafactor|sophia")
+_COUPLED = {"sgd", "sgd_momentum", "adam", "rmsprop", "adagrad"}
+
+
+def decay_strength(decay: float, optimizer: str, fmt: str, p: Params) -> tuple[str, str, float]:
+    """(none | usual | heavy, how it was judged, certainty) of a weight decay: as L2 in the
+    gradient (torch's SGD/Adam/RMSprop ``weight_decay``) it is heavy from ``coupled_heavy``;
+    decoupled (AdamW, Keras 3) from ``decoupled_heavy``; an unnamed optimizer is held to the
+    decoupled bound, less surely."""
+    if decay == 0:
+        return "none", "no weight decay", 1.0
+    if _DECOUPLED.search(optimizer) or fmt.startswith("keras"):
+        bound, how, sure = p["decoupled_heavy"], "decoupled (AdamW-style)", 1.0
+    elif optimizer and optimizer_family(optimizer) in _COUPLED:
+        bound, how, sure = p["coupled_heavy"], "an L2 term in the gradient", 1.0
+    else:
+        bound, how, sure = p["decoupled_heavy"], "optimizer unknown", 0.8
+    level = "heavy" if decay >= bound else "usual"
+    return level, f"{how}: heavy from {bound:g}", sure
+
+
 @detector("run_context", produces=("num_classes", "batch_size", "dropout_rate",
-                                   "epochs_trained", "optimizer", "rl_style_run"))
+                                   "epochs_trained", "optimizer", "rl_style_run",
+                                   "weight_decay", "weight_decay_strength"))
 def run_context(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
     reached = _number(ctx.get("epochs_reached"))
@@ -57,5 +81,12 @@ def run_context(run: Run, p: Params) -> Iterator[Fact]:
             value = "sgd_momentum"
         yield log_fact("optimizer", value, f"optimizer = {ctx['optimizer']} in hyper-parameters",
                        "hparams")
+    decay = _number(ctx.get("weight_decay"))
+    if decay is not None and decay >= 0:
+        yield log_fact("weight_decay", decay, f"weight_decay = {decay:g} in hyper-parameters",
+                       "hparams")
+        level, how, sure = decay_strength(decay, optimizer, run.format, p)
+        yield log_fact("weight_decay_strength", level, f"weight_decay = {decay:g} is {level} "
+                       f"({how})", "hparams", sure)
     yield log_fact("rl_style_run", bool(ctx.get("rl_style")),
                    "reward/KL metrics found" if ctx.get("rl_style") else "no reward/KL metrics")

@@ -184,8 +184,34 @@ def _near_zero(run: Run, train: Curve, start: float, p: Params) -> Iterator[Fact
 
 
 @detector("accumulation_scale", produces=("train_loss_multiple_of_val",
-                                          "loss_ratio_matches_accumulation"))
+                                          "loss_ratio_matches_accumulation",
+                                          "initial_loss_matches_accumulation"))
 def accumulation_scale(run: Run, p: Params) -> Iterator[Fact]:
+    yield from _initial_multiple(run, p)
+    yield from _eval_multiple(run, p)
+
+
+def _initial_multiple(run: Run, p: Params) -> Iterator[Fact]:
+    """With k ≥ 2 accumulation steps configured, a first training loss (logged by
+    ``initial_max_step``) of k × ln C: an untrained classifier head starts at ln C, so a loss
+    summed over the k micro-batches instead of averaged starts at k times that."""
+    steps = _number(run.context.get("grad_accumulation_steps"))
+    chance = task_of(run).chance_loss
+    train = Curve.of(run.get("train_loss"), "train_loss")
+    if steps is None or steps < 2 or chance is None or train is None or not len(train) \
+            or train.steps[0] > p["initial_max_step"]:
+        return
+    first, step = float(train.values[0]), int(train.steps[0])
+    ratio = first / chance
+    matches = abs(ratio - steps) <= p["whole_tolerance"] * steps
+    yield log_fact("initial_loss_matches_accumulation", bool(matches),
+                   f"the first train_loss {num(first)} at step {step} is {ratio:.2f}× ln C = "
+                   f"{chance:.3f} {'≈' if matches else '≠'} gradient_accumulation_steps = "
+                   f"{steps:g}{task_of(run).note()}", f"train_loss, step {step}",
+                   certainty=task_of(run).sure(1.0))
+
+
+def _eval_multiple(run: Run, p: Params) -> Iterator[Fact]:
     """The training loss over the validation loss at each evaluation (train = median of its
     last points up to the evaluation, since the previous one): a stable ratio near a whole
     number ≥ 2 from the first evaluation on is a loss summed over accumulation steps instead of

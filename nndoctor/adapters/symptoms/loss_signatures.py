@@ -65,7 +65,10 @@ def loss_maximised(run: Run, p: Params) -> Iterator[Fact]:
             continue
         end = loss.level_end()
         start = median(loss.values[: max(1, min(3, len(loss) // 10))])
-        runaway = end < -p["negative_floor"] and abs(end) >= p["growth"] * max(abs(start), 1.0)
+        # from a sane start it must grow tenfold; a first logged point already below zero (an
+        # epoch's average) is past where a runaway starts, so falling further is enough
+        runaway = end < -p["negative_floor"] and (
+            abs(end) >= p["growth"] * max(abs(start), 1.0) or (start < 0 and end < start))
         gain = acc.level_end() - min(float(acc.values[0]), acc.level_start())
         task = task_of(run)
         chance = task.chance_accuracy
@@ -210,15 +213,6 @@ def double_softmax_curve(run: Run, p: Params) -> Iterator[Fact]:
     train = _curve(run, "train_loss")
     if train is None or len(train) < p["min_points"] or task.kind == "regression":
         return
-    if task.classes and task.classes >= 3:
-        classes, how = task.classes, f"C = {task.classes}"
-    else:
-        first = float(np.max(train.values[:3]))
-        if not 1.0 < first < math.log(p["max_classes"]):
-            return
-        classes, how = round(math.exp(first)), f"C ≈ {round(math.exp(first))} from the first loss"
-        if classes < 3:
-            return
     pairs = []  # (loss, accuracy) of the same split: a train loss inflated by augmentation or
     for role in ("train", "val"):  # label noise says nothing next to a clean val accuracy
         loss, acc = _curve(run, f"{role}_loss"), _curve(run, f"{role}_acc")
@@ -230,23 +224,51 @@ def double_softmax_curve(run: Run, p: Params) -> Iterator[Fact]:
     if len(pairs) == 1 and pairs[0][0].tag == "val_loss" and val is not None \
             and train.level_end() < p["train_share"] * val.level_end():
         pairs = []  # a validation loss above the train loss (overfitting) can cross the curve
-    found, texts = bool(pairs), []
-    for loss, acc in pairs:
-        end, a = loss.level_end(), acc.level_end()
+    ends = [(loss.tag, acc.tag, loss.level_end(), acc.level_end()) for loss, acc in pairs]
+    first = float(np.max(train.values[:3]))
+    if task.classes and task.classes >= 3:
+        classes, how, sure = task.classes, f"C = {task.classes}", task.sure(0.8)
+    elif 1.0 < first < math.log(p["max_classes"]) and round(math.exp(first)) >= 3:
+        classes = round(math.exp(first))
+        how, sure = f"C ≈ {classes} from the first loss", 0.65
+    elif len(ends) == 2 and not task.classes:
+        classes = _fitted_classes(ends, p)
+        how, sure = f"C = {classes}, the one class count whose curve both splits follow", 0.6
+    else:
+        return
+    found, texts = bool(ends), []
+    for loss_tag, acc_tag, end, a in ends:
         expected = double_softmax_loss(a, classes)
         calibrated = calibrated_loss(a, classes)
-        ok = a >= p["min_acc"] and abs(end - expected) <= p["tolerance"] * expected \
-            and end >= p["over_calibrated"] * calibrated
-        found = found and ok
-        texts.append(f"{loss.tag} ends at {num(end)} with {acc.tag} {num(a)} (softmax applied "
+        off = abs(end - expected)  # on the curve, and far nearer to it than to a calibrated model
+        found = found and a >= p["min_acc"] and off <= p["tolerance"] * expected \
+            and p["separation"] * off <= abs(end - calibrated)
+        texts.append(f"{loss_tag} ends at {num(end)} with {acc_tag} {num(a)} (softmax applied "
                      f"twice: {expected:.3g}; calibrated: {calibrated:.3g})")
     yield log_fact(
         "loss_tracks_double_softmax", bool(found),
         ("; ".join(texts) + f" ({how}): the loss follows the curve of probabilities fed to a "
          "softmax loss" if found else "; ".join(texts) + f", {how}: not the double-softmax "
          "curve") if texts else "no train or val loss with its own accuracy",
-        "train_loss, val_loss, accuracy",
-        certainty=(task.sure(0.8) if task.classes else 0.65) if found else 1.0)
+        "train_loss, val_loss, accuracy", certainty=sure if found else 1.0)
+
+
+def _fitted_classes(ends: list[tuple[str, str, float, float]], p: Params) -> int:
+    """The class count (2 included: a sigmoid fed to a with-logits loss has the same curve)
+    whose double-softmax curve comes closest to the worst-fitting of the splits' end points:
+    with no class count known, two splits ending at different accuracies on one curve are the
+    evidence, and the tolerance decides. The curve rises with C, so the search stops once it
+    passes every end point."""
+    best, best_error = 2, math.inf
+    highest = max(end for _l, _a, end, _acc in ends)
+    for c in range(2, int(p["max_classes"]) + 1):
+        expected = [(end, double_softmax_loss(a, c)) for _l, _a, end, a in ends]
+        error = max(abs(end - x) / x for end, x in expected)
+        if error < best_error:
+            best, best_error = c, error
+        if min(x for _end, x in expected) > highest:
+            break
+    return best
 
 
 # ------------------------------------------------------------------------------ NaN at once

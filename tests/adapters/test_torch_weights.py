@@ -1,0 +1,143 @@
+"""Weights sampled from torch.save checkpoints (Lightning .ckpt, a saved state_dict) without
+torch and without running the pickle's code; the saved-model probe on a real Lightning run."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nndoctor.adapters.readers._checkpoints import saved_model, weights_context
+from nndoctor.adapters.readers._torch_weights import _Weights, torch_weights
+
+torch = pytest.importorskip("torch")
+
+
+def _mlp() -> Any:
+    return torch.nn.Sequential(torch.nn.Linear(16, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32),
+                               torch.nn.ReLU(), torch.nn.Linear(32, 4))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16", "float64"])
+def test_a_lightning_style_checkpoint_is_sampled_exactly(tmp_path: Path, dtype: str) -> None:
+    model = _mlp().to(getattr(torch, dtype))
+    path = tmp_path / "epoch=1-step=20.ckpt"
+    torch.save({"state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+                "epoch": 1, "optimizer_states": []}, path)
+    sampled = torch_weights(path)
+    assert {k: v.shape for k, v in sampled.items()} == {
+        "model.0.weight": (32, 16), "model.2.weight": (32, 32), "model.4.weight": (4, 32)}
+    weight = model.state_dict()["2.weight"]
+    raw = sampled["model.2.weight"].raw
+    expected = weight.view(torch.int16).numpy().view(np.uint16) if dtype == "bfloat16" \
+        else weight.numpy()
+    assert np.array_equal(raw, expected.ravel())
+
+
+def test_a_saved_state_dict_and_a_view_that_is_not_contiguous(tmp_path: Path) -> None:
+    state = _mlp().state_dict()
+    state["extra.weight"] = torch.randn(8, 6).t()  # a transposed view: not sampled
+    torch.save(state, tmp_path / "model.pt")
+    assert sorted(torch_weights(tmp_path / "model.pt")) == ["0.weight", "2.weight", "4.weight"]
+    assert saved_model(tmp_path) == tmp_path / "model.pt"
+
+
+def test_nothing_in_the_pickle_runs(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    payload = pickle.dumps({"state_dict": Path.touch}, protocol=2)  # a callable, never called
+    hostile = pickle.dumps(_Touch(marker), protocol=2)
+    for name, data in (("a.ckpt", payload), ("b.ckpt", hostile)):
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            archive.writestr("archive/data.pkl", data)
+        assert torch_weights(tmp_path / name) == {}
+    assert not marker.exists()
+
+
+class _Touch:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.path,))
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"\x80\x02}q\x00."])
+def test_a_foreign_or_broken_file_tells_nothing(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "model.pt").write_bytes(content)
+    assert torch_weights(tmp_path / "model.pt") == {}
+    assert weights_context(tmp_path) == {}
+
+
+def test_many_names_or_a_compressed_storage_are_not_read(tmp_path: Path) -> None:
+    def globals_(count: int) -> bytes:  # GLOBAL opcodes, each popped, then an empty dict
+        return b"\x80\x02" + b"".join(b"c" + f"m{i}\nf{i}\n".encode() + b"0"
+                                      for i in range(count)) + b"}."
+    assert _Weights(globals_(100)).load() == {}  # each name a stand-in type, kept once
+    with pytest.raises(pickle.UnpicklingError):
+        _Weights(globals_(5000)).load()
+    torch.save(_mlp().state_dict(), tmp_path / "stored.pt")
+    with zipfile.ZipFile(tmp_path / "stored.pt") as stored, \
+            zipfile.ZipFile(tmp_path / "deflated.pt", "w", zipfile.ZIP_DEFLATED) as deflated:
+        for item in stored.infolist():
+            deflated.writestr(item.filename, stored.read(item))
+    assert torch_weights(tmp_path / "deflated.pt") == {}
+    assert len(torch_weights(tmp_path / "stored.pt")) == 3
+
+
+def test_a_missing_storage_member_tells_nothing(tmp_path: Path) -> None:
+    torch.save(_mlp().state_dict(), tmp_path / "full.pt")
+    with zipfile.ZipFile(tmp_path / "full.pt") as full, \
+            zipfile.ZipFile(tmp_path / "model.pt", "w") as cut:
+        for item in full.infolist():
+            if not item.filename.endswith("/data/0"):
+                cut.writestr(item, full.read(item))
+    assert "0.weight" not in torch_weights(tmp_path / "model.pt")
+
+
+def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
+    """Lightning's ModelCheckpoint writes checkpoints/*.ckpt beside metrics.csv; the hidden
+    layers of a zero-initialised MLP stay identical units, a default one does not."""
+    pl = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.loggers import CSVLogger
+
+    from nndoctor.pipeline import diagnose_run, load_runs
+    from tests.probes.helpers import blobs, mlp
+
+    class Module(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self, zeros: bool) -> None:
+            super().__init__()
+            self.net = mlp()
+            if zeros:
+                for layer in self.net:
+                    if isinstance(layer, torch.nn.Linear):
+                        torch.nn.init.zeros_(layer.weight)
+                        torch.nn.init.zeros_(layer.bias)
+
+        def training_step(self, batch: Any, index: int) -> Any:
+            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.Adam(self.parameters(), 1e-3)
+
+    facts = {}
+    for name in ("zeros", "default"):
+        torch.manual_seed(0)
+        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
+                                           batch_size=16)
+        trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(tmp_path / name),
+                             log_every_n_steps=2, enable_progress_bar=False,
+                             enable_model_summary=False)
+        trainer.fit(Module(name == "zeros"), data)
+        version = tmp_path / name / "lightning_logs" / "version_0"
+        assert any((version / "checkpoints").glob("*.ckpt"))
+        facts[name] = diagnose_run(load_runs([version])[0]).diagnosis.facts
+    assert facts["zeros"]["symmetric_units"].value is True
+    assert facts["default"]["symmetric_units"].value is False
+    assert 0.3 <= facts["default"]["weights_scale"].value <= 2.0
+    assert facts["default"]["narrowest_hidden_layer"].value == 64
