@@ -43,18 +43,20 @@ def build_run(
     warnings: list[str] | tuple[str, ...] = (),
     default_role: str = "train",
     unmapped: Collection[str] = (),
+    model_dir: Path | None = None,
 ) -> Run:
     """Normalise metric names (names.py) and assemble the Run. A log with a generic file name
     (metrics.csv, training.log, …) is named after its folder. Readers put the x axis in the
-    context (:func:`axis`: ``step_unit``, ``steps_per_epoch``)."""
+    context (:func:`axis`: ``step_unit``, ``steps_per_epoch``). A model saved in ``model_dir``
+    (default: the log's folder) is probed for its weights (``_checkpoints.weights_context``)."""
     if name.lower() in GENERIC_NAMES and Path(path).parent.name:
         name = Path(path).parent.name
     series, hints = canonicalise(raw, default_role=default_role, unmapped=unmapped)
     ctx = dict(context or {})
     ctx.update(hints)
-    if "weights_scale" not in ctx:  # a model saved beside the log: a probe of its weights
-        folder = Path(path)
-        ctx.update(weights_context(folder if folder.is_dir() else folder.parent))
+    if model_dir is None:
+        model_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+    ctx.update(weights_context(model_dir))
     return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
 

@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers import _limits
-from nndoctor.adapters.readers._checkpoints import (
-    CHECKPOINT_DIR,
-    checkpoint_context,
-    weights_context,
-)
+from nndoctor.adapters.readers._checkpoints import CHECKPOINT_DIR, checkpoint_context
 from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
 from nndoctor.adapters.readers._setup import setup_from_params
@@ -139,8 +135,8 @@ class HFTrainerStateReader:
         for key, value in _training_args(folders).items():
             context.setdefault(key, value)
         context.update(checkpoint_context(run_dir))
-        context.update(weights_context(run_dir))  # the output dir, not the state's folder
-        return build_run(run_dir.name, path, self.name, raw, context, warnings)
+        return build_run(run_dir.name, path, self.name, raw, context, warnings,
+                         model_dir=run_dir)  # the output dir, not the state's folder
 
 
 def _ended(summary: bool, global_step: float | None, max_steps: float | None) -> str | None:

@@ -1,8 +1,9 @@
 """Saved weights as a probe: weight matrices that did not change between the last two
 checkpoints while others did, and while the learning rate was large enough to change them
 (frozen); the saved model's scale (std × √fan_in, what an initialisation sets) and units that
-are all identical (symmetry never broken). Read by the Hugging Face reader
-(``readers/_checkpoints.py``); a probe attached to the loop, when there is one, speaks instead.
+are all identical (symmetry never broken), and its narrowest hidden layer. Read beside any log
+(``readers/_checkpoints.py``, the checkpoint comparison for Hugging Face's output directory); a
+probe attached to the loop, when there is one, speaks instead.
 
 A model none of whose weights changed is not judged: a learning rate at 0, a run that stopped
 updating, or a collapse explain that as well as freezing does, and other detectors read those."""
