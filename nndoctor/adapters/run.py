@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from nndoctor.plain import PLAIN, Plain
+
 CANONICAL = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm")
 
 
@@ -20,21 +22,16 @@ class _Fresh:
 
 
 _FRESH: Any = _Fresh()
-# Series and Run are frozen dataclasses (dataclasses.replace, fields and asdict work on them, a
-# frozen dataclass may derive from them) whose __init__, __repr__, __eq__ and __hash__ are
-# written out here as @dataclass would generate them: generating them costs every start
-# ~3 M instructions a class (their source is compiled at run time); only the frozen
-# __setattr__ and __delattr__ are left to it.
-_PLAIN = {"frozen": True, "init": False, "repr": False, "eq": False}
 
 
-@dataclass(**_PLAIN)
-class Series:
+@dataclass(**PLAIN)
+class Series(Plain):
     """One metric over training: ``steps`` (int64) and ``values`` (float64, may hold NaN/Inf)."""
 
     steps: np.ndarray
     values: np.ndarray
     source_tag: str = ""  # the name it had in the log, e.g. "eval/loss"
+    _shown = _compared = ("steps", "values", "source_tag")
 
     def __init__(self, steps: np.ndarray, values: np.ndarray, source_tag: str = "") -> None:
         object.__setattr__(self, "steps", steps)
@@ -45,19 +42,6 @@ class Series:
     def __post_init__(self) -> None:
         if self.steps.shape != self.values.shape or self.steps.ndim != 1:
             raise ValueError("steps and values must be 1-D arrays of the same length")
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__qualname__}(steps={self.steps!r}, values={self.values!r}, "
-                f"source_tag={self.source_tag!r})")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return ((self.steps, self.values, self.source_tag)
-                == (other.steps, other.values, other.source_tag))  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.steps, self.values, self.source_tag))
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -73,8 +57,8 @@ class Series:
         return cls(s, v, source_tag)
 
 
-@dataclass(**_PLAIN)
-class Run:
+@dataclass(**PLAIN)
+class Run(Plain):
     """A training run: where it came from, its series by canonical name, and its context."""
 
     name: str
@@ -85,6 +69,7 @@ class Run:
     # "ended": how the log says training ended (a summary, a run status), absent while it may go on
     context: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    _shown = _compared = ("name", "path", "format", "series", "context", "warnings")
 
     def __init__(self, name: str, path: Path, format: str,
                  series: dict[str, Series] = _FRESH, context: dict[str, Any] = _FRESH,
@@ -95,22 +80,6 @@ class Run:
         object.__setattr__(self, "series", {} if series is _FRESH else series)
         object.__setattr__(self, "context", {} if context is _FRESH else context)
         object.__setattr__(self, "warnings", warnings)
-
-    def _fields(self) -> tuple[Any, ...]:
-        return (self.name, self.path, self.format, self.series, self.context, self.warnings)
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__qualname__}(name={self.name!r}, path={self.path!r}, "
-                f"format={self.format!r}, series={self.series!r}, context={self.context!r}, "
-                f"warnings={self.warnings!r})")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._fields() == other._fields()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._fields())
 
     def get(self, name: str) -> Series | None:
         return self.series.get(name)

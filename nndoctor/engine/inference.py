@@ -6,7 +6,7 @@ import _thread
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from nndoctor.engine import durable_matcher
 from nndoctor.engine.certainty import combine, combine_all
@@ -21,6 +21,7 @@ from nndoctor.engine.conditions import (
 from nndoctor.engine.matchers import Matcher, PythonMatcher
 from nndoctor.knowledge.kb import Manifestation
 from nndoctor.knowledge.loader import KnowledgeBase, builtin_digest, builtin_knowledge_base
+from nndoctor.plain import PLAIN, Plain
 
 
 class Contribution(NamedTuple):
@@ -48,8 +49,8 @@ class Absence(NamedTuple):
     facts: tuple[str, ...]
 
 
-@dataclass(frozen=True, init=False, repr=False, eq=False)  # written out: see adapters/run.py
-class Evaluation:
+@dataclass(**PLAIN)
+class Evaluation(Plain):
     """The outcome of matching all strata over a set of known facts."""
 
     contributions: dict[str, tuple[Contribution, ...]]  # rule id -> its contributions
@@ -57,6 +58,8 @@ class Evaluation:
     findings: dict[str, float]
     absences: dict[str, tuple[Absence, ...]] = field(default_factory=dict)  # cause -> absences
     support: dict[str, float] = field(default_factory=dict, compare=False)  # before absences
+    _shown = ("contributions", "causes", "findings", "absences", "support")
+    _compared = ("contributions", "causes", "findings", "absences")
 
     def __init__(self, contributions: dict[str, tuple[Contribution, ...]],
                  causes: dict[str, float], findings: dict[str, float],
@@ -67,22 +70,6 @@ class Evaluation:
         object.__setattr__(self, "findings", findings)
         object.__setattr__(self, "absences", {} if absences is None else absences)
         object.__setattr__(self, "support", {} if support is None else support)
-
-    def _compared(self) -> tuple[Any, ...]:
-        return self.contributions, self.causes, self.findings, self.absences
-
-    def __repr__(self) -> str:
-        return (f"{type(self).__qualname__}(contributions={self.contributions!r}, "
-                f"causes={self.causes!r}, findings={self.findings!r}, "
-                f"absences={self.absences!r}, support={self.support!r})")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        return self._compared() == other._compared()  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash(self._compared())
 
     @property
     def fired(self) -> list[str]:
