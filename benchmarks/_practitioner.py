@@ -41,7 +41,7 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
     augment = float(faults.get("train_augment_noise") or 0.0)
     answers: dict[str, object] = {
         "architecture": _ARCH.get(arch, "other"),
-        "hidden_activation": _ACTIVATION.get(str(model.get("activation", "")), "other"),
+        "hidden_activation": _hidden_activation(arch, str(model.get("activation", ""))),
         "network_depth": float(_depth(arch, int(model.get("depth") or 0))),
         "hidden_units": float(width) if width else None,
         "model_capacity": ("tiny" if width <= 4 else "adequate") if width else None,
@@ -126,6 +126,14 @@ def _num_classes(recipe: dict[str, Any]) -> int:
     if recipe.get("task") == "rl":
         return int(recipe.get("vocab") or 0) + 1
     return int(recipe.get("num_classes") or 0)
+
+
+def _hidden_activation(arch: str, activation: str) -> str:
+    """What sits between the layers: a GRU/LSTM's cells use tanh (gated by sigmoids) whatever
+    ``model.activation`` says (the backends build nothing else into them)."""
+    if arch in ("gru", "lstm"):
+        return "tanh"
+    return _ACTIVATION.get(activation, "other")
 
 
 def _depth(arch: str, depth: int) -> int:

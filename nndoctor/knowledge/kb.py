@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, NamedTuple, TypeAlias, TypeVar
 
 Scalar: TypeAlias = bool | int | float | str
+# what answering a question takes, cheapest first (settings.question_effort prices each)
+Effort: TypeAlias = Literal["look", "inspect", "curves", "experiment", "measure"]
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "present", "absent")
 
 
@@ -102,7 +104,7 @@ class Fact(Record):
     derived_from_logs: bool
     askable: bool
     opens_interview: bool
-    effort: Literal["look", "curves", "experiment", "measure"]
+    effort: Effort
     sources: list[str]
 
     def answers(self) -> list[Scalar]:

@@ -22,6 +22,7 @@ Scalar = kb.Scalar
 SOURCE_PATTERN = re.compile(r"^(seed:\d{3}-[A-Za-z0-9]+|https?://\S+|ref:[a-z0-9][a-z0-9._-]*)$")
 SNAKE = r"^[a-z][a-z0-9_]*$"
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+Effort = kb.Effort
 RULE_ID = r"^[A-Z]{2,4}\d{3}$"
 
 
@@ -91,12 +92,13 @@ class Fact(Strict):
     opens_interview: bool = Field(
         default=False, description="Asked first when nothing is known yet (no log, no answers); "
         "never once a log has been read.")
-    effort: Literal["look", "curves", "experiment", "measure"] = Field(
+    effort: Effort = Field(
         default="look",
-        description="What answering takes: look at the setup, read the training curves, run an "
-        "experiment, or measure with a probe. Questions are ranked by information gain per "
-        "effort; a 'curves' question is never asked once a log has been read (the person sees "
-        "the same curves, and the log showed what it could).",
+        description="What answering takes: look at the setup (the code, config, dataset "
+        "description), inspect data or outputs (print a batch, check the labels), read the "
+        "training curves, run an experiment, or measure with a probe. Questions are ranked by "
+        "information gain per effort; a 'curves' question is never asked once a log has been "
+        "read (the person sees the same curves, and the log showed what it could).",
     )
     sources: Sources = Field(default_factory=list)
 
@@ -376,8 +378,8 @@ class Settings(Strict):
     contenders: int = Field(
         5, ge=2, description="Questions are chosen to separate at most this many leading causes.")
     question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")
-    question_effort: dict[Literal["look", "curves", "experiment", "measure"], float] = Field(
-        default={"look": 1.0, "curves": 1.0, "experiment": 2.0, "measure": 3.0},
+    question_effort: dict[Effort, float] = Field(
+        default={"look": 1.0, "inspect": 1.5, "curves": 1.0, "experiment": 2.0, "measure": 3.0},
         description="Cost of answering, by the fact's effort; a question's gain is divided by it.",
     )
     separating_steps: list[SeparatingStep] = Field(
