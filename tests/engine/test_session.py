@@ -151,3 +151,25 @@ def test_once_a_log_is_read_nothing_is_asked_about_the_curves():
     interview = Session(default_engine(), _healthy_curves("answer"))
     assert any(default_engine().kb.facts[q.fact].effort == "curves"
                for q in interview.diagnose(questions=60).questions)
+
+
+def test_inspecting_data_is_priced_above_reading_the_setup(monkeypatch):
+    """An 'inspect' question (print a batch, check the labels) costs settings.question_effort's
+    1.5 looks: its gain is divided by that price, so it yields to an equally telling question
+    about the setup."""
+    kb = default_engine().kb
+    assert kb.settings.question_effort["look"] < kb.settings.question_effort["inspect"] \
+        < kb.settings.question_effort["experiment"]
+
+    def inspect_gains() -> dict[str, float]:
+        questions = Session(default_engine(), NAN_EARLY).diagnose(questions=80).questions
+        return {q.fact: q.score for q in questions if kb.facts[q.fact].effort == "inspect"}
+
+    priced = inspect_gains()
+    assert priced  # the NaN run asks whether the inputs hold NaN, an inspection
+    monkeypatch.setitem(kb.settings.question_effort, "inspect", 1.0)
+    free = inspect_gains()
+    compared = [(free[f], gain) for f, gain in priced.items() if f in free and gain > 1e-3]
+    assert compared
+    for unpriced, gain in compared:
+        assert unpriced == pytest.approx(gain * 1.5, rel=1e-3)
