@@ -51,13 +51,20 @@ from corpus_gen.recipe import Recipe  # noqa: E402
 from corpus_gen.scenarios import build_specs  # noqa: E402
 
 GEN_VERSION = 1  # bump when a backend change alters the numbers of existing runs
+# bump a framework's entry when its backend changes what its runs write (only its runs are
+# trained again); 1, the default, leaves the fingerprints of earlier corpora as they were.
+# lightning 2: checkpoints are kept, as Lightning's default ModelCheckpoint does
+BACKEND_VERSIONS = {"lightning": 2}
 MANIFEST = ROOT / "benchmarks" / "corpus.json"
 
 
 def fingerprint(spec: dict[str, Any]) -> str:
     recipe: Recipe = spec["recipe"]
-    blob = json.dumps([GEN_VERSION, spec["cause"], recipe.to_dict()], sort_keys=True,
-                      default=str)
+    parts: list[Any] = [GEN_VERSION, spec["cause"], recipe.to_dict()]
+    backend = BACKEND_VERSIONS.get(recipe.framework, 1)
+    if backend != 1:
+        parts.append(backend)
+    blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
 

@@ -173,7 +173,7 @@ def train(recipe: Recipe, out_dir: Path) -> dict[str, Any]:
         accelerator="cpu", devices=1, max_epochs=recipe.epochs,
         max_steps=recipe.max_steps or -1, logger=loggers(recipe, out_dir), callbacks=callbacks,
         log_every_n_steps=max(1, recipe.log.every_n_steps), enable_progress_bar=False,
-        enable_checkpointing=False, enable_model_summary=False, deterministic=True,
+        enable_model_summary=False, deterministic=True,
         gradient_clip_val=recipe.optim.clip_norm, num_sanity_val_steps=0,
         val_check_interval=1.0 / evals if evals > 1 else 1.0)
     trainer.fit(module, train_loader, val_loader)
