@@ -109,7 +109,7 @@ def to_float(value: Any) -> float | None:
     """A JSON/YAML value as a float, None when it is not a number (bools are not numbers)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return float(value)
     return None
 
