@@ -42,7 +42,7 @@ def durable_number(value: float) -> float:
 
 
 def durable_scalar(value: Any) -> Any:
-    if isinstance(value, bool | str | int):
+    if isinstance(value, (bool, str, int)):
         return value
     return durable_number(float(value))
 

@@ -27,7 +27,7 @@ def test_holds(test: FactTest, value: object) -> bool:
         return not _same(value, ref)
     if op == "in":
         return any(_same(value, r) for r in ref)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     if op == "lt":
         return value < ref  # type: ignore[operator]

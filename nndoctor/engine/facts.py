@@ -64,7 +64,7 @@ def validate_fact(fact: Fact, vocabulary: dict[str, FactSpec]) -> Fact:
         raise FactError(f"unknown fact {fact.name!r} (see `nndoctor rules facts` for the list)")
     if spec.kind == "finding":
         raise FactError(f"{fact.name!r} is a finding concluded by rules; it cannot be given")
-    if not (isinstance(fact.certainty, int | float) and 0.0 <= fact.certainty <= 1.0):
+    if not (isinstance(fact.certainty, (int, float)) and 0.0 <= fact.certainty <= 1.0):
         raise FactError(f"certainty of fact {fact.name!r} must be in [0, 1]; "
                         f"got {fact.certainty!r}")
     value = coerce_value(fact.name, fact.value, spec)

@@ -42,7 +42,7 @@ class Placeholder(NamedTuple):
 
     def value(self, values: Mapping[str, object]) -> float | None:
         raw = values.get(self.name)
-        if raw is None or isinstance(raw, bool) or not isinstance(raw, int | float):
+        if raw is None or isinstance(raw, bool) or not isinstance(raw, (int, float)):
             return None
         scaled = float(raw) * self.factor
         return scaled if math.isfinite(scaled) else None

@@ -161,7 +161,7 @@ def _encoder(string: Callable[[str], str]) -> Callable[[Any, list[str], str], No
             append(obj.at(newline))
         elif isinstance(obj, dict):
             encode_dict(obj, out, newline)
-        elif isinstance(obj, list | tuple):
+        elif isinstance(obj, (list, tuple)):
             encode(list(obj), out, newline)
         else:
             subclass(obj, out)

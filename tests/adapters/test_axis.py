@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ from tests.adapters import eventfile as ef
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "logs"
 TWICE = LOGS / "twice"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 AXES = {  # fixture → (step_unit, steps_per_epoch)
     "lightning/version_0/metrics.csv": ("step", 200),
@@ -51,6 +54,50 @@ def test_steps_per_epoch_from_pairs() -> None:
     assert steps_per_epoch([49, 99, 149], [0, 0, 0]) is None  # one epoch seen: not enough
     assert steps_per_epoch([1, 2], [np.nan, np.nan]) is None
     assert steps_per_epoch([], []) is None
+
+
+def _steps_per_epoch_by_np_median(steps: np.ndarray, epochs: np.ndarray) -> int | None:
+    """steps_per_epoch as it was written with np.median (finite, non-negative pairs)."""
+    if np.any(epochs != np.floor(epochs)):
+        pos = epochs > 0
+        spe = float(np.median(steps[pos] / epochs[pos]))
+    else:
+        order = np.argsort(epochs, kind="stable")
+        e, s = epochs[order], steps[order]
+        heads = np.concatenate(([0], np.flatnonzero(np.diff(e)) + 1))
+        gaps = np.diff(np.maximum.reduceat(s, heads))[np.diff(e[heads]) == 1]
+        if gaps.size == 0:
+            return None
+        spe = float(np.median(gaps))
+    return round(spe) if spe >= 0.5 else None
+
+
+def test_steps_per_epoch_is_np_medians_value() -> None:
+    """The median steps_per_epoch takes (medians.median, which imports no numpy.ma) gives what
+    np.median gives: fractional and whole epochs, even and odd counts, short and long logs."""
+    rng = np.random.default_rng(5)
+    for n in (2, 3, 7, 64, 65, 300):
+        for per in (1, 3, 50, 333):
+            steps = np.sort(rng.integers(0, per * 40, n)).astype(np.int64)
+            fractional = steps / per + rng.uniform(0.001, 0.002, n)
+            whole = np.floor(steps / per)
+            for epochs in (fractional, whole):
+                assert steps_per_epoch(steps, epochs) == _steps_per_epoch_by_np_median(
+                    steps, epochs), (n, per)
+                floats = steps.astype(np.float64) + 0.5
+                assert steps_per_epoch(floats, epochs) == _steps_per_epoch_by_np_median(
+                    floats, epochs), (n, per)
+
+
+def test_reading_every_example_imports_no_numpy_ma() -> None:
+    """np.median imports numpy.ma (~12 ms) on first use; reading a log of any format (as a
+    sweep's worker does) needs none of it."""
+    code = ("import sys; from pathlib import Path; from nndoctor.adapters.readers import "
+            "read_path\nfor p in sorted(Path(sys.argv[1]).iterdir()):\n"
+            "    if p.is_dir(): read_path(p)\nprint('numpy.ma' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(EXAMPLES)], capture_output=True,
+                          text=True, timeout=120, check=True, cwd=EXAMPLES.parent)
+    assert done.stdout.strip() == "False", done.stderr[-2000:]
 
 
 def _run(context: dict, last: int) -> tuple[int | None, float | None]:

@@ -179,6 +179,32 @@ def test_mlflow_sqlite_live_database_while_logging(tmp_path: Path) -> None:
     assert run.context["ended"] == "MLflow run status FINISHED"
 
 
+def test_mlflow_sqlite_metric_columns_are_the_rows_converted_one_by_one() -> None:
+    """The metric rows converted a column at a time (mlflow_sqlite._columns) hold what the row
+    by row conversion (_points) gives: NaN flags, ±max as ±inf, integer values, several runs
+    and metrics; a cell of another type leaves the rows to _points."""
+    from nndoctor.adapters.readers.mlflow_sqlite import _columns, _points
+
+    big = sys.float_info.max
+    rows = [("r1", "acc", 0, 0.5, 0), ("r1", "acc", 1, 1, 0), ("r1", "loss", 0, 0.0, 1),
+            ("r1", "loss", 5, big, 0), ("r1", "loss", 5, -big, 0), ("r2", "loss", 3, 2.5, 0),
+            ("r3", "acc", -2, 7, 1)]
+
+    def plain(points: dict) -> dict:
+        return {run: {key: (np.asarray(s, dtype=np.int64).tobytes(),
+                            np.asarray(v, dtype=np.float64).tobytes())
+                      for key, (s, v) in metrics.items()} for run, metrics in points.items()}
+
+    columns = _columns(rows)
+    assert columns is not None
+    assert plain(columns) == plain(_points(rows))
+    assert list(columns) == ["r1", "r2", "r3"] and list(columns["r1"]) == ["acc", "loss"]
+    assert _columns([]) == {}
+    for odd in (("r4", "loss", 1.5, 1.0, 0), ("r4", "loss", 1, "1.0", 0), ("r4", 7, 1, 1.0, 0),
+                ("r4", "loss", 1, None, 0), ("r4", "loss", 2**70, 1.0, 0)):
+        assert _columns([*rows, odd]) is None
+
+
 def test_mlflow_sqlite_damaged_file_is_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "mlflow.db"
     bad.write_bytes(b"SQLite format 3\x00" + b"\x10\x00" + os.urandom(2000))

@@ -158,6 +158,49 @@ def test_jsonl_non_object_line_is_an_error(tmp_path: Path) -> None:
         jsonl.read(path)
 
 
+JSONL_CASES = {  # lines the quick path (jsonl._object, jsonl._items) takes or passes on
+    "plain": '{"step": 1, "loss": 1.0, "lr": 0.1}\n{"step": 2, "loss": 0.5}\n',
+    "spaces_crlf": '{"step": 1, "loss": 1.0}  \r\n  {"step": 2, "loss": 0.5}\t\r\n\n',
+    "nested_and_colliding": '{"step": 1, "a/b": 1, "a": {"b": 2, "c": {"d": 3}}}\n'
+                            '{"step": 2, "a": {"b": 4}, "a/b": 5}\n',
+    "not_numbers": '{"step": 1, "ok": true, "none": null, "s": "x", "l": [1], "loss": 2}\n'
+                   '{"step": 2, "loss": NaN, "lr": Infinity, "m": -Infinity}\n',
+    "duplicate_keys": '{"step": 1, "loss": 1.0, "loss": 3.0}\n{"step": 2, "loss": 2}\n',
+    "bom": '\ufeff{"step": 1, "loss": 1.0}\n{"step": 2, "loss": 0.5}\n',
+    "extra_data": '{"step": 1, "loss": 1.0} x\n{"step": 2, "loss": 0.5}\n',
+    "extra_last": '{"step": 1, "loss": 1.0}\n{"step": 2, "loss": 0.5} {"a": 1}\n',
+    "two_lines_one_object": '{"step": 1, "loss": [1,\n2]}\n{"step": 2, "loss": 0.5}\n',
+    "cut_short": '{"step": 1, "loss": 1.0}\n{"step": 2, "lo',
+    "not_an_object": '{"step": 1, "loss": 1.0}\n[1, 2]\n',
+    "huge_integer": '{"step": 1, "loss": 1' + "0" * 400 + '}\n{"step": 2, "loss": 1}\n',
+    "deep": '{"step": 1, "loss": 1.0}\n{"a": ' + "[" * 100000 + "]" * 100000 + '}\n',
+}
+
+
+@pytest.mark.parametrize("case", sorted(JSONL_CASES))
+def test_jsonl_quick_path_reads_what_json_loads_reads(case: str, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every line parsed by json.loads and flattened by _flatten gives the same run, warnings
+    and errors as the quick path (the scanner called directly, flat objects not copied)."""
+    import nndoctor.adapters.readers.jsonl as module
+
+    path = tmp_path / "log.jsonl"
+    path.write_bytes(JSONL_CASES[case].encode("utf-8"))
+
+    def outcome() -> object:
+        try:
+            runs = module.reader.read(path)
+        except Exception as exc:  # the error itself is part of what must agree
+            return (type(exc), str(exc))
+        return [(r.name, r.context, r.warnings, {k: (v.steps.tobytes(), v.values.tobytes(),
+                 v.source_tag) for k, v in r.series.items()}) for r in runs]
+
+    quick = outcome()
+    monkeypatch.setattr(module, "_object", lambda line: None)
+    monkeypatch.setattr(module, "_items", lambda obj: module._flatten(obj).items())
+    assert quick == outcome()
+
+
 # ------------------------------------------------------------------------- MLflow
 
 MLRUNS = LOGS / "mlflow" / "mlruns"

@@ -258,3 +258,41 @@ def test_unreadable_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     with pytest.raises(LogError, match="cannot read: Permission denied") as err:
         read_path(path)
     assert str(path) in str(err.value)
+
+
+def test_detection_reads_a_files_head_once(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    """The readers asked about one file (four for a console log, the SQLite sniff for any)
+    share one read of its head (_io.shared_head), and each gets the bytes a read of its own
+    gives: shorter heads cut from it, a longer one than it holds read again."""
+    from nndoctor.adapters.readers import _io
+
+    log = tmp_path / "train.log"
+    log.write_text("".join(f"Epoch {e}/3 - loss: {1 / e:.4f} - val_loss: {1.2 / e:.4f}\n"
+                           for e in range(1, 4)))
+    opened: list[tuple[str, int]] = []
+    real = _io._head
+    monkeypatch.setattr(_io, "_head", lambda path, size: opened.append((str(path), size))
+                        or real(path, size))
+    assert detect_reader(log) is not None
+    assert opened == [(str(log), _io.SHARED_HEAD)]
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * 1024)  # 256 KiB
+    with _io.shared_head(big):
+        assert _io.head(big, 16) == real(big, 16)
+        assert _io.head(big, 4096) == real(big, 4096)
+        assert _io.head(big, 200_000) == real(big, 200_000)  # past the shared read
+        assert _io.head(log, 10) == real(log, 10)  # another file: its own read
+    opened.clear()
+    assert _io.head(big, 16) == real(big, 16) and len(opened) == 1  # nothing kept after
+
+
+def test_walk_gives_the_paths_a_parse_gives(tmp_path: Path) -> None:
+    """The walk's paths, made a part at a time from the folders it lists, are the Paths their
+    text parses to (equal, hashed alike, the same text)."""
+    shutil.copytree(LOGS, tmp_path / "logs")
+    walked = list(registry._walk(tmp_path / "logs"))
+    assert len(walked) > 50
+    for path in walked:
+        parsed = Path(str(path))
+        assert path == parsed and hash(path) == hash(parsed) and path.parts == parsed.parts

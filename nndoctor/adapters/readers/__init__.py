@@ -11,6 +11,7 @@ run). ``priority`` (default 50) orders the readers; lower asks first.
 from __future__ import annotations
 
 import dataclasses
+import operator
 import os
 import stat
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -19,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.names import apply_overrides, with_loss_warning
-from nndoctor.adapters.readers._io import load_json
+from nndoctor.adapters.readers._io import load_json, shared_head
 from nndoctor.adapters.readers._merge import Logged, merge_logged
 from nndoctor.adapters.readers._plugins import entry_points
-from nndoctor.adapters.readers._sniff import BUILTIN, BuiltinReader
+from nndoctor.adapters.readers._sniff import BUILTIN, BuiltinReader, Named
 from nndoctor.adapters.run import LogError, Reader, Run
 
 ENTRY_POINT_GROUP = "nndoctor.readers"
@@ -68,14 +69,21 @@ def readers() -> tuple[Reader, ...]:
 
 
 def detect_reader(path: str | Path) -> Reader | None:
-    """The first reader that recognises this file, or None."""
-    p = Path(path)
-    for reader in readers():
-        try:
-            if reader.can_read(p):
-                return reader.load() if isinstance(reader, BuiltinReader) else reader
-        except Exception:  # can_read must only answer; a plugin that raises just says no
-            continue
+    """The first reader that recognises this file, or None. The built-in readers' sniffs
+    share one :class:`Named` of the path, and every reader one read of its head
+    (:func:`_io.shared_head`)."""
+    p = path if isinstance(path, Path) else Path(path)  # Path(a Path) parses it again
+    named = Named(p)
+    with shared_head(p):
+        for reader in readers():
+            try:
+                if isinstance(reader, BuiltinReader):
+                    if reader.test(named) and reader.load().can_read(p):
+                        return reader.load()
+                elif reader.can_read(p):
+                    return reader
+            except Exception:  # can_read must only answer; a plugin that raises just says no
+                continue
     return None
 
 
@@ -199,7 +207,7 @@ def _walk(root: Path) -> Iterator[Path]:
             try:
                 st = folder.stat()
                 with os.scandir(folder) as it:
-                    entries = sorted(it, key=lambda e: e.name)
+                    entries = sorted(it, key=_NAME)
             except OSError:
                 continue
             if (st.st_dev, st.st_ino) in seen_dirs:
@@ -210,17 +218,33 @@ def _walk(root: Path) -> Iterator[Path]:
                 try:
                     if entry.is_dir():
                         if not entry.name.startswith(".") and entry.name not in SKIP_DIRS:
-                            (pending if entry.is_symlink() else subdirs).append(Path(entry.path))
+                            (pending if entry.is_symlink() else subdirs).append(
+                                _child(folder, entry.name))
                     elif entry.is_file():
                         if entry.is_symlink():
-                            linked_files.append(Path(entry.path))
-                        else:
-                            yield from _once(Path(entry.path), seen_files)
+                            linked_files.append(_child(folder, entry.name))
+                            continue
+                        file = entry.stat()  # no link: the file's own (what Path.stat gives)
+                        key = (file.st_dev, file.st_ino)
+                        if stat.S_ISREG(file.st_mode) and key not in seen_files:
+                            seen_files.add(key)
+                            yield _child(folder, entry.name)
                 except OSError:
                     continue
             stack.extend(reversed(subdirs))
         for file in linked_files:
             yield from _once(file, seen_files)
+
+
+_NAME = operator.attrgetter("name")
+# pathlib's own step of its directory walks: ``folder / name`` for a name that is one part,
+# without parsing it (``/`` and ``Path(entry.path)`` parse every part again)
+_make_child = getattr(Path, "_make_child_relpath", None)
+
+
+def _child(folder: Path, name: str) -> Path:
+    """``folder / name`` of an entry's name (one part, as os.scandir gives it)."""
+    return _make_child(folder, name) if _make_child is not None else folder / name
 
 
 def _once(path: Path, seen: set[tuple[int, int]]) -> Iterator[Path]:

@@ -5,10 +5,29 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from nndoctor.adapters.run import LogError
+
+SHARED_HEAD = 65536  # bytes: the head of a file read once while the readers are asked about it
+_shared: dict[str, bytes | None] = {}  # path -> its first SHARED_HEAD bytes (None: not read yet)
+_UNSHARED: Any = object()  # what _shared.get gives for any other path
+
+
+@contextmanager
+def shared_head(path: Path) -> Iterator[None]:
+    """While the readers are asked about ``path`` (``readers.detect_reader``): every
+    :func:`head` of it up to :data:`SHARED_HEAD` bytes is cut from one read of its start,
+    made at the first, instead of each sniff opening the file again."""
+    _shared.clear()
+    _shared[os.fspath(path)] = None
+    try:
+        yield
+    finally:
+        _shared.clear()
 
 
 def head(path: Path, size: int = 4096) -> bytes:
@@ -16,6 +35,17 @@ def head(path: Path, size: int = 4096) -> bytes:
 
     Opened without blocking and only read when it is a regular file: sniffing a FIFO, a device
     or /proc/kmsg behind a symlink never waits."""
+    if _shared:
+        key = os.fspath(path)
+        data = _shared.get(key, _UNSHARED)
+        if data is None:
+            data = _shared[key] = _head(path, SHARED_HEAD)
+        if data is not _UNSHARED and (size <= len(data) or len(data) < SHARED_HEAD):
+            return data[:size]  # (a read shorter than asked is all the file holds)
+    return _head(path, size)
+
+
+def _head(path: Path, size: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
@@ -109,7 +139,7 @@ def to_float(value: Any) -> float | None:
     """A JSON/YAML value as a float, None when it is not a number (bools are not numbers)."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return float(value)
     return None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from nndoctor.adapters.medians import median
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._checkpoints import weights_context
@@ -103,7 +104,7 @@ def _coerce(key: str, value: Any) -> Any:
             value = float(value.strip())
         except ValueError:
             return None
-    if not isinstance(value, int | float):
+    if not isinstance(value, (int, float)):
         return None
     if key in _INT_KEYS:
         return int(value) if float(value).is_integer() and value > 0 else None
@@ -174,7 +175,7 @@ def steps_per_epoch(steps: Any, epochs: Any) -> int | None:
         pos = e > 0
         if not pos.any():
             return None
-        spe = float(np.median(s[pos] / e[pos]))
+        spe = median(s[pos] / e[pos])  # np.median's value, without importing numpy.ma
     else:
         if np.any(e[1:] < e[:-1]):  # the last step of each epoch, in one pass over them
             order = np.argsort(e, kind="stable")
@@ -185,5 +186,5 @@ def steps_per_epoch(steps: Any, epochs: Any) -> int | None:
         gaps = np.diff(last)[np.diff(epochs_seen) == 1]
         if gaps.size == 0:
             return None
-        spe = float(np.median(gaps))
+        spe = median(gaps)
     return round(spe) if spe >= 0.5 else None

@@ -94,7 +94,7 @@ def _precision(params: Mapping[str, Any]) -> str | None:
         value = params.get(key)
         if isinstance(value, bool):
             continue
-        if isinstance(value, int | float) and float(value).is_integer():
+        if isinstance(value, (int, float)) and float(value).is_integer():
             value = str(int(value))
         if isinstance(value, str) and value.strip().lower() in _PRECISIONS:
             return _PRECISIONS[value.strip().lower()]
@@ -111,7 +111,7 @@ def _accumulation(params: Mapping[str, Any]) -> int | None:
                 value = float(value.strip())
             except ValueError:
                 continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
         if float(value).is_integer() and value >= 1:
             return int(value)

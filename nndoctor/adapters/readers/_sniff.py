@@ -1,13 +1,14 @@
 """The built-in readers, known without importing them.
 
 Each is declared here by its name (also its module's), its priority (the order the registry asks
-in) and a *sniff*: a test of the path alone - its name, suffix and folders; for an SQLite file
-its first 16 bytes - that holds for every file the reader's ``can_read`` accepts. The registry
-passes over a reader whose sniff says no without importing it, so a start imports only the
-readers that could want its files (a console log: the four text readers, not all fourteen and
-what they import). The reader's own ``can_read`` has the last word, so the reader found is the
-one an eager registry finds (tests/adapters/test_sniff.py checks every sniff against its reader
-on the fixtures and the corpus). The name tests that are all of a reader's own test live here
+in) and a *sniff*: a test of the path alone - its name, suffix and folders (a :class:`Named`,
+taken once per file); for an SQLite file its first 16 bytes - that holds for every file the
+reader's ``can_read`` accepts. The registry passes over a reader whose sniff says no without
+importing it, so a start imports only the readers that could want its files (a console log:
+the four text readers, not all fourteen and what they import). The reader's own ``can_read`` has
+the last word, so the reader found is the one an eager registry finds
+(tests/adapters/test_sniff.py checks every sniff against its reader on the fixtures and the
+corpus). The name tests that are all of a reader's own test live here
 and the readers use them.
 """
 
@@ -32,40 +33,64 @@ DVCLIVE_FILES = ("metrics.json", "params.yaml")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
+class Named:
+    """What the sniffs test of a path, taken once per file (``Path.name``, ``suffix`` and
+    ``parts`` are worked out again at every access, and a file meets up to fourteen sniffs)."""
+
+    __slots__ = ("folders", "name", "path", "suffix", "suffix_lower")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        self.suffix = path.suffix  # as written (a W&B log is ``.wandb``, lower case)
+        self.suffix_lower = self.suffix.lower()
+        self.folders = path.parts[:-1]  # the names of the folders it is in
+
+
+def is_event_name(name: str) -> bool:
+    """A file name of a TensorBoard event file."""
+    return name.startswith("events.out.tfevents") or ".tfevents." in name
+
+
 def is_event_file(path: Path) -> bool:
     """Named like a TensorBoard event file."""
-    return path.name.startswith("events.out.tfevents") or ".tfevents." in path.name
+    return is_event_name(path.name)
 
 
 def is_console_name(path: Path) -> bool:
     """Named like console output: ``train.log``, ``nohup.out``, ``slurm-1234.out``…"""
-    name = path.name.lower()
-    return (path.suffix.lower() in CONSOLE_SUFFIXES or name == "nohup.out"
-            or name.startswith("slurm-"))
+    return _console(path.name, path.suffix.lower())
 
 
-def _suffix_in(suffixes: set[str]) -> Callable[[Path], bool]:
-    return lambda path: path.suffix.lower() in suffixes
+def _console(name: str, suffix_lower: str) -> bool:
+    if suffix_lower in CONSOLE_SUFFIXES:
+        return True
+    lowered = name.lower()
+    return lowered == "nohup.out" or lowered.startswith("slurm-")
 
 
-def _mlflow(path: Path) -> bool:  # a run's meta.yaml, or a file under a metrics/ folder
-    return path.name == "meta.yaml" or "metrics" in path.parts[:-1]
+def _suffix_in(suffixes: set[str]) -> Callable[[Named], bool]:
+    return lambda f: f.suffix_lower in suffixes
 
 
-def _wandb(path: Path) -> bool:  # a run-*.wandb log, or a file under a wandb/ folder
-    return path.suffix == ".wandb" or "wandb" in path.parts[:-1]
+def _mlflow(f: Named) -> bool:  # a run's meta.yaml, or a file under a metrics/ folder
+    return f.name == "meta.yaml" or "metrics" in f.folders
 
 
-def _dvclive(path: Path) -> bool:  # a metric TSV under plots/metrics/, or a file beside it
-    return path.name in DVCLIVE_FILES or path.suffix.lower() == ".tsv"
+def _wandb(f: Named) -> bool:  # a run-*.wandb log, or a file under a wandb/ folder
+    return f.suffix == ".wandb" or "wandb" in f.folders
 
 
-def _ray_tune(path: Path) -> bool:
-    return path.name in RAY_TUNE_FILES
+def _dvclive(f: Named) -> bool:  # a metric TSV under plots/metrics/, or a file beside it
+    return f.name in DVCLIVE_FILES or f.suffix_lower == ".tsv"
 
 
-def _sqlite(path: Path) -> bool:
-    return head(path, len(SQLITE_MAGIC)) == SQLITE_MAGIC
+def _ray_tune(f: Named) -> bool:
+    return f.name in RAY_TUNE_FILES
+
+
+def _sqlite(f: Named) -> bool:
+    return head(f.path, len(SQLITE_MAGIC)) == SQLITE_MAGIC
 
 
 class BuiltinReader:
@@ -73,14 +98,21 @@ class BuiltinReader:
     the reader is used. ``can_read`` and ``read`` are the reader's; every other attribute
     (``group_key``, ``read_many``) is looked up on the reader itself."""
 
-    def __init__(self, name: str, priority: int, sniff: Callable[[Path], bool]) -> None:
+    def __init__(self, name: str, priority: int, test: Callable[[Named], bool]) -> None:
         self.name = name
         self.priority = priority
-        self.sniff = sniff
+        self.test = test  # the sniff, of a file's Named
+        self._reader: Reader | None = None
+
+    def sniff(self, path: Path) -> bool:
+        """Whether the reader could want this file (its sniff)."""
+        return self.test(Named(path))
 
     def load(self) -> Reader:
-        """The reader object of module ``nndoctor.adapters.readers.<name>``."""
-        return importlib.import_module(f"{__package__}.{self.name}").reader
+        """The reader object of module ``nndoctor.adapters.readers.<name>`` (imported once)."""
+        if self._reader is None:
+            self._reader = importlib.import_module(f"{__package__}.{self.name}").reader
+        return self._reader
 
     def can_read(self, path: Path) -> bool:
         return self.sniff(path) and self.load().can_read(path)
@@ -98,7 +130,7 @@ class BuiltinReader:
 
 
 BUILTIN: tuple[BuiltinReader, ...] = (  # among equal priorities, the order they are asked in
-    BuiltinReader("tensorboard", 10, is_event_file),
+    BuiltinReader("tensorboard", 10, lambda f: is_event_name(f.name)),
     BuiltinReader("hf_trainer_state", 20, _suffix_in({".json"})),
     BuiltinReader("mlflow", 20, _mlflow),
     BuiltinReader("lightning_csv", 30, _suffix_in({".csv"})),
@@ -111,5 +143,5 @@ BUILTIN: tuple[BuiltinReader, ...] = (  # among equal priorities, the order they
     BuiltinReader("wandb", 12, _wandb),
     BuiltinReader("dvclive", 18, _dvclive),
     BuiltinReader("ray_tune", 18, _ray_tune),
-    BuiltinReader("console", 95, is_console_name),
+    BuiltinReader("console", 95, lambda f: _console(f.name, f.suffix_lower)),
 )

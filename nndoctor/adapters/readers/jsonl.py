@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import json.scanner
 from array import array
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
 from nndoctor.adapters.readers import _limits
-from nndoctor.adapters.readers._io import cannot_read, head_text, open_log, to_float
+from nndoctor.adapters.readers._io import cannot_read, head_text, open_log
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.readers._sniff import JSONL_SNIFF_SUFFIXES as SNIFF_SUFFIXES
 from nndoctor.adapters.readers._sniff import JSONL_SUFFIXES as SUFFIXES
@@ -40,6 +42,31 @@ def _flatten(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # json.loads' own C scanner, called directly
+_JSON_SPACE = " \t\n\r"
+
+
+def _object(line: str) -> dict[str, Any] | None:
+    """``json.loads(line)`` of a line that starts with ``{`` and holds one JSON object and
+    nothing but JSON whitespace after it, without ``loads``' checks and wrapping; None for any
+    other line (``json.loads`` then parses it, or says what is wrong with it)."""
+    try:
+        obj, end = _SCAN(line, 0)
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    if end != len(line) and line[end:].strip(_JSON_SPACE):
+        return None
+    return obj if type(obj) is dict else None
+
+
+def _items(obj: dict[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The (key, value) pairs of :func:`_flatten` of ``obj``: its own when nothing in it nests."""
+    for value in obj.values():
+        if type(value) is dict:
+            return _flatten(obj).items()
+    return obj.items()
 
 
 def _object_line(line: str) -> bool:
@@ -118,33 +145,38 @@ def _stream(path: Path, fh: IO[bytes]) -> tuple[_Columns, set[str], array, list[
         if line is None:
             long_lines.append(number)
             continue
-        if not line.strip():
-            continue
-        if pending is not None:
+        obj = _object(line) if line[:1] == "{" else None  # the usual line, parsed quickly
+        if obj is None:
+            if not line.strip():
+                continue
+            if pending is not None:
+                _bad_line(path, *pending)
+            try:
+                obj = json.loads(line)
+            except RecursionError:
+                raise LogError(path, f"line {number}: invalid JSON: nested too deeply") from None
+            except ValueError as exc:
+                if not isinstance(exc, json.JSONDecodeError):  # e.g. a 5,000-digit integer
+                    _bad_line(path, number, exc)
+                pending = (number, exc)
+                continue
+            if not isinstance(obj, dict):
+                raise LogError(path, f"line {number}: expected a JSON object")
+        elif pending is not None:
             _bad_line(path, *pending)
-        try:
-            obj = json.loads(line)
-        except RecursionError:
-            raise LogError(path, f"line {number}: invalid JSON: nested too deeply") from None
-        except ValueError as exc:
-            if not isinstance(exc, json.JSONDecodeError):  # e.g. a 5,000-digit integer
-                _bad_line(path, number, exc)
-            pending = (number, exc)
-            continue
-        if not isinstance(obj, dict):
-            raise LogError(path, f"line {number}: expected a JSON object")
         if points >= max_points:
             warnings.append(f"only the first {len(lines):,} records are read (limit: "
                             f"{max_points:,} values); the rest, from line {number} on, is ignored")
             break
         record = len(lines)
         lines.append(number)
-        for key, value in _flatten(obj).items():
+        for key, value in _items(obj):
             if key in step_keys:
                 keys.add(key)
-            x = to_float(value)
-            if x is None:
+            kind = type(value)  # to_float: a JSON number (not a bool) as a float
+            if kind is not float and kind is not int:
                 continue
+            x = float(value)
             col = cols.get(key)
             if col is None:
                 if len(cols) >= max_series:

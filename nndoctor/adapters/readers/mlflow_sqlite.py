@@ -95,6 +95,45 @@ def _value(value: Any, is_nan: Any) -> float:
     return v
 
 
+Points = dict[Any, dict[str, tuple[Any, Any]]]  # run_uuid -> metric -> (steps, values)
+
+
+def _points(rows: list[tuple[Any, ...]]) -> Points:
+    """The metric rows (run_uuid, key, step, value, is_nan) as lists per run and metric."""
+    points: Points = {}
+    for run, key, step, value, is_nan in rows:
+        s, v = points.setdefault(run, {}).setdefault(str(key), ([], []))
+        s.append(int(step))
+        v.append(_value(value, is_nan))
+    return points
+
+
+def _columns(rows: list[tuple[Any, ...]]) -> Points | None:
+    """:func:`_points` as arrays, converted a column at a time, when the cells hold what
+    MLflow writes (text ids and keys, integer steps and flags, numbers); None otherwise."""
+    if not rows:
+        return {}
+    runs, keys, steps, values, nans = zip(*rows, strict=True)
+    if not (set(map(type, runs)) == set(map(type, keys)) == {str}
+            and set(map(type, steps)) == set(map(type, nans)) == {int}
+            and set(map(type, values)) <= {float, int}):
+        return None
+    try:
+        step = np.array(steps, dtype=np.int64)
+        value = np.array(values, dtype=np.float64)
+    except OverflowError:  # a step past int64, an integer past a double: as _points says
+        return None
+    value[value >= sys.float_info.max] = math.inf  # _value, for every row at once
+    value[value <= -sys.float_info.max] = -math.inf
+    value[np.array(nans, dtype=bool)] = math.nan
+    run_ids, names = np.array(runs, dtype=object), np.array(keys, dtype=object)
+    starts = np.flatnonzero((run_ids[1:] != run_ids[:-1]) | (names[1:] != names[:-1])) + 1
+    points: Points = {}
+    for a, b in zip([0, *starts.tolist()], [*starts.tolist(), len(rows)], strict=True):
+        points.setdefault(runs[a], {})[keys[a]] = (step[a:b], value[a:b])
+    return points
+
+
 class MLflowSQLiteReader:
     """The runs of an MLflow SQLite tracking database."""
 
@@ -126,13 +165,12 @@ class MLflowSQLiteReader:
         tags: dict[str, dict[str, str]] = {}
         for key, value, run in con.execute("SELECT key, value, run_uuid FROM tags"):
             tags.setdefault(run, {})[str(key)] = "" if value is None else str(value)
-        points: dict[str, dict[str, tuple[list[int], list[float]]]] = {}
-        for run, key, step, value, is_nan in con.execute(
-                "SELECT run_uuid, key, step, value, is_nan FROM metrics "
-                "ORDER BY run_uuid, key, timestamp, step"):
-            s, v = points.setdefault(run, {}).setdefault(str(key), ([], []))
-            s.append(int(step))
-            v.append(_value(value, is_nan))
+        rows = con.execute("SELECT run_uuid, key, step, value, is_nan FROM metrics "
+                           "ORDER BY run_uuid, key, timestamp, step").fetchall()
+        points = _columns(rows)
+        if points is None:  # any cell of an unusual type: each converted as written
+            points = _points(rows)
+        del rows
         out: list[Run] = []
         for run_uuid, run_name, experiment_id, status, stage in runs:
             warnings: list[str] = []

@@ -121,7 +121,7 @@ def loss_summed(run: Run, p: Params) -> Iterator[Fact]:
     how = f"C = {task.classes}" if task.classes else f"any class count up to {classes}"
     extra = ""
     batch = run.context.get("batch_size")
-    if found and task.classes and isinstance(batch, int | float) and batch > 1:
+    if found and task.classes and isinstance(batch, (int, float)) and batch > 1:
         first = float(loss.values[0]) / math.log(task.classes)
         if p["batch_low"] * batch <= first <= p["batch_high"] * batch:
             certainty = 1.0
