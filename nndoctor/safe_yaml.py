@@ -55,6 +55,18 @@ def expanded_size(root: yaml.Node, limit: int) -> int:
     return size.get(id(root), limit + 1)
 
 
+def tree_size(root: yaml.Node, limit: int) -> int:
+    """:func:`expanded_size` of a document without aliases (no ``*`` in its text), where no
+    node is shared: its nodes counted, stopping early at ``limit + 1``."""
+    count, stack = 0, [root]
+    while stack and count <= limit:
+        node = stack.pop()
+        count += 1
+        if isinstance(node, yaml.CollectionNode):
+            stack.extend(_children(node))
+    return count
+
+
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
@@ -71,7 +83,8 @@ def load_yaml(text: str, max_nodes: int = MAX_YAML_NODES) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        if expanded_size(node, max_nodes) > max_nodes:
+        size = tree_size if "*" not in text else expanded_size  # an alias is written *name
+        if size(node, max_nodes) > max_nodes:
             raise YAMLBombError(f"more than {max_nodes:,} values once its aliases are expanded "
                                 "(an alias bomb?)")
         return loader.construct_document(node)

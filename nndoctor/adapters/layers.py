@@ -21,6 +21,7 @@ When the probe's own series of a quantity are present, other schemes for it keep
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -91,6 +92,7 @@ def _module(layer: str) -> tuple[str, str]:
     return layer, ""
 
 
+@functools.lru_cache(maxsize=4096)  # a pure function of the tag: a sweep's runs repeat theirs
 def _match(tag: str) -> tuple[str, str, str] | None:
     """(quantity, module, parameter leaf) of a per-layer tag, or None."""
     t = tag.strip()

@@ -197,11 +197,13 @@ def _learning_rate(tokens: list[str]) -> Candidate | None:
 
 def is_rl_style(tags: Iterable[str]) -> bool:
     """True when the keys look like an RL / RLHF trainer (reward, KL): loss ≈ 0 is normal there."""
-    for tag in tags:
-        parts = [p for p in _PARTS.split(tag.strip().lower()) if p]
-        if any(p in _RL_COMPONENTS or p.startswith("reward") for p in parts):
-            return True
-    return False
+    return any(map(_rl_tag, tags))
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the tag, asked for every tag of a run
+def _rl_tag(tag: str) -> bool:
+    parts = [p for p in _PARTS.split(tag.strip().lower()) if p]
+    return any(p in _RL_COMPONENTS or p.startswith("reward") for p in parts)
 
 
 def _preference(c: Candidate, n_points: int) -> tuple[int, ...]:

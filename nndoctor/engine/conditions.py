@@ -63,7 +63,24 @@ def certainty(cond: Condition, known: Known) -> float:
     if isinstance(cond, AnyOf):
         return max(certainty(child, known) for child in cond.any)
     assert isinstance(cond, NotOf)
-    return 1.0 if certainty(cond.not_, known) <= 0.0 else 0.0
+    return 0.0 if holds(cond.not_, known) else 1.0
+
+
+def holds(cond: Condition, known: Known) -> bool:
+    """``certainty(cond, known) > 0`` for known certainties that are numbers, without weighing
+    them: an ``all`` stops at its first false clause and an ``any`` at its first true one (an
+    expected manifestation's ``any`` may list a dozen)."""
+    if isinstance(cond, FactTest):
+        if cond.fact not in known:
+            return cond.operator()[0] == "absent"
+        value, cf = known[cond.fact]
+        return cf > 0.0 and test_holds(cond, value)
+    if isinstance(cond, AllOf):
+        return all(holds(child, known) for child in cond.all)
+    if isinstance(cond, AnyOf):
+        return any(holds(child, known) for child in cond.any)
+    assert isinstance(cond, NotOf)
+    return not holds(cond.not_, known)
 
 
 def certainty_false(cond: Condition, known: Known) -> float:
@@ -105,11 +122,11 @@ def facts_in(cond: Condition) -> Iterator[str]:
 def supporting_facts(cond: Condition, known: Known) -> list[str]:
     """The known facts whose tests made a true condition true (for HOW explanations)."""
     if isinstance(cond, FactTest):
-        return [cond.fact] if cond.fact in known and certainty(cond, known) > 0 else []
+        return [cond.fact] if cond.fact in known and holds(cond, known) else []
     if isinstance(cond, AllOf):
         return [f for child in cond.all for f in supporting_facts(child, known)]
     if isinstance(cond, AnyOf):
-        true_children = [c for c in cond.any if certainty(c, known) > 0]
+        true_children = [c for c in cond.any if holds(c, known)]
         return [f for child in true_children for f in supporting_facts(child, known)]
     return [f for f in facts_in(cond.not_) if f in known]
 
@@ -150,7 +167,7 @@ def _show(value: object) -> str:
 
 def failing_clauses(cond: Condition, known: Known) -> list[FactTest]:
     """Fact tests that keep a false condition false (for WHY NOT explanations)."""
-    if certainty(cond, known) > 0:
+    if holds(cond, known):
         return []
     if isinstance(cond, FactTest):
         return [cond]

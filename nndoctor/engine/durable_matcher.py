@@ -147,7 +147,8 @@ class DurableMatcher:
     def match(self, stratum: int, facts: Mapping[str, object]) -> set[str]:
         if stratum >= len(self._names):
             return set()
-        message = {name: durable_scalar(v) for name, v in facts.items()}
+        message = {name: v if type(v) is bool or type(v) is str else durable_scalar(v)
+                   for name, v in facts.items()}  # (most facts are yes/no: as they are)
         for key, test in self._memberships.items():
             if test.fact in facts:
                 message[key] = test_holds(test, facts[test.fact])

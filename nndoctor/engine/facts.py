@@ -62,11 +62,19 @@ def validate_fact(fact: Fact, vocabulary: dict[str, FactSpec]) -> Fact:
     spec = vocabulary.get(fact.name)
     if spec is None:
         raise FactError(f"unknown fact {fact.name!r} (see `nndoctor rules facts` for the list)")
+    return validated(fact, spec)
+
+
+def validated(fact: Fact, spec: FactSpec) -> Fact:
+    """:func:`validate_fact` of a fact whose declaration ``spec`` is already looked up (the
+    detectors' ~75 facts a run)."""
     if spec.kind == "finding":
         raise FactError(f"{fact.name!r} is a finding concluded by rules; it cannot be given")
     if not (isinstance(fact.certainty, (int, float)) and 0.0 <= fact.certainty <= 1.0):
         raise FactError(f"certainty of fact {fact.name!r} must be in [0, 1]; "
                         f"got {fact.certainty!r}")
+    if type(fact.value) is bool and spec.type == "bool":  # most detector facts: nothing to do
+        return fact
     value = coerce_value(fact.name, fact.value, spec)
     if value == fact.value and type(value) is type(fact.value):
         return fact

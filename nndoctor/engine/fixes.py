@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from nndoctor.engine.conditions import Known, certainty, certainty_false, describe
+from nndoctor.engine.conditions import Known, certainty, certainty_false, describe, holds
 from nndoctor.knowledge.kb import Fix
 from nndoctor.knowledge.templates import render
 
@@ -64,7 +64,7 @@ def fit_fixes(fixes: Sequence[Fix], known: Known
 
 
 def _left_out_because(fix: Fix, known: Known) -> str:
-    if fix.not_when is not None and certainty(fix.not_when, known) > 0:
+    if fix.not_when is not None and holds(fix.not_when, known):
         return f"not for this run: {describe(fix.not_when)}"
     if fix.applies_when is not None and certainty_false(fix.applies_when, known) > 0:
         return f"applies only when {describe(fix.applies_when)}"

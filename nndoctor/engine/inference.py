@@ -16,6 +16,7 @@ from nndoctor.engine.conditions import (
     certainty,
     certainty_false,
     facts_in,
+    holds,
     supporting_facts,
 )
 from nndoctor.engine.matchers import Matcher, PythonMatcher
@@ -307,7 +308,7 @@ def absence_of(m: Manifestation, facts: Known) -> float:
     ``decided_by``, as soon as those facts are known and ``m.when`` does not hold."""
     if not m.decided_by:
         return certainty_false(m.when, facts)
-    if any(name not in facts for name in m.decided_by) or certainty(m.when, facts) > 0:
+    if any(name not in facts for name in m.decided_by) or holds(m.when, facts):
         return 0.0
     return min(facts[name][1] for name in m.decided_by)
 

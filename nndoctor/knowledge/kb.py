@@ -295,6 +295,12 @@ class Records(Mapping[str, R]):
             record = self._read[name] = unpickler.load()
         return record
 
+    def get(self, name: str, default: Any = None) -> Any:  # Mapping's own goes through two calls
+        record = self._read.get(name)
+        if record is not None:
+            return record
+        return self[name] if name in self._blobs else default
+
     def __contains__(self, name: object) -> bool:
         return name in self._blobs
 

@@ -239,6 +239,51 @@ def test_mlflow_bad_metric_line(tmp_path: Path) -> None:
         read_path(tmp_path)
 
 
+METRIC_FILES = {  # metric files the whole-file conversion (mlflow._whole) takes or passes on
+    "plain": b"1 0.5 0\n2 0.25 1\n3 0.125 2\n",
+    "no_last_newline": b"1 0.5 0\n2 0.25 1",
+    "blank_lines_and_spaces": b"\n1  0.5\t0 \n\n   \n2 0.25 1\n",
+    "bom": b"\xef\xbb\xbf1 0.5 0\n2 0.25 1\n",
+    "crlf": b"1 0.5 0\r\n2 0.25 1\r\n",
+    "lone_cr": b"1 0.5 0\r2 0.25 1\n",
+    "same_step": b"1 0.5 7\n2 0.25 7\n3 1e-3 7\n",
+    "nan_inf_underscores": b"1 nan 0\n2 inf 1\n3 1_000.5 2\n",
+    "two_fields": b"1 0.5\n2 0.25\n",
+    "bad_value": b"1 0.5 0\n2 abc 1\n",
+    "bad_step": b"1 0.5 0\n2 0.5 1.5\n",
+    "huge_step": b"1 0.5 0\n2 0.5 99999999999999999999\n",
+    "four_fields": b"1 0.5 0 9\n",
+    "not_utf8": b"1 0.5 0\n2 \xff 1\n",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("case", sorted(METRIC_FILES))
+def test_mlflow_metric_file_at_once_reads_what_line_by_line_reads(
+        case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small plain metric file converted whole gives the series, warnings and errors of the
+    line-by-line read; anything else is left to it."""
+    import nndoctor.adapters.readers.mlflow as module
+
+    run = tmp_path / "0" / "abc"
+    (run / "metrics").mkdir(parents=True)
+    (run / "meta.yaml").write_text("run_name: x\n")
+    (run / "metrics" / "loss").write_bytes(METRIC_FILES[case])
+    (run / "metrics" / "acc").write_bytes(b"1 0.5 0\n2 0.6 1\n")
+
+    def outcome() -> object:
+        try:
+            runs = module.reader.read(run / "meta.yaml")
+        except LogError as exc:
+            return str(exc)
+        return [(r.warnings, {k: (v.steps.tobytes(), v.values.tobytes())
+                              for k, v in r.series.items()}) for r in runs]
+
+    whole = outcome()
+    monkeypatch.setattr(module, "_whole", lambda data, cap: None)
+    assert whole == outcome()
+
+
 def test_llama_factory_trainer_log(tmp_path: Path) -> None:
     path = tmp_path / "trainer_log.jsonl"
     path.write_text("".join(json.dumps({

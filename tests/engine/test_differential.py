@@ -178,3 +178,23 @@ def test_a_matcher_that_goes_deletes_its_sessions():
     gc.collect()
     with pytest.raises(rete.error):
         rete.get_state(handle, sid)
+
+
+def test_holds_is_certainty_above_zero_on_random_facts():
+    """conditions.holds (short-circuit truth) answers certainty(cond) > 0 for every rule's
+    condition and every expected manifestation, on random facts with random certainties."""
+    from nndoctor.engine.conditions import certainty, holds
+
+    engine = default_engine()
+    conditions = [rule.when for rule in engine.kb.rules.values()]
+    conditions += [m.when for cause in engine.kb.causes.values() for m in cause.expects]
+    rng = random.Random(11)
+    decided = {True: 0, False: 0}
+    for _ in range(60):
+        known = {name: (value, rng.choice([0.0, 0.15, 0.5, 1.0]))
+                 for name, value in random_facts(engine, rng).items()}
+        for cond in conditions:
+            truth = holds(cond, known)
+            assert truth == (certainty(cond, known) > 0), cond
+            decided[truth] += 1
+    assert min(decided.values()) > 100  # both answers were exercised

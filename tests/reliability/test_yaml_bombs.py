@@ -124,3 +124,27 @@ def test_hparams_yaml_bomb_beside_metrics_csv_is_a_warning(tmp_path):
     warnings = json.loads(done.stdout)["runs"][0]["warnings"]
     assert any("hparams.yaml: not plain YAML, hyper-parameters ignored" in w and "alias" in w
                for w in warnings), warnings
+
+
+def test_a_document_without_aliases_is_sized_by_counting_its_nodes():
+    """tree_size (for text without a ``*``, so without aliases) gives expanded_size's answer:
+    the built-in knowledge files, files beside logs, and documents around the budget."""
+    from nndoctor.safe_yaml import SAFE_LOADER, expanded_size, tree_size
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(BUILTIN_ROOT.rglob("*.yaml"))]
+    texts += [p.read_text(encoding="utf-8") for p in sorted((ROOT / "examples").rglob("*.yaml"))]
+    texts += ["[" + ", ".join(["1"] * n) + "]" for n in (0, 1, 98, 99, 100, 101)]
+    texts += ["a: {b: [1, {c: 2}], d: x}\n", "- 1\n- - 2\n  - 3\n", "plain\n", "{}\n"]
+    for text in texts:
+        loader = SAFE_LOADER(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+        if node is None or "*" in text:
+            continue
+        for limit in (5, 99, 100, MAX_YAML_NODES):
+            assert tree_size(node, limit) == expanded_size(node, limit), (text[:60], limit)
+    assert load_yaml("[" + ", ".join(["1"] * 99) + "]", max_nodes=100) == [1] * 99
+    with pytest.raises(YAMLBombError):
+        load_yaml("[" + ", ".join(["1"] * 101) + "]", max_nodes=100)

@@ -96,13 +96,22 @@ class MLflowReader:
         return [build_run(name, run, self.name, raw, context, warnings)]
 
 
+WHOLE_BYTES = 1 << 20  # a metric file up to this size is split at once (_whole)
+
+
 def _metric(file: Path, key: str, warnings: list[str]) -> Series | None:
-    """One metric file, streamed line by line (bounded lines: :mod:`_limits`)."""
+    """One metric file, streamed line by line (bounded lines: :mod:`_limits`); a small one
+    whose every line is ``<timestamp> <value> <step>`` converted at once (:func:`_whole`)."""
     steps = array("q")
     values = array("d")
     cap = _limits.MAX_POINTS
     with open_log(file) as fh:
         try:
+            whole = _whole(fh.read(WHOLE_BYTES + 1), cap)
+            if whole is not None:
+                steps, values = whole
+                return _series(steps, values, key, warnings)
+            fh.seek(0)
             for number, line in enumerate(_limits.text_lines(fh, file), 1):
                 if line is None:
                     raise LogError(file, _limits.too_long(f"line {number}"))
@@ -122,6 +131,29 @@ def _metric(file: Path, key: str, warnings: list[str]) -> Series | None:
                     break
         except OSError as exc:
             raise cannot_read(file, exc) from None
+    return _series(steps, values, key, warnings)
+
+
+def _whole(data: bytes, cap: int) -> tuple[array, array] | None:
+    """The steps and values of a metric file's bytes when it is small and plain - UTF-8, lines
+    ended by ``\n``, each of three fields with a number and an integer, fewer than ``cap``:
+    what the line-by-line read gives, a list at a time. None for anything else (the line by
+    line read says what is wrong, and where)."""
+    if len(data) > WHOLE_BYTES or b"\r" in data:
+        return None
+    try:
+        rows = [line.split() for line in data.decode("utf-8-sig").split("\n")]
+        rows = [row for row in rows if row]
+        if len(rows) >= cap or any(len(row) != 3 for row in rows):
+            return None
+        return array("q", [int(row[2]) for row in rows]), array("d", [float(row[1])
+                                                                     for row in rows])
+    except (UnicodeDecodeError, ValueError, OverflowError):
+        return None
+
+
+def _series(steps: array, values: array, key: str, warnings: list[str]) -> Series | None:
+    """The metric's series from its steps and values as read (None when it has none)."""
     if not values:
         return None
     step_arr = np.frombuffer(steps, dtype=np.int64)

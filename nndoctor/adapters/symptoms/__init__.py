@@ -32,7 +32,7 @@ from nndoctor.adapters.symptoms import (
     validation,
 )
 from nndoctor.adapters.symptoms.base import DETECTORS, Params, one_run
-from nndoctor.engine.facts import Fact, FactError, validate_fact
+from nndoctor.engine.facts import Fact, FactError, validated
 from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
@@ -59,12 +59,16 @@ def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
         run = curves.unmask_nan_placeholders(run)
         run = curves.annotate(run, _params(kb, "loss_shape"))
         facts: dict[str, Fact] = {}
+        vocabulary = kb.facts
         for name, detector in DETECTORS.items():
             params = _params(kb, name)
             for fact in detector(run, params):
-                if fact.name in kb.facts and fact.name not in facts:
+                if fact.name in facts:
+                    continue
+                spec = vocabulary.get(fact.name)
+                if spec is not None:
                     try:  # a log can hold nonsense (a negative lr): such a fact is not evidence
-                        facts[fact.name] = validate_fact(fact, kb.facts)
+                        facts[fact.name] = validated(fact, spec)
                     except FactError:
                         continue
     return sorted(facts.values(), key=lambda f: f.name)

@@ -355,27 +355,30 @@ def _find_blowup(curve: Curve, p: Params) -> Blowup | None:
     smooth = smoothed.tolist()  # the same floats, without a numpy scalar per point
     start = abs(curve.level_start(p["edge_fraction"]))
     floor = max(p["explode_floor"] * start, 1e-12)
-    reference = np.maximum(curve.trailing_median(window), floor).tolist()
-    bar = p["explode_start_share"] * start
-    i = window
-    while i < n:
-        ref = reference[i]
-        if smooth[i] >= p["explode_ratio"] * ref and smooth[i] >= bar:
-            j = i
-            while j + 1 < n and smooth[j + 1] >= p["explode_ratio"] * ref:
-                j += 1
-            length = j - i + 1
-            if length >= p["explode_persist"] or (j == n - 1 and length >= 2):
-                k = i + int(np.argmax(values[i:j + 1]))
-                return Blowup(i, int(curve.steps[i]), int(curve.steps[j]),
-                              f"{curve.tag} jumped to {num(float(values[k]))} at step "
-                              f"{int(curve.steps[k])}, {values[k] / ref:.0f}× the median "
-                              f"{num(float(ref))} of the {window} points before, and stayed "
-                              f"up for {length} points (steps {int(curve.steps[i])}-"
-                              f"{int(curve.steps[j])})")
-            i = j + 1
+    trailing = np.maximum(curve.trailing_median(window), floor)
+    reference = trailing.tolist()
+    bar, ratio = p["explode_start_share"] * start, p["explode_ratio"]
+    # the points where a jump can start, all at once: ratio× their reference and above the bar
+    jumps = (smoothed[window:] >= ratio * trailing[window:]) & (smoothed[window:] >= bar)
+    i = window  # each jump is followed while it stays up; the search goes on after it
+    for at in (np.flatnonzero(jumps) + window).tolist():
+        if at < i:
             continue
-        i += 1
+        i = at
+        ref = reference[i]
+        j = i
+        while j + 1 < n and smooth[j + 1] >= ratio * ref:
+            j += 1
+        length = j - i + 1
+        if length >= p["explode_persist"] or (j == n - 1 and length >= 2):
+            k = i + int(np.argmax(values[i:j + 1]))
+            return Blowup(i, int(curve.steps[i]), int(curve.steps[j]),
+                          f"{curve.tag} jumped to {num(float(values[k]))} at step "
+                          f"{int(curve.steps[k])}, {values[k] / ref:.0f}× the median "
+                          f"{num(float(ref))} of the {window} points before, and stayed "
+                          f"up for {length} points (steps {int(curve.steps[i])}-"
+                          f"{int(curve.steps[j])})")
+        i = j + 1
     big = np.flatnonzero(smoothed >= p["absurd_loss"])
     if big.size and start < p["absurd_loss"]:
         i = int(big[0])

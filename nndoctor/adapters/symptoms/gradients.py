@@ -34,15 +34,17 @@ def log_slope_growth(curve: Curve, keep: np.ndarray) -> tuple[float, float]:
         return 1.0, 0.0
     x = curve.steps[ok].astype(float)
     y = np.log(curve.values[ok])
-    x0 = x - x.mean()
+    x0 = x - x.sum() / x.size  # x.mean(), without its wrapping (the same sum, divided alike)
     sxx = float(x0 @ x0)
     if sxx == 0:
         return 1.0, 0.0
-    slope = float(x0 @ (y - y.mean())) / sxx
-    resid = y - y.mean() - slope * x0
-    total = float((y - y.mean()) @ (y - y.mean()))
+    y0 = y - y.sum() / y.size
+    slope = float(x0 @ y0) / sxx
+    resid = y0 - slope * x0
+    total = float(y0 @ y0)
     r2 = 1 - float(resid @ resid) / total if total > 0 else 0.0
-    return float(np.exp(np.clip(slope * (x[-1] - x[0]), -700, 700))), r2
+    exponent = slope * (x[-1] - x[0])  # np.clip's bounds, without np.clip
+    return float(np.exp(min(max(exponent, -700.0), 700.0))), r2
 
 
 @detector("grad_norm", produces=("grad_norm_spikes", "grad_norm_growing", "grad_norm_vanishing",
@@ -124,16 +126,19 @@ def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
                    f"norms{where}: {num(level)}", span)
 
 
+def longest_run(mask: np.ndarray) -> tuple[int, int]:
+    """(length, start) of the first of the longest runs of True in a 1-D boolean array;
+    (0, -1) when it holds none."""
+    edges = np.flatnonzero(np.diff(mask, prepend=False, append=False))  # starts, ends, ...
+    if not edges.size:
+        return 0, -1
+    lengths = edges[1::2] - edges[::2]
+    k = int(np.argmax(lengths))  # the first of equal lengths
+    return int(lengths[k]), int(edges[2 * k])
+
+
 def _absurd(curve: Curve, p: Params, span: str) -> Iterator[Fact]:
-    high = curve.values >= p["absurd_norm"]
-    run_start, longest, best = -1, 0, -1
-    for i, h in enumerate(high):
-        if h:
-            run_start = i if run_start < 0 else run_start
-            if i - run_start + 1 > longest:
-                longest, best = i - run_start + 1, run_start
-        else:
-            run_start = -1
+    longest, best = longest_run(curve.values >= p["absurd_norm"])
     tail = curve.level_end(0.2)
     absurd = longest >= p["absurd_persist"] or tail >= p["absurd_norm"]
     if absurd:
