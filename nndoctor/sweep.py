@@ -303,7 +303,8 @@ def _diagnose(task: Task, run: Any, kept: bool, options: Options) -> Result:
     # a JSON part shows the fixes of its first --top causes only: no others are fitted
     shown = options.top if options.fmt in ("json", "jsonl") and not options.keep_reports else None
     report = diagnose_run(run, options.answers, questions=options.questions, fixes_for=shown)
-    report = report._replace(id=base_id(task.root, Path(run.path)))
+    path = run.path if isinstance(run.path, Path) else Path(run.path)
+    report = report._replace(id=base_id(task.root, path))
     d = report.diagnosis
     return Result(
         source=task.source, path=str(run.path), name=run.name, format=run.format, kept=kept,

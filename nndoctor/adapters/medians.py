@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 _SMALL = 64  # values: up to this many, a median is taken of a Python list (no numpy call)
+_FLOAT64 = np.dtype(np.float64)
 
 
 def median(values: np.ndarray | list[float]) -> float:
@@ -15,8 +16,8 @@ def median(values: np.ndarray | list[float]) -> float:
     the mean of the two middle ones, computed as numpy computes it ((a + b) / 2, integers as
     float64); NaN if any is. Up to ``_SMALL`` floats are sorted as a Python list (the same
     values in the same order, up to the sign of equal zeros, which no sort fixes)."""
-    if type(values) is np.ndarray and values.dtype == np.float64 and values.ndim == 1 \
-            and 0 < values.size <= _SMALL:
+    if type(values) is np.ndarray and values.dtype is _FLOAT64 and values.ndim == 1 \
+            and 0 < values.size <= _SMALL:  # (numpy's own float64: compared by identity)
         items = values.tolist()
         total = sum(items)
         if total == total:  # no NaN (nor +inf with -inf): the middle of the sorted list

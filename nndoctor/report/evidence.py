@@ -36,25 +36,37 @@ class Located(NamedTuple):
 def source_of(fact: Fact) -> str:
     """``metric`` (a logged curve), ``config`` (hyper-parameters), ``probe`` (nndoctor's probe
     or pre-flight checks), or the engine's own ``answer``/``default``/``finding``."""
-    if fact.source != "log":
-        return fact.source
-    if fact.detail in CONFIG_DETAILS:
+    return _source(fact.source, fact.detail)
+
+
+def _source(source: str, detail: str) -> str:
+    if source != "log":
+        return source
+    if detail in CONFIG_DETAILS:
         return "config"
-    if fact.detail in PROBE_DETAILS:
+    if detail in PROBE_DETAILS:
         return "probe"
     return "metric"
 
 
 def locate(fact: Fact) -> Located:
     """Source, series, event step and step range of ``fact`` (None where the log does not say)."""
-    where = _where(source_of(fact), fact.detail)
+    where = _placed(fact.source, fact.detail)
     if where.source != "metric":
         return where
     step_match = _one_step(fact.evidence)
-    return where if step_match is None else where._replace(step=int(step_match.group(1)))
+    if step_match is None:
+        return where
+    return Located(where.source, where.series, int(step_match.group(1)), where.range)
 
 
 @functools.lru_cache(maxsize=4096)
+def _placed(source: str, detail: str) -> Located:
+    """:func:`_where` of the fact's source as :func:`source_of` names it (both are functions of
+    its source and detail, which recur from run to run)."""
+    return _where(_source(source, detail), detail)
+
+
 def _where(source: str, detail: str) -> Located:
     """What ``detail`` says (series, step range, a step): the same few details come back in
     every run of a sweep, so each is parsed once."""

@@ -50,15 +50,16 @@ def build_run(
     (metrics.csv, training.log, …) is named after its folder. Readers put the x axis in the
     context (:func:`axis`: ``step_unit``, ``steps_per_epoch``). A model saved in ``model_dir``
     (default: the log's folder) is probed for its weights (``_checkpoints.weights_context``)."""
-    if name.lower() in GENERIC_NAMES and Path(path).parent.name:
-        name = Path(path).parent.name
+    path = path if isinstance(path, Path) else Path(path)  # (Path of a Path parses it again)
+    if name.lower() in GENERIC_NAMES and path.parent.name:
+        name = path.parent.name
     series, hints = canonicalise(raw, default_role=default_role, unmapped=unmapped)
     ctx = dict(context or {})
     ctx.update(hints)
     if model_dir is None:
-        model_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+        model_dir = path if path.is_dir() else path.parent
     ctx.update(weights_context(model_dir))
-    return Run(name=name, path=Path(path), format=fmt, series=series, context=ctx,
+    return Run(name=name, path=path, format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
 
 

@@ -81,7 +81,12 @@ def producers() -> dict[str, list[str]]:
 
 def log_fact(name: str, value: Value, evidence: str, detail: str = "",
              certainty: float = 1.0) -> Fact:
-    return Fact(name, value, certainty, "log", detail, evidence)
+    """A fact read off the log (the Fact made directly: ~75 a run, and a NamedTuple's own
+    ``__new__`` is a Python function)."""
+    return _new_tuple(Fact, (name, value, certainty, "log", detail, evidence))
+
+
+_new_tuple = tuple.__new__
 
 
 class Curve:
@@ -112,8 +117,12 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
-        return remembered("of", series, (cls, tag, max_points),
-                           lambda: cls._finite(series, tag, max_points))
+        argument = (cls, tag, max_points)
+        memo = _MEMO.get()  # asked ~70 times a run, nearly always again: looked up here first
+        hit = memo.get(("of", id(series), argument)) if memo is not None else None
+        if hit is not None and hit[0] is series:
+            return hit[1]
+        return remembered("of", series, argument, lambda: cls._finite(series, tag, max_points))
 
     @classmethod
     def _finite(cls, series: Series, tag: str, max_points: int) -> Curve:
@@ -236,9 +245,9 @@ def correlation(x: np.ndarray, y: np.ndarray) -> float:
     n = rows.shape[1]
     if n < 2:
         return float(np.corrcoef(x, y)[0, 1])
-    rows -= rows.mean(axis=1)[:, None]
+    rows -= (rows.sum(axis=1) / n)[:, None]  # the mean (sum / count) without np.mean's checks
     c = np.dot(rows, rows.T.conj())
-    c *= np.true_divide(1, n - 1)
+    c *= 1 / (n - 1)  # np.true_divide(1, n - 1): the same double
     first, second = math.sqrt(c[0, 0]), math.sqrt(c[1, 1])
     if not (first > 0 and second > 0):  # 0/0 or a NaN: numpy's warnings and value
         return float(np.corrcoef(x, y)[0, 1])

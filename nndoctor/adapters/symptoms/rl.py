@@ -49,7 +49,16 @@ def _plain(name: str) -> str:
 
 
 def _find(run: Run, names: tuple[str, ...]) -> tuple[str, Series] | None:
-    by_plain = {_plain(n): (n, s) for n, s in run.series.items() if len(s)}
+    return _first(_by_plain(run), names)
+
+
+def _by_plain(run: Run) -> dict[str, tuple[str, Series]]:
+    """The run's series that hold points, by their names without a leading ``train/``."""
+    return {_plain(n): (n, s) for n, s in run.series.items() if len(s)}
+
+
+def _first(by_plain: dict[str, tuple[str, Series]], names: tuple[str, ...]
+           ) -> tuple[str, Series] | None:
     for wanted in names:
         if wanted in by_plain:
             return by_plain[wanted]
@@ -62,9 +71,10 @@ def roles(run: Run) -> dict[str, str]:
     plain = {_plain(n) for n in run.series}
     if any(n.startswith(PREFERENCE_PREFIXES) for n in plain):
         return {}
+    by_plain = _by_plain(run)  # (made once for the three roles)
     found = {role: hit[0] for role, names in (("reward", REWARD_NAMES), ("kl", KL_NAMES),
                                               ("entropy", ENTROPY_NAMES))
-             if (hit := _find(run, names)) is not None}
+             if (hit := _first(by_plain, names)) is not None}
     return found if "reward" in found and ("kl" in found or "entropy" in found) else {}
 
 
