@@ -38,17 +38,19 @@ def one_run() -> Iterator[None]:
         _MEMO.reset(token)
 
 
-def remembered(kind: str, of: Any, argument: Any, compute: Callable[[], Any]) -> Any:
-    """``compute()``, computed once per ``kind``, object ``of`` and (hashable) ``argument``
-    while :func:`one_run` is active (its arrays made read-only); outside it, every time."""
+def remembered(kind: str, of: Any, argument: Any, compute: Callable[..., Any],
+               *args: Any) -> Any:
+    """``compute(*args)``, computed once per ``kind``, object ``of`` and (hashable) ``argument``
+    while :func:`one_run` is active (its arrays made read-only); outside it, every time. (The
+    arguments are passed, not closed over: a hit, the usual case, makes no closure.)"""
     memo = _MEMO.get()
     if memo is None:
-        return compute()
+        return compute(*args)
     key = (kind, id(of), argument)
     hit = memo.get(key)
     if hit is not None and hit[0] is of:  # the object is kept alive in the memo: ids stay unique
         return hit[1]
-    answer = compute()
+    answer = compute(*args)
     for array in (answer.steps, answer.values) if isinstance(answer, Curve) else (answer,):
         if isinstance(array, np.ndarray):
             array.flags.writeable = False  # shared by the detectors: none may change it
@@ -117,12 +119,8 @@ class Curve:
         (shape detectors need the trend, not 10^6 points)."""
         if series is None:
             return None
-        argument = (cls, tag, max_points)
-        memo = _MEMO.get()  # asked ~70 times a run, nearly always again: looked up here first
-        hit = memo.get(("of", id(series), argument)) if memo is not None else None
-        if hit is not None and hit[0] is series:
-            return hit[1]
-        return remembered("of", series, argument, lambda: cls._finite(series, tag, max_points))
+        return remembered("of", series, (cls, tag, max_points), cls._finite, series, tag,
+                          max_points)
 
     @classmethod
     def _finite(cls, series: Series, tag: str, max_points: int) -> Curve:
@@ -193,7 +191,7 @@ class Curve:
     def smooth(self, window: int) -> np.ndarray:
         """Centered running median (robust to spikes), same length as the curve."""
         window = max(1, min(window, len(self)))
-        return remembered("smooth", self, window, lambda: self._running_median(window))
+        return remembered("smooth", self, window, self._running_median, window)
 
     def _running_median(self, window: int) -> np.ndarray:
         if window == 1:

@@ -342,8 +342,8 @@ def find_blowup(curve: Curve, p: Params) -> Blowup | None:
     A curve that climbs from below ``absurd_loss`` to above it blows up as well (AUTOTRAINER).
     Found once per curve and thresholds while one run's detectors work (annotate() and
     loss_shape ask for the same)."""
-    return remembered("blowup", curve, tuple(p[k] for k in _BLOWUP_PARAMS),
-                      lambda: _find_blowup(curve, p))
+    return remembered("blowup", curve, tuple(p[k] for k in _BLOWUP_PARAMS), _find_blowup, curve,
+                      p)
 
 
 def _find_blowup(curve: Curve, p: Params) -> Blowup | None:
