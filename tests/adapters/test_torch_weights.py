@@ -141,3 +141,82 @@ def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
     assert facts["default"]["symmetric_units"].value is False
     assert 0.3 <= facts["default"]["weights_scale"].value <= 2.0
     assert facts["default"]["narrowest_hidden_layer"].value == 64
+
+
+def _frozen_fact(folder: Path) -> Any:
+    from nndoctor.pipeline import diagnose_run, load_runs
+
+    (folder / "metrics.csv").write_text("step,train_loss\n" + "".join(
+        f"{s},{2.3 - 0.01 * s}\n" for s in range(0, 200, 10)))
+    return diagnose_run(load_runs([folder / "metrics.csv"])[0]).diagnosis.facts.get(
+        "frozen_parameters")
+
+
+def test_a_saved_model_with_layers_still_at_their_default_init(tmp_path: Path) -> None:
+    """Matrices exactly at torch's U(-1/√fan_in, 1/√fan_in) beside one that trained away from
+    its init were never updated; a model that only moved a little, or that used another
+    initialisation, is not judged."""
+    torch.manual_seed(0)
+    cases = {}
+    for name in ("frozen", "nudged", "normal", "rnn"):
+        model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(),
+                                    torch.nn.Linear(64, 64), torch.nn.ReLU(),
+                                    torch.nn.Linear(64, 8))
+        if name == "rnn":
+            model = torch.nn.ModuleDict({"rnn": torch.nn.GRU(4, 32),
+                                         "head": torch.nn.Linear(32, 8)})
+        with torch.no_grad():
+            head = model["head"] if name == "rnn" else model[4]
+            if name == "normal":
+                for layer in (model[0], model[2]):
+                    torch.nn.init.normal_(layer.weight, std=0.1)
+            head.weight.add_(torch.randn_like(head.weight) * (0.001 if name == "nudged" else 1))
+        folder = tmp_path / name
+        folder.mkdir()
+        torch.save(model.state_dict(), folder / "model.pt")
+        cases[name] = _frozen_fact(folder)
+    assert cases["frozen"].value is True and cases["frozen"].certainty == 0.8
+    assert "2 (0.weight, 2.weight) of 3 weight matrices" in cases["frozen"].evidence
+    assert cases["rnn"].value is True and "rnn.weight_hh_l0" in cases["rnn"].evidence
+    assert cases["nudged"] is None and cases["normal"] is None
+
+
+def test_real_lightning_run_with_a_frozen_body(tmp_path: Path) -> None:
+    """A real Lightning run whose hidden layers have requires_grad off: its checkpoint shows them
+    at their initialisation while the output layer trained; with every layer trainable, not."""
+    pl = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.loggers import CSVLogger
+
+    from nndoctor.pipeline import diagnose_run, load_runs
+    from tests.probes.helpers import blobs, mlp
+
+    class Module(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self, freeze: bool) -> None:
+            super().__init__()
+            self.net = mlp()
+            linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
+            for layer in linears[:-1] if freeze else ():
+                layer.requires_grad_(False)
+
+        def training_step(self, batch: Any, index: int) -> Any:
+            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], 3e-2)
+
+    facts = {}
+    for name in ("frozen", "trainable"):
+        torch.manual_seed(0)
+        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
+                                           batch_size=16)
+        trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(tmp_path / name),
+                             log_every_n_steps=2, enable_progress_bar=False,
+                             enable_model_summary=False)
+        trainer.fit(Module(name == "frozen"), data)
+        version = tmp_path / name / "lightning_logs" / "version_0"
+        facts[name] = diagnose_run(load_runs([version])[0]).diagnosis.facts
+    assert facts["frozen"]["frozen_parameters"].value is True
+    assert "default initialisation" in facts["frozen"]["frozen_parameters"].evidence
+    assert "frozen_parameters" not in facts["trainable"]

@@ -72,8 +72,9 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
     √fan_in, the quantity an initialisation sets (He ≈ 1.4, Glorot ≈ 1, torch's default ≈ 0.6),
     as ``(name, value)`` pairs; ``weights_symmetric``, the matrices whose sampled rows (two or
     more, the units) are all identical; and ``weights_widths``, the hidden layer widths - output
-    sizes that another matrix takes as its input size (the output layer's is taken by none).
-    {} when no readable model is saved."""
+    sizes that another matrix takes as its input size (the output layer's is taken by none);
+    ``weights_init_fit``, per matrix, how it compares with torch's default initialisation
+    (:func:`_default_init_fit`). {} when no readable model is saved."""
     path = saved_model(run_dir)
     if path is None:
         return {}
@@ -86,7 +87,7 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
         from nndoctor.adapters.readers._torch_weights import torch_weights  # zipfile, pickle
 
         sampled = torch_weights(path)
-    scale, symmetric = [], []
+    scale, symmetric, init_fit = [], [], []
     layers = {n: t.shape for n, t in sampled.items()
               if not _EMBEDDING.search(n) and not _ADAPTER.search(n)}
     consumed = {shape[1] for shape in layers.values()}
@@ -99,13 +100,39 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
         if fan_in < 2 or not np.isfinite(values).all():
             continue
         scale.append((name, float(values.std() * np.sqrt(fan_in))))
+        bound = default_init_bound(name, layers)
+        if bound is not None:
+            init_fit.append((name, *_default_init_fit(bound, values)))
         rows = values.size // fan_in
         if rows >= 2 and tensor.shape[0] >= 2:
             units = values[:rows * fan_in].reshape(rows, fan_in)
             if np.array_equal(units, np.broadcast_to(units[0], units.shape)):
                 symmetric.append(name)
     return {"weights_scale": tuple(scale), "weights_symmetric": tuple(symmetric),
-            "weights_widths": tuple(widths), "weights_file": str(path)} if scale else {}
+            "weights_widths": tuple(widths), "weights_init_fit": tuple(init_fit),
+            "weights_file": str(path)} if scale else {}
+
+
+def default_init_bound(name: str, shapes: dict[str, tuple[int, ...]]) -> float | None:
+    """The half-width b of torch's default U(-b, b) initialisation of weight matrix ``name``:
+    1/√fan_in for Linear and Conv layers (kaiming_uniform with a = √5), 1/√hidden_size for an
+    RNN's ``weight_ih``/``weight_hh`` (hidden_size: the columns of its ``weight_hh``; None when
+    that matrix is not among ``shapes``)."""
+    if "weight_ih" in name or "weight_hh" in name:
+        recurrent = shapes.get(name.replace("weight_ih", "weight_hh"))
+        return 1.0 / np.sqrt(recurrent[1]) if recurrent and recurrent[1] > 0 else None
+    return 1.0 / np.sqrt(max(int(np.prod(shapes[name][1:])), 1))
+
+
+def _default_init_fit(bound: float, values: np.ndarray) -> tuple[int, float, float, float]:
+    """How a sampled weight matrix compares with torch's default U(-b, b): (values sampled,
+    max |w| / b, std · √3 / b, share of |w| beyond b). A matrix that never changed has the
+    first two at 1 (its largest value just inside b, the spread of a uniform); one that
+    trained has values beyond b."""
+    magnitude = np.abs(values)
+    beyond = float(np.count_nonzero(magnitude > bound * (1 + 1e-6))) / values.size
+    return (int(values.size), float(magnitude.max() / bound),
+            float(values.std() * np.sqrt(3.0) / bound), beyond)
 
 
 def saved_model(run_dir: Path) -> Path | None:

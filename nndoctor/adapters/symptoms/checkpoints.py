@@ -32,7 +32,7 @@ def _saved_model(run: Run) -> Iterator[Fact]:
     scale = run.context.get("weights_scale")
     if not scale:
         return
-    where = Path(str(run.context.get("weights_file", "the saved model"))).parent.name
+    where = _where(run)
     values = [v for _name, v in scale]
     name, largest = max(scale, key=lambda nv: nv[1])
     yield log_fact("weights_scale", median(values),
@@ -56,9 +56,12 @@ def _saved_model(run: Run) -> Iterator[Fact]:
 
 def _frozen(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
+    if any(n.startswith(f"{PROBE_PREFIX}frozen/") for n in run.series):
+        return  # a probe in the loop saw each step
     steps, total = ctx.get("checkpoint_steps"), ctx.get("checkpoint_weights")
-    if not steps or not total or any(n.startswith(f"{PROBE_PREFIX}frozen/") for n in run.series):
-        return  # no two checkpoints, or a probe in the loop saw each step
+    if not steps or not total:
+        yield from _still_at_init(run, p)  # one saved model: compare it with its init
+        return
     frozen = tuple(ctx.get("checkpoint_frozen", ()))
     if len(frozen) == total:
         return
@@ -74,6 +77,37 @@ def _frozen(run: Run, p: Params) -> Iterator[Fact]:
                    "the others did" if frozen else
                    f"every one of {total} weight matrices changed {where}",
                    "checkpoints", certainty=sure)
+
+
+def _still_at_init(run: Run, p: Params) -> Iterator[Fact]:
+    """Matrices of the saved model that are still exactly torch's default initialisation, while
+    another matrix trained clearly away from its own: the first never changed. A matrix at its
+    init holds its largest value just inside the bound b and the spread of a uniform; any update
+    pushes some values past b. Models of which no matrix moved clearly (a tiny learning rate,
+    few steps, a collapse) are not judged; neither are other initialisations."""
+    fits = run.context.get("weights_init_fit") or ()
+    at_init = [(name, size, edge) for name, size, edge, spread, beyond in fits
+               if size >= p["init_min_values"] and beyond == 0.0
+               and edge >= 1 - p["init_edge_values"] / size
+               and abs(spread - 1) <= p["init_spread_tolerance"]]
+    moved = [(name, beyond) for name, size, _edge, _spread, beyond in fits
+             if size >= p["moved_min_values"] and beyond >= p["moved_share"]]
+    if not at_init or not moved:
+        return
+    name, size, edge = at_init[0]
+    other, share = max(moved, key=lambda nb: nb[1])
+    names = tuple(n for n, _, _ in at_init)
+    yield log_fact("frozen_parameters", True,
+                   f"in the saved model ({_where(run)}) {_names(names)} of {len(fits)} weight "
+                   f"matrices are still torch's default initialisation ({name}: {size} sampled "
+                   f"weights spread uniformly within ±b = ±1/√fan_in, the largest at "
+                   f"{edge:.3f} b) while {other} has {share:.0%} of its weights beyond its "
+                   "initial range: those matrices never changed",
+                   "saved weights", certainty=p["init_certainty"])
+
+
+def _where(run: Run) -> str:
+    return Path(str(run.context.get("weights_file", "the saved model"))).parent.name
 
 
 def _smallest_lr(run: Run, steps: tuple[int, int]) -> float | None:
