@@ -39,9 +39,13 @@ def _run(context: dict[str, object], lr: float = 1e-3) -> Run:
                context=context, warnings=())
 
 
-def _frozen_fact(context: dict[str, object], lr: float = 1e-3) -> Fact | None:
+def _fact(context: dict[str, object], name: str, lr: float = 1e-3) -> Fact | None:
     facts = {f.name: f for f in derive_facts(_run(context, lr), builtin_knowledge_base())}
-    return facts.get("frozen_parameters")
+    return facts.get(name)
+
+
+def _frozen_fact(context: dict[str, object], lr: float = 1e-3) -> Fact | None:
+    return _fact(context, "frozen_parameters", lr)
 
 
 def test_a_matrix_that_did_not_change_is_named(tmp_path: Path) -> None:
@@ -68,10 +72,16 @@ def test_every_matrix_changing_rules_freezing_out(tmp_path: Path) -> None:
 
 
 def test_nothing_changed_is_not_called_frozen(tmp_path: Path) -> None:
-    """A rate at 0 or a stopped run leaves every weight as it was: not a freezing mistake."""
+    """Every weight as it was is not a freezing mistake by itself (dead units pass no gradient
+    either): it is reported as weights_unchanged - unless the rate was too small to move them."""
     _save(tmp_path, 10, _weights(0))
     _save(tmp_path, 20, _weights(0))
-    assert _frozen_fact(checkpoint_context(tmp_path)) is None
+    ctx = checkpoint_context(tmp_path)
+    assert _frozen_fact(ctx) is None
+    unchanged = _fact(ctx, "weights_unchanged")
+    assert unchanged is not None and unchanged.value is True
+    assert "none of the 2 weight matrices changed" in unchanged.evidence
+    assert _fact(ctx, "weights_unchanged", lr=0.0) is None
 
 
 def test_a_rate_below_the_stored_precision_is_not_evidence(tmp_path: Path) -> None:

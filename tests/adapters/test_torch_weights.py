@@ -143,13 +143,12 @@ def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
     assert facts["default"]["narrowest_hidden_layer"].value == 64
 
 
-def _frozen_fact(folder: Path) -> Any:
+def _saved_model_fact(folder: Path, name: str = "frozen_parameters") -> Any:
     from nndoctor.pipeline import diagnose_run, load_runs
 
     (folder / "metrics.csv").write_text("step,train_loss\n" + "".join(
         f"{s},{2.3 - 0.01 * s}\n" for s in range(0, 200, 10)))
-    return diagnose_run(load_runs([folder / "metrics.csv"])[0]).diagnosis.facts.get(
-        "frozen_parameters")
+    return diagnose_run(load_runs([folder / "metrics.csv"])[0]).diagnosis.facts.get(name)
 
 
 def test_a_saved_model_with_layers_still_at_their_default_init(tmp_path: Path) -> None:
@@ -158,7 +157,7 @@ def test_a_saved_model_with_layers_still_at_their_default_init(tmp_path: Path) -
     initialisation, is not judged."""
     torch.manual_seed(0)
     cases = {}
-    for name in ("frozen", "nudged", "normal", "rnn"):
+    for name in ("frozen", "nudged", "normal", "rnn", "untouched"):
         model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(),
                                     torch.nn.Linear(64, 64), torch.nn.ReLU(),
                                     torch.nn.Linear(64, 8))
@@ -170,15 +169,20 @@ def test_a_saved_model_with_layers_still_at_their_default_init(tmp_path: Path) -
             if name == "normal":
                 for layer in (model[0], model[2]):
                     torch.nn.init.normal_(layer.weight, std=0.1)
-            head.weight.add_(torch.randn_like(head.weight) * (0.001 if name == "nudged" else 1))
+            if name != "untouched":
+                head.weight.add_(torch.randn_like(head.weight) * (1e-3 if name == "nudged" else 1))
         folder = tmp_path / name
         folder.mkdir()
         torch.save(model.state_dict(), folder / "model.pt")
-        cases[name] = _frozen_fact(folder)
+        cases[name] = _saved_model_fact(folder)
+        if name in ("untouched", "nudged"):
+            cases[f"{name} unchanged"] = _saved_model_fact(folder, "weights_unchanged")
     assert cases["frozen"].value is True and cases["frozen"].certainty == 0.8
     assert "2 (0.weight, 2.weight) of 3 weight matrices" in cases["frozen"].evidence
     assert cases["rnn"].value is True and "rnn.weight_hh_l0" in cases["rnn"].evidence
-    assert cases["nudged"] is None and cases["normal"] is None
+    assert cases["nudged"] is None and cases["normal"] is None and cases["untouched"] is None
+    assert cases["untouched unchanged"].value is True  # nothing moved: not called frozen
+    assert cases["nudged unchanged"] is None  # the head left its range a little
 
 
 def test_real_lightning_run_with_a_frozen_body(tmp_path: Path) -> None:

@@ -5,8 +5,9 @@ are all identical (symmetry never broken), and its narrowest hidden layer. Read 
 (``readers/_checkpoints.py``, the checkpoint comparison for Hugging Face's output directory); a
 probe attached to the loop, when there is one, speaks instead.
 
-A model none of whose weights changed is not judged: a learning rate at 0, a run that stopped
-updating, or a collapse explain that as well as freezing does, and other detectors read those."""
+A model none of whose weights changed is not called frozen: a network that passes no gradient
+(every unit of a ReLU layer dead), an optimiser that holds no parameters, a learning rate at 0
+explain that as well; it is reported as weights_unchanged for the rules to weigh."""
 
 from __future__ import annotations
 
@@ -21,8 +22,8 @@ from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median, 
 from nndoctor.engine.facts import Fact
 
 
-@detector("checkpoints", produces=("frozen_parameters", "symmetric_units", "weights_scale",
-                                   "narrowest_hidden_layer"))
+@detector("checkpoints", produces=("frozen_parameters", "weights_unchanged", "symmetric_units",
+                                   "weights_scale", "narrowest_hidden_layer"))
 def checkpoints(run: Run, p: Params) -> Iterator[Fact]:
     yield from _saved_model(run)
     yield from _frozen(run, p)
@@ -63,13 +64,16 @@ def _frozen(run: Run, p: Params) -> Iterator[Fact]:
         yield from _still_at_init(run, p)  # one saved model: compare it with its init
         return
     frozen = tuple(ctx.get("checkpoint_frozen", ()))
-    if len(frozen) == total:
-        return
     where = f"between checkpoint-{steps[0]} and checkpoint-{steps[1]}"
     if frozen:
         lr = _smallest_lr(run, steps)
         if lr is None or lr <= p["resolution_margin"] * ctx.get("checkpoint_resolution", 0.0):
             return  # an update of about the learning rate could round away: not evidence
+        if len(frozen) == total:
+            yield log_fact("weights_unchanged", True,
+                           f"{where}, none of the {total} weight matrices changed although the "
+                           f"learning rate stayed at or above {num(lr)}", "checkpoints")
+            return
     # freezing part of a pretrained model is often deliberate; from scratch it rarely is
     sure = p["finetune_certainty"] if frozen and ctx.get("pretrained_model") else 1.0
     yield log_fact("frozen_parameters", bool(frozen),
@@ -92,9 +96,19 @@ def _still_at_init(run: Run, p: Params) -> Iterator[Fact]:
                and abs(spread - 1) <= p["init_spread_tolerance"]]
     moved = [(name, beyond) for name, size, _edge, _spread, beyond in fits
              if size >= p["moved_min_values"] and beyond >= p["moved_share"]]
-    if not at_init or not moved:
+    if not at_init:
         return
     name, size, edge = at_init[0]
+    if not any(beyond > 0 for *_, beyond in fits):
+        yield log_fact("weights_unchanged", True,
+                       f"in the saved model ({_where(run)}) no weight matrix moved from torch's "
+                       f"default initialisation: none of the {len(fits)} has a value beyond its "
+                       f"initial range ±b = ±1/√fan_in, and {_names(tuple(n for n, *_ in at_init))}"
+                       f" are still uniform within it ({name}: the largest of {size} sampled "
+                       f"weights at {edge:.3f} b)", "saved weights", certainty=p["init_certainty"])
+        return
+    if not moved:
+        return
     other, share = max(moved, key=lambda nb: nb[1])
     names = tuple(n for n, _, _ in at_init)
     yield log_fact("frozen_parameters", True,
