@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nndoctor.adapters.symptoms.periodicity import epoch_length
+from nndoctor.adapters.symptoms.periodicity import epoch_lengths
 from nndoctor.pipeline import diagnose_run
 from tests.symptoms.synth import (
     HEALTHY,
@@ -134,7 +134,40 @@ def test_epoch_length_from_several_evaluations_per_epoch():
     val_steps = np.round(np.arange(1, 90) * 44 / 3).astype(int)  # 15, 29, 44, 59, 73, 88 …
     run = make_run(train_loss=(run.get("train_loss").steps, run.get("train_loss").values),
                    val_loss=(val_steps, np.full(val_steps.size, 1.0)))
-    assert epoch_length(run) == (44.0, "3 evaluations per 44 steps, taken as one epoch")
+    assert epoch_lengths(run) == [(44.0, "3 evaluations per 44 steps, taken as one epoch")]
+
+
+def _sawtooth(per_epoch: int, every: int, amplitude: float, epochs: int = 30, seed: int = 0
+              ) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    steps = np.arange(0, epochs * per_epoch, every)
+    phase = (steps % per_epoch) / per_epoch
+    return steps, _toward(2.3, 0.5, steps, tau=epochs * per_epoch / 10) * np.exp(
+        amplitude * (phase - 0.5) + rng.normal(0, 0.05, steps.size))
+
+
+@pytest.mark.parametrize("amplitude", [0.6, 0.0])
+def test_four_evaluations_an_epoch_the_epoch_is_found_among_their_multiples(amplitude):
+    """Evaluated every 50 steps of a 200-step epoch: 50, 100 and 150 are candidates too, and
+    the pattern shows at 200 only; without one, nothing is found at any candidate."""
+    steps, loss = _sawtooth(200, 10, amplitude)
+    val_steps = np.arange(50, steps[-1] + 1, 50)
+    run = make_run(train_loss=(steps, loss), val_loss=(val_steps, np.full(val_steps.size, 1.0)))
+    assert [e for e, _ in epoch_lengths(run)] == [50.0, 100.0, 150.0, 200.0]
+    fact = facts(run)["loss_sawtooth_per_epoch"]
+    assert fact.value is (amplitude > 0)
+    if amplitude:
+        assert "20 points, 200 steps: 4 evaluations per 200 steps" in fact.evidence
+
+
+@pytest.mark.parametrize("amplitude", [0.6, 0.0])
+def test_a_logging_interval_that_divides_two_epochs_only(amplitude):
+    """Logged every 2 steps of a 79-step epoch, the points repeat every 2 epochs (79 points)."""
+    steps, loss = _sawtooth(79, 2, amplitude)
+    fact = facts(make_run({"steps_per_epoch": 79}, train_loss=(steps, loss)))[
+        "loss_sawtooth_per_epoch"]
+    assert fact.value is (amplitude > 0)
+    assert "2 epochs (79 points" in fact.evidence
 
 
 def test_logging_interval_that_drifts_through_the_epoch_is_not_judged():

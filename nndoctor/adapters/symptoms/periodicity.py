@@ -14,28 +14,29 @@ from nndoctor.adapters.symptoms.config import steps_per_epoch
 from nndoctor.engine.facts import Fact
 
 
-def epoch_length(run: Run) -> tuple[float, str] | None:
-    """Steps per epoch from the configuration, else from the evaluation schedule: Lightning and
-    Keras validate once per epoch by default, several times an epoch when asked - then the
-    evaluations land on rounded steps of a fractional interval (14, 29, 44, 58 … for three a
-    44-step epoch), and the epoch is the first whole multiple of the mean interval."""
+def epoch_lengths(run: Run) -> list[tuple[float, str]]:
+    """Candidate steps per epoch, most likely first: the configuration's, else from the
+    evaluation schedule. Lightning and Keras validate once per epoch by default, several times
+    an epoch when asked - then the evaluations land on rounded steps of a fractional interval
+    (14, 29, 44, 58 … for three a 44-step epoch) - so the epoch is a whole multiple (1 to 4
+    evaluations) of the mean evaluation interval, and each such multiple is a candidate."""
     known = steps_per_epoch(run)
     if known is not None:
-        return known
+        return [known]
     val = run.get("val_loss") or run.get("val_acc")
     if val is None or len(val) < 4:
-        return None
+        return []
     gaps = np.diff(val.steps).astype(float)
     mean = float(val.steps[-1] - val.steps[0]) / (len(val) - 1)
     if mean <= 0 or np.any(np.abs(gaps - mean) > 1.0):
-        return None
+        return []
+    out = []
     for k in range(1, 5):
         if abs(k * mean - round(k * mean)) <= 0.05:
             per = round(k * mean)
-            how = (f"evaluations every {per} steps, taken as one epoch" if k == 1 else
-                   f"{k} evaluations per {per} steps, taken as one epoch")
-            return float(per), how
-    return None
+            out.append((float(per), f"evaluations every {per} steps, taken as one epoch" if k == 1
+                        else f"{k} evaluations per {per} steps, taken as one epoch"))
+    return out
 
 
 def _acf(x: np.ndarray, lag: int) -> float:
@@ -58,39 +59,59 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
     spacing = int(median(gaps)) if gaps.size else 0
     if spacing <= 0 or np.mean(gaps == spacing) < p["regular_share"]:
         return
-    known = epoch_length(run)
-    if known is None:
-        return
-    per_epoch, how = known
-    lag_f = per_epoch / spacing
-    lag = round(lag_f)
-    # the logging interval must (nearly) divide the epoch, or the points drift through it
-    if lag < p["min_lag"] or abs(lag_f - lag) > p["phase_drift"] or \
-            values.size < p["min_epochs"] * lag:
-        return
     x = np.log(values) if values.min() > 0 else values.copy()
-    # one-epoch moving average (by cumulative sums, O(n) for any epoch length): it removes the
-    # trend and cancels anything that repeats every epoch, which the residual then keeps
+    tried = []
+    for per_epoch, how in epoch_lengths(run):
+        for epochs in range(1, p["max_epochs_per_period"] + 1):
+            # the logging interval must (nearly) divide the period, or the points drift through it
+            lag_f = epochs * per_epoch / spacing
+            lag = round(lag_f)
+            if lag < p["min_lag"] or abs(lag_f - lag) > p["phase_drift"]:
+                continue
+            if values.size < p["min_epochs"] * lag:
+                break
+            result = _periodic(x, values, lag, max(1, round(lag / (2 * epochs))), p)
+            if result is None:
+                break
+            tried.append((result, lag, per_epoch, epochs, how))
+            break  # the shortest period the points can show; longer ones repeat it
+        if tried and tried[-1][0][0]:
+            break
+    if not tried:
+        return
+    found = next((t for t in tried if t[0][0]), tried[0])
+    (ok, at_epoch, at_half, swing, bar), lag, per_epoch, epochs, how = found
+    span = f"one epoch ({lag} points, {int(per_epoch)} steps: {how})" if epochs == 1 else \
+        f"{epochs} epochs ({lag} points, {epochs} × {int(per_epoch)} steps: {how}; the logging " \
+        "interval divides no single epoch)"
+    yield log_fact("loss_sawtooth_per_epoch", bool(ok),
+                   f"the detrended train_loss correlates {at_epoch:.2f} with itself {span} "
+                   f"later and {at_half:.2f} half an epoch later, its mean pattern within that "
+                   f"period swinging ±{swing:.1%} (a per-epoch pattern from {bar:.2f}, a "
+                   f"contrast of {p['contrast']:g} and ±{p['min_swing']:.0%})",
+                   f"train_loss, steps {int(steps[0])}-{int(steps[-1])}", certainty=0.8)
+
+
+def _periodic(x: np.ndarray, values: np.ndarray, lag: int, half: int, p: Params
+              ) -> tuple[bool, float, float, float, float] | None:
+    """Whether the (log) loss ``x`` repeats every ``lag`` points and not every ``half`` (half
+    an epoch): (found, autocorrelation at the lag, at half an epoch, swing of the mean profile,
+    the autocorrelation bar); None when too few points are left once the trend is removed."""
+    # one-period moving average (by cumulative sums, O(n) for any period): it removes the
+    # trend and cancels anything that repeats every period, which the residual then keeps
     csum = np.concatenate(([0.0], np.cumsum(x)))
     trend = (csum[lag:] - csum[:-lag]) / lag
     offset = (lag - 1) // 2
     resid = x[offset:offset + trend.size] - trend
     if resid.size < 3 * lag:
-        return
-    at_epoch, at_half = _acf(resid, lag), _acf(resid, max(1, lag // 2))
+        return None
+    at_epoch, at_half = _acf(resid, lag), _acf(resid, half)
     # the pattern must stand out of chance (4 standard errors of an autocorrelation) and be
-    # large enough to matter: the mean within-epoch profile swings by a share of the level
+    # large enough to matter: the mean within-period profile swings by a share of the level
     bar = max(p["acf_min"], 4 / np.sqrt(resid.size))
     usable = resid[:resid.size - resid.size % lag].reshape(-1, lag)
     profile = usable.mean(axis=0)
     swing = float(profile.std()) if values.min() > 0 else \
         float(profile.std()) / max(median(np.abs(values)), 1e-12)
-    found = at_epoch >= bar and at_epoch - at_half >= p["contrast"] and \
-        swing >= p["min_swing"]
-    yield log_fact("loss_sawtooth_per_epoch", bool(found),
-                   f"the detrended train_loss correlates {at_epoch:.2f} with itself one epoch "
-                   f"({lag} points, {int(per_epoch)} steps: {how}) later and {at_half:.2f} half "
-                   f"an epoch later, its mean within-epoch pattern swinging ±{swing:.1%} (a "
-                   f"per-epoch pattern from {bar:.2f}, a contrast of {p['contrast']:g} and "
-                   f"±{p['min_swing']:.0%})", f"train_loss, steps {int(steps[0])}-{int(steps[-1])}",
-                   certainty=0.8)
+    found = at_epoch >= bar and at_epoch - at_half >= p["contrast"] and swing >= p["min_swing"]
+    return bool(found), at_epoch, at_half, swing, bar
