@@ -2,6 +2,10 @@
 gain per unit of effort (look < experiment < measure, settings.yaml), so cheap questions come
 first when they are about as informative.
 
+Initial data (``asked_first``, what the model predicts) comes first while unknown: it frames
+what the other answers mean, so its value shows only with the questions after it (a regression
+with a ReLU output needs both answers).
+
 Only the contenders count: the causes the evidence already points at (the leading group, at
 most ``settings.contenders``), so a run flat at chance is not asked about NaN in its inputs. With
 nothing pointing anywhere yet (no log, no answers) every cause is a contender.
@@ -57,6 +61,14 @@ def priors(engine: Engine, base: Evaluation, known: Known,
     return out
 
 
+def initial_data(kb: object, known: Known, excluded: set[str]) -> list[str]:
+    """The facts asked before all others while unknown (``asked_first``, MYCIN's initial data),
+    unless a fact that tells them (``known_from``) is known."""
+    return [name for name in kb.askable_facts()
+            if kb.facts[name].asked_first and name not in known and name not in excluded
+            and not any(other in known for other in kb.facts[name].known_from)]
+
+
 def answer_probabilities(now: dict[str, float],
                          posteriors: list[dict[str, float]]) -> list[float]:
     """How likely each answer is under the current belief. Each posterior is read as P(cause |
@@ -93,6 +105,8 @@ def rank_questions(
     now = belief(base.causes, cause_ids, prior)
     sure_now = max(now.values())
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []
+    # initial data opens the follow-up questions; telling named causes apart asks what does
+    first = set(initial_data(kb, known, excluded)) if among is None else set()
     for name in kb.askable_facts():
         if name in known or name in excluded or name not in engine.rules_using:
             continue
@@ -109,19 +123,22 @@ def rank_questions(
         sure = sum(w * max(b.values()) for w, b in zip(weights, posteriors, strict=True))
         gain = (sure - sure_now) / kb.settings.question_effort[spec.effort]
         moved = any(ev.causes != base.causes for _, ev in outcomes)
-        if moved:
+        if moved or name in first:  # initial data moves little alone: it frames what follows
             scored.append((gain, name, outcomes))
-    scored.sort(key=lambda item: (not kb.facts[item[1]].opens_interview, -item[0], item[1]))
-    return [_question(engine, name, gain, base, outcomes, now)
+    scored.sort(key=lambda item: (not kb.facts[item[1]].opens_interview, item[1] not in first,
+                                  -item[0], item[1]))
+    return [_question(engine, name, gain, base, outcomes, now, name in first)
             for gain, name, outcomes in scored[:limit]]
 
 
 def _question(engine: Engine, name: str, gain: float, base: Evaluation,
-              outcomes: list[tuple[object, Evaluation]], now: dict[str, float]) -> Question:
+              outcomes: list[tuple[object, Evaluation]], now: dict[str, float],
+              first: bool) -> Question:
     spec = engine.kb.facts[name]
     choices = tuple((str(a), _label(spec, a)) for a in spec.answers())
-    return Question(name, spec.question or name, spec.help or "", choices,
-                    why_text(engine, base, outcomes, now, spec), round(gain, 6))
+    why = spec.asked_first if first and spec.asked_first else \
+        why_text(engine, base, outcomes, now, spec)
+    return Question(name, spec.question or name, spec.help or "", choices, why, round(gain, 6))
 
 
 def _label(spec: object, answer: object) -> str:

@@ -104,6 +104,8 @@ class Fact(Record):
     derived_from_logs: bool
     askable: bool
     opens_interview: bool
+    asked_first: str | None
+    known_from: list[str]
     effort: Effort
     sources: list[str]
 

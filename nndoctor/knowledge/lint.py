@@ -175,6 +175,10 @@ def _check(kb: KnowledgeBase) -> Iterator[Problem]:
         elif name not in used and fact.kind == "observation":
             yield Problem("warning", str(kb.files["fact:" + name]), f"facts.{name}",
                           "no rule or fix uses this fact")
+        for other in fact.known_from:
+            if other not in kb.facts:
+                yield Problem("error", str(kb.files["fact:" + name]), f"facts.{name}.known_from",
+                              f"unknown fact {other!r}")
     yield from _check_producers(kb)
     if len(kb.facts) > MAX_FACT_PROPERTIES:
         yield Problem("error", str(kb.root / "facts"), "facts",

@@ -92,6 +92,13 @@ class Fact(Strict):
     opens_interview: bool = Field(
         default=False, description="Asked first when nothing is known yet (no log, no answers); "
         "never once a log has been read.")
+    asked_first: str | None = Field(
+        default=None, description="Initial data (as in MYCIN): asked before the other "
+        "questions whenever it is unknown, because it frames what the other answers mean; the "
+        "text says why and is shown as the question's WHY.")
+    known_from: list[str] = Field(
+        default_factory=list, description="Facts that tell this one when known (the class "
+        "count tells the task): then an asked_first fact is not asked first.")
     effort: Effort = Field(
         default="look",
         description="What answering takes: look at the setup (the code, config, dataset "

@@ -173,3 +173,22 @@ def test_inspecting_data_is_priced_above_reading_the_setup(monkeypatch):
     assert compared
     for unpriced, gain in compared:
         assert unpriced == pytest.approx(gain * 1.5, rel=1e-3)
+
+
+def test_what_the_model_predicts_is_asked_first_until_the_class_count_tells():
+    """task_type is initial data: asked before every other question while unknown (alone it
+    moves nothing - with the output activation after it, a regression with a ReLU output is
+    found), and not once num_classes is known."""
+    flat = [Fact("train_loss_trend", "flat", source="log"), Fact("train_loss_high", True,
+                                                                  source="log")]
+    session = Session(default_engine(), flat)
+    assert session.next_question().fact == "task_type"
+    session.answer("task_type", "regression")
+    assert session.next_question().fact != "task_type"
+    session.answer("output_activation", "relu")
+    assert session.diagnose(questions=0).causes[0].id == "wrong_output_activation"
+    told = Session(default_engine(), [*flat, Fact("num_classes", 10.0)])
+    assert all(q.fact != "task_type" for q in told.diagnose(questions=5).questions)
+    unsure = Session(default_engine(), flat)
+    unsure.answer("task_type", DONT_KNOW)
+    assert unsure.next_question().fact != "task_type"
