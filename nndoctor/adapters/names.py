@@ -66,6 +66,9 @@ EXCLUDED = {
 }
 _PER_SECOND = regex(r"(^|[/_])((samples|steps|tokens)_per_second|runtime)$")
 _SPLIT = regex(r"[/.\-\s_]+")
+# a word boundary inside camelCase or PascalCase: before an upper-case letter that follows a
+# lower-case letter or digit, or that starts a word after an acronym (NLLLoss → NLL Loss)
+_CAMEL = regex(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 _PG = regex(r"^(?:pg|lr)(\d+)$")
 _DATALOADER = regex(r"/dataloader_idx_(\d+)$")
 _PARTS = regex(r"[/.]+")
@@ -104,9 +107,18 @@ def classify(tag: str, default_role: str = "train") -> Candidate | None:
     """The canonical series a tag can stand for, or None (kept under its own name).
 
     ``default_role`` is the role of unprefixed ``loss``/``accuracy`` (``"val"`` for fastai).
-    A pure function of its arguments (the answer is immutable), so it is remembered.
+    A tag no rule reads is read again with its camelCase words apart (``TrainLoss``,
+    ``valAcc``); optimiser names such as ``lr-AdamW`` are read whole first. A pure function of
+    its arguments (the answer is immutable), so it is remembered.
     """
-    t = tag.strip().lower()
+    found = _classify(tag.strip().lower(), default_role)
+    if found is not None:
+        return found
+    split = _CAMEL.sub("_", tag.strip()).lower()  # TrainLoss, valAcc, NLLLoss: words apart
+    return _classify(split, default_role) if split != tag.strip().lower() else None
+
+
+def _classify(t: str, default_role: str) -> Candidate | None:
     if is_excluded(t):
         return None
     loader = _DATALOADER.search(t)  # Lightning with several val dataloaders: the first wins

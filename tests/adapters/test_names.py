@@ -21,22 +21,23 @@ SPELLINGS = {
     "train_loss": ["loss", "train_loss", "train/loss", "train_loss_step", "train_loss_epoch",
                    "train/epoch_loss", "training_loss", "trn_loss", "mean_loss", "batch_loss",
                    "Train Loss", "epoch_loss", "Loss/train", "Train/Loss", "train/loss_step",
-                   "train/loss_epoch", "loss/train_step", "Loss/Train"],
+                   "train/loss_epoch", "loss/train_step", "Loss/Train", "TrainLoss", "trainLoss",
+                   "NLLLoss"],
     "val_loss": ["val_loss", "valid_loss", "eval_loss", "eval/loss", "val/loss", "validation_loss",
                  "validation/epoch_loss", "validation/evaluation_loss_vs_iterations",
                  "eval_squad_loss", "dev_loss", "val_loss_epoch", "loss/val", "Loss/validation",
-                 "Loss/Val", "val/loss_epoch"],
+                 "Loss/Val", "val/loss_epoch", "ValLoss", "valLoss"],
     "train_acc": ["accuracy", "acc", "train_acc", "train_accuracy", "train/acc",
                   "mean_token_accuracy", "train/epoch_accuracy", "Accuracy/train", "train_acc1",
                   "top1", "sparse_categorical_accuracy", "categorical_accuracy", "acc@1",
-                  "binary_accuracy", "train/top1"],
+                  "binary_accuracy", "train/top1", "TrainAcc", "trainAccuracy"],
     "val_acc": ["val_accuracy", "val_acc", "valid_acc", "eval_accuracy", "eval/accuracy",
                 "validation/epoch_accuracy", "Accuracy/val", "val/acc", "val_acc1",
                 "val_sparse_categorical_accuracy", "eval_top1", "validation/epoch_sparse_"
-                "categorical_accuracy", "val_acc@1"],
+                "categorical_accuracy", "val_acc@1", "ValAcc"],
     "lr": ["lr", "learning_rate", "train/learning_rate", "lr-Adam", "lr-AdamW/pg1", "lr/pg0",
            "lr/pg2", "x/lr0", "epoch_learning_rate", "train/lr", "lr-AdamW", "lr-SGD",
-           "lr-AdamW-1"],
+           "lr-AdamW-1", "LearningRate", "lr-RMSprop"],
     "grad_norm": ["grad_norm", "train/grad_norm", "gradient_norm", "grad-norm", "total_norm",
                   "global_norm", "grad_2.0_norm_total", "grad_norm/total"],
 }
@@ -49,7 +50,8 @@ NOT_CANONICAL = ["train/box_loss", "val/cls_loss", "lr-SGD-momentum", "epoch",
                  "total_flos", "train/epoch", "loss_scale", "val_loss_ratio", "train/loss_scale",
                  "grad_scale", "eval/runtime", "eval/steps_per_second", "top5", "val_top5",
                  "grad_2.0_norm/net.0.weight", "grad_inf_norm_total", "lr-AdamW-momentum",
-                 "max_grad_norm_clip", "accuracy_gap", "loss_ratio", "loss/train_val_gap"]
+                 "max_grad_norm_clip", "accuracy_gap", "loss_ratio", "loss/train_val_gap",
+                 "globalStep", "KLLoss", "lossScale", "valLossRatio"]
 
 
 @pytest.mark.parametrize(("canonical", "tag"),
