@@ -46,6 +46,7 @@ KERAS_ACC_WORDS = {"sparse_categorical_accuracy", "categorical_accuracy", "binar
 ERROR_WORDS = {"error_rate", "err_rate"}
 GRAD_NORM_WORDS = {"grad_norm", "gradient_norm", "grad_norm_total", "total_norm", "global_norm",
                    "global_grad_norm", "grads_norm", "gradnorm", "gradient_norm_total",
+                   "gnorm",  # fairseq
                    # Lightning's grad_norm(module, norm_type=2): grad_2.0_norm_total
                    "grad_2_0_norm_total", "grad_2_norm_total", "grad_l2_norm_total"}
 # Lightning's LearningRateMonitor names series lr-<OptimizerClass>[-<n>][/pg<i>].

@@ -403,7 +403,53 @@ def test_console_hand_written_lines(tmp_path: Path, text: str, steps: list[int],
     assert run.series["train_loss"].values.tolist() == pytest.approx(loss)
 
 
-CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS,
+FAIRSEQ = ("2024-01-01 00:00:01 | INFO | train | epoch 001 | loss 9.1 | ppl 549.1 | wps 1234 | "
+           "lr 0.0005 | gnorm 1.2 | train_wall 30\n"
+           "2024-01-01 00:00:02 | INFO | valid | epoch 001 | valid on 'valid' subset | loss 8.5 | "
+           "ppl 362.0\n"
+           "2024-01-01 00:01:01 | INFO | train | epoch 002 | loss 7.9 | ppl 238.9 | wps 1234 | "
+           "lr 0.0005 | gnorm 0.9 | train_wall 30\n"
+           "2024-01-01 00:01:02 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 7.7 | "
+           "ppl 208.0\n")
+
+
+# PyTorch's examples/mnist/main.py: the test lines carry no index and follow their epoch
+MNIST = ("Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.300000\n"
+         "Train Epoch: 1 [59520/60000 (99%)]\tLoss: 0.060000\n\n"
+         "Test set: Average loss: 0.0499, Accuracy: 9838/10000 (98%)\n\n"
+         "Train Epoch: 2 [0/60000 (0%)]\tLoss: 0.080000\n"
+         "Train Epoch: 2 [59520/60000 (99%)]\tLoss: 0.040000\n\n"
+         "Test set: Average loss: 0.0372, Accuracy: 9873/10000 (99%)\n")
+
+
+@pytest.mark.parametrize(("text", "train", "val"), [
+    (FAIRSEQ, [9.1, 7.9], [8.5, 7.7]),
+    ("[train] epoch 1 loss 0.9 acc 0.5\n[val] epoch 1 loss 1.0 acc 0.4\n"
+     "[train] epoch 2 loss 0.7 acc 0.6\n[val] epoch 2 loss 0.8 acc 0.5\n", [0.9, 0.7], [1.0, 0.8]),
+    ("Train Epoch: 1 [0/600]\tLoss: 2.3\nTrain Epoch: 1 [300/600]\tLoss: 1.9\n", [2.3, 1.9], None),
+    (MNIST, [2.3, 0.06, 0.08, 0.04], [0.0499, 0.0372]),
+])
+def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, text: str,
+                                                               train: list[float],
+                                                               val: list[float] | None) -> None:
+    """fairseq prints train and valid lines with the same names: the role word standing alone
+    before the epoch says which split a line reports; a line naming none keeps its names."""
+    path = tmp_path / "train.log"
+    path.write_text(text, encoding="utf-8")
+    (run,) = read_path(path)
+    assert run.series["train_loss"].values.tolist() == pytest.approx(train)
+    if val is None:
+        assert "val_loss" not in run.series
+    else:
+        assert run.series["val_loss"].values.tolist() == pytest.approx(val)
+    if text is FAIRSEQ:
+        assert run.series["grad_norm"].values.tolist() == pytest.approx([1.2, 0.9])
+    if text is MNIST:  # 9838/10000 is a fraction, and the test set stands in for validation
+        assert run.series["val_acc"].values.tolist() == pytest.approx([0.9838, 0.9873])
+        assert run.series["val_loss"].steps.tolist() == [0, 1]
+
+
+CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS, FAIRSEQ, MNIST,
                  (ROOT / "examples" / "console_keras" / "train.log").read_text(encoding="utf-8"),
                  (ROOT / "examples" / "healthy" / "training.log").read_text(encoding="utf-8"),
                  "step 100 | loss 2.31\nstep 200 | loss 2.01 | lr 0.001\n",

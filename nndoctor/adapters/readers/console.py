@@ -20,7 +20,9 @@ metric line is not a console log, never a guess):
 * **Hand-written** lines with an index and named numbers: ``epoch 3 loss=0.12 val_loss=0.3``,
   ``step 100 | loss 2.31``, ``Epoch [3/10], Step [100/600], Loss: 0.2345`` (the step inside an
   epoch becomes a global step with the ``/600`` total), nanoGPT's ``iter 100: loss 4.23, time
-  …`` and ``step 100: train loss 4.1, val loss 4.2``. A name counts when it holds a metric word
+  …`` and ``step 100: train loss 4.1, val loss 4.2``; a role word standing alone before the
+  index gives the line's split to its unprefixed names (fairseq's ``| valid | epoch 001 | …
+  | loss 8.1``, ``[val] epoch 3 loss 0.6``). A name counts when it holds a metric word
   (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read as 85.2 (accuracies in percent are
   scaled by the name map). The x axis is in epochs when the index is the epoch.
 * **Tables**: a header of column names (one an index: ``epoch``, ``step``, ``iter``…; at least
@@ -74,6 +76,11 @@ _PAIR = LazyPattern(r"(?<![\w.])([A-Za-z][\w/.]*(?:[ \-][A-Za-z][\w/.]*){0,2}?)\
 _HF_SKIP = {"epoch", "step", "total_flos", "train_runtime", "train_samples_per_second",
             "train_steps_per_second"}
 _IGNORED = {"v_num", "it/s", "s/it"}
+_OUT_OF = LazyPattern(r"/(\d+)(?![\w.])")
+_ROLES = {"train": "train", "training": "train", "trn": "train", "val": "val", "valid": "val",
+          "validation": "val", "eval": "val", "evaluation": "val", "dev": "val", "test": "test"}
+_LINE_ROLE = LazyPattern(r"(?<![\w'])(train|training|trn|val|valid|validation|eval|evaluation|"
+                         r"dev|test)(?![\w'])", re.IGNORECASE)
 _FIT_STOPPED = LazyPattern(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
 
 
@@ -178,6 +185,37 @@ def _metric_name(name: str) -> str | None:
     return low
 
 
+def _pairs(text: str, role: str | None) -> list[tuple[str, float]]:
+    """The named numbers of a hand-written line, under the line's role; a count out of a total
+    (``Accuracy: 9890/10000``) is read as the fraction."""
+    out = []
+    for m in _PAIR.finditer(text):
+        metric = _metric_name(m.group(1))
+        if metric is None:
+            continue
+        value = _num(m.group(2))
+        total = _OUT_OF.match(text, m.end())
+        if total and not m.group(3) and float(total.group(1)) > 0:
+            value /= float(total.group(1))
+        out.append((_with_role(metric, role), value))
+    return out
+
+
+def _line_role(prefix: str) -> str | None:
+    """The split a hand-written line reports, when a role word stands alone before its index:
+    fairseq's ``| valid | epoch 001 | … | loss 8.1``, ``[val] epoch 3 loss 0.6``."""
+    words = {w.lower() for w in _LINE_ROLE.findall(prefix)}
+    roles = {_ROLES[w] for w in words}
+    return roles.pop() if len(roles) == 1 else None
+
+
+def _with_role(metric: str, role: str | None) -> str:
+    """``metric`` under the line's role unless its own name carries one."""
+    if role is None or any(part in _ROLES for part in metric.split("_")):
+        return metric
+    return f"{role}_{metric}"
+
+
 Parsed = tuple[str, dict[str, Series], dict[str, Any], list[str]]
 
 
@@ -206,6 +244,7 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
     plain_epoch_base: int | None = None
     plain_step_unit = "step"
     plain_spe: int | None = None
+    plain_last: int | None = None  # the step of the last hand-written line with an index
     ended: str | None = None
     for seg in _segments(text):
         if "`Trainer.fit` stopped" in seg:
@@ -266,13 +305,17 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             continue
         idx = _index(seg)
         if idx is None:
+            # an evaluation printed after the epoch it follows, without an index of its own:
+            # PyTorch's MNIST example's "Test set: Average loss: 0.03, Accuracy: 9890/10000"
+            first = _PAIR.search(seg)
+            role = _line_role(seg[:first.start()]) if first else None
+            if role in ("val", "test") and plain_last is not None:
+                pairs = _pairs(seg[first.start():], role)
+                if pairs:
+                    plain.add(plain_last, pairs)
             continue
         (kind, value, total), rest = idx
-        pairs = []
-        for name, number, _pct in _PAIR.findall(rest):
-            metric = _metric_name(name)
-            if metric is not None:
-                pairs.append((metric, _num(number)))
+        pairs = _pairs(rest, _line_role(seg[:len(seg) - len(rest)]))
         if not pairs:
             continue
         if kind[0] == "epoch" and kind[1] is not None:  # epoch and a step inside it
@@ -292,6 +335,7 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
         else:
             step = value
         plain.add(step, pairs)
+        plain_last = step
         if until_recognised and plain.lines >= MIN_LINES:
             return RECOGNISED
     for epoch, pairs in sorted(keras_last.items()):
