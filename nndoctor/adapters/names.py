@@ -40,7 +40,8 @@ ROLE_WORDS = {
 LOSS_WORDS = {"loss", "nll", "nll_loss", "ce", "ce_loss", "cross_entropy", "cross_entropy_loss",
               "crossentropy", "xent", "objective"}
 ACC_WORDS = {"acc", "accuracy", "top1", "top1_acc", "top1_accuracy", "acc1", "acc_top1",
-             "token_accuracy", "top_1", "top_1_accuracy", "acc@1"}
+             "token_accuracy", "top_1", "top_1_accuracy", "acc@1",
+             "accuracy_top1"}  # mmpretrain's accuracy/top1
 # Keras metric objects named after their class; ranked after a plain ``accuracy``.
 KERAS_ACC_WORDS = {"sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy"}
 ERROR_WORDS = {"error_rate", "err_rate"}

@@ -422,6 +422,41 @@ MNIST = ("Train Epoch: 1 [0/60000 (0%)]\tLoss: 2.300000\n"
          "Test set: Average loss: 0.0372, Accuracy: 9873/10000 (99%)\n")
 
 
+MMENGINE = ("2024/01/01 00:00:00 - mmengine - INFO - Epoch(train)  [1][ 50/100]  base_lr: "
+            "1.0000e-01 lr: 1.0000e-01  eta: 0:01:00  time: 0.1  data_time: 0.01  loss: 2.2000\n"
+            "2024/01/01 00:00:10 - mmengine - INFO - Epoch(train)  [1][100/100]  base_lr: "
+            "1.0000e-01 lr: 1.0000e-01  eta: 0:00:50  time: 0.1  data_time: 0.01  loss: 1.9000\n"
+            "2024/01/01 00:00:12 - mmengine - INFO - Epoch(val) [1][20/20]    accuracy/top1: "
+            "41.0000  accuracy/top5: 90.0000  data_time: 0.01  time: 0.02\n"
+            "2024/01/01 00:00:20 - mmengine - INFO - Epoch(train)  [2][ 50/100]  base_lr: "
+            "1.0000e-01 lr: 1.0000e-01  eta: 0:00:40  time: 0.1  data_time: 0.01  loss: 1.5000\n"
+            "2024/01/01 00:00:30 - mmengine - INFO - Epoch(train)  [2][100/100]  base_lr: "
+            "1.0000e-01 lr: 1.0000e-01  eta: 0:00:30  time: 0.1  data_time: 0.01  loss: 1.3000\n"
+            "2024/01/01 00:00:32 - mmengine - INFO - Epoch(val) [2][20/20]    accuracy/top1: "
+            "55.0000  accuracy/top5: 93.0000  data_time: 0.01  time: 0.02\n")
+MMENGINE_ITERS = ("Iter(train) [  100/1000]  lr: 1.0e-02  loss: 1.2000  loss_cls: 0.8000\n"
+                  "Iter(train) [  200/1000]  lr: 1.0e-02  loss: 1.0000  loss_cls: 0.7000\n"
+                  "Iter(val) [50/50]    loss: 1.1000\n")
+
+
+def test_console_mmengine_runner_logs(tmp_path: Path) -> None:
+    """OpenMMLab's runner: Epoch(train) [e][i/n] lines give step (e-1)·n + i and the epoch length;
+    an Epoch(val) line's [i/n] counts evaluation batches, so it belongs to the step before it."""
+    path = tmp_path / "20240101_000000.log"
+    path.write_text(MMENGINE, encoding="utf-8")
+    (run,) = read_path(path)
+    assert run.series["train_loss"].steps.tolist() == [50, 100, 150, 200]
+    assert run.series["val_acc"].steps.tolist() == [100, 200]
+    assert run.series["val_acc"].values.tolist() == pytest.approx([0.41, 0.55])  # percent
+    assert run.series["lr"].values.tolist() == pytest.approx([0.1] * 4)
+    assert run.context["steps_per_epoch"] == 100
+    path.write_text(MMENGINE_ITERS, encoding="utf-8")
+    (run,) = read_path(path)
+    assert run.series["train_loss"].steps.tolist() == [100, 200]
+    assert run.series["val_loss"].steps.tolist() == [200]
+    assert run.series["val_loss"].values.tolist() == pytest.approx([1.1])
+
+
 @pytest.mark.parametrize(("text", "train", "val"), [
     (FAIRSEQ, [9.1, 7.9], [8.5, 7.7]),
     ("[train] epoch 1 loss 0.9 acc 0.5\n[val] epoch 1 loss 1.0 acc 0.4\n"
@@ -449,7 +484,8 @@ def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, te
         assert run.series["val_loss"].steps.tolist() == [0, 1]
 
 
-CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS, FAIRSEQ, MNIST,
+CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS, FAIRSEQ, MNIST, MMENGINE,
+                 MMENGINE_ITERS,
                  (ROOT / "examples" / "console_keras" / "train.log").read_text(encoding="utf-8"),
                  (ROOT / "examples" / "healthy" / "training.log").read_text(encoding="utf-8"),
                  "step 100 | loss 2.31\nstep 200 | loss 2.01 | lr 0.001\n",

@@ -22,7 +22,10 @@ metric line is not a console log, never a guess):
   epoch becomes a global step with the ``/600`` total), nanoGPT's ``iter 100: loss 4.23, time
   …`` and ``step 100: train loss 4.1, val loss 4.2``; a role word standing alone before the
   index gives the line's split to its unprefixed names (fairseq's ``| valid | epoch 001 | …
-  | loss 8.1``, ``[val] epoch 3 loss 0.6``). A name counts when it holds a metric word
+  | loss 8.1``, ``[val] epoch 3 loss 0.6``); OpenMMLab's ``Epoch(train) [3][ 50/157]`` and
+  ``Iter(train) [100/80000]`` are read as such lines; an index-less validation or test line
+  is the evaluation of the step before it (PyTorch's MNIST example: ``Test set: Average loss:
+  0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the fraction). A name counts when it holds a metric word
   (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read as 85.2 (accuracies in percent are
   scaled by the name map). The x axis is in epochs when the index is the epoch.
 * **Tables**: a header of column names (one an index: ``epoch``, ``step``, ``iter``…; at least
@@ -81,15 +84,32 @@ _ROLES = {"train": "train", "training": "train", "trn": "train", "val": "val", "
           "validation": "val", "eval": "val", "evaluation": "val", "dev": "val", "test": "test"}
 _LINE_ROLE = LazyPattern(r"(?<![\w'])(train|training|trn|val|valid|validation|eval|evaluation|"
                          r"dev|test)(?![\w'])", re.IGNORECASE)
+# OpenMMLab's mmengine runner: "Epoch(train)  [1][ 50/157]  lr: 1.0e-01 ... loss: 2.1"
+_MMENGINE = LazyPattern(r"\b(Epoch|Iter)\((train|val|test)\)\s*\[\s*(\d+)(?:\s*/\s*\d+)?\s*\]"
+                        r"(?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?")
 _FIT_STOPPED = LazyPattern(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
 
 
 def _segments(text: str) -> Iterable[str]:
     if "\x1b" in text:
         text = _ANSI.sub("", text)
+    openmmlab = "Epoch(" in text or "Iter(" in text
     for seg in _SEGMENTS.split(text):
         if seg.strip():
-            yield seg
+            yield _MMENGINE.sub(_mmengine_index, seg) if openmmlab else seg
+
+
+def _mmengine_index(m: re.Match[str]) -> str:
+    """mmengine's ``Epoch(train) [3][ 50/157]`` / ``Iter(train) [ 100/80000]`` as the hand-written
+    ``[train] epoch 3 step 50/157`` / ``[train] iter 100``; its ``Epoch(val) [3][79/79]`` counts
+    the evaluation's own batches, so a val line keeps only its role and, like any index-less
+    evaluation line, belongs to the training step before it."""
+    unit, role, outer, inner, total = m.groups()
+    if role != "train":
+        return f"[{role}] "
+    if unit == "Iter":
+        return f"[train] iter {outer} "
+    return f"[train] epoch {outer} step {inner}/{total} " if inner else f"[train] epoch {outer} "
 
 
 def _num(text: str) -> float:
