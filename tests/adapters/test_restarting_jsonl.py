@@ -41,6 +41,20 @@ def test_mmengine_validation_rows_on_an_epoch_axis_are_no_restart(tmp_path):
     (run,) = read_path(log)
     assert len(run.series["train_loss"]) == 30
     assert not any("restart" in w for w in run.warnings)
+    # the validation rows count epochs: each is the evaluation after its epoch's last step,
+    # and their accuracy is the validation accuracy (in percent)
+    assert run.series["val_acc"].steps.tolist() == [100, 200, 300]
+    assert run.series["val_acc"].values.tolist() == [0.3, 0.6, 0.9]
+    assert "train_acc" not in run.series
+
+
+def test_evaluation_rows_on_the_training_axis_keep_their_steps(tmp_path):
+    """detectron2's evaluation rows share the iteration axis: nothing is moved or renamed."""
+    rows = [{"iteration": i, "total_loss": 3.0 - i / 100, "lr": 0.01} for i in range(0, 300, 20)]
+    rows.insert(10, {"iteration": 199, "bbox/AP": 31.5})
+    log = _write(tmp_path / "output" / "metrics.json", rows)
+    (run,) = read_path(log)
+    assert run.series["bbox/ap"].steps.tolist() == [199]
 
 
 def test_other_json_lines_logs_keep_every_point(tmp_path):

@@ -25,9 +25,10 @@ metric line is not a console log, never a guess):
   | loss 8.1``, ``[val] epoch 3 loss 0.6``); OpenMMLab's ``Epoch(train) [3][ 50/157]`` and
   ``Iter(train) [100/80000]`` are read as such lines; an index-less validation or test line
   is the evaluation of the step before it (PyTorch's MNIST example: ``Test set: Average loss:
-  0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the fraction). A name counts when it holds a metric word
-  (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read as 85.2 (accuracies in percent are
-  scaled by the name map). The x axis is in epochs when the index is the epoch.
+  0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the fraction). A name
+  counts when it holds a metric word (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read
+  as 85.2 (accuracies in percent are scaled by the name map). The x axis is in epochs when
+  the index is the epoch.
 * **Tables**: a header of column names (one an index: ``epoch``, ``step``, ``iter``…; at least
   one a metric), then rows of as many whitespace-separated cells - fastai's printed
   ``epoch  train_loss  valid_loss  accuracy  time`` and Ultralytics' ``Epoch  GPU_mem  box_loss …``

@@ -102,9 +102,11 @@ class JSONLinesReader:
             raise LogError(path, "no JSON object lines")
         step_key = next((k for k in STEP_KEYS if k in keys), None)
         steps = _steps(path, cols.get(step_key) if step_key else None, lines, step_key)
-        keep = None
+        keep, evaluations = None, set()
         if path.name in RESTARTING_LOGS and step_key is not None:
-            keep, restarts = _newest_segments(steps, _training_records(cols, len(lines)))
+            training = _training_records(cols, len(lines))
+            steps, evaluations = _evaluations_at_training_steps(cols, steps, training, step_key)
+            keep, restarts = _newest_segments(steps, training)
             if restarts:
                 warnings.append(f"{restarts} restart(s) (the step went back): points the resumed "
                                 "run logged again are kept from the newest segment only")
@@ -115,7 +117,8 @@ class JSONLinesReader:
                 vals = np.frombuffer(values, dtype=np.float64)
                 if keep is not None:
                     at, vals = at[keep[at]], vals[keep[at]]
-                raw[key] = Series.from_pairs(steps[at], vals, key)
+                name = f"val/{key}" if key in evaluations else key
+                raw[name] = Series.from_pairs(steps[at], vals, key)
         context: dict[str, object] = {"index": step_key or "line"}
         if step_key == "epoch":
             context.update(axis("epoch"))
@@ -205,6 +208,30 @@ def _training_records(cols: _Columns, count: int) -> np.ndarray:
         if leaf in TRAINING_KEYS or leaf.startswith(("loss", "total_loss")):
             mask[np.frombuffer(recs, dtype=np.int64)] = True
     return mask
+
+
+def _evaluations_at_training_steps(cols: _Columns, steps: np.ndarray, training: np.ndarray,
+                                   step_key: str) -> tuple[np.ndarray, set[str]]:
+    """mmengine's by-epoch validation rows count epochs in ``step`` (``{"accuracy/top1": 45.2,
+    "step": 3}`` after training rows at step 471): when an evaluation row's step is below the
+    training step before it, every evaluation row is placed at the training step before it, and
+    the keys only evaluation rows carry are validation metrics (returned to be read as such).
+    Otherwise the steps are returned unchanged."""
+    rows = np.arange(steps.size)
+    last_train = np.where(training, rows, -1)
+    last_train = np.maximum.accumulate(last_train)
+    evaluation = ~training & (last_train >= 0)
+    if not evaluation.any() or not (steps[evaluation] < steps[last_train[evaluation]]).any():
+        return steps, set()
+    placed = steps.copy()
+    placed[evaluation] = steps[last_train[evaluation]]
+    only_eval = set()
+    for key, (recs, _values) in cols.items():
+        at = np.frombuffer(recs, dtype=np.int64)
+        if key != step_key and at.size and not training[at].any() and \
+                not any(word in key.lower() for word in ("val", "eval", "test")):
+            only_eval.add(key)
+    return placed, only_eval
 
 
 def _newest_segments(steps: np.ndarray, training: np.ndarray) -> tuple[np.ndarray, int]:
