@@ -206,3 +206,30 @@ def test_empty_results_csv_is_reported(tmp_path: Path) -> None:
         read_path(path)
     with pytest.raises(LogError, match="empty file"):
         read_path(tmp_path)
+
+
+def test_a_csv_downloaded_from_a_wandb_chart_is_one_run_per_run_name(tmp_path: Path) -> None:
+    """W&B's chart download: Step, then "<run> - <metric>" with __MIN/__MAX envelopes of the
+    sampled points; a run without a value at a step leaves its cell empty."""
+    rows = ['"Step","calm-sky-3 - train/loss","calm-sky-3 - train/loss__MIN",'
+            '"calm-sky-3 - train/loss__MAX","bold-fog-4 - train/loss",'
+            '"bold-fog-4 - train/loss__MIN","bold-fog-4 - train/loss__MAX"']
+    for step in range(0, 50, 5):
+        other = f'"{1.0 / (step + 1)}"' if step % 10 == 0 else '""'
+        rows.append(f'"{step}","{2.0 - step / 50}","{2.0 - step / 50}","{2.0 - step / 50}",'
+                    f'{other},{other},{other}')
+    path = tmp_path / "wandb_export_2024-01-01T00_00_00.csv"
+    path.write_text("\n".join(rows) + "\n")
+    runs = {run.name: run for run in read_path(path)}
+    assert sorted(runs) == ["bold-fog-4", "calm-sky-3"]
+    calm, bold = runs["calm-sky-3"], runs["bold-fog-4"]
+    assert list(calm.series) == ["train_loss"]  # the envelopes are left out
+    assert calm.series["train_loss"].steps.tolist() == list(range(0, 50, 5))
+    assert bold.series["train_loss"].steps.tolist() == [0, 10, 20, 30, 40]
+
+
+def test_a_table_with_one_dash_column_is_no_wandb_export(tmp_path: Path) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("step,loss,note - x\n0,1.0,3\n1,0.9,4\n")
+    (run,) = read_path(path)
+    assert run.name == "log" and "train_loss" in run.series

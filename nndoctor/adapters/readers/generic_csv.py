@@ -1,7 +1,9 @@
 """Any CSV/TSV of metrics with a step/epoch/iteration column (or none: the row number) → Run.
 
-Also covers fastai's ``history.csv`` (its unprefixed metrics are validation metrics) and the
-per-epoch logs of research artefacts that have no epoch column at all (log-formats.md §2.7, §2.9).
+Also covers fastai's ``history.csv`` (its unprefixed metrics are validation metrics), a CSV
+downloaded from a W&B chart (``Step, <run> - <metric>, … __MIN, … __MAX``: one run per run
+name, the envelopes left out) and the per-epoch logs of research artefacts that have no epoch
+column at all (log-formats.md §2.7, §2.9).
 All-text columns (fastai's ``time`` as mm:ss, dates) are skipped; a number column holding
 text is an error naming the line and column. The x axis is in epochs when the index column is
 an epoch column, or when there is no index column at all (per-epoch dumps such as
@@ -28,6 +30,7 @@ from nndoctor.lazy_re import LazyPattern
 INDEX_NAMES = ("step", "global_step", "steps", "iteration", "iter", "it", "n_iter", "update",
                "updates", "batch", "epoch", "epochs")
 _NAME = LazyPattern(r"^[A-Za-z_][\w/().\-\[\]@: ]*$")
+_WANDB_COLUMN = LazyPattern(r"^(.+?) - (.+?)(__MIN|__MAX)?$")  # "run-name - train/loss__MIN"
 _METRIC_WORDS = LazyPattern(r"(loss|acc|accuracy|lr|learning|rate|norm|error|perplexity|reward|"
                             r"f1|auc|map|precision|recall|score|metric)", re.IGNORECASE)
 
@@ -90,6 +93,17 @@ class GenericCSVReader:
             mask[:start] = False
             if mask.any():
                 raw[name] = Series.from_pairs(steps[mask], col.values[mask], name)
+        context = self._context(columns, index_name, steps, start)
+        exported = wandb_export(raw)
+        if exported:
+            return [build_run(run, path, self.name, series, dict(context), list(warnings))
+                    for run, series in exported.items()]
+        return [build_run(path.stem, path, self.name, raw, context, warnings,
+                          default_role="val" if fastai else "train")]
+
+    @staticmethod
+    def _context(columns: dict[str, Column], index_name: str | None, steps: np.ndarray,
+                 start: int) -> dict[str, object]:
         context: dict[str, object] = {"index": index_name or "row"}
         by_lower = {name.lower(): name for name in columns}
         epoch_name = by_lower.get("epoch") or by_lower.get("epochs")
@@ -100,8 +114,21 @@ class GenericCSVReader:
             rows = slice(start, None)
             context.update(axis("step", steps[rows], epoch_col.values[rows]
                                 if epoch_col is not None else None))
-        return [build_run(path.stem, path, self.name, raw, context, warnings,
-                          default_role="val" if fastai else "train")]
+        return context
+
+
+def wandb_export(raw: dict[str, Series]) -> dict[str, dict[str, Series]] | None:
+    """A CSV downloaded from a W&B chart: every column but the step is ``<run> - <metric>``,
+    with ``__MIN``/``__MAX`` envelopes of the sampled points beside each. The series of each
+    run under the metric's own name (envelopes left out), or None for any other table."""
+    runs: dict[str, dict[str, Series]] = {}
+    for name, series in raw.items():
+        m = _WANDB_COLUMN.match(name)
+        if m is None:
+            return None
+        if not m.group(3):
+            runs.setdefault(m.group(1), {})[m.group(2)] = series
+    return runs or None
 
 
 def _last_segment(table: Table, warnings: list[str]) -> int:
