@@ -457,12 +457,22 @@ def test_console_mmengine_runner_logs(tmp_path: Path) -> None:
     assert run.series["val_loss"].values.tolist() == pytest.approx([1.1])
 
 
+# PyTorch Ignite's examples: per-iteration lines, then each epoch's results on both splits
+IGNITE = ("Epoch[1] Iteration[100/200] Loss: 1.50\nEpoch[1] Iteration[200/200] Loss: 1.10\n"
+          "Training Results - Epoch: 1  Avg accuracy: 0.60 Avg loss: 0.90\n"
+          "Validation Results - Epoch: 1  Avg accuracy: 0.55 Avg loss: 1.00\n"
+          "Epoch[2] Iteration[100/200] Loss: 0.80\nEpoch[2] Iteration[200/200] Loss: 0.60\n"
+          "Training Results - Epoch: 2  Avg accuracy: 0.80 Avg loss: 0.50\n"
+          "Validation Results - Epoch: 2  Avg accuracy: 0.70 Avg loss: 0.70\n")
+
+
 @pytest.mark.parametrize(("text", "train", "val"), [
     (FAIRSEQ, [9.1, 7.9], [8.5, 7.7]),
     ("[train] epoch 1 loss 0.9 acc 0.5\n[val] epoch 1 loss 1.0 acc 0.4\n"
      "[train] epoch 2 loss 0.7 acc 0.6\n[val] epoch 2 loss 0.8 acc 0.5\n", [0.9, 0.7], [1.0, 0.8]),
     ("Train Epoch: 1 [0/600]\tLoss: 2.3\nTrain Epoch: 1 [300/600]\tLoss: 1.9\n", [2.3, 1.9], None),
     (MNIST, [2.3, 0.06, 0.08, 0.04], [0.0499, 0.0372]),
+    (IGNITE, [0.9, 0.5], [1.0, 0.7]),
 ])
 def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, text: str,
                                                                train: list[float],
@@ -479,13 +489,15 @@ def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, te
         assert run.series["val_loss"].values.tolist() == pytest.approx(val)
     if text is FAIRSEQ:
         assert run.series["grad_norm"].values.tolist() == pytest.approx([1.2, 0.9])
+    if text is IGNITE:  # an epoch's results sit at its last iteration, on the step axis
+        assert run.series["val_loss"].steps.tolist() == [200, 400]
     if text is MNIST:  # 9838/10000 is a fraction, and the test set stands in for validation
         assert run.series["val_acc"].values.tolist() == pytest.approx([0.9838, 0.9873])
         assert run.series["val_loss"].steps.tolist() == [0, 1]
 
 
 CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS, FAIRSEQ, MNIST, MMENGINE,
-                 MMENGINE_ITERS,
+                 MMENGINE_ITERS, IGNITE,
                  (ROOT / "examples" / "console_keras" / "train.log").read_text(encoding="utf-8"),
                  (ROOT / "examples" / "healthy" / "training.log").read_text(encoding="utf-8"),
                  "step 100 | loss 2.31\nstep 200 | loss 2.01 | lr 0.001\n",

@@ -348,6 +348,8 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
                 step = (epoch_value - plain_epoch_base) * per_epoch + step_in
             else:
                 step = step_in
+        elif kind[0] == "epoch" and plain_spe is not None and plain_last is not None:
+            step = plain_last  # Ignite's "Validation Results - Epoch: 3" after its iterations
         elif kind[0] == "epoch":
             plain_step_unit = "epoch"
             if plain_epoch_base is None:
