@@ -466,6 +466,13 @@ IGNITE = ("Epoch[1] Iteration[100/200] Loss: 1.50\nEpoch[1] Iteration[200/200] L
           "Validation Results - Epoch: 2  Avg accuracy: 0.70 Avg loss: 0.70\n")
 
 
+# a hand-written loop: a tqdm bar per epoch with set_postfix, then print(f"val_loss: …")
+TQDM = ("Epoch 1: 100%|██████████| 469/469 [00:10<00:00, 45.2it/s, loss=0.900, acc=0.600]\n"
+        "val_loss: 1.0000, val_acc: 0.5500\n"
+        "Epoch 2: 100%|██████████| 469/469 [00:10<00:00, 45.2it/s, loss=0.600, acc=0.800]\n"
+        "val_loss: 0.8000, val_acc: 0.7000\n")
+
+
 @pytest.mark.parametrize(("text", "train", "val"), [
     (FAIRSEQ, [9.1, 7.9], [8.5, 7.7]),
     ("[train] epoch 1 loss 0.9 acc 0.5\n[val] epoch 1 loss 1.0 acc 0.4\n"
@@ -473,6 +480,9 @@ IGNITE = ("Epoch[1] Iteration[100/200] Loss: 1.50\nEpoch[1] Iteration[200/200] L
     ("Train Epoch: 1 [0/600]\tLoss: 2.3\nTrain Epoch: 1 [300/600]\tLoss: 1.9\n", [2.3, 1.9], None),
     (MNIST, [2.3, 0.06, 0.08, 0.04], [0.0499, 0.0372]),
     (IGNITE, [0.9, 0.5], [1.0, 0.7]),
+    (TQDM, [0.9, 0.6], [1.0, 0.8]),
+    ("step 10 loss 0.9\nthroughput: 100 samples/s, loss scale: 1024\nstep 20 loss 0.8\n",
+     [0.9, 0.8], None),  # an index-less line not named as an evaluation is not one
 ])
 def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, text: str,
                                                                train: list[float],
@@ -497,7 +507,7 @@ def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, te
 
 
 CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS, FAIRSEQ, MNIST, MMENGINE,
-                 MMENGINE_ITERS, IGNITE,
+                 MMENGINE_ITERS, IGNITE, TQDM,
                  (ROOT / "examples" / "console_keras" / "train.log").read_text(encoding="utf-8"),
                  (ROOT / "examples" / "healthy" / "training.log").read_text(encoding="utf-8"),
                  "step 100 | loss 2.31\nstep 200 | loss 2.01 | lr 0.001\n",

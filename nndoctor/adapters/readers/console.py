@@ -222,6 +222,11 @@ def _pairs(text: str, role: str | None) -> list[tuple[str, float]]:
     return out
 
 
+def _evaluation_name(metric: str) -> bool:
+    """Whether a metric's own name says it is measured on validation or test data."""
+    return any(_ROLES.get(part) in ("val", "test") for part in metric.split("_"))
+
+
 def _line_role(prefix: str) -> str | None:
     """The split a hand-written line reports, when a role word stands alone before its index:
     fairseq's ``| valid | epoch 001 | … | loss 8.1``, ``[val] epoch 3 loss 0.6``."""
@@ -328,12 +333,18 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
         if idx is None:
             # an evaluation printed after the epoch it follows, without an index of its own:
             # PyTorch's MNIST example's "Test set: Average loss: 0.03, Accuracy: 9890/10000"
+            # or a script's own "val_loss: 0.41, val_acc: 0.87" after a tqdm epoch bar
             first = _PAIR.search(seg)
             role = _line_role(seg[:first.start()]) if first else None
-            if role in ("val", "test") and plain_last is not None:
-                pairs = _pairs(seg[first.start():], role)
-                if pairs:
-                    plain.add(plain_last, pairs)
+            pairs = _pairs(seg[first.start():], role) if first else []
+            if role is None and not all(_evaluation_name(name) for name, _ in pairs):
+                continue
+            if pairs and role in (None, "val", "test") and plain_last is not None:
+                plain.add(plain_last, pairs)
+            elif pairs and role is None and pl_last:
+                last = pl_last[max(pl_last)]
+                have = {name for name, _ in last}
+                last.extend((name, v) for name, v in pairs if name not in have)
             continue
         (kind, value, total), rest = idx
         pairs = _pairs(rest, _line_role(seg[:len(seg) - len(rest)]))
