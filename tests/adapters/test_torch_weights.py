@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,9 @@ def test_a_missing_storage_member_tells_nothing(tmp_path: Path) -> None:
     assert "0.weight" not in torch_weights(tmp_path / "model.pt")
 
 
-def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
-    """Lightning's ModelCheckpoint writes checkpoints/*.ckpt beside metrics.csv; the hidden
-    layers of a zero-initialised MLP stay identical units, a default one does not."""
+def _lightning_facts(folder: Path, prepare: Callable[[Any], None], lr: float) -> Any:
+    """The facts of a real 3-epoch Lightning run (CSVLogger, default ModelCheckpoint) of
+    ``tests.probes.helpers.mlp()`` after ``prepare(net)``, Adam over its trainable parameters."""
     pl = pytest.importorskip("lightning.pytorch")
     from lightning.pytorch.loggers import CSVLogger
 
@@ -108,14 +109,10 @@ def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
     from tests.probes.helpers import blobs, mlp
 
     class Module(pl.LightningModule):  # type: ignore[misc]
-        def __init__(self, zeros: bool) -> None:
+        def __init__(self) -> None:
             super().__init__()
             self.net = mlp()
-            if zeros:
-                for layer in self.net:
-                    if isinstance(layer, torch.nn.Linear):
-                        torch.nn.init.zeros_(layer.weight)
-                        torch.nn.init.zeros_(layer.bias)
+            prepare(self.net)
 
         def training_step(self, batch: Any, index: int) -> Any:
             loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
@@ -123,20 +120,39 @@ def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
             return loss
 
         def configure_optimizers(self) -> Any:
-            return torch.optim.Adam(self.parameters(), 1e-3)
+            return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr)
 
-    facts = {}
-    for name in ("zeros", "default"):
-        torch.manual_seed(0)
-        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
-                                           batch_size=16)
-        trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(tmp_path / name),
-                             log_every_n_steps=2, enable_progress_bar=False,
-                             enable_model_summary=False)
-        trainer.fit(Module(name == "zeros"), data)
-        version = tmp_path / name / "lightning_logs" / "version_0"
-        assert any((version / "checkpoints").glob("*.ckpt"))
-        facts[name] = diagnose_run(load_runs([version])[0]).diagnosis.facts
+    torch.manual_seed(0)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
+                                       batch_size=16)
+    trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(folder), log_every_n_steps=2,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(Module(), data)
+    version = folder / "lightning_logs" / "version_0"
+    assert any((version / "checkpoints").glob("*.ckpt"))
+    return diagnose_run(load_runs([version])[0]).diagnosis.facts
+
+
+def _linears(net: Any) -> list[Any]:
+    return [m for m in net if isinstance(m, torch.nn.Linear)]
+
+
+def _zero_init(net: Any) -> None:
+    for layer in _linears(net):
+        torch.nn.init.zeros_(layer.weight)
+        torch.nn.init.zeros_(layer.bias)
+
+
+def _freeze_hidden(net: Any) -> None:
+    for layer in _linears(net)[:-1]:
+        layer.requires_grad_(False)
+
+
+def test_real_lightning_checkpoints_show_zero_init(tmp_path: Path) -> None:
+    """Lightning's ModelCheckpoint writes checkpoints/*.ckpt beside metrics.csv; the hidden
+    layers of a zero-initialised MLP stay identical units, a default one does not."""
+    facts = {"zeros": _lightning_facts(tmp_path / "zeros", _zero_init, 1e-3),
+             "default": _lightning_facts(tmp_path / "default", lambda net: None, 1e-3)}
     assert facts["zeros"]["symmetric_units"].value is True
     assert facts["default"]["symmetric_units"].value is False
     assert 0.3 <= facts["default"]["weights_scale"].value <= 2.0
@@ -188,39 +204,8 @@ def test_a_saved_model_with_layers_still_at_their_default_init(tmp_path: Path) -
 def test_real_lightning_run_with_a_frozen_body(tmp_path: Path) -> None:
     """A real Lightning run whose hidden layers have requires_grad off: its checkpoint shows them
     at their initialisation while the output layer trained; with every layer trainable, not."""
-    pl = pytest.importorskip("lightning.pytorch")
-    from lightning.pytorch.loggers import CSVLogger
-
-    from nndoctor.pipeline import diagnose_run, load_runs
-    from tests.probes.helpers import blobs, mlp
-
-    class Module(pl.LightningModule):  # type: ignore[misc]
-        def __init__(self, freeze: bool) -> None:
-            super().__init__()
-            self.net = mlp()
-            linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
-            for layer in linears[:-1] if freeze else ():
-                layer.requires_grad_(False)
-
-        def training_step(self, batch: Any, index: int) -> Any:
-            loss = torch.nn.functional.cross_entropy(self.net(batch[0]), batch[1])
-            self.log("train_loss", loss)
-            return loss
-
-        def configure_optimizers(self) -> Any:
-            return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], 3e-2)
-
-    facts = {}
-    for name in ("frozen", "trainable"):
-        torch.manual_seed(0)
-        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
-                                           batch_size=16)
-        trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(tmp_path / name),
-                             log_every_n_steps=2, enable_progress_bar=False,
-                             enable_model_summary=False)
-        trainer.fit(Module(name == "frozen"), data)
-        version = tmp_path / name / "lightning_logs" / "version_0"
-        facts[name] = diagnose_run(load_runs([version])[0]).diagnosis.facts
+    facts = {"frozen": _lightning_facts(tmp_path / "frozen", _freeze_hidden, 3e-2),
+             "trainable": _lightning_facts(tmp_path / "trainable", lambda net: None, 3e-2)}
     assert facts["frozen"]["frozen_parameters"].value is True
     assert "default initialisation" in facts["frozen"]["frozen_parameters"].evidence
     assert "frozen_parameters" not in facts["trainable"]
