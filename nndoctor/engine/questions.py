@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from nndoctor.engine.conditions import Known
 from nndoctor.engine.diagnosis import Question
 from nndoctor.engine.inference import Engine, Evaluation
+from nndoctor.knowledge.kb import KnowledgeBase
 
 
 def belief(causes: dict[str, float], cause_ids: Iterable[str],
@@ -61,7 +62,7 @@ def priors(engine: Engine, base: Evaluation, known: Known,
     return out
 
 
-def initial_data(kb: object, known: Known, excluded: set[str]) -> list[str]:
+def initial_data(kb: KnowledgeBase, known: Known, excluded: set[str]) -> list[str]:
     """The facts asked before all others while unknown (``asked_first``, MYCIN's initial data),
     unless a fact that tells them (``known_from``) is known."""
     return [name for name in kb.askable_facts()
@@ -136,8 +137,7 @@ def _question(engine: Engine, name: str, gain: float, base: Evaluation,
               first: bool) -> Question:
     spec = engine.kb.facts[name]
     choices = tuple((str(a), _label(spec, a)) for a in spec.answers())
-    why = spec.asked_first if first and spec.asked_first else \
-        why_text(engine, base, outcomes, now, spec)
+    why = (spec.asked_first if first else None) or why_text(engine, base, outcomes, now, spec)
     return Question(name, spec.question or name, spec.help or "", choices, why, round(gain, 6))
 
 
