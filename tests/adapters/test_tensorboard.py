@@ -122,6 +122,25 @@ def test_estimator_eval_dir_merges_into_parent(tmp_path: Path) -> None:
     assert run.series["val_loss"].source_tag == "eval/loss"
 
 
+def test_torch_add_scalars_folders_are_one_run(tmp_path: Path) -> None:
+    """torch's SummaryWriter.add_scalars("Loss", {"train": …, "val": …}) writes tag "Loss" into
+    <run>/Loss_train/ and <run>/Loss_val/ beside the run's own (scalar-less) event file: one
+    run whose series are Loss/train and Loss/val, not four runs of a training loss."""
+    writer_module = pytest.importorskip("torch.utils.tensorboard")
+    writer = writer_module.SummaryWriter(str(tmp_path / "runs" / "exp1"))
+    for step in range(0, 100, 10):
+        writer.add_scalars("Loss", {"train": 2.0 - step / 100, "val": 2.1 - step / 200}, step)
+        writer.add_scalars("Acc/top1", {"train": step / 100, "val": step / 120}, step)
+    writer.close()
+    (run,) = read_path(tmp_path / "runs")
+    assert run.name == "exp1"
+    assert run.series["train_loss"].source_tag == "Loss/train"
+    assert run.series["val_loss"].source_tag == "Loss/val"
+    assert run.series["val_loss"].values.tolist() == pytest.approx(
+        [2.1 - s / 200 for s in range(0, 100, 10)])
+    assert run.series["val_acc"].source_tag == "Acc/top1/val"  # the main tag's "/" was "_"
+
+
 def test_restart_keeps_newest_segment() -> None:
     run = _read(FIXTURES / "tbx_restart")
     s = run.series["train_loss"]

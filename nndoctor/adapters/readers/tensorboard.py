@@ -950,13 +950,15 @@ class TensorBoardReader:
 
     def group_key(self, path: Path) -> Path:
         """The run directory: the file's folder, or its parent for sub-runs (Keras train/ and
-        validation/, Estimator eval/, the time-stamped folder of ``add_hparams``)."""
+        validation/, Estimator eval/, the time-stamped folder of ``add_hparams``, torch's
+        ``add_scalars`` folders ``<main_tag>_<key>`` beside the run's own event file)."""
         folder = path.parent
         name = folder.name.lower()
         if name in SUBRUN_DIRS and path.name.endswith(".v2"):
             return folder.parent
-        if (name in ESTIMATOR_DIRS or _HPARAMS_DIR.match(name)) and _has_event_files(folder.parent):
-            return folder.parent
+        if (name in ESTIMATOR_DIRS or _HPARAMS_DIR.match(name) or "_" in name) \
+                and _has_event_files(folder.parent):
+            return folder.parent  # "_": torch's add_scalars writes <run>/<main_tag>_<key>/
         return folder
 
     def read(self, path: Path) -> list[Run]:
@@ -992,7 +994,7 @@ class TensorBoardReader:
         if len(empty) == len(paths):
             raise LogError(paths[0], "empty file")
         warnings += [f"{p.name}: empty event file ignored" for p in empty]
-        raw = _finish(out, warnings)
+        raw = _add_scalars_names(_finish(out, warnings))
         keras = any(p.parent != run_dir and p.parent.name.lower() in SUBRUN_DIRS
                     and p.name.endswith(".v2") for p in paths)
         context, unmapped = _axis(raw, keras)
@@ -1009,6 +1011,21 @@ class TensorBoardReader:
                                "Trainer logs when training ends"
         return [build_run(run_dir.name, run_dir, self.name, raw, context, warnings,
                           unmapped=unmapped)]
+
+
+def _add_scalars_names(raw: dict[str, Series]) -> dict[str, Series]:
+    """torch's ``writer.add_scalars("Loss", {"train": …, "val": …})`` logs tag ``Loss`` in the
+    folders ``Loss_train`` and ``Loss_val`` (the main tag's ``/`` made ``_``), read as
+    ``Loss_train/Loss``: named ``Loss/train`` and ``Loss/val``, as the call named them."""
+    out: dict[str, Series] = {}
+    for name, series in raw.items():
+        folder, _, tag = name.partition("/")  # the folder is one part, the tag may have more
+        stem = tag.replace("/", "_") + "_"
+        if tag and folder.startswith(stem) and len(folder) > len(stem):
+            name = f"{tag}/{folder[len(stem):]}"
+            series = Series(series.steps, series.values, name)
+        out[name] = series
+    return out
 
 
 def _setup_context(texts: dict[str, bytes]) -> dict[str, Any]:
