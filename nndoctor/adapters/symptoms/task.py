@@ -198,7 +198,7 @@ def _pretrained(run: Run, task: Task, p: Params) -> str:
     chance, loss = task.token_chance, run.get("train_loss")
     if chance is None or loss is None or run.context.get("step_unit") == "epoch":
         return ""  # a point per epoch is an average over a whole epoch of training
-    finite = np.flatnonzero(np.isfinite(loss.values))
+    finite = np.isfinite(loss.values).nonzero()[0]
     if not finite.size or loss.steps[finite[0]] > p["pretrained_max_step"]:
         return ""
     first, step = float(loss.values[finite[0]]), int(loss.steps[finite[0]])
