@@ -490,4 +490,4 @@ def annotate(run: Run, p: Params) -> Run:
     broken = first_nonfinite_step(run, ("train_loss", "val_loss"))
     if broken is not None:
         events.append((broken, np.iinfo(np.int64).max))
-    return replace(run, context={**run.context, "_loss_events": tuple(events)})
+    return run.with_context({**run.context, "_loss_events": tuple(events)})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -185,7 +184,7 @@ def annotate(run: Run, p: Params) -> Run:
     vocabulary = run.context.get("vocab_size") if run.context.get("causal_lm") is True else None
     task = task._replace(vocabulary=vocabulary if isinstance(vocabulary, int) else None)
     task = task._replace(pretrained=_pretrained(run, task, p))
-    return replace(run, context={**run.context, "_task": task})
+    return run.with_context({**run.context, "_task": task})
 
 
 def _pretrained(run: Run, task: Task, p: Params) -> str:
