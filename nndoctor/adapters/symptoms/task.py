@@ -159,7 +159,8 @@ def _pairs(run: Run, p: Params) -> Iterator[tuple[str, float, float]]:
         first_loss, first_acc = _first_finite(loss), _first_finite(acc)
         if first_loss is not None and first_acc is not None:
             yield "first", first_loss, first_acc
-        curve, acc_curve = Curve.of(loss, "loss"), Curve.of(acc, "acc")
+        # (named as the detectors name them: the same curves, made once per run)
+        curve, acc_curve = Curve.of(loss, f"{role}_loss"), Curve.of(acc, f"{role}_acc")
         if curve is not None and len(curve) >= 4:
             start, end = curve.level_start(), curve.level_end()
             if abs(end - start) <= p["flat_change"] * max(abs(start), 1e-12):
