@@ -63,11 +63,22 @@ class Workers:
 
 
 def _warm() -> None:
-    """A new worker loads what every task needs while the parent is still planning."""
+    """A new worker loads what every task needs while the parent is still planning, then
+    settles (:func:`settle`)."""
     from nndoctor.engine.inference import default_engine
     from nndoctor.pipeline import diagnose_run  # noqa: F401  (imports the detectors)
 
     default_engine()
+    settle()
+
+
+def settle() -> None:
+    """Set what is loaded so far (modules, the knowledge base, the engine: kept to the end of
+    the process) apart from the garbage collector's generations (``gc.freeze``), so that its
+    full collections during the tasks no longer walk those objects each time."""
+    import gc
+
+    gc.freeze()
 
 
 def _chunks(files: Iterator[Path], size: int) -> Iterator[list[str]]:

@@ -30,7 +30,8 @@ def median(values: np.ndarray | list[float]) -> float:
         values = values.astype(np.float64)  # numpy's mean of integers: float64 (monotone)
     if n == 0 or values.ndim != 1 or values.dtype != np.float64:
         return float(np.median(values))
-    ordered = np.sort(values)  # NaN sorts last
+    ordered = values.copy()  # np.sort's own steps: a copy sorted in place; NaN sorts last
+    ordered.sort()
     if ordered[-1] != ordered[-1]:
         return float("nan")
     m = n // 2
@@ -41,7 +42,8 @@ def row_medians(rows: np.ndarray) -> np.ndarray:
     """``np.median(rows, axis=1)`` of a 2-D float array of finite values, bit for bit."""
     if rows.dtype != np.float64 or not rows.size or not np.isfinite(rows).all():
         return np.median(rows, axis=1)
-    ordered = np.sort(rows, axis=1)
+    ordered = rows.copy()  # np.sort(rows, axis=1) without its wrapper
+    ordered.sort(axis=1)
     m = rows.shape[1] // 2
     if rows.shape[1] % 2:
         return ordered[:, m].copy()

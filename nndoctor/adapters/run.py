@@ -84,6 +84,11 @@ class Run(Plain):
     def get(self, name: str) -> Series | None:
         return self.series.get(name)
 
+    def with_context(self, context: dict[str, Any]) -> Run:
+        """``dataclasses.replace(self, context=context)`` without its per-field steps (the
+        detectors' annotations: a few a run)."""
+        return type(self)(self.name, self.path, self.format, self.series, context, self.warnings)
+
     def extent(self, series: Series) -> tuple[int | None, float | None]:
         """How far training got by the last point of ``series``: (optimizer steps, epochs), each
         None when the log does not say. Readers set ``context["step_unit"]`` ("step" or

@@ -240,3 +240,15 @@ def test_batches_cover_the_tasks_in_order_and_shrink_at_the_end(total: int, jobs
     assert all(1 <= size <= BATCH for size in sizes)
     assert sizes == sorted(sizes, reverse=True)  # never larger than the one before
     assert sizes[-1] == 1  # the last workers' wait is one task, not a whole batch
+
+
+def test_settle_freezes_what_is_loaded() -> None:
+    import gc
+
+    from nndoctor.workers import settle
+
+    try:
+        settle()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

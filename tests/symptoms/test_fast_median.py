@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from nndoctor.adapters.symptoms.base import median, quantile, row_medians
+from nndoctor.adapters.symptoms.base import Curve, median, quantile, row_medians, share_of
+from nndoctor.adapters.symptoms.labels import _above_diagonal
 
 
 def test_median_is_numpys_bit_for_bit() -> None:
@@ -66,3 +67,32 @@ def test_correlation_is_numpys_bit_for_bit() -> None:
     constant = np.ones(5)
     with np.errstate(all="ignore"):
         assert np.isnan(correlation(constant, np.arange(5.0)))
+
+
+def test_share_of_is_numpys_mean_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    for n in range(1, 300):
+        mask = rng.random(n) < rng.random()
+        assert np.float64(share_of(mask)).tobytes() == np.float64(np.mean(mask)).tobytes()
+
+
+def test_running_and_trailing_medians_pad_as_before() -> None:
+    rng = np.random.default_rng(6)
+    for n in range(1, 40):
+        values = rng.normal(size=n)
+        curve = Curve("x", np.arange(n), values)
+        for window in range(1, n + 1):
+            pad = window // 2
+            padded = np.concatenate((np.full(pad, values[0]), values,
+                                     np.full(window - 1 - pad, values[-1])))
+            want = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1) \
+                if window > 1 else values
+            assert curve.smooth(window).tobytes() == want.tobytes()
+        trailing = curve.trailing_median(3)
+        assert np.isnan(trailing[:min(3, n)]).all()
+
+
+def test_rising_share_mask_is_numpys_triu() -> None:
+    for n in range(1, 30):
+        want = np.triu(np.ones((n, n), dtype=bool), k=1)
+        assert np.array_equal(_above_diagonal(n), want)

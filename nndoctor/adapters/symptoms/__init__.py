@@ -31,7 +31,7 @@ from nndoctor.adapters.symptoms import (
     task,
     validation,
 )
-from nndoctor.adapters.symptoms.base import DETECTORS, Params, one_run
+from nndoctor.adapters.symptoms.base import DETECTORS, Detector, Params, one_run
 from nndoctor.engine.facts import Fact, FactError, validated
 from nndoctor.knowledge.loader import KnowledgeBase
 
@@ -39,6 +39,20 @@ __all__ = ["derive_facts"]
 _MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
             gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
             init_signals, finetune, spikes, start_rise, rl, checkpoints)  # registration by import
+
+
+_PLANS: dict[int, tuple[KnowledgeBase, list[tuple[Detector, Params]]]] = {}
+
+
+def _plan(kb: KnowledgeBase) -> list[tuple[Detector, Params]]:
+    """Every detector with its parameters, in registration order: once per knowledge base
+    (kept alive here, so its id stays its own)."""
+    found = _PLANS.get(id(kb))
+    if found is None or found[0] is not kb or len(found[1]) != len(DETECTORS):
+        if len(_PLANS) >= 8:
+            _PLANS.clear()
+        found = _PLANS[id(kb)] = (kb, [(fn, _params(kb, name)) for name, fn in DETECTORS.items()])
+    return found[1]
 
 
 def _params(kb: KnowledgeBase, name: str) -> Params:
@@ -60,8 +74,7 @@ def derive_facts(run: Run, kb: KnowledgeBase) -> list[Fact]:
         run = curves.annotate(run, _params(kb, "loss_shape"))
         facts: dict[str, Fact] = {}
         vocabulary = kb.facts
-        for name, detector in DETECTORS.items():
-            params = _params(kb, name)
+        for detector, params in _plan(kb):
             for fact in detector(run, params):
                 if fact.name in facts:
                     continue

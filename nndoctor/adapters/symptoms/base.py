@@ -144,7 +144,7 @@ class Curve:
 
     @functools.cached_property
     def _ascending(self) -> bool:
-        return bool(np.all(self.steps[1:] >= self.steps[:-1]))
+        return bool((self.steps[1:] >= self.steps[:-1]).all())
 
     def between(self, low: float, high: float) -> np.ndarray:
         """The values at steps in (``low``, ``high``], in order (a slice when steps ascend)."""
@@ -198,13 +198,14 @@ class Curve:
             return self.values.copy()
         pad = window // 2
         values = self.values  # edge padding, as np.pad(mode="edge"), without its overhead
-        padded = np.concatenate((np.full(pad, values[0]), values,
-                                 np.full(window - 1 - pad, values[-1])))
+        padded = np.concatenate((values[:1].repeat(pad), values,
+                                 values[-1:].repeat(window - 1 - pad)))
         return row_medians(windows(padded, window))
 
     def trailing_median(self, window: int) -> np.ndarray:
         """Median of the ``window`` points before each point (NaN where there are none)."""
-        out = np.full(len(self), np.nan)
+        out = np.empty(len(self))
+        out.fill(np.nan)
         if len(self) > window:
             out[window:] = row_medians(windows(self.values[:-1], window))
         return out
@@ -219,7 +220,8 @@ def quantile(values: np.ndarray | list[float], q: float) -> float:
     ``np.percentile`` pull in on first use (~8 ms of a small diagnose's start-up); NaN if any
     value is. (Equal values may sit in another order than np.partition leaves them, so a -0.0
     can come out as 0.0.)"""
-    ordered = np.sort(np.asarray(values, dtype=np.float64))
+    ordered = np.array(values, dtype=np.float64)  # np.sort's own copy, then its sort
+    ordered.sort()
     n = ordered.size
     if n == 0 or not 0.0 <= q <= 1.0:
         return float(np.quantile(values, q))  # numpy's own error or warning
@@ -232,6 +234,15 @@ def quantile(values: np.ndarray | list[float], q: float) -> float:
     a, b = ordered[below], ordered[above]
     diff = b - a
     return float(b - diff * (1 - t) if t >= 0.5 else a + diff * t)  # numpy's _lerp
+
+
+def share_of(mask: np.ndarray) -> float:
+    """``float(np.mean(mask))`` of a boolean array, bit for bit (numpy sums the trues as exact
+    float64 and divides by the count, as Python's int division rounds), without np.mean's
+    Python-level steps; numpy's own for an empty array."""
+    if not mask.size:
+        return float(np.mean(mask))
+    return int(np.count_nonzero(mask)) / mask.size
 
 
 def correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -258,7 +269,7 @@ def point_noise(values: np.ndarray) -> float:
     differences (a trend cancels out): 1.4826 · median |Δ| / √2. NaN for fewer than 2 values."""
     if values.size < 2:
         return float("nan")
-    return 1.4826 * median(np.abs(np.diff(values))) / np.sqrt(2)
+    return 1.4826 * median(np.abs(values[1:] - values[:-1])) / np.sqrt(2)
 
 
 def graded(effect: float, weak: float, strong: float, floor: float = 0.35,

@@ -49,7 +49,7 @@ def optimizer_steps(run: Run, step: int) -> float | None:
 def _peak_lr(run: Run) -> tuple[float, str] | None:
     series = run.get("lr")
     if series is not None and np.isfinite(series.values).any():
-        peak = float(np.nanmax(np.where(np.isfinite(series.values), series.values, np.nan)))
+        peak = float(series.values[np.isfinite(series.values)].max())  # np.nanmax of the finite
         return peak, f"peak learning rate {num(peak)} in the log"
     value = _number(run.context.get("lr"))
     if value is not None:

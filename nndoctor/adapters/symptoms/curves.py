@@ -22,6 +22,7 @@ from nndoctor.adapters.symptoms.base import (
     point_noise,
     relative_change,
     remembered,
+    share_of,
 )
 from nndoctor.adapters.symptoms.config import optimizer_steps
 from nndoctor.adapters.symptoms.task import Task, task_of
@@ -121,9 +122,9 @@ def overfitting(run: Run, p: Params) -> Iterator[Fact]:
 def val_minimum(val: Curve) -> int:
     """Index of the validation minimum: the raw minimum next to the minimum of a 3-point
     running median, so one lucky evaluation does not count as the best."""
-    k = int(np.argmin(val.smooth(3)))
+    k = int(val.smooth(3).argmin())
     lo = max(k - 1, 0)
-    return lo + int(np.argmin(val.values[lo:k + 2]))
+    return lo + int(val.values[lo:k + 2].argmin())
 
 
 @detector("generalization_gap", produces=("generalization_gap",))
@@ -300,9 +301,9 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
 
 def _steady_decline(smooth: np.ndarray, share: float) -> bool:
     """Whether a smoothed curve falls at (nearly) every point, however slowly."""
-    diffs = np.diff(smooth)
+    diffs = smooth[1:] - smooth[:-1]
     moving = diffs[diffs != 0]
-    return bool(moving.size >= 3 and np.mean(moving < 0) >= share and smooth[-1] < smooth[0])
+    return bool(moving.size >= 3 and share_of(moving < 0) >= share and smooth[-1] < smooth[0])
 
 
 def slope_t(values: np.ndarray) -> float:
@@ -361,7 +362,7 @@ def _find_blowup(curve: Curve, p: Params) -> Blowup | None:
     # the points where a jump can start, all at once: ratio× their reference and above the bar
     jumps = (smoothed[window:] >= ratio * trailing[window:]) & (smoothed[window:] >= bar)
     i = window  # each jump is followed while it stays up; the search goes on after it
-    for at in (np.flatnonzero(jumps) + window).tolist():
+    for at in (jumps.nonzero()[0] + window).tolist():
         if at < i:
             continue
         i = at
@@ -371,7 +372,7 @@ def _find_blowup(curve: Curve, p: Params) -> Blowup | None:
             j += 1
         length = j - i + 1
         if length >= p["explode_persist"] or (j == n - 1 and length >= 2):
-            k = i + int(np.argmax(values[i:j + 1]))
+            k = i + int(values[i:j + 1].argmax())
             return Blowup(i, int(curve.steps[i]), int(curve.steps[j]),
                           f"{curve.tag} jumped to {num(float(values[k]))} at step "
                           f"{int(curve.steps[k])}, {values[k] / ref:.0f}× the median "
@@ -379,7 +380,7 @@ def _find_blowup(curve: Curve, p: Params) -> Blowup | None:
                           f"up for {length} points (steps {int(curve.steps[i])}-"
                           f"{int(curve.steps[j])})")
         i = j + 1
-    big = np.flatnonzero(smoothed >= p["absurd_loss"])
+    big = (smoothed >= p["absurd_loss"]).nonzero()[0]
     if big.size and start < p["absurd_loss"]:
         i = int(big[0])
         return Blowup(i, int(curve.steps[i]), int(curve.steps[-1]),
@@ -419,7 +420,7 @@ def val_vs_train(run: Run, p: Params) -> Iterator[Fact]:
         return
     half = val.steps >= val.steps[len(val) // 2]
     train_at = np.interp(val.steps[half], train.steps, train.values)
-    better = float(np.mean(val.values[half] < train_at * (1 - p["better_margin"])))
+    better = share_of(val.values[half] < train_at * (1 - p["better_margin"]))
     yield log_fact("val_better_than_train", bool(better >= p["better_share"]),
                    f"val_loss is {p['better_margin']:.0%}+ below train_loss at {better:.0%} of "
                    "the evaluations in the second half", "train_loss, val_loss")
@@ -433,7 +434,7 @@ def first_nonfinite_step(run: Run, tags: tuple[str, ...]) -> int | None:
         if series is not None and len(series):
             bad = ~np.isfinite(series.values)
             if bad.any():
-                steps.append(int(series.steps[int(np.argmax(bad))]))
+                steps.append(int(series.steps[int(bad.argmax())]))
     return min(steps) if steps else None
 
 
@@ -449,7 +450,7 @@ def zero_loss(run: Run, p: Params) -> Iterator[Fact]:
                        "non-finite (a NaN filter's placeholder, not a real zero; read as NaN)",
                        "train_loss")
         return
-    zeros = np.flatnonzero(series.values == 0.0)
+    zeros = (series.values == 0.0).nonzero()[0]
     if zeros.size:
         yield log_fact("zero_loss", True, f"train_loss is exactly 0 at {zeros.size} points, "
                        f"first at step {int(series.steps[zeros[0]])}", "train_loss")
@@ -469,10 +470,10 @@ def unmask_nan_placeholders(run: Run) -> Run:
         return run
     zeros = series.values == 0.0
     spacing = int(median(np.diff(series.steps)))
-    if not zeros.any() or not np.all(series.steps[zeros] >= broken - spacing):
+    if not zeros.any() or not (series.steps[zeros] >= broken - spacing).all():
         return run
     values = np.where(zeros, np.nan, series.values)
-    first = int(series.steps[int(np.argmax(zeros))])
+    first = int(series.steps[int(zeros.argmax())])
     return replace(run, series={**run.series, "train_loss": replace(series, values=values)},
                    context={**run.context, "_nan_placeholders_from": first})
 
@@ -489,4 +490,4 @@ def annotate(run: Run, p: Params) -> Run:
     broken = first_nonfinite_step(run, ("train_loss", "val_loss"))
     if broken is not None:
         events.append((broken, np.iinfo(np.int64).max))
-    return replace(run, context={**run.context, "_loss_events": tuple(events)})
+    return run.with_context({**run.context, "_loss_events": tuple(events)})

@@ -89,7 +89,7 @@ def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
     peak = float(values.max())
     if peak <= 0:
         return
-    first_peak = int(np.flatnonzero(values >= (1 - p["peak_tolerance"]) * peak)[0])
+    first_peak = int((values >= (1 - p["peak_tolerance"]) * peak).nonzero()[0][0])
     length = max(int(steps[-1] - steps[0]), 1)
     warm = values[0] <= p["warmup_start"] * peak and first_peak > 0
     share = (int(steps[first_peak] - steps[0]) / length) if warm else 0.0
@@ -99,16 +99,16 @@ def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
                    if warm else f"lr starts at {num(float(values[0]))}, no warm-up",
                    f"lr, {lr.span()}")
     tail = values[-max(2, int(len(lr) * p["tail_fraction"])):]
-    rising = bool(warm and share >= p["rising_share"] and np.all(np.diff(tail) >= 0)
+    rising = bool(warm and share >= p["rising_share"] and (np.diff(tail) >= 0).all()
                   and tail[-1] > tail[0])
     yield log_fact("lr_still_rising_at_end", rising,
                    f"lr is still rising at the last logged step {int(steps[-1])} ({num(peak)}, "
                    f"warming up for {pct(share)} of the run): the warm-up is longer than the run"
                    if rising else f"lr peaks at step {int(steps[first_peak])} of "
                    f"{int(steps[-1])}", f"lr, {lr.span()}")
-    zero = np.flatnonzero(values[first_peak:] <= 0.0) + first_peak  # exactly 0: the horizon
+    zero = (values[first_peak:] <= 0.0).nonzero()[0] + first_peak  # exactly 0: the horizon
     ends = False
-    if zero.size and np.all(values[zero[0]:] <= 0.0):
+    if zero.size and (values[zero[0]:] <= 0.0).all():
         held = int(steps[-1] - steps[zero[0]]) / length
         ends = held >= p["zero_share"]
         yield log_fact("lr_schedule_ends_early", bool(ends),
@@ -144,15 +144,15 @@ def label_leak(run: Run, p: Params) -> Iterator[Fact]:
     values = curve.values
     span = f"train_loss, {curve.span()}"
     head = values[: max(1, int(p["start_points"]))]
-    yield log_fact("loss_zero_from_start", bool(np.all(head == 0.0)),
+    yield log_fact("loss_zero_from_start", bool((head == 0.0).all()),
                    f"train_loss is exactly 0 at the first {head.size} logged steps"
-                   if np.all(head == 0.0) else f"train_loss starts at {num(float(values[0]))}",
+                   if (head == 0.0).all() else f"train_loss starts at {num(float(values[0]))}",
                    span)
     start = median(head)
     if start <= p["min_start"]:
         return
     level = min(p["zero_abs"], p["zero_share"] * start)  # ~0 in absolute and relative terms
-    low = np.flatnonzero(values <= level)
+    low = (values <= level).nonzero()[0]
     k = int(low[0]) if low.size else len(values)
     at = (curve.steps[k] - curve.steps[0]) / max(int(curve.steps[-1] - curve.steps[0]), 1) \
         if k < len(values) else 1.0
@@ -316,7 +316,7 @@ def _val_minimum(run: Run, spe: int, epochs: int, p: Params) -> Iterator[Fact]:
     val = Curve.of(run.get("val_loss"), "val_loss")
     if val is None or len(val) < p["min_val_points"]:
         return
-    k = int(np.argmin(val.values))
+    k = int(val.values.argmin())
     at_epoch = float(val.steps[k]) / spe
     best, last = float(val.values[k]), median(val.values[-2:])
     rise = (last - best) / max(abs(best), 1e-12)

@@ -66,7 +66,7 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
     floor = max(p["median_floor"] * level, 1e-30)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = curve.values / np.maximum(rolling, floor)
-    spacing = median(np.diff(curve.steps)) if len(curve) > 1 else 0.0
+    spacing = median(curve.steps[1:] - curve.steps[:-1]) if len(curve) > 1 else 0.0
     event = _in_events(curve.steps, _events(run), p["event_margin"] * spacing)
     # a spike must also stand out of the curve's own noise: small-batch gradient norms swing
     # widely, so the bar rises to spike_z robust standard deviations of log(value / median)
@@ -74,7 +74,7 @@ def grad_norm(run: Run, p: Params) -> Iterator[Fact]:
         logs = np.log(ratio[np.isfinite(ratio) & (ratio > 0)])
     sigma = 1.4826 * median(np.abs(logs - median(logs))) if logs.size else 0.0
     bar = max(p["spike_ratio"], float(np.exp(min(p["spike_z"] * sigma, 700))))
-    spikes = np.flatnonzero(ratio >= bar)  # NaN where no history: never a spike
+    spikes = (ratio >= bar).nonzero()[0]  # NaN where no history: never a spike
     if spikes.size:
         i = int(spikes[0])
         at_blowup = bool(event[spikes].all())
@@ -109,7 +109,7 @@ def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
     series = run.get("grad_norm")
     assert series is not None  # checked by the caller
     steps, values = series.steps, series.values
-    end = np.flatnonzero(~np.isfinite(values))
+    end = (~np.isfinite(values)).nonzero()[0]
     stop = int(steps[end[0]]) if end.size else None
     starts = [lo for lo, _hi in _events(run)]
     if starts:
@@ -129,11 +129,12 @@ def _percentile(run: Run, p: Params, span: str) -> Iterator[Fact]:
 def longest_run(mask: np.ndarray) -> tuple[int, int]:
     """(length, start) of the first of the longest runs of True in a 1-D boolean array;
     (0, -1) when it holds none."""
-    edges = np.flatnonzero(np.diff(mask, prepend=False, append=False))  # starts, ends, ...
+    padded = np.concatenate(([False], mask, [False]))  # np.diff(mask, prepend=False,
+    edges = (padded[1:] != padded[:-1]).nonzero()[0]  # append=False): starts, ends, ...
     if not edges.size:
         return 0, -1
     lengths = edges[1::2] - edges[::2]
-    k = int(np.argmax(lengths))  # the first of equal lengths
+    k = int(lengths.argmax())  # the first of equal lengths
     return int(lengths[k]), int(edges[2 * k])
 
 

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 
@@ -41,14 +42,23 @@ def _curve(run: Run, tag: str, min_points: int) -> Curve | None:
     return curve if curve is not None and len(curve) >= min_points else None
 
 
+@functools.lru_cache(maxsize=64)
+def _above_diagonal(n: int) -> np.ndarray:
+    """``np.triu(np.ones((n, n), dtype=bool), k=1)``, once per size (read-only)."""
+    mask = ~np.tri(n, n, 0, dtype=bool)
+    mask.flags.writeable = False
+    return mask
+
+
 def _rising_share(values: np.ndarray) -> float:
     """Share of the pairs (i < j) with values[j] > values[i] among the pairs that differ: 1 for
     a curve that only climbs, 0.5 for noise around a level (Kendall's tau, rescaled)."""
     if values.size < 3:
         return 0.5
     diff = values[None, :] - values[:, None]
-    upper = np.triu(np.ones_like(diff, dtype=bool), k=1)
-    up, down = int(np.sum((diff > 0) & upper)), int(np.sum((diff < 0) & upper))
+    upper = _above_diagonal(values.size)
+    up = int(np.count_nonzero((diff > 0) & upper))
+    down = int(np.count_nonzero((diff < 0) & upper))
     return up / (up + down) if up + down else 0.5
 
 
@@ -64,7 +74,7 @@ def val_never_improves(run: Run, p: Params) -> Iterator[Fact]:
     chance = task.chance_loss
     level = chance if chance is not None else max(abs(t_first), abs(v_first), 1e-12)
     smooth = val.smooth(3)
-    k = int(np.argmin(smooth))
+    k = int(smooth.argmin())
     v_min = float(smooth[k])
     improved = (v_first - v_min) / level
     early = k <= max(0, int(p["early_share"] * len(val)))

@@ -150,7 +150,7 @@ def loss_below_ce_floor(run: Run, p: Params) -> Iterator[Fact]:
         if float(loss.values.min()) < 0:
             return  # a negative loss is judged by loss_scale
         at = _at(acc, loss)
-        wrong = 1.0 - np.clip(acc.values, 0.0, 1.0)
+        wrong = 1.0 - acc.values.clip(0.0, 1.0)
         inside = (acc.steps >= loss.steps[0]) & (acc.steps <= loss.steps[-1])
         judged = (wrong >= p["min_error"]) & inside
         if judged.sum() < p["min_judged"]:
@@ -159,7 +159,7 @@ def loss_below_ce_floor(run: Run, p: Params) -> Iterator[Fact]:
         below = at[judged] <= p["share"] * floor
         share = float(below.mean())
         found = share >= p["min_share"]
-        i = int(np.flatnonzero(judged)[0])
+        i = int(judged.nonzero()[0][0])
         yield log_fact(
             "loss_below_ce_floor", bool(found),
             f"{loss.tag} is {num(float(at[i]))} at step {int(acc.steps[i])} where {acc.tag} is "
@@ -225,7 +225,7 @@ def double_softmax_curve(run: Run, p: Params) -> Iterator[Fact]:
             and train.level_end() < p["train_share"] * val.level_end():
         pairs = []  # a validation loss above the train loss (overfitting) can cross the curve
     ends = [(loss.tag, acc.tag, loss.level_end(), acc.level_end()) for loss, acc in pairs]
-    first = float(np.max(train.values[:3]))
+    first = float(train.values[:3].max())
     if task.classes and task.classes >= 3:
         classes, how, sure = task.classes, f"C = {task.classes}", task.sure(0.8)
     elif 1.0 < first < math.log(p["max_classes"]) and round(math.exp(first)) >= 3:
@@ -288,7 +288,7 @@ def nonfinite_from_start(run: Run, p: Params) -> Iterator[Fact]:
     if not firsts:
         return
     train = run.get("train_loss")
-    hf_filtered = train is not None and len(train) and bool(np.all(train.values == 0.0))
+    hf_filtered = train is not None and len(train) and bool((train.values == 0.0).all())
     bad = [f for f in firsts if not f[1] and (f[0] != "grad_norm" or hf_filtered
                                              or not f[3])]
     finite_before = any(f[1] and f[0] != "grad_norm" and not hf_filtered for f in firsts

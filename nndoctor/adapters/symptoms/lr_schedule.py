@@ -20,7 +20,7 @@ def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
         if value is not None and value >= 0:
             yield log_fact("lr", value, f"lr = {value:g} in the run's hyper-parameters", "hparams")
         return
-    peak_i = int(np.argmax(curve.values))
+    peak_i = int(curve.values.argmax())
     peak = float(curve.values[peak_i])
     yield log_fact("lr", peak, f"peak learning rate {num(peak)} at step {int(curve.steps[peak_i])}",
                    "lr")
@@ -35,8 +35,8 @@ def lr_schedule(run: Run, p: Params) -> Iterator[Fact]:
                    f"{int(curve.steps[peak_i])}", "lr")
     last_step = int(curve.steps[-1])
     low = curve.values <= p["dead_fraction"] * peak
-    dead = np.flatnonzero(low & (np.arange(len(curve)) > peak_i))
-    if dead.size and np.all(curve.values[dead[0]:] <= p["dead_fraction"] * peak):
+    dead = (low & (np.arange(len(curve)) > peak_i)).nonzero()[0]
+    if dead.size and (curve.values[dead[0]:] <= p["dead_fraction"] * peak).all():
         at = int(curve.steps[dead[0]])
         early = at <= p["early_by"] * last_step
         yield log_fact("lr_decays_to_zero_early", bool(early),

@@ -26,7 +26,7 @@ def _gradient_breaks(run: Run) -> tuple[int, int, int, float, int] | None:
     loss = run.get("train_loss")
     if loss is not None:
         zero_steps = {int(s) for s in loss.steps[loss.values == 0.0]}
-    idx = np.flatnonzero(bad)
+    idx = bad.nonzero()[0]
     for i in idx:
         lasting = (i + 1 < bad.size and bad[i + 1]) or not np.isfinite(series.values[i:]).any()
         if lasting or int(series.steps[i]) in zero_steps:
@@ -44,7 +44,7 @@ def nonfinite_loss(run: Run, p: Params) -> Iterator[Fact]:
             continue
         bad = ~np.isfinite(series.values)
         if bad.any():
-            first = int(np.argmax(bad))
+            first = int(bad.argmax())
             found.append((int(series.steps[first]), tag, first, int(bad.sum()), len(series),
                           float(series.values[first]), int(series.steps[-1])))
     if not found and run.get("train_loss") is None and run.get("val_loss") is None:

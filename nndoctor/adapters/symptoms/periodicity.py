@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact, median, share_of
 from nndoctor.adapters.symptoms.config import steps_per_epoch
 from nndoctor.engine.facts import Fact
 
@@ -55,9 +55,9 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
     steps, values = series.steps[finite], series.values[finite]
     if values.size < p["min_points"] or values.size > p["max_points"]:
         return
-    gaps = np.diff(steps)
+    gaps = steps[1:] - steps[:-1]
     spacing = int(median(gaps)) if gaps.size else 0
-    if spacing <= 0 or np.mean(gaps == spacing) < p["regular_share"]:
+    if spacing <= 0 or share_of(gaps == spacing) < p["regular_share"]:
         return
     x = np.log(values) if values.min() > 0 else values.copy()
     tried = []

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
-
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import (
     Curve,
@@ -58,11 +56,11 @@ def lr_schedule_end(run: Run, p: Params) -> Iterator[Fact]:
     lr = Curve.of(run.get("lr"), "lr")
     if lr is None or len(lr) < p["min_points"]:
         return
-    peak_i = int(np.argmax(lr.values))
+    peak_i = int(lr.values.argmax())
     peak, end = float(lr.values[peak_i]), float(lr.values[-1])
     if peak <= 0:
         return
-    low = np.flatnonzero(lr.values[peak_i:] <= p["end_share"] * peak)  # after the warm-up
+    low = (lr.values[peak_i:] <= p["end_share"] * peak).nonzero()[0]  # after the warm-up
     reached = peak_i + int(low[0]) if low.size else len(lr)
     completed = bool(end <= p["end_share"] * peak and reached >= p["late_from"] * (len(lr) - 1))
     text = (f"lr decayed from its peak {num(peak)} to {num(end)} ({pct(end / peak)}) by the end "

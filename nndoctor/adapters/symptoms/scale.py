@@ -53,7 +53,7 @@ def loss_scale(run: Run, p: Params) -> Iterator[Fact]:
     hits = []
     for c in curves:
         values = c.smooth(3) if bound < p["absurd_loss"] else c.values
-        over = np.flatnonzero(values >= bound)
+        over = (values >= bound).nonzero()[0]
         if over.size:
             i = int(over[0])
             hits.append((int(c.steps[i]), c.tag, float(c.values[i])))
@@ -84,7 +84,7 @@ def _negative(run: Run, curves: list[Curve], task: Task, p: Params) -> Iterator[
     lows = [(float(c.smooth(p["negative_smooth"]).min()), c) for c in curves]
     low, curve = min(lows, key=lambda x: x[0])
     negative = low < -p["negative_tol"]
-    i = int(np.argmin(curve.values))
+    i = int(curve.values.argmin())
     text = (f"{curve.tag} goes down to {num(float(curve.values[i]))} at step "
             f"{int(curve.steps[i])} (running median {num(low)})" if negative else
             f"the loss stays ≥ 0 (lowest running median {num(low)}, lowest point "

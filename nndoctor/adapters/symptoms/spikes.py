@@ -67,7 +67,8 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
         noise = min(noise, quantile(falls, p["noise_quantile"]))
     bar = max(np.log(p["spike_ratio"]), p["spike_tail"] * noise)
     hot = valid & (jump >= bar)
-    margin = p["event_margin"] * median(np.diff(curve.steps)) if len(curve) > 1 else 0
+    margin = p["event_margin"] * median(curve.steps[1:] - curve.steps[:-1]) if len(curve) > 1 \
+        else 0
     events = list(run.context.get("_loss_events", ()))
     broken = first_nonfinite_step(run, ("train_loss", "val_loss", "grad_norm"))
     if broken is not None:
@@ -75,7 +76,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
     for lo, hi in events:  # the loss's blow-up, or the jump into NaN, is no spike
         hot &= ~((curve.steps >= lo - margin) & (curve.steps <= hi))
     span = f"train_loss, {curve.span()}"
-    found = _episodes(np.flatnonzero(hot))
+    found = _episodes(hot.nonzero()[0])
     episodes = [e for e in found if not _onset(e, curve, ref, broken, p)]
     onset = (f" (the jump at step {int(curve.steps[found[-1][0]])} never comes back before the "
              f"loss turns NaN/Inf at step {broken}: it starts that blow-up)"
@@ -100,7 +101,7 @@ def loss_spikes(run: Run, p: Params) -> Iterator[Fact]:
         return
     recovered, details = [], []
     for lo, hi in episodes:
-        peak = lo + int(np.argmax(values[lo:hi + 1]))
+        peak = lo + int(values[lo:hi + 1].argmax())
         before = float(ref[lo])
         after = values[hi + 1: hi + 1 + int(p["recover_points"])]
         back = bool(after.size and after.min() <= (1 + p["recover_margin"]) * before)
@@ -133,7 +134,7 @@ def _onset(episode: tuple[int, int], curve: Curve, ref: np.ndarray, broken: int 
     lo, hi = episode
     if broken is None or broken < curve.steps[hi] or len(curve) < 2:
         return False
-    interval = median(np.diff(curve.steps))
+    interval = median(curve.steps[1:] - curve.steps[:-1])
     if broken - curve.steps[hi] > p["recover_points"] * interval:
         return False
     after = curve.values[hi + 1:][curve.steps[hi + 1:] < broken]
@@ -149,7 +150,7 @@ def _distinct(values: np.ndarray, k: int) -> bool:
         other = np.ones(rest.size, dtype=bool)
         for v in seen:
             other &= rest != v
-        at = int(np.argmax(other)) if other.size else 0
+        at = int(other.argmax()) if other.size else 0
         if not other.size or not other[at]:
             return False
         seen.append(rest[at])
@@ -161,7 +162,7 @@ def _episodes(hot: np.ndarray) -> list[tuple[int, int]]:
     """Runs of consecutive indices → (first, last)."""
     if hot.size == 0:
         return []
-    cuts = np.flatnonzero(np.diff(hot) > 1)
+    cuts = ((hot[1:] - hot[:-1]) > 1).nonzero()[0]
     starts = np.concatenate(([hot[0]], hot[cuts + 1]))
     ends = np.concatenate((hot[cuts], [hot[-1]]))
     return [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
@@ -187,7 +188,7 @@ def precision_overflow(run: Run, p: Params) -> Iterator[Fact]:
     span = f"grad_norm, steps {int(grad.steps[0])}-{int(grad.steps[-1])}"
     yield log_fact("grad_overflow_share", share,
                    f"{int(bad.sum())} of {len(grad)} logged grad_norm values are NaN/Inf", span)
-    late = np.flatnonzero(bad)
+    late = bad.nonzero()[0]
     late = late[late >= p["calibration_points"]]
     finite_loss = bool(np.isfinite(loss.values).all())
     after = loss.values[loss.steps > (grad.steps[late[0]] if late.size else 0)]

@@ -37,7 +37,7 @@ def start_rise(run: Run, p: Params) -> Iterator[Fact]:
     if early < 2 or early >= len(train):
         return
     first = float(values[0])
-    peak_at = int(np.argmax(values[:early]))
+    peak_at = int(values[:early].argmax())
     peak = float(values[peak_at])
     after = float(values[peak_at:].min())
     noise = point_noise(values[early:])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -160,7 +159,8 @@ def _pairs(run: Run, p: Params) -> Iterator[tuple[str, float, float]]:
         first_loss, first_acc = _first_finite(loss), _first_finite(acc)
         if first_loss is not None and first_acc is not None:
             yield "first", first_loss, first_acc
-        curve, acc_curve = Curve.of(loss, "loss"), Curve.of(acc, "acc")
+        # (named as the detectors name them: the same curves, made once per run)
+        curve, acc_curve = Curve.of(loss, f"{role}_loss"), Curve.of(acc, f"{role}_acc")
         if curve is not None and len(curve) >= 4:
             start, end = curve.level_start(), curve.level_end()
             if abs(end - start) <= p["flat_change"] * max(abs(start), 1e-12):
@@ -185,7 +185,7 @@ def annotate(run: Run, p: Params) -> Run:
     vocabulary = run.context.get("vocab_size") if run.context.get("causal_lm") is True else None
     task = task._replace(vocabulary=vocabulary if isinstance(vocabulary, int) else None)
     task = task._replace(pretrained=_pretrained(run, task, p))
-    return replace(run, context={**run.context, "_task": task})
+    return run.with_context({**run.context, "_task": task})
 
 
 def _pretrained(run: Run, task: Task, p: Params) -> str:
@@ -198,7 +198,7 @@ def _pretrained(run: Run, task: Task, p: Params) -> str:
     chance, loss = task.token_chance, run.get("train_loss")
     if chance is None or loss is None or run.context.get("step_unit") == "epoch":
         return ""  # a point per epoch is an average over a whole epoch of training
-    finite = np.flatnonzero(np.isfinite(loss.values))
+    finite = np.isfinite(loss.values).nonzero()[0]
     if not finite.size or loss.steps[finite[0]] > p["pretrained_max_step"]:
         return ""
     first, step = float(loss.values[finite[0]]), int(loss.steps[finite[0]])

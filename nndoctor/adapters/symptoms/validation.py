@@ -213,7 +213,7 @@ def constant_accuracy(run: Run, p: Params) -> Iterator[Fact]:
             continue
         checked.append(tag)
         same = values == values[-1]
-        length = values.size if same.all() else values.size - 1 - int(np.flatnonzero(~same)[-1])
+        length = values.size if same.all() else values.size - 1 - int((~same).nonzero()[0][-1])
         value = float(values[-1])
         long_enough = length >= max(p["min_points"], p["share"] * values.size)
         plausible = value < p["perfect"] and (tag == "train_acc" or value < p["val_below"])
@@ -233,7 +233,7 @@ def constant_accuracy(run: Run, p: Params) -> Iterator[Fact]:
 
 def _zigzags(values: np.ndarray, swing: float) -> int:
     """Turns of the curve where the moves on both sides are at least ``swing``."""
-    d = np.diff(values)
+    d = values[1:] - values[:-1]
     big = np.abs(d) >= swing
     turns = (np.sign(d[1:]) != np.sign(d[:-1])) & big[1:] & big[:-1]
     return int(turns.sum())
