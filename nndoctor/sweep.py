@@ -474,7 +474,7 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
 
         outcomes: Iterator[Outcome] = on_cluster(tasks, work, scheduler)
     elif workers is None or workers.jobs <= 1 or (total < 8 and not workers.started):
-        outcomes = _serial(tasks, work)
+        outcomes = (run_task(t, work) for t in tasks)
     else:
         jobs = [(tasks[a:b], work) for a, b in _batches(total, workers.jobs)]
         outcomes = (o for done in workers.map(_batch, jobs) for o in done)
@@ -500,18 +500,6 @@ def run_sweep(tasks: list[Task], ready: list[tuple[int, Any, Path]], options: Op
     return sweep
 
 
-def _serial(tasks: list[Task], options: Options) -> Iterator[Outcome]:
-    """The tasks run here, one after another; after the first of many (the knowledge base and
-    the engine loaded) the process settles as a worker does (``workers.settle``)."""
-    for done, task in enumerate(tasks, 1):
-        yield run_task(task, options)
-        if done == 1 and len(tasks) >= SETTLE_FROM:
-            from nndoctor.workers import settle
-
-            settle()
-
-
-SETTLE_FROM = 64  # tasks
 BATCH = 16  # tasks sent to a worker at once, at most
 
 
