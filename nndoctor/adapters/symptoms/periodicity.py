@@ -62,25 +62,16 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
     x = np.log(values) if values.min() > 0 else values.copy()
     tried = []
     for per_epoch, how in epoch_lengths(run):
-        for epochs in range(1, p["max_epochs_per_period"] + 1):
-            # the logging interval must (nearly) divide the period, or the points drift through it
-            lag_f = epochs * per_epoch / spacing
-            lag = round(lag_f)
-            if lag < p["min_lag"] or abs(lag_f - lag) > p["phase_drift"]:
-                continue
-            if values.size < p["min_epochs"] * lag:
+        period = _period(per_epoch, spacing, values.size, p)
+        result = _periodic(x, values, period[0], period[1], p) if period is not None else None
+        if result is not None:
+            tried.append((result, period, per_epoch, how))
+            if result[0]:
                 break
-            result = _periodic(x, values, lag, max(1, round(lag / (2 * epochs))), p)
-            if result is None:
-                break
-            tried.append((result, lag, per_epoch, epochs, how))
-            break  # the shortest period the points can show; longer ones repeat it
-        if tried and tried[-1][0][0]:
-            break
     if not tried:
         return
-    found = next((t for t in tried if t[0][0]), tried[0])
-    (ok, at_epoch, at_half, swing, bar), lag, per_epoch, epochs, how = found
+    (ok, at_epoch, at_half, swing, bar), (lag, _half, epochs), per_epoch, how = tried[-1] \
+        if tried[-1][0][0] else tried[0]
     span = f"one epoch ({lag} points, {int(per_epoch)} steps: {how})" if epochs == 1 else \
         f"{epochs} epochs ({lag} points, {epochs} × {int(per_epoch)} steps: {how}; the logging " \
         "interval divides no single epoch)"
@@ -90,6 +81,21 @@ def epoch_periodicity(run: Run, p: Params) -> Iterator[Fact]:
                    f"period swinging ±{swing:.1%} (a per-epoch pattern from {bar:.2f}, a "
                    f"contrast of {p['contrast']:g} and ±{p['min_swing']:.0%})",
                    f"train_loss, steps {int(steps[0])}-{int(steps[-1])}", certainty=0.8)
+
+
+def _period(per_epoch: float, spacing: int, points: int, p: Params
+            ) -> tuple[int, int, int] | None:
+    """The period to test, in points: (lag, half an epoch, epochs) for the fewest epochs (up to
+    ``max_epochs_per_period``) that the logging interval divides - the points drift through the
+    epoch otherwise - or None when those are too short or the log holds too few of them."""
+    for epochs in range(1, p["max_epochs_per_period"] + 1):
+        lag_f = epochs * per_epoch / spacing
+        lag = round(lag_f)
+        if lag >= p["min_lag"] and abs(lag_f - lag) <= p["phase_drift"]:
+            if points < p["min_epochs"] * lag:
+                return None
+            return lag, max(1, round(lag / (2 * epochs))), epochs
+    return None
 
 
 def _periodic(x: np.ndarray, values: np.ndarray, lag: int, half: int, p: Params
