@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -139,6 +140,18 @@ def test_torch_add_scalars_folders_are_one_run(tmp_path: Path) -> None:
     assert run.series["val_loss"].values.tolist() == pytest.approx(
         [2.1 - s / 200 for s in range(0, 100, 10)])
     assert run.series["val_acc"].source_tag == "Acc/top1/val"  # the main tag's "/" was "_"
+
+
+def test_an_underscore_folder_joins_its_parent_only_beside_its_event_file(tmp_path: Path) -> None:
+    """lightning_logs/version_0 has no event file above it: its own run. The parent's listing
+    is remembered per modification time, so an event file written there later is seen."""
+    sub = tmp_path / "exp" / "Loss_train" / "events.out.tfevents.1.host.1.1"
+    ef.write(sub, [ef.event(s, ef.simple("Loss", 1.0 - s / 10)) for s in range(3)])
+    assert tb.reader.group_key(sub) == sub.parent
+    ef.write(tmp_path / "exp" / "events.out.tfevents.1.host.1.0", [])
+    later = (tmp_path / "exp").stat().st_mtime_ns + 10**9  # a coarse clock may not have moved
+    os.utime(tmp_path / "exp", ns=(later, later))
+    assert tb.reader.group_key(sub) == tmp_path / "exp"
 
 
 def test_restart_keeps_newest_segment() -> None:

@@ -19,7 +19,7 @@ import struct
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from nndoctor.adapters.readers._io import open_log
 from nndoctor.adapters.readers._limits import MAX_RECORD_BYTES, size_text
 from nndoctor.adapters.readers._runs import axis, build_run, yaml_context
 from nndoctor.adapters.readers._setup import setup_from_params
-from nndoctor.adapters.readers._sniff import is_event_file
+from nndoctor.adapters.readers._sniff import is_event_file, is_event_name
 from nndoctor.adapters.run import LogError, Run, Series
 from nndoctor.adapters.windows import windows
 from nndoctor.lazy_re import LazyPattern
@@ -1093,8 +1093,21 @@ def _read_records(path: Path,
 
 
 def _has_event_files(folder: Path) -> bool:
+    """Whether ``folder`` holds a file named like an event file. Asked for the parent of every
+    event file a scan finds (``group_key``), so a folder of N runs would be listed N times:
+    the answer is remembered per folder and modification time (a file added changes it)."""
     try:
-        return any(is_event_file(p) for p in folder.iterdir() if p.is_file())
+        changed = folder.stat().st_mtime_ns
+    except OSError:
+        return False
+    return _holds_event_files(str(folder), changed)
+
+
+@lru_cache(maxsize=256)
+def _holds_event_files(folder: str, _changed: int) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(is_event_name(e.name) and e.is_file() for e in entries)
     except OSError:
         return False
 
