@@ -83,8 +83,7 @@ _IGNORED = {"v_num", "it/s", "s/it"}
 _OUT_OF = LazyPattern(r"/(\d+)(?![\w.])")
 _ROLES = {"train": "train", "training": "train", "trn": "train", "val": "val", "valid": "val",
           "validation": "val", "eval": "val", "evaluation": "val", "dev": "val", "test": "test"}
-_LINE_ROLE = LazyPattern(r"(?<![\w'])(train|training|trn|val|valid|validation|eval|evaluation|"
-                         r"dev|test)(?![\w'])", re.IGNORECASE)
+_LINE_ROLE = LazyPattern(r"(?<![\w'])(" + "|".join(_ROLES) + r")(?![\w'])", re.IGNORECASE)
 # OpenMMLab's mmengine runner: "Epoch(train)  [1][ 50/157]  lr: 1.0e-01 ... loss: 2.1"
 _MMENGINE = LazyPattern(r"\b(Epoch|Iter)\((train|val|test)\)\s*\[\s*(\d+)(?:\s*/\s*\d+)?\s*\]"
                         r"(?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?")
