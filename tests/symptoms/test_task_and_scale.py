@@ -45,6 +45,16 @@ def test_loss_at_ln_c_with_accuracy_at_one_over_c_is_at_chance_without_a_config(
         assert "inferred" in found[name].evidence
 
 
+def test_a_tight_fit_of_ln_c_and_one_over_c_is_surer_than_one_at_the_edge():
+    tight = facts(make_run(**stuck_at_chance(10)))  # loss ±0.4 %, accuracy ±0.005 of 1/C
+    edge = stuck_at_chance(10)
+    steps, acc = edge["val_acc"]
+    edge["val_acc"] = (steps, acc + 0.02)  # 0.12: as far from 1/10 as the tolerance allows
+    loose = facts(make_run(**edge))
+    assert loose["num_classes"].value == 10
+    assert 0.6 <= loose["loss_at_chance"].certainty < tight["loss_at_chance"].certainty <= 0.9
+
+
 def test_inferred_chance_level_reaches_the_diagnosis():
     report = diagnose_run(make_run(**stuck_at_chance(10)), questions=0)
     assert report.diagnosis.verdict != "healthy"

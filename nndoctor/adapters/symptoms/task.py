@@ -108,8 +108,9 @@ def _first_finite(series: Series | None) -> float | None:
     return float(finite[0]) if finite.size else None
 
 
-def _fit_classes(loss: float, acc: float, p: Params) -> int | None:
-    """The class count C for which loss ≈ ln C and accuracy ≈ 1/C, or None."""
+def _fit_classes(loss: float, acc: float, p: Params) -> tuple[int, float] | None:
+    """The class count C for which loss ≈ ln C and accuracy ≈ 1/C, with the larger of the two
+    misfits as a fraction of its tolerance (0 = exact, 1 = at the edge), or None."""
     if not (0.0 < acc <= p["max_chance_acc"]) or loss <= 0:
         return None
     guesses = {round(1 / acc), math.floor(1 / acc), math.ceil(1 / acc)}
@@ -122,8 +123,8 @@ def _fit_classes(loss: float, acc: float, p: Params) -> int | None:
         loss_err = abs(loss - math.log(c)) / math.log(c) / p["loss_tolerance"]
         acc_err = abs(acc - 1 / c) / max(p["acc_abs"], p["acc_rel"] / c)
         if max(loss_err, acc_err) <= 1.0:
-            fits.append((c not in COMMON_CLASSES, loss_err + acc_err, c))
-    return min(fits)[2] if fits else None
+            fits.append((c not in COMMON_CLASSES, loss_err + acc_err, c, max(loss_err, acc_err)))
+    return min(fits)[2:] if fits else None
 
 
 def infer_task(run: Run, p: Params) -> Task:
@@ -140,12 +141,14 @@ def infer_task(run: Run, p: Params) -> Task:
     if not has_acc:
         return Task()
     for phase, lval, aval in _pairs(run, p):
-        c = _fit_classes(lval, aval, p)
-        if c is not None:
+        fit = _fit_classes(lval, aval, p)
+        if fit is not None:
+            c, misfit = fit
             kind = "binary" if c == 2 else "multiclass"
             text = (f"classification with C = {c} inferred: the {phase} loss {num(lval)} ≈ "
                     f"ln {c} = {math.log(c):.3f} and the accuracy {num(aval)} ≈ 1/{c}")
-            return Task(kind, c, True, text, p["inferred_certainty"])
+            low, exact = p["inferred_certainty"], p["inferred_certainty_exact"]
+            return Task(kind, c, True, text, round(exact - (exact - low) * misfit, 3))
     return Task()
 
 
