@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from tests.symptoms.synth import classifier, make_run, value
+from tests.symptoms.synth import classifier, facts, make_run, value
 
 STEPS = np.arange(0, 2000, 10)
 VAL = np.arange(100, 2001, 100)
@@ -91,3 +91,35 @@ def test_train_far_above_val_and_label_noise_bound():
     assert value(augmented, "val_too_confident_for_noise") is True
     for seed in range(3):
         assert value(classifier(seed=seed), "train_loss_far_above_val") is False
+
+
+def _train_trails_val(train_loss: float, train_acc: float, val_loss: float, val_acc: float,
+                      classes: int = 4, give_classes: bool = True):
+    """Curves that settle at the given ends: validation accuracy above training accuracy."""
+    chance = math.log(classes)
+    shape, vshape = np.exp(-STEPS / 300), np.exp(-VAL / 300)
+    series = {
+        "train_loss": (STEPS, (chance - train_loss) * shape + train_loss),
+        "val_loss": (VAL, (chance - val_loss) * vshape + val_loss),
+        "train_acc": (STEPS, 1 / classes + (train_acc - 1 / classes) * (1 - shape)),
+        "val_acc": (VAL, 1 / classes + (val_acc - 1 / classes) * (1 - vshape)),
+    }
+    return make_run({"num_classes": classes} if give_classes else {}, **series)
+
+
+def test_training_errors_too_cheap_for_label_noise():
+    # 40 % random labels, C = 4: the model is right on clean data and pays dearly for the
+    # labels that contradict it - 0.5 of loss for 0.3 of accuracy (the bound is 1.16)
+    noisy = _train_trails_val(1.0, 0.6, 0.5, 0.9)
+    assert value(noisy, "train_errors_too_cheap_for_noise") is False
+    # input noise at train time: the model hedges on the samples it misses - 0.05 of loss for
+    # 0.3 of accuracy, far under the 0.98 that random labels would cost
+    augmented = _train_trails_val(1.25, 0.3, 1.2, 0.6)
+    assert value(augmented, "train_errors_too_cheap_for_noise") is True
+    # the class count inferred from the start at ln C and 1/C: said, and no surer than that
+    inferred = facts(_train_trails_val(1.25, 0.3, 1.2, 0.6, give_classes=False))
+    found = inferred["train_errors_too_cheap_for_noise"]
+    assert found.value is True and found.certainty <= 0.8 and "inferred" in found.evidence
+    # training accuracy not behind the validation's: nothing to judge
+    for seed in range(3):
+        assert value(classifier(seed=seed), "train_errors_too_cheap_for_noise") is None

@@ -11,6 +11,11 @@
   explain it: a model trained on labels of which a share p is random cannot be confident on clean
   data (its probability for the true class is at most 1 - p(C-1)/C), so a confident validation
   bounds the noise share, and with it the training loss that noise can account for.
+- Training errors too cheap for label noise: where validation accuracy beats training accuracy,
+  random training labels cost at least ln C - val_loss of loss for each point of accuracy they
+  take (the model's predictions are the same on inputs of one distribution; a uniformly random
+  label costs the cross-entropy of the uniform against them, ≥ ln C), so a training loss that
+  pays far less is from inputs that are harder at train time, not from labels.
 """
 
 from __future__ import annotations
@@ -215,3 +220,32 @@ def train_above_val(run: Run, p: Params) -> Iterator[Fact]:
                    + ("cannot" if too_confident else "can")
                    + f" account for the training loss {num(t_end)}",
                    "train_loss, val_loss, val_acc", certainty=task.sure(0.8))
+
+
+@detector("train_error_cost", produces=("train_errors_too_cheap_for_noise",))
+def train_error_cost(run: Run, p: Params) -> Iterator[Fact]:
+    """Under label noise at share η (inputs of one distribution, a random label in place of the
+    true one) train accuracy is (1 - η)·A + η/C and train loss (1 - η)·L + η·CE(uniform, p) with
+    CE ≥ ln C, where A and L are the validation's: so (train loss - L) / (A - train accuracy) is
+    at least (ln C - L) / (A - 1/C). Far below that bound the training samples the model gets
+    wrong cost little loss - it hedges on them: they are harder inputs (augmentation, dropout,
+    a different order), not labels that contradict what it learned."""
+    task = task_of(run)
+    curves = [_curve(run, tag, p["min_points"]) for tag in
+              ("train_loss", "val_loss", "train_acc", "val_acc")]
+    if not task.classes or any(c is None for c in curves):
+        return
+    t_loss, v_loss, t_acc, v_acc = (c.level_end(0.2) for c in curves)  # type: ignore[union-attr]
+    chance_loss, chance_acc = math.log(task.classes), 1.0 / task.classes
+    lost = v_acc - t_acc
+    if lost < p["accuracy_gap_min"] or v_acc <= chance_acc or v_loss >= chance_loss:
+        return
+    bound = (chance_loss - v_loss) / (v_acc - chance_acc)
+    cost = (t_loss - v_loss) / lost
+    cheap = cost < p["share_of_bound"] * bound
+    yield log_fact("train_errors_too_cheap_for_noise", bool(cheap),
+                   f"train_acc {num(t_acc)} is {lost:.3f} below val_acc {num(v_acc)} for "
+                   f"{t_loss - v_loss:+.3f} of loss ({cost:.2f} per unit of accuracy); random "
+                   f"labels would cost at least (ln {task.classes} - {num(v_loss)}) / "
+                   f"({num(v_acc)} - 1/{task.classes}) = {bound:.2f}{task.note()}",
+                   "train_loss, val_loss, train_acc, val_acc", certainty=task.sure(0.8))
