@@ -110,6 +110,14 @@ def test_a_language_model_whose_loss_never_nears_0_is_not_at_chance(with_accurac
         assert name not in found or found[name].value is False, name
 
 
+def test_a_causal_language_model_predicts_one_class_out_of_its_vocabulary():
+    lm = language_model(0)
+    found = facts(lm.with_context({**lm.context, "causal_lm": True, "vocab_size": 50257}))
+    assert found["task_type"].value == "multiclass" and "50257" in found["task_type"].evidence
+    assert "num_classes" not in found  # its classes are tokens, not a class count to compare
+    assert "task_type" not in facts(lm)  # not said to be a causal LM: the task stays unknown
+
+
 # ------------------------------------------------------------------ 6. absolute scale
 
 

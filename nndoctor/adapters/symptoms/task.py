@@ -216,6 +216,11 @@ def _pretrained(run: Run, task: Task, p: Params) -> str:
 @detector("task", produces=("task_type", "num_classes"))
 def task(run: Run, p: Params) -> Iterator[Fact]:
     found = task_of(run)
+    if found.kind is None and run.context.get("causal_lm") is True:
+        vocabulary = f" (vocab_size {found.vocabulary})" if found.vocabulary else ""
+        yield log_fact("task_type", "multiclass", "a causal language model predicts one token "
+                       f"out of its vocabulary{vocabulary}: one class out of several", "config")
+        return
     if not found.inferred or found.kind is None:
         return  # configured facts come from run_context; an unknown task is no evidence
     yield log_fact("task_type", found.kind, found.evidence, "train_loss, accuracy",
