@@ -12,10 +12,11 @@
   data (its probability for the true class is at most 1 - p(C-1)/C), so a confident validation
   bounds the noise share, and with it the training loss that noise can account for.
 - Training errors too cheap for label noise: where validation accuracy beats training accuracy,
-  random training labels cost at least ln C - val_loss of loss for each point of accuracy they
-  take (the model's predictions are the same on inputs of one distribution; a uniformly random
-  label costs the cross-entropy of the uniform against them, ≥ ln C), so a training loss that
-  pays far less is from inputs that are harder at train time, not from labels.
+  random training labels cost at least (ln C - val_loss) / (val_acc - 1/C) of training loss per
+  point of accuracy they take (the model's predictions are the same on inputs of one
+  distribution; a uniformly random label costs the cross-entropy of the uniform against them,
+  ≥ ln C), so a training loss that pays far less is from inputs that are harder at train time,
+  not from labels.
 """
 
 from __future__ import annotations
