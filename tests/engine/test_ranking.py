@@ -185,6 +185,24 @@ def test_facts_of_one_observation_count_as_one():
     assert any("validation_degrades" in o for o in seen)
 
 
+def test_a_rise_and_the_gap_it_opened_count_once():
+    """A validation loss that rose after its minimum and the large gap the run ends with are
+    one observation: together they give overfitting no more than the stronger rule alone."""
+    from nndoctor.engine.inference import default_engine
+
+    engine = default_engine()
+    rise = {"val_loss_rising": True, "train_loss_trend": "decreasing"}
+    alone = engine.evaluate(_session(rise).known()).causes["overfitting"]
+    gap_only = engine.evaluate(_session({**rise, "val_loss_rising": False,
+                                         "generalization_gap": "large"}).known())
+    both = engine.evaluate(_session({**rise, "generalization_gap": "large"}).known())
+    assert 0 < gap_only.causes["overfitting"] < alone
+    assert both.causes["overfitting"] == alone
+    rules = {c.rule_id for cs in both.contributions.values() for c in cs
+             if c.target == "overfitting" and c.value > 0}
+    assert len(rules) >= 2  # both rules fired; only one was counted
+
+
 def test_insufficient_data_only_when_points_are_too_few():
     from nndoctor.engine.diagnosis import _verdict
 
