@@ -168,6 +168,19 @@ def test_a_constant_rate_never_decays_and_a_warmup_cosine_does() -> None:
     assert found["warmup_fraction"].value == pytest.approx(0.05, abs=0.01)
 
 
+def test_a_peak_held_for_most_of_the_run_never_decays() -> None:
+    lr = 3e-4 * np.minimum(STEPS / 200, 1.0)  # warm-up for 10 % of the run, then flat
+    assert value(_lr_run(lr), "lr_never_decays") is True
+
+
+def test_a_peak_reached_late_is_too_late_to_tell_whether_the_rate_decays() -> None:
+    # a warm-up of 8 % of a planned schedule, cut at a tenth of it: the peak comes at 80 %
+    lr = 3e-4 * np.minimum(STEPS / 1600, 1.0)
+    found = facts(_lr_run(lr))
+    assert found["lr_never_decays"].value is False
+    assert "too little of it left" in found["lr_never_decays"].evidence
+
+
 def test_a_run_stopped_before_its_planned_end_says_so() -> None:
     run = make_run({"max_steps": 1776.0, "global_step": 168.0}, train_loss=(STEPS, _smooth()))
     found = facts(run)
