@@ -76,7 +76,9 @@ def test_a_tie_is_named_with_the_step_that_separates_it():
     (r,) = reports("flat_loss", questions=3)
     assert r.diagnosis.tied
     action, _ = first_step(r.diagnosis)
-    assert action.startswith("Tell them apart: ") and "--answer weight_init=" in action
+    question = r.diagnosis.separation.question  # asked among the tied causes only
+    assert action.startswith("Tell them apart: ") and f"--answer {question.fact}=" in action
+    assert "It helps tell apart the leading hypotheses" in question.why
     page = render_html([r])
     assert "Tied: " in page and "Tell them apart" in page
 
