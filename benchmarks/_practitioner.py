@@ -76,6 +76,7 @@ def setup_answers(recipe: dict[str, Any]) -> dict[str, object]:
         "custom_layers": bool(faults.get("custom_grad_bug")) or (
             DONT_KNOW if faults.get("detached_hidden") else False),
         "hand_written_gradients": bool(faults.get("custom_grad_bug")),
+        "gradients_cleared_each_step": not faults.get("no_zero_grad"),
         "mixed_precision": "fp16" if faults.get("fp16") else "fp32",
         "finetuning_pretrained": recipe.get("finetune") is not None,
         "pretrained_model": recipe.get("finetune") is not None,
