@@ -18,17 +18,19 @@ def _read(folder: Path):
     return run
 
 
+def _assert_same(run, other) -> None:
+    assert set(run.series) == set(other.series) and run.warnings == other.warnings
+    for name, series in other.series.items():  # NaN equals NaN here
+        np.testing.assert_array_equal(run.series[name].steps, series.steps)
+        np.testing.assert_array_equal(run.series[name].values, series.values)
+
+
 @pytest.mark.parametrize("folder", ["torch_simple", "torch_new_style"])
 @pytest.mark.parametrize("chunk", [64, 1000, 4096])
 def test_small_chunks_read_the_same_series(monkeypatch, folder, chunk):
     whole = _read(FIXTURES / folder)
     monkeypatch.setattr(tensorboard, "CHUNK", chunk)
-    chunked = _read(FIXTURES / folder)
-    assert set(chunked.series) == set(whole.series)
-    for name, series in whole.series.items():
-        np.testing.assert_array_equal(chunked.series[name].steps, series.steps)
-        np.testing.assert_array_equal(chunked.series[name].values, series.values)
-    assert chunked.warnings == whole.warnings
+    _assert_same(_read(FIXTURES / folder), whole)
 
 
 def test_truncated_file_warns_once_with_small_chunks(monkeypatch, tmp_path):
@@ -40,13 +42,6 @@ def test_truncated_file_warns_once_with_small_chunks(monkeypatch, tmp_path):
     run = _read(tmp_path)
     assert sum("truncated last record" in w for w in run.warnings) == 1
     assert run.series["train_loss"].values.size > 0
-
-
-def _assert_same(run, other) -> None:
-    assert set(run.series) == set(other.series) and run.warnings == other.warnings
-    for name, series in other.series.items():  # NaN equals NaN here
-        np.testing.assert_array_equal(run.series[name].steps, series.steps)
-        np.testing.assert_array_equal(run.series[name].values, series.values)
 
 
 @pytest.mark.parametrize("folder", ["torch_simple", "torch_new_style"])

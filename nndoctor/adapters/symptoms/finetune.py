@@ -120,17 +120,19 @@ def lr_schedule_fit(run: Run, p: Params) -> Iterator[Fact]:
         yield log_fact("lr_schedule_ends_early", False,
                        f"lr ends at {num(float(values[-1]))}, not 0", f"lr, {lr.span()}")
     after = values[first_peak:]
-    held = int(steps[-1] - steps[first_peak]) / length  # the share of the run past the peak
-    never = bool(len(after) >= p["min_points"] and after.min() >= p["decay_share"] * peak
-                 and held >= p["held_share"] and not rising)
-    yield log_fact("lr_never_decays", never,
-                   f"lr stays within {pct(1 - p['decay_share'])} of its peak {num(peak)} from "
-                   f"step {int(steps[first_peak])} to the end: no decay" if never else
-                   f"lr falls to {num(float(after.min()))} after its peak {num(peak)}"
-                   if after.min() < p["decay_share"] * peak else
-                   f"lr peaks at step {int(steps[first_peak])}, {pct(held)} of the run before "
-                   "the end: too little of it left to tell whether it decays",
-                   f"lr, {lr.span()}")
+    flat = bool(after.min() >= p["decay_share"] * peak)  # within decay_share of the peak
+    past_peak = int(steps[-1] - steps[first_peak]) / length  # the share of the run after it
+    never = (flat and len(after) >= p["min_points"] and past_peak >= p["held_share"]
+             and not rising)
+    if never:
+        text = (f"lr stays within {pct(1 - p['decay_share'])} of its peak {num(peak)} from "
+                f"step {int(steps[first_peak])} to the end: no decay")
+    elif not flat:
+        text = f"lr falls to {num(float(after.min()))} after its peak {num(peak)}"
+    else:
+        text = (f"lr peaks at step {int(steps[first_peak])}, {pct(past_peak)} of the run "
+                "before the end: too little of it left to tell whether it decays")
+    yield log_fact("lr_never_decays", never, text, f"lr, {lr.span()}")
 
 
 # ------------------------------------------------------------------------------ label leak
