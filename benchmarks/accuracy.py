@@ -9,8 +9,9 @@ uses (``load_runs`` + ``diagnose_run``)::
         [--verbose] [--json OUT] [--compare OLD.json]
 
 Modes: ``logs`` — the logs alone; ``classes`` — plus the class count from the manifest, as
-``--answer num_classes=C`` gives it; ``ask`` — ``classes`` plus a simulated practitioner
-(``benchmarks/_practitioner.py``) answering the N next-best questions from the run's recipe.
+``--answer num_classes=C`` gives it (0 for a regression, as the question's help says);
+``ask`` — ``classes`` plus a simulated practitioner (``benchmarks/_practitioner.py``)
+answering the N next-best questions from the run's recipe.
 
 A run is right at top-k when one of the first k causes is its labelled cause or one of the
 manifest's ``alternatives`` (what a careful human could also rank first from the logs);
@@ -395,8 +396,10 @@ def score_entry(job: Job) -> Result:
                        seconds=time.perf_counter() - started)
     run = runs[pick_run(runs)]
     classes = int(e.get("num_classes") or 0)
+    # "Answer 0 for regression" (the fact's help); a language model's vocabulary is not given
+    told = classes > 0 or e.get("task") == "regression"
     answers = (parse_answers([f"num_classes={classes}"])
-               if job.mode in ("classes", "ask") and classes > 0 else [])
+               if job.mode in ("classes", "ask") and told else [])
     try:
         diagnosis = diagnose_run(run, answers, questions=0).diagnosis
         asked: tuple[tuple[str, str], ...] = ()

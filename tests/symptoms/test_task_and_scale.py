@@ -68,9 +68,17 @@ def test_a_loss_alone_names_no_class_count():
 
 def test_configured_class_count_wins_and_is_not_marked_inferred():
     found = facts(make_run({"num_classes": 10}, **stuck_at_chance(10)))
-    assert "task_type" not in found
+    assert found["task_type"].value == "multiclass"
+    assert "inferred" not in found["task_type"].evidence
     assert found["loss_at_chance"].certainty == 1.0
     assert "inferred" not in found["loss_at_chance"].evidence
+
+
+def test_a_class_count_of_zero_states_a_regression():
+    # "Answer 0 for regression": the task_type question is not asked then, so it must be known
+    found = facts(make_run({"num_classes": 0}, **stuck_at_chance(10, val_acc=False)))
+    assert found["task_type"].value == "regression"
+    assert "loss_at_chance" not in found
 
 
 def test_inconsistent_loss_and_accuracy_name_no_class_count():

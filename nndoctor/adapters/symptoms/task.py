@@ -221,8 +221,11 @@ def task(run: Run, p: Params) -> Iterator[Fact]:
         yield log_fact("task_type", "multiclass", "a causal language model predicts one token "
                        f"out of its vocabulary{vocabulary}: one class out of several", "config")
         return
-    if not found.inferred or found.kind is None:
-        return  # configured facts come from run_context; an unknown task is no evidence
+    if found.kind is None:
+        return  # an unknown task is no evidence
+    if not found.inferred:  # the class count itself comes from run_context
+        yield log_fact("task_type", found.kind, found.evidence, "config")
+        return
     yield log_fact("task_type", found.kind, found.evidence, "train_loss, accuracy",
                    certainty=found.certainty)
     if found.classes:
