@@ -338,6 +338,34 @@ def test_batches_per_epoch_from_the_configuration():
     assert facts(run)["batches_per_epoch"].value == 391
 
 
+def test_samples_per_class_from_a_configured_training_set_size():
+    run = make_run({"train_samples": 5000, "batch_size": 128, "num_classes": 10},
+                   train_loss=(STEPS, _toward(2.3, 0.3, STEPS)))
+    found = facts(run)["samples_per_class"]
+    assert found.value == 500 and found.certainty == 1.0
+    assert "train_samples = 5000" in found.evidence
+
+
+def test_samples_per_class_from_steps_per_epoch_is_a_lower_bound():
+    context = {"steps_per_epoch": 2, "batch_size": 16, "grad_accumulation_steps": 2,
+               "num_classes": 4}
+    found = facts(make_run(context, train_loss=(STEPS, _toward(1.4, 0.01, STEPS))))
+    share = found["samples_per_class"]
+    assert share.value == 16  # 2 steps × 16 × 2 accumulated = 64 samples over 4 classes
+    assert share.certainty < 1.0 and "at least" in share.evidence
+    regression = make_run({"steps_per_epoch": 10, "batch_size": 32, "num_classes": 0},
+                          train_loss=(STEPS, _toward(1.0, 0.1, STEPS)))
+    assert facts(regression)["samples_per_class"].value == 32  # 320 samples / 10
+
+
+def test_no_samples_per_class_without_the_task_or_the_batch_size():
+    curve = {"train_loss": (STEPS, _toward(1.4, 0.01, STEPS))}
+    assert "samples_per_class" not in facts(make_run({"steps_per_epoch": 2, "batch_size": 16},
+                                                     **curve))
+    assert "samples_per_class" not in facts(make_run({"steps_per_epoch": 2, "num_classes": 4},
+                                                     **curve))
+
+
 def test_lr_schedule_reaching_zero_early():
     lr = np.where(STEPS < 2000, 1e-3 * (1 - STEPS / 2000), 0.0)
     found = facts(make_run(train_loss=(STEPS, _toward(2.3, 0.8, STEPS)), lr=(STEPS, lr)))

@@ -24,6 +24,7 @@ ANY_POINTS = {
     "task": "the configuration, or the first points only (ln C, 1/C)",
     "lr_range": "the configured learning rate",
     "batch_vs_data": "the configuration",
+    "training_set_size": "the configuration and the task",
     "probes": "the probe's per-layer signals, judged from their first or last points",
     "checkpoints": "two saved checkpoints' weights, not the curves",
     "minimum_points": "it is the one that says a run has too few points",

@@ -1,5 +1,6 @@
 """The logged configuration as evidence: the learning rate against the usual range of its
-optimiser, and the number of batches per epoch (batch size against the training-set size)."""
+optimiser, the number of batches per epoch (batch size against the training-set size), and the
+training samples per class."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 from nndoctor.adapters.run import Run
 from nndoctor.adapters.symptoms.base import Params, detector, log_fact, num
 from nndoctor.adapters.symptoms.context import _number, optimizer_family
+from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
 
 FAMILIES = {"sgd": "sgd", "sgd_momentum": "sgd", "adam": "adam", "rmsprop": "rmsprop",
@@ -112,3 +114,41 @@ def batch_vs_data(run: Run, p: Params) -> Iterator[Fact]:
     value, how = known
     yield log_fact("batches_per_epoch", float(value),
                    f"{num(value)} optimisation steps per epoch ({how})", "hparams")
+
+
+def training_samples(run: Run) -> tuple[float, str, bool] | None:
+    """The training-set size, how it is known, and whether it is exact (a configured size) or a
+    lower bound (optimisation steps per epoch × batch size × accumulation: the processes of a
+    distributed run each see their own share)."""
+    ctx = run.context
+    for key in TRAIN_SIZE_KEYS:
+        size = _number(ctx.get(key))
+        if size and size > 0:
+            return size, f"{key} = {size:g}", True
+    known, batch = steps_per_epoch(run), _number(ctx.get("batch_size"))
+    if known is None or known[0] <= 0 or not batch or batch <= 0:
+        return None
+    accumulation = _number(ctx.get("grad_accumulation_steps")) or 1.0
+    size = known[0] * batch * max(accumulation, 1.0)
+    how = f"{num(known[0])} steps per epoch ({known[1]}) × batch_size {batch:g}"
+    if accumulation > 1:
+        how += f" × {accumulation:g} accumulation steps"
+    return size, how, False
+
+
+@detector("training_set_size", produces=("samples_per_class",))
+def training_set_size(run: Run, p: Params) -> Iterator[Fact]:
+    found, task = training_samples(run), task_of(run)
+    if found is None or task.kind is None:
+        return
+    size, how, exact = found
+    if task.kind == "regression":
+        share, per = size / p["regression_share"], f"/ {p['regression_share']:g} for a regression"
+    elif task.classes:
+        share, per = size / task.classes, f"/ {task.classes} classes"
+    else:
+        return
+    bound = "" if exact else "at least "
+    text = f"{bound}{num(size)} training samples ({how}) {per}: {bound}{num(share)} a class"
+    yield log_fact("samples_per_class", round(share, 1), text, "hparams",
+                   1.0 if exact else p["lower_bound_certainty"])
