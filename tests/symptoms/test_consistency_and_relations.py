@@ -188,6 +188,28 @@ def test_small_validation_set_repeating_a_good_score_is_not_constant():
     assert found["accuracy_constant"].value is False
 
 
+def _binary_at(val_acc: np.ndarray, val_loss: np.ndarray):
+    train = 0.69 - 0.001 * EPOCHS + 0.01 * RNG.standard_normal(EPOCHS.size)
+    return make_run({"step_unit": "epoch"}, train_loss=(EPOCHS, train),
+                    val_acc=(EPOCHS, val_acc), val_loss=(EPOCHS, val_loss))
+
+
+def test_a_good_score_from_the_start_at_the_loss_of_the_prior_is_a_constant_prediction():
+    # 63.4 % of the validation set is one class; predicting it for all costs H(0.634) = 0.657
+    run = _binary_at(np.full(30, 0.634), 0.657 + 0.001 * RNG.standard_normal(30))
+    found = facts(run)["accuracy_constant"]
+    assert found.value is True and "0.634" in found.evidence
+    assert "PAT007" in diagnose_run(run, questions=0).diagnosis.fired
+
+
+@pytest.mark.parametrize("val_acc, val_loss", [
+    (np.full(30, 0.634), np.full(30, 0.35)),  # far below the prior's loss: it discriminates
+    (np.r_[np.linspace(0.6, 0.99, 10), np.full(20, 0.997)], np.full(30, 0.0184)),  # converged
+])
+def test_a_good_repeated_score_that_is_not_the_prior_is_not_constant(val_acc, val_loss):
+    assert facts(_binary_at(val_acc, val_loss))["accuracy_constant"].value is False
+
+
 def test_train_accuracy_rises_while_validation_stays_at_chance():
     run = make_run({"num_classes": 10}, train_loss=(STEPS, _toward(2.3, 0.1, STEPS)),
                    train_acc=(STEPS, _toward(0.1, 0.97, STEPS)),

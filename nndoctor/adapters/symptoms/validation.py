@@ -21,6 +21,7 @@ from nndoctor.adapters.symptoms.base import (
 )
 from nndoctor.adapters.symptoms.config import optimizer_steps, steps_per_epoch
 from nndoctor.adapters.symptoms.curves import MAX_POINTS, slope_t, val_minimum
+from nndoctor.adapters.symptoms.labels import prior_entropy
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
 
@@ -199,6 +200,23 @@ def _val_acc_at_chance(run: Run, train_acc: Curve, val_acc: Curve, p: Params) ->
                    "train_acc, val_acc", certainty=task.sure(1.0))
 
 
+def _loss_of_the_prior(run: Run, share: float, since: int, p: Params) -> bool:
+    """Whether the validation loss from ``since`` on is what predicting a class of ``share`` for
+    every input costs (the entropy of the prior, two to C classes): then a good score repeated
+    from the first evaluations is one answer for everything, not a small validation set scoring
+    the same again."""
+    loss = run.get("val_loss")
+    if loss is None:
+        return False
+    at = (loss.steps >= since) & np.isfinite(loss.values)
+    if not at.any():
+        return False
+    classes = task_of(run).classes or int(p["default_classes"])
+    level = float(np.median(loss.values[at]))
+    return (p["entropy_low"] * prior_entropy(share, 2) <= level
+            <= p["entropy_high"] * prior_entropy(share, max(classes, 2)))
+
+
 @detector("constant_accuracy", produces=("accuracy_constant",))
 def constant_accuracy(run: Run, p: Params) -> Iterator[Fact]:
     found = None
@@ -216,7 +234,10 @@ def constant_accuracy(run: Run, p: Params) -> Iterator[Fact]:
         length = values.size if same.all() else values.size - 1 - int((~same).nonzero()[0][-1])
         value = float(values[-1])
         long_enough = length >= max(p["min_points"], p["share"] * values.size)
-        plausible = value < p["perfect"] and (tag == "train_acc" or value < p["val_below"])
+        from_start = values.size - length <= max(1, int(p["start_share"] * values.size))
+        plausible = value < p["perfect"] and (
+            tag == "train_acc" or value < p["val_below"]
+            or (from_start and _loss_of_the_prior(run, value, steps[-length], p)))
         if long_enough and plausible:
             found = (tag, value, length, values.size, int(steps[-length]))
             break
