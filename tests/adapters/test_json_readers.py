@@ -65,6 +65,23 @@ def test_hf_num_classes_from_a_classifier_config(tmp_path: Path) -> None:
     assert "num_classes" not in run.context
 
 
+@pytest.mark.parametrize("problem_type, num_classes", [
+    ("regression", 0),  # transformers saves the head's problem_type in config.json
+    ("multi_label_classification", None),  # independent labels: not C classes of one softmax
+    ("single_label_classification", 4),
+])
+def test_hf_problem_type_decides_the_class_count(tmp_path: Path, problem_type: str,
+                                                 num_classes: int | None) -> None:
+    folder = tmp_path / "out"
+    folder.mkdir()
+    shutil.copy(HF / "bert-sst2" / "trainer_state.json", folder / "trainer_state.json")
+    config = {"architectures": ["BertForSequenceClassification"], "problem_type": problem_type,
+              "id2label": {str(i): f"l{i}" for i in range(4)}}
+    (folder / "config.json").write_text(json.dumps(config))
+    (run,) = hf.read(folder / "trainer_state.json")
+    assert run.context.get("num_classes") == num_classes
+
+
 def test_hf_several_eval_sets_and_token_accuracy() -> None:
     (run,) = hf.read(HF / "sft-multi-eval" / "trainer_state.json")
     assert run.series["val_loss"].source_tag == "eval_squad_loss"

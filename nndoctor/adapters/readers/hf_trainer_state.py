@@ -125,8 +125,8 @@ class HFTrainerStateReader:
         run_dir = self.group_key(path)
         folders = (path.parent, run_dir)
         configs = [c for c in (_side_json(d / "config.json") for d in folders) if c]
-        classes = next((n for n in map(_num_labels, configs) if n), None)
-        if classes and "num_classes" not in context:
+        classes = next((n for n in map(_num_labels, configs) if n is not None), None)
+        if classes is not None and "num_classes" not in context:
             context["num_classes"] = classes
         for name in ("config.json", "adapter_config.json"):  # the model, a PEFT adapter
             for folder in folders:
@@ -176,9 +176,16 @@ def _side_json(path: Path) -> dict[str, Any] | None:
 
 
 def _num_labels(data: dict[str, Any]) -> int | None:
-    """Number of classes from a classifier's ``config.json`` saved beside the state, if any."""
+    """Number of classes from a classifier's ``config.json`` saved beside the state, if any: 0
+    for a regression head (``problem_type`` "regression"), None for a multi-label one (its
+    labels are independent yes/no answers, not C classes of one softmax)."""
     arch = data.get("architectures") or []
     if not any(isinstance(a, str) and a.endswith("Classification") for a in arch):
+        return None
+    problem = data.get("problem_type")
+    if problem == "regression":
+        return 0
+    if problem == "multi_label_classification":
         return None
     labels = data.get("id2label")
     count = len(labels) if isinstance(labels, dict) and labels else to_float(data.get("num_labels"))
