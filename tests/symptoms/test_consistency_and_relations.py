@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nndoctor.adapters.symptoms.consistency import calibrated_loss, double_squash_floor
-from nndoctor.pipeline import diagnose_run
+from nndoctor.pipeline import diagnose_run, parse_answers
 from tests.symptoms.synth import HEALTHY, STEPS, VAL_STEPS, classifier, facts, make_run
 
 RNG = np.random.default_rng(11)
@@ -224,3 +224,27 @@ def test_validation_that_learns_is_not_at_chance():
                    train_acc=(STEPS, _toward(0.1, 0.97, STEPS)),
                    val_acc=(VAL_STEPS, _toward(0.1, 0.6, VAL_STEPS)))
     assert facts(run)["val_accuracy_at_chance"].value is False
+
+
+def _train_and_val(val_offset: float) -> dict:
+    train = _toward(1.4, 0.6, STEPS) * np.exp(0.02 * RNG.standard_normal(STEPS.size))
+    return {"train_loss": (STEPS, train),
+            "val_loss": (VAL_STEPS, _toward(1.4, 0.6, VAL_STEPS) + val_offset)}
+
+
+def test_validation_below_training_share_counts_the_second_half():
+    below = facts(make_run(**_train_and_val(-0.2)))  # dropout off at validation: val dips below
+    level = facts(make_run(**_train_and_val(+0.01)))
+    assert below["val_below_train_share"].value == 1.0
+    assert below["val_better_than_train"].value is True
+    assert level["val_below_train_share"].value == 0.0
+    assert "evaluations in the second half" in level["val_below_train_share"].evidence
+
+
+def test_heavy_dropout_with_validation_never_below_training_asks_about_eval_mode():
+    level = make_run({"dropout": 0.5}, **_train_and_val(+0.01))
+    dipping = make_run({"dropout": 0.5}, **_train_and_val(-0.2))
+    assert "IMP027" in diagnose_run(level, questions=0).diagnosis.fired
+    assert "IMP027" not in diagnose_run(dipping, questions=0).diagnosis.fired
+    answered = diagnose_run(level, parse_answers(["eval_mode_switched=true"]), questions=0)
+    assert "IMP027" not in answered.diagnosis.fired

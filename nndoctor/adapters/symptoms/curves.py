@@ -413,7 +413,7 @@ def run_length(run: Run, p: Params) -> Iterator[Fact]:
                    series.source_tag or "train_loss")
 
 
-@detector("val_vs_train", produces=("val_better_than_train",))
+@detector("val_vs_train", produces=("val_better_than_train", "val_below_train_share"))
 def val_vs_train(run: Run, p: Params) -> Iterator[Fact]:
     train, val = _train(run, p), _val(run, p)
     if train is None or val is None:
@@ -421,9 +421,11 @@ def val_vs_train(run: Run, p: Params) -> Iterator[Fact]:
     half = val.steps >= val.steps[len(val) // 2]
     train_at = np.interp(val.steps[half], train.steps, train.values)
     better = share_of(val.values[half] < train_at * (1 - p["better_margin"]))
-    yield log_fact("val_better_than_train", bool(better >= p["better_share"]),
-                   f"val_loss is {p['better_margin']:.0%}+ below train_loss at {better:.0%} of "
-                   "the evaluations in the second half", "train_loss, val_loss")
+    text = (f"val_loss is {p['better_margin']:.0%}+ below train_loss at {better:.0%} of the "
+            f"{int(half.sum())} evaluations in the second half")
+    yield log_fact("val_better_than_train", bool(better >= p["better_share"]), text,
+                   "train_loss, val_loss")
+    yield log_fact("val_below_train_share", round(float(better), 4), text, "train_loss, val_loss")
 
 
 def first_nonfinite_step(run: Run, tags: tuple[str, ...]) -> int | None:
