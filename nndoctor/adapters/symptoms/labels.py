@@ -132,6 +132,14 @@ def prior_entropy(share: float, classes: int) -> float:
     return -share * math.log(share) - rest * math.log(rest / max(classes - 1, 1))
 
 
+def is_loss_of_the_prior(level: float, share: float, classes: int, p: Params) -> bool:
+    """Whether a loss ``level`` is what predicting a class of ``share`` for every input costs:
+    between ``entropy_low`` × the prior's entropy over two classes and ``entropy_high`` × its
+    entropy over ``classes``."""
+    return (p["entropy_low"] * prior_entropy(share, 2) <= level
+            <= p["entropy_high"] * prior_entropy(share, max(classes, 2)))
+
+
 @detector("majority_share", produces=("val_accuracy_at_majority_share",))
 def majority_share(run: Run, p: Params) -> Iterator[Fact]:
     acc = _curve(run, "val_acc", p["min_val_points"])
@@ -162,9 +170,7 @@ def majority_share(run: Run, p: Params) -> Iterator[Fact]:
     classes = task.classes if task.classes else int(p["default_classes"])
     at = (loss.steps >= stretch[0]) & (loss.steps <= stretch[-1])
     level = median(loss.values[at]) if at.any() else loss.level_end()
-    low = p["entropy_low"] * prior_entropy(share, 2)
-    high = p["entropy_high"] * prior_entropy(share, max(classes, 2))
-    found = low <= level <= high
+    found = is_loss_of_the_prior(level, share, classes, p)
     yield log_fact("val_accuracy_at_majority_share", bool(found),
                    f"val_acc is exactly {share:.4g} for {best_len} of {values.size} evaluations "
                    f"(steps {int(stretch[0])}-{int(stretch[-1])}) with val_loss {num(level)} "

@@ -21,7 +21,7 @@ from nndoctor.adapters.symptoms.base import (
 )
 from nndoctor.adapters.symptoms.config import optimizer_steps, steps_per_epoch
 from nndoctor.adapters.symptoms.curves import MAX_POINTS, slope_t, val_minimum
-from nndoctor.adapters.symptoms.labels import prior_entropy
+from nndoctor.adapters.symptoms.labels import is_loss_of_the_prior
 from nndoctor.adapters.symptoms.task import task_of
 from nndoctor.engine.facts import Fact
 
@@ -212,9 +212,7 @@ def _loss_of_the_prior(run: Run, share: float, since: int, p: Params) -> bool:
     if not at.any():
         return False
     classes = task_of(run).classes or int(p["default_classes"])
-    level = float(np.median(loss.values[at]))
-    return (p["entropy_low"] * prior_entropy(share, 2) <= level
-            <= p["entropy_high"] * prior_entropy(share, max(classes, 2)))
+    return is_loss_of_the_prior(float(np.median(loss.values[at])), share, classes, p)
 
 
 @detector("constant_accuracy", produces=("accuracy_constant",))
