@@ -119,14 +119,17 @@ def describe_fact(fact: Fact) -> str:
     return f"{text}: {fact.evidence}" if fact.evidence else text
 
 
-def _rank_key(confidence: float, contributions: list[float], cause_id: str
-              ) -> tuple[float, float, int, str]:
+def _rank_key(confidence: float, contributions: list[float], specificity: int, cause_id: str
+              ) -> tuple[float, float, int, int, str]:
     """Highest (rounded) confidence first; at equal confidence the more specific evidence (the
-    strongest single rule or absence) first, then the cause with more independent support. The
-    id only makes the order deterministic: ties are reported as such (:func:`_mark_ties`)."""
+    strongest single rule or absence) first, then the cause with more independent support, then
+    the one a more specific rule backs (more observations matched together - a production
+    system's specificity order: "regression and the training loss stays high" before "the
+    training loss stays high"). The id only makes the order deterministic: ties are reported as
+    such (:func:`_mark_ties`)."""
     strongest = max(contributions, default=0.0)
     backing = sum(1 for v in contributions if v > 0)
-    return (-confidence, -round(strongest, 6), -backing, cause_id)
+    return (-confidence, -round(strongest, 6), -backing, -specificity, cause_id)
 
 
 def _mark_ties(shown: tuple[RankedCause, ...], margin: float) -> tuple[RankedCause, ...]:
@@ -195,15 +198,17 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact],
             for c in by_target.get(target, ())
         )
 
-    ranked: list[tuple[tuple[float, float, int, str], RankedCause | None]] = []
+    ranked: list[tuple[tuple[float, float, int, int, str], RankedCause | None]] = []
     for cause_id, confidence in evaluation.causes.items():
         cause = kb.causes.get(cause_id)
         if cause is None:
             continue
         rounded = round(confidence, 6)
         absent = evaluation.absences.get(cause_id, ())
-        key = _rank_key(rounded, [c.value for c in by_target.get(cause_id, ())]
-                        + [a.value for a in absent], cause.id)
+        concluded = by_target.get(cause_id, ())
+        specificity = max((len(c.observed) for c in concluded if c.value > 0), default=0)
+        key = _rank_key(rounded, [c.value for c in concluded] + [a.value for a in absent],
+                        specificity, cause.id)
         shown_as = band(confidence, settings.bands)
         if shown_as is None:  # only a cause with a band is shown (below): ranked, not explained
             ranked.append((key, None))
@@ -245,7 +250,7 @@ def build(engine: Engine, evaluation: Evaluation, facts: dict[str, Fact],
         verdict=verdict,
         patterns=patterns,
         causes=shown,
-        scores={cause_id: -confidence for (confidence, _s, _b, cause_id), _c in ranked},
+        scores={key[-1]: -key[0] for key, _c in ranked},
         findings=dict(evaluation.findings),
         facts=dict(facts),
         fired=tuple(evaluation.fired),

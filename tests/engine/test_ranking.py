@@ -220,3 +220,15 @@ def test_insufficient_data_only_when_points_are_too_few():
     assert _verdict(0.6, True, True, False, False, True, 0.5) == "problem"
     assert _verdict(0.3, True, True, False, False, True, 0.5) == "healthy"
 
+
+
+def test_at_equal_evidence_the_cause_a_more_specific_rule_backs_comes_first():
+    # "the training loss stays high" backs optimisation difficulty (OPT012) and, for a
+    # regression, the output activation (LOS031, which also needs task_type) with the same weight
+    facts = {"train_loss_high": True, "task_type": "regression"}
+    d = _session(facts).diagnose(questions=0)
+    first, second = d.causes[0], d.causes[1]
+    assert {first.id, second.id} == {"wrong_output_activation", "optimization_difficulty"}
+    assert first.confidence == second.confidence
+    assert first.id == "wrong_output_activation"  # not the alphabetical order
+    assert second.id in first.tied_with  # still reported as a tie
