@@ -4,7 +4,8 @@ training samples per class."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,15 @@ TRAIN_SIZE_KEYS = ("train_samples", "num_train_samples", "n_train", "train_size"
                    "num_train_examples", "train_examples", "dataset_size", "num_samples")
 
 
+def configured_size(ctx: Mapping[str, Any]) -> tuple[str, float] | None:
+    """The first training-set size the configuration names (its key and value), if any."""
+    for key in TRAIN_SIZE_KEYS:
+        size = _number(ctx.get(key))
+        if size and size > 0:
+            return key, size
+    return None
+
+
 def steps_per_epoch(run: Run) -> tuple[float, str] | None:
     """Optimisation steps per epoch when the configuration tells, and how it is known."""
     ctx = run.context
@@ -29,11 +39,10 @@ def steps_per_epoch(run: Run) -> tuple[float, str] | None:
     max_steps, epochs = _number(ctx.get("max_steps")), _number(ctx.get("num_train_epochs"))
     if max_steps and epochs and max_steps > 0 and epochs > 0:
         return max_steps / epochs, f"max_steps {max_steps:g} / num_train_epochs {epochs:g}"
-    batch = _number(ctx.get("batch_size"))
-    for key in TRAIN_SIZE_KEYS:
-        size = _number(ctx.get(key))
-        if size and batch and size > 0 and batch > 0:
-            return float(np.ceil(size / batch)), f"{key} {size:g} / batch_size {batch:g}"
+    batch, sized = _number(ctx.get("batch_size")), configured_size(ctx)
+    if sized and batch and batch > 0:
+        key, size = sized
+        return float(np.ceil(size / batch)), f"{key} {size:g} / batch_size {batch:g}"
     return None
 
 
@@ -121,10 +130,10 @@ def training_samples(run: Run) -> tuple[float, str, bool] | None:
     lower bound (optimisation steps per epoch × batch size × accumulation: the processes of a
     distributed run each see their own share)."""
     ctx = run.context
-    for key in TRAIN_SIZE_KEYS:
-        size = _number(ctx.get(key))
-        if size and size > 0:
-            return size, f"{key} = {size:g}", True
+    sized = configured_size(ctx)
+    if sized:
+        key, size = sized
+        return size, f"{key} = {size:g}", True
     known, batch = steps_per_epoch(run), _number(ctx.get("batch_size"))
     if known is None or known[0] <= 0 or not batch or batch <= 0:
         return None
