@@ -27,6 +27,7 @@ ANY_POINTS = {
     "training_set_size": "the configuration and the task",
     "probes": "the probe's per-layer signals, judged from their first or last points",
     "checkpoints": "two saved checkpoints' weights, not the curves",
+    "optimizer_state": "the saved optimiser state, not the curves",
     "minimum_points": "it is the one that says a run has too few points",
     "architecture": "the configuration's model type, or the names of the logged layers",
     "finetune_setup": "the configuration (pretrained weights, precision, accumulation)",

@@ -12,6 +12,7 @@ from nndoctor.adapters.medians import median
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
 from nndoctor.adapters.readers._checkpoints import weights_context
+from nndoctor.adapters.readers._optimizer_state import optimizer_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
 
@@ -49,7 +50,8 @@ def build_run(
     """Normalise metric names (names.py) and assemble the Run. A log with a generic file name
     (metrics.csv, training.log, …) is named after its folder. Readers put the x axis in the
     context (:func:`axis`: ``step_unit``, ``steps_per_epoch``). A model saved in ``model_dir``
-    (default: the log's folder) is probed for its weights (``_checkpoints.weights_context``)."""
+    (default: the log's folder) is probed for its weights (``_checkpoints.weights_context``) and
+    its optimiser's state (``_optimizer_state.optimizer_context``)."""
     path = path if isinstance(path, Path) else Path(path)  # (Path of a Path parses it again)
     if name.lower() in GENERIC_NAMES and path.parent.name:
         name = path.parent.name
@@ -59,6 +61,7 @@ def build_run(
     if model_dir is None:
         model_dir = path if path.is_dir() else path.parent
     ctx.update(weights_context(model_dir))
+    ctx.update(optimizer_context(model_dir))
     return Run(name=name, path=path, format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
 

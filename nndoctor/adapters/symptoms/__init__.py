@@ -21,6 +21,7 @@ from nndoctor.adapters.symptoms import (
     loss_signatures,
     lr_schedule,
     nonfinite,
+    optimizer_state,
     periodicity,
     probes,
     progress,
@@ -38,7 +39,8 @@ from nndoctor.knowledge.loader import KnowledgeBase
 __all__ = ["derive_facts"]
 _MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
             gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
-            init_signals, finetune, spikes, start_rise, rl, checkpoints)  # registration by import
+            init_signals, finetune, spikes, start_rise, rl, checkpoints,
+            optimizer_state)  # registration by import
 
 
 _PLANS: dict[int, tuple[KnowledgeBase, list[tuple[Detector, Params]]]] = {}

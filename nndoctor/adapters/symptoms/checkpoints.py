@@ -3,7 +3,8 @@ checkpoints while others did, and while the learning rate was large enough to ch
 (frozen); the saved model's scale (std × √fan_in, what an initialisation sets) and units that
 are all identical (symmetry never broken), and its narrowest hidden layer. Read beside any log
 (``readers/_checkpoints.py``, the checkpoint comparison for Hugging Face's output directory); a
-probe attached to the loop, when there is one, speaks instead.
+probe attached to the loop, when there is one, speaks instead; so does the optimiser's saved state
+of a single saved model (it knows which parameters had gradients, not a guess from the init).
 
 A model none of whose weights changed is not called frozen: a network that passes no gradient
 (every unit of a ReLU layer dead), an optimiser that holds no parameters, a learning rate at 0
@@ -61,7 +62,8 @@ def _frozen(run: Run, p: Params) -> Iterator[Fact]:
         return  # a probe in the loop saw each step
     steps, total = ctx.get("checkpoint_steps"), ctx.get("checkpoint_weights")
     if not steps or not total:
-        yield from _still_at_init(run, p)  # one saved model: compare it with its init
+        if "optimizer_params" not in ctx:  # else the optimiser's state knows (optimizer_state)
+            yield from _still_at_init(run, p)  # one saved model: compare it with its init
         return
     frozen = tuple(ctx.get("checkpoint_frozen", ()))
     where = f"between checkpoint-{steps[0]} and checkpoint-{steps[1]}"

@@ -1,0 +1,224 @@
+"""What a saved optimiser state tells about the gradients of the whole run, read without torch
+and without running any of the pickle's code.
+
+torch's optimisers create a parameter's state (Adam's ``exp_avg`` / ``exp_avg_sq``, SGD's
+``momentum_buffer``) at the first step in which that parameter has a gradient. A parameter the
+optimiser lists but keeps no state for never received one: ``requires_grad`` off, a ``detach()``
+or ``no_grad`` before it, a module the forward pass never uses. Adam's second moment
+``exp_avg_sq`` is a running mean of each value's squared gradient, so its sum over a matrix is
+that layer's gradient norm² (up to the same bias correction for every parameter): the per-layer
+gradient comparison a probe would log, saved by every run that checkpoints an Adam-family
+optimiser. Hugging Face's Trainer saves ``checkpoint-N/optimizer.pt`` (and hands the optimiser
+only the parameters with ``requires_grad``, so a frozen part shows as an optimiser holding a
+small share of the model); Lightning's ``.ckpt`` holds ``optimizer_states`` beside the
+``state_dict``. Each state tensor is sampled (at most ``STATE_SAMPLE_BYTES``, spread over it),
+and only the metadata pickle is loaded, so a large optimiser file costs a few megabytes of
+reading.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nndoctor.adapters.readers._checkpoints import (
+    CHECKPOINT_DIR,
+    FLOAT_DTYPES,
+    MAX_HEADER_BYTES,
+    MAX_TENSORS,
+    WEIGHTS_FILE,
+    _floats,
+    _names,
+    saved_model,
+)
+from nndoctor.adapters.readers._torch_weights import (
+    MAX_MEMBERS,
+    MAX_PICKLE_BYTES,
+    _Tensor,
+    _Weights,
+)
+from nndoctor.lazy_re import regex
+
+OPTIMIZER_FILE = "optimizer.pt"
+STATE_SAMPLE_BYTES = 64 << 10  # per state tensor, read in SAMPLE_CHUNKS pieces spread over it
+SAMPLE_CHUNKS = 16
+SECOND_MOMENTS = ("exp_avg_sq", "square_avg")  # Adam/AdamW/NAdam/RAdam, RMSprop
+# where a hand-written checkpoint keeps the optimiser's state_dict
+_OPTIMIZER_KEYS = ("optimizer_state_dict", "optimizer", "optim", "optimizer_state")
+# float buffers a state_dict holds beside the parameters (normalisation statistics)
+_BUFFERS = regex(r"(^|\.)(running_mean|running_var|num_batches_tracked)$")
+
+
+def optimizer_context(run_dir: Path) -> dict[str, Any]:
+    """From the optimiser state saved under ``run_dir`` (:func:`saved_optimizer`):
+    ``optimizer_params`` (parameter tensors it lists), ``optimizer_stateless`` (how many of them
+    have no state although others do: they never received a gradient) with
+    ``optimizer_stateless_share`` (their share of the listed values, when their sizes are
+    known), ``optimizer_model_share`` (the values the optimiser updates over the model's float
+    values, when the model is saved beside it) and ``optimizer_second_moments``: per matrix
+    parameter (two or more dimensions) with a second moment, in the optimiser's order,
+    ``(index, shape, mean sampled second moment)``. {} when nothing readable is saved."""
+    path = saved_optimizer(run_dir)
+    if path is None:
+        return {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _read_state(archive, path)
+    except Exception:  # anything a hostile or foreign file raises means "unread"
+        return {}
+
+
+def saved_optimizer(run_dir: Path) -> Path | None:
+    """Hugging Face's last ``checkpoint-N/optimizer.pt`` (or one in ``run_dir`` itself), else a
+    ``torch.save`` checkpoint that may hold an optimiser (Lightning's ``.ckpt``:
+    :func:`saved_model`)."""
+    names = _names(run_dir)
+    found = sorted((int(m.group(1)), run_dir / n / OPTIMIZER_FILE) for n in names
+                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / OPTIMIZER_FILE).is_file())
+    if found:
+        return found[-1][1]
+    if OPTIMIZER_FILE in names and (run_dir / OPTIMIZER_FILE).is_file():
+        return run_dir / OPTIMIZER_FILE
+    model = saved_model(run_dir)
+    return model if model is not None and model.suffix != ".safetensors" else None
+
+
+def _read_state(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
+    members = archive.infolist()
+    pickles = [m for m in members if m.filename.endswith("/data.pkl")]
+    if len(members) > MAX_MEMBERS or len(pickles) != 1 or pickles[0].file_size > MAX_PICKLE_BYTES:
+        return {}
+    prefix = pickles[0].filename[:-len("data.pkl")]
+    loaded = _Weights(archive.read(pickles[0])).load()
+    optimizer, model = _optimizer_and_model(loaded)
+    if optimizer is None:
+        return {}
+    listed = [i for group in optimizer["param_groups"] if isinstance(group, dict)
+              for i in group.get("params", ()) if isinstance(i, int)]
+    state = {i: s for i, s in optimizer["state"].items()
+             if isinstance(i, int) and isinstance(s, dict) and s}
+    if not listed or not state:
+        return {}  # plain SGD keeps no state: nothing to compare
+    out: dict[str, Any] = {"optimizer_file": str(path), "optimizer_params": len(listed)}
+    sizes = {i: _size(s) for i, s in state.items()}
+    stateless = [i for i in listed if i not in state]
+    out["optimizer_stateless"] = len(stateless)
+    if model is not None and len(model) == len(listed):
+        # the optimiser was given every model parameter in order (Lightning's self.parameters())
+        listed_sizes = [int(np.prod(model[k])) for k in range(len(listed))]
+        total = sum(listed_sizes)
+        if total > 0:
+            out["optimizer_stateless_share"] = sum(
+                listed_sizes[k] for k, i in enumerate(listed) if i not in state) / total
+    elif not stateless:
+        out["optimizer_stateless_share"] = 0.0
+    model_values = _model_values(path, model)
+    updated = sum(v for v in sizes.values() if v is not None)
+    if model_values and updated and None not in sizes.values():
+        out["optimizer_model_share"] = min(updated / model_values, 1.0)
+    out["optimizer_second_moments"] = _second_moments(archive, prefix, state, listed)
+    return out
+
+
+def _optimizer_and_model(loaded: Any) -> tuple[dict[str, Any] | None, list[tuple[int, ...]] | None]:
+    """The optimiser's state_dict (``state`` + ``param_groups``) and, when the file holds the
+    model too, the shapes of its float parameters in order (None otherwise)."""
+    if not isinstance(loaded, dict):
+        return None, None
+    candidates = [loaded]
+    states = loaded.get("optimizer_states")  # Lightning: one per optimiser
+    if isinstance(states, list) and len(states) == 1:
+        candidates.append(states[0])
+    candidates += [loaded.get(k) for k in _OPTIMIZER_KEYS]
+    optimizer = next((c for c in candidates if isinstance(c, dict)
+                      and isinstance(c.get("state"), dict)
+                      and isinstance(c.get("param_groups"), list)), None)
+    model = None
+    weights = loaded.get("state_dict") if optimizer is not loaded else None
+    if isinstance(weights, dict):
+        model = [t.shape for name, t in weights.items()
+                 if isinstance(t, _Tensor) and t.storage.dtype and isinstance(name, str)
+                 and not _BUFFERS.search(name)]
+    return optimizer, model
+
+
+def _size(state: dict[str, Any]) -> int | None:
+    """The number of values of the parameter a state belongs to (from its moment tensors)."""
+    for value in state.values():
+        if isinstance(value, _Tensor) and value.shape:
+            return int(np.prod(value.shape))
+    return None
+
+
+def _model_values(path: Path, model: list[tuple[int, ...]] | None) -> int:
+    """The float values of the model saved with the optimiser: the file's own ``state_dict``,
+    else the ``model.safetensors`` beside ``optimizer.pt`` (its header only)."""
+    if model is not None:
+        return sum(int(np.prod(shape)) for shape in model)
+    weights = path.parent / WEIGHTS_FILE
+    if path.name != "optimizer.pt" or not weights.is_file():
+        return 0
+    with open(weights, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return 0
+        (length,) = struct.unpack("<Q", head)
+        if not 2 <= length <= MAX_HEADER_BYTES:
+            return 0
+        header = json.loads(fh.read(length))
+    if not isinstance(header, dict):
+        return 0
+    return sum(int(np.prod(spec["shape"])) for name, spec in header.items()
+               if name != "__metadata__" and isinstance(spec, dict)
+               and spec.get("dtype") in FLOAT_DTYPES and isinstance(spec.get("shape"), list))
+
+
+def _second_moments(archive: zipfile.ZipFile, prefix: str, state: dict[int, dict[str, Any]],
+                    listed: list[int]) -> tuple[tuple[int, tuple[int, ...], float], ...]:
+    out = []
+    for index in listed:
+        moment = next((state[index][k] for k in SECOND_MOMENTS
+                       if isinstance(state.get(index, {}).get(k), _Tensor)), None)
+        if moment is None or len(moment.shape) < 2:
+            continue
+        values = _spread_sample(archive, prefix, moment)
+        if values is None or not np.isfinite(values).all():
+            continue
+        out.append((index, moment.shape, float(values.mean())))
+        if len(out) >= MAX_TENSORS:
+            break
+    return tuple(out)
+
+
+def _spread_sample(archive: zipfile.ZipFile, prefix: str, tensor: _Tensor) -> np.ndarray | None:
+    """The values of a contiguous float tensor: all of them up to ``STATE_SAMPLE_BYTES``, else
+    ``SAMPLE_CHUNKS`` equal pieces spread evenly over it. None for a layout not read here."""
+    dtype = FLOAT_DTYPES.get(tensor.storage.dtype)
+    if dtype is None or min(tensor.shape) < 1:
+        return None
+    item = np.dtype(dtype).itemsize
+    count = int(np.prod(tensor.shape))
+    contiguous = tuple(int(np.prod(tensor.shape[i + 1:])) for i in range(len(tensor.shape)))
+    if tensor.stride != contiguous:
+        return None
+    info = archive.getinfo(f"{prefix}data/{tensor.storage.key}")
+    start = tensor.offset * item
+    if info.compress_type != zipfile.ZIP_STORED or start + count * item > info.file_size:
+        return None
+    chunks = 1 if count * item <= STATE_SAMPLE_BYTES else SAMPLE_CHUNKS
+    per_chunk = min(count, STATE_SAMPLE_BYTES // item // chunks)
+    pieces = []
+    with archive.open(info) as member:
+        for k in range(chunks):
+            first = (count - per_chunk) * k // max(chunks - 1, 1)
+            member.seek(start + first * item)
+            data = member.read(per_chunk * item)
+            if len(data) < per_chunk * item:
+                return None
+            pieces.append(np.frombuffer(data, dtype=dtype))
+    return _floats(np.concatenate(pieces)).astype(np.float64)

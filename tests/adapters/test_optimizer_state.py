@@ -1,0 +1,171 @@
+"""The saved optimiser state as a probe: real Lightning and Hugging Face runs whose parameters
+never received a gradient (frozen, cut off by detach(), behind dead units), a healthy run, and
+files that tell nothing."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nndoctor.adapters.readers import _optimizer_state
+from nndoctor.adapters.readers._optimizer_state import optimizer_context, saved_optimizer
+
+torch = pytest.importorskip("torch")
+
+
+def _lightning_facts(folder: Path, kind: str) -> Any:
+    """The facts of a real 3-epoch Lightning run (CSVLogger, default ModelCheckpoint) whose
+    Adam is handed every parameter (``self.parameters()``, the usual configure_optimizers)."""
+    pl = pytest.importorskip("lightning.pytorch")
+    from lightning.pytorch.loggers import CSVLogger
+
+    from nndoctor.pipeline import diagnose_run, load_runs
+    from tests.probes.helpers import blobs, mlp
+
+    class Module(pl.LightningModule):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = mlp()
+            linears = [m for m in self.net if isinstance(m, torch.nn.Linear)]
+            if kind == "frozen":
+                for layer in linears[:-1]:
+                    layer.requires_grad_(False)
+            if kind == "dead":  # every ReLU off for every input: no gradient below the head
+                with torch.no_grad():
+                    for layer in linears[:-1]:
+                        layer.bias.fill_(-100.0)
+
+        def forward(self, x: Any) -> Any:
+            if kind != "detached":
+                return self.net(x)
+            hidden = self.net[:-1](x).detach()  # the gradient stops here
+            return self.net[-1](hidden)
+
+        def training_step(self, batch: Any, index: int) -> Any:
+            loss = torch.nn.functional.cross_entropy(self(batch[0]), batch[1])
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.Adam(self.parameters(), 3e-3)
+
+    torch.manual_seed(0)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
+                                       batch_size=16)
+    trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(folder), log_every_n_steps=2,
+                         enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(Module(), data)
+    version = folder / "lightning_logs" / "version_0"
+    assert saved_optimizer(version) is not None
+    return diagnose_run(load_runs([version])[0]).diagnosis.facts
+
+
+def test_real_lightning_runs(tmp_path: Path) -> None:
+    """Frozen hidden layers and a detach() leave those parameters without optimiser state;
+    dead ReLUs leave every weight matrix a zero second moment; a healthy run has state for all,
+    with a first/last gradient ratio of order 1."""
+    facts = {kind: _lightning_facts(tmp_path / kind, kind)
+             for kind in ("frozen", "detached", "dead", "healthy")}
+    for kind in ("frozen", "detached"):
+        frozen = facts[kind]["frozen_parameters"]
+        assert frozen.value is True and frozen.certainty == 1.0
+        assert "6 of the 8 parameter tensors" in frozen.evidence
+        assert "never received a gradient" in frozen.evidence
+    assert facts["dead"]["weights_unchanged"].value is True
+    assert "grad_ratio_first_last" not in facts["dead"]
+    assert facts["healthy"]["frozen_parameters"].value is False
+    assert "weights_unchanged" not in facts["healthy"]
+    assert 0.01 < facts["healthy"]["grad_ratio_first_last"].value < 100
+
+
+def test_real_hf_trainer_hands_the_optimiser_only_trainable_parameters(tmp_path: Path) -> None:
+    """With one checkpoint (no two to compare) the Trainer's optimizer.pt, which holds only the
+    parameters with requires_grad, against the model.safetensors beside it shows the freezing."""
+    transformers = pytest.importorskip("transformers")
+    from nndoctor.pipeline import diagnose_run, load_runs
+    from tests.probes.helpers import LossModel, PairDataset, blobs, mlp
+
+    x, y = blobs(256)
+    facts = {}
+    for name in ("frozen", "trained"):
+        torch.manual_seed(0)
+        net = mlp()
+        if name == "frozen":
+            for layer in list(net)[:-1]:
+                layer.requires_grad_(False)
+        args = transformers.TrainingArguments(
+            output_dir=str(tmp_path / name), per_device_train_batch_size=16, num_train_epochs=2,
+            learning_rate=1e-3, logging_steps=4, save_strategy="epoch", save_total_limit=1,
+            report_to=[], use_cpu=True, disable_tqdm=True)
+        transformers.Trainer(model=LossModel(net), args=args,
+                             train_dataset=PairDataset(x, y)).train()
+        assert len(list((tmp_path / name).glob("checkpoint-*"))) == 1
+        facts[name] = diagnose_run(load_runs([tmp_path / name])[0]).diagnosis.facts
+    frozen = facts["frozen"]["frozen_parameters"]
+    assert frozen.value is True and "updates only" in frozen.evidence
+    assert facts["trained"]["frozen_parameters"].value is False
+    assert 0.01 < facts["trained"]["grad_ratio_first_last"].value < 100
+
+
+def test_plain_sgd_keeps_no_state_and_says_nothing(tmp_path: Path) -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    optimizer = torch.optim.SGD(model.parameters(), 0.1)
+    model(torch.randn(5, 4)).sum().backward()
+    optimizer.step()
+    torch.save(optimizer.state_dict(), tmp_path / "optimizer.pt")
+    assert optimizer_context(tmp_path) == {}
+
+
+def test_a_large_state_is_sampled_over_its_whole_length(tmp_path: Path) -> None:
+    """A second moment too large to read whole is read in pieces spread over it: its mean is
+    estimated from both ends, not from the first rows only."""
+    big = torch.nn.Linear(512, 512)
+    head = torch.nn.Linear(512, 2)
+    optimizer = torch.optim.Adam([*big.parameters(), *head.parameters()])
+    head(big(torch.randn(8, 512))).sum().backward()
+    optimizer.step()
+    with torch.no_grad():
+        moment = optimizer.state[big.weight]["exp_avg_sq"]
+        moment.zero_()
+        moment[256:] = 1.0  # the first half zero, the second half one
+    torch.save({"optimizer": optimizer.state_dict()}, tmp_path / "checkpoint.pt")
+    moments = optimizer_context(tmp_path)["optimizer_second_moments"]
+    assert [shape for _, shape, _ in moments] == [(512, 512), (2, 512)]
+    assert moments[0][1] == (512, 512) and 0.4 < moments[0][2] < 0.6
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"\x80\x02}q\x00."])
+def test_a_foreign_or_broken_file_tells_nothing(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "optimizer.pt").write_bytes(content)
+    assert optimizer_context(tmp_path) == {}
+
+
+def test_a_compressed_or_truncated_state_is_not_read(tmp_path: Path) -> None:
+    layer = torch.nn.Linear(16, 16)
+    optimizer = torch.optim.Adam(layer.parameters())
+    layer(torch.randn(2, 16)).sum().backward()
+    optimizer.step()
+    torch.save(optimizer.state_dict(), tmp_path / "saved.pt")
+    with zipfile.ZipFile(tmp_path / "saved.pt") as source, \
+            zipfile.ZipFile(tmp_path / "optimizer.pt", "w", zipfile.ZIP_DEFLATED) as packed:
+        for info in source.infolist():
+            packed.writestr(info.filename, source.read(info))
+    context = optimizer_context(tmp_path)
+    assert context["optimizer_params"] == 2 and context["optimizer_second_moments"] == ()
+
+
+def test_spread_sample_reads_whole_small_tensors(monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(_optimizer_state, "STATE_SAMPLE_BYTES", 1 << 20)
+    layer = torch.nn.Linear(64, 32)
+    optimizer = torch.optim.Adam(layer.parameters())
+    (layer(torch.randn(4, 64)) ** 2).sum().backward()
+    optimizer.step()
+    torch.save(optimizer.state_dict(), tmp_path / "optimizer.pt")
+    moments = optimizer_context(tmp_path)["optimizer_second_moments"]
+    exact = optimizer.state[layer.weight]["exp_avg_sq"].double().mean().item()
+    assert len(moments) == 1 and np.isclose(moments[0][2], exact)
