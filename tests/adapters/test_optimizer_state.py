@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nndoctor.adapters.readers import _optimizer_state
-from nndoctor.adapters.readers._optimizer_state import optimizer_context, saved_optimizer
+from nndoctor.adapters.readers._checkpoints import optimizer_context, saved_optimizer
 
 torch = pytest.importorskip("torch")
 

@@ -23,6 +23,7 @@ import numpy as np
 from nndoctor.lazy_re import regex
 
 WEIGHTS_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.pt"  # the Trainer's, beside the weights in checkpoint-N
 MAX_HEADER_BYTES = 16 << 20
 SAMPLE_BYTES = 16 << 10  # per tensor: 4096 float32 values
 MAX_TENSORS = 256
@@ -111,6 +112,32 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
     return {"weights_scale": tuple(scale), "weights_symmetric": tuple(symmetric),
             "weights_widths": tuple(widths), "weights_init_fit": tuple(init_fit),
             "weights_file": str(path)} if scale else {}
+
+
+def optimizer_context(run_dir: Path) -> dict[str, Any]:
+    """What the optimiser state saved under ``run_dir`` (:func:`saved_optimizer`) tells
+    (``_optimizer_state.optimizer_state``); {} when none is saved."""
+    path = saved_optimizer(run_dir)
+    if path is None:
+        return {}
+    from nndoctor.adapters.readers._optimizer_state import optimizer_state  # zipfile, pickle
+
+    return optimizer_state(path)
+
+
+def saved_optimizer(run_dir: Path) -> Path | None:
+    """Hugging Face's last ``checkpoint-N/optimizer.pt`` (or one in ``run_dir`` itself), else a
+    ``torch.save`` checkpoint that may hold an optimiser (Lightning's ``.ckpt``:
+    :func:`saved_model`)."""
+    names = _names(run_dir)
+    found = sorted((int(m.group(1)), run_dir / n / OPTIMIZER_FILE) for n in names
+                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / OPTIMIZER_FILE).is_file())
+    if found:
+        return found[-1][1]
+    if OPTIMIZER_FILE in names and (run_dir / OPTIMIZER_FILE).is_file():
+        return run_dir / OPTIMIZER_FILE
+    model = saved_model(run_dir)
+    return model if model is not None and model.suffix != ".safetensors" else None
 
 
 def default_init_bound(name: str, shapes: dict[str, tuple[int, ...]]) -> float | None:

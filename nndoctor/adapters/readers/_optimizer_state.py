@@ -27,14 +27,12 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.readers._checkpoints import (
-    CHECKPOINT_DIR,
     FLOAT_DTYPES,
     MAX_HEADER_BYTES,
     MAX_TENSORS,
+    OPTIMIZER_FILE,
     WEIGHTS_FILE,
     _floats,
-    _names,
-    saved_model,
 )
 from nndoctor.adapters.readers._torch_weights import (
     MAX_MEMBERS,
@@ -44,7 +42,6 @@ from nndoctor.adapters.readers._torch_weights import (
 )
 from nndoctor.lazy_re import regex
 
-OPTIMIZER_FILE = "optimizer.pt"
 STATE_SAMPLE_BYTES = 64 << 10  # per state tensor, read in SAMPLE_CHUNKS pieces spread over it
 SAMPLE_CHUNKS = 16
 SECOND_MOMENTS = ("exp_avg_sq", "square_avg")  # Adam/AdamW/NAdam/RAdam, RMSprop
@@ -54,8 +51,8 @@ _OPTIMIZER_KEYS = ("optimizer_state_dict", "optimizer", "optim", "optimizer_stat
 _BUFFERS = regex(r"(^|\.)(running_mean|running_var|num_batches_tracked)$")
 
 
-def optimizer_context(run_dir: Path) -> dict[str, Any]:
-    """From the optimiser state saved under ``run_dir`` (:func:`saved_optimizer`):
+def optimizer_state(path: Path) -> dict[str, Any]:
+    """From the optimiser state saved in ``path`` (``_checkpoints.saved_optimizer``):
     ``optimizer_params`` (parameter tensors it lists), ``optimizer_stateless`` (how many of them
     have no state although others do: they never received a gradient) with
     ``optimizer_stateless_share`` (their share of the listed values, when their sizes are
@@ -63,29 +60,11 @@ def optimizer_context(run_dir: Path) -> dict[str, Any]:
     values, when the model is saved beside it) and ``optimizer_second_moments``: per matrix
     parameter (two or more dimensions) with a second moment, in the optimiser's order,
     ``(index, shape, mean sampled second moment)``. {} when nothing readable is saved."""
-    path = saved_optimizer(run_dir)
-    if path is None:
-        return {}
     try:
         with zipfile.ZipFile(path) as archive:
             return _read_state(archive, path)
     except Exception:  # anything a hostile or foreign file raises means "unread"
         return {}
-
-
-def saved_optimizer(run_dir: Path) -> Path | None:
-    """Hugging Face's last ``checkpoint-N/optimizer.pt`` (or one in ``run_dir`` itself), else a
-    ``torch.save`` checkpoint that may hold an optimiser (Lightning's ``.ckpt``:
-    :func:`saved_model`)."""
-    names = _names(run_dir)
-    found = sorted((int(m.group(1)), run_dir / n / OPTIMIZER_FILE) for n in names
-                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / OPTIMIZER_FILE).is_file())
-    if found:
-        return found[-1][1]
-    if OPTIMIZER_FILE in names and (run_dir / OPTIMIZER_FILE).is_file():
-        return run_dir / OPTIMIZER_FILE
-    model = saved_model(run_dir)
-    return model if model is not None and model.suffix != ".safetensors" else None
 
 
 def _read_state(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
@@ -161,7 +140,7 @@ def _model_values(path: Path, model: list[tuple[int, ...]] | None) -> int:
     if model is not None:
         return sum(int(np.prod(shape)) for shape in model)
     weights = path.parent / WEIGHTS_FILE
-    if path.name != "optimizer.pt" or not weights.is_file():
+    if path.name != OPTIMIZER_FILE or not weights.is_file():
         return 0
     with open(weights, "rb") as fh:
         head = fh.read(8)

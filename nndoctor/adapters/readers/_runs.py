@@ -11,8 +11,7 @@ import numpy as np
 from nndoctor.adapters.medians import median
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
-from nndoctor.adapters.readers._checkpoints import weights_context
-from nndoctor.adapters.readers._optimizer_state import optimizer_context
+from nndoctor.adapters.readers._checkpoints import optimizer_context, weights_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
 
@@ -51,7 +50,7 @@ def build_run(
     (metrics.csv, training.log, …) is named after its folder. Readers put the x axis in the
     context (:func:`axis`: ``step_unit``, ``steps_per_epoch``). A model saved in ``model_dir``
     (default: the log's folder) is probed for its weights (``_checkpoints.weights_context``) and
-    its optimiser's state (``_optimizer_state.optimizer_context``)."""
+    its optimiser's state (``_checkpoints.optimizer_context``)."""
     path = path if isinstance(path, Path) else Path(path)  # (Path of a Path parses it again)
     if name.lower() in GENERIC_NAMES and path.parent.name:
         name = path.parent.name
