@@ -52,19 +52,21 @@ def contenders(causes: dict[str, float], all_ids: list[str], limit: int) -> list
 
 def priors(engine: Engine, base: Evaluation, known: Known,
            cause_ids: list[str]) -> dict[str, float]:
-    """Each cause's belief mass before any rule speaks for it: ``settings.question_prior``,
+    """Each cause's belief mass before any rule speaks for it: ``settings.question_prior``
+    (``common_mistake_weight`` times that for a cause named among the most common mistakes),
     drained by the manifestations it expects that the facts show absent (as a supported cause's
     certainty is). A run whose curves are smooth and finite leaves little mass on a learning
     rate too high, so the questions go to the causes such a run can still have."""
-    prior = engine.kb.settings.question_prior
+    settings = engine.kb.settings
     facts = engine.judged_facts(base, known)
     out = {}
     for cause in cause_ids:
-        share = 1.0
+        common = bool(engine.kb.causes[cause].common_mistake)
+        share = settings.common_mistake_weight if common else 1.0
         if base.causes.get(cause, 0.0) <= 0:
             for absence in engine.absences(cause, facts):
                 share *= 1 + absence.value
-        out[cause] = prior * share
+        out[cause] = settings.question_prior * share
     return out
 
 

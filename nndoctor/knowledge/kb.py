@@ -210,6 +210,7 @@ class Cause(Record):
     fixes: list[Fix]
     expects: list[Manifestation]
     judged_at_end: bool
+    common_mistake: list[str]
     sources: list[str]
 
 
@@ -366,6 +367,7 @@ class Settings(Record):
     observations: dict[str, list[str]]
     contenders: int
     question_prior: float
+    common_mistake_weight: float
     question_effort: dict[str, float]
     separating_steps: list[SeparatingStep]
     sources: list[str]

@@ -197,6 +197,11 @@ class Cause(Strict):
         default=False,
         description="A judgement about where training stopped ('train longer'): it means nothing "
         "while the run goes on, so `nndoctor watch` holds its alert until the run has ended.")
+    common_mistake: Sources = Field(
+        default_factory=list,
+        description="Sources that name this cause among the most common mistakes in training "
+        "code: before anything speaks for it, the interview gives it more belief "
+        "(settings.common_mistake_weight), so it is asked about early.")
     sources: Sources = Field(min_length=1)
 
     @field_validator("fixes")
@@ -385,6 +390,9 @@ class Settings(Strict):
     contenders: int = Field(
         5, ge=2, description="Questions are chosen to separate at most this many leading causes.")
     question_prior: float = Field(0.1, gt=0, description="Belief mass of an unsupported cause.")
+    common_mistake_weight: float = Field(
+        1.0, ge=1, description="How many times question_prior a cause named a common mistake "
+        "(its common_mistake sources) holds before anything speaks for it.")
     question_effort: dict[Effort, float] = Field(
         default={"look": 1.0, "inspect": 1.5, "curves": 1.0, "experiment": 2.0, "measure": 3.0},
         description="Cost of answering, by the fact's effort; a question's gain is divided by it.",

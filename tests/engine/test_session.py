@@ -192,3 +192,26 @@ def test_what_the_model_predicts_is_asked_first_until_the_class_count_tells():
     unsure = Session(default_engine(), flat)
     unsure.answer("task_type", DONT_KNOW)
     assert unsure.next_question().fact != "task_type"
+
+
+def test_the_most_common_mistakes_hold_more_belief_before_anything_speaks():
+    """A cause named among the most common mistakes (its common_mistake sources) starts with
+    settings.common_mistake_weight times question_prior, the others with question_prior
+    (when no expected manifestation is observed absent)."""
+    from nndoctor.engine.questions import priors
+
+    engine = default_engine()
+    kb = engine.kb
+    common = {c for c, cause in kb.causes.items() if cause.common_mistake}
+    assert {"eval_mode_bug", "gradient_bug", "loss_input_mismatch"} <= common
+    session = Session(engine, [Fact("train_loss_trend", "decreasing", source="log")])
+    base, _ = session._evaluate()
+    judged = engine.judged_facts(base, session.known())
+    unsupported = sorted(c for c in kb.causes if base.causes.get(c, 0.0) <= 0
+                         and not list(engine.absences(c, judged)))
+    held = priors(engine, base, session.known(), unsupported)
+    weight = kb.settings.common_mistake_weight
+    assert weight > 1
+    for cause in unsupported:
+        expected = kb.settings.question_prior * (weight if cause in common else 1.0)
+        assert held[cause] == pytest.approx(expected)
