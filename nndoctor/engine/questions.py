@@ -7,8 +7,10 @@ what the other answers mean, so its value shows only with the questions after it
 with a ReLU output needs both answers).
 
 Only the contenders count: the causes the evidence already points at (the leading group, at
-most ``settings.contenders``), so a run flat at chance is not asked about NaN in its inputs. With
-nothing pointing anywhere yet (no log, no answers) every cause is a contender.
+most ``settings.contenders``), so a run flat at chance is not asked about NaN in its inputs.
+With nothing pointing anywhere yet (no log, no answers), or one weak leader alone among the
+causes a report shows, every cause is a contender (#8's dev split, ask-3 top-1: 234 → 235/265;
+test 152 → 153/173: validation left in train mode, found once the differential stays open).
 
 Belief over causes: each cause holds ``prior·(1 + min(cf, 0)) + max(cf, 0)``, normalised, so
 evidence for a cause concentrates belief and evidence against drains it. A question's gain is how
@@ -31,7 +33,7 @@ from collections.abc import Iterable
 from nndoctor.engine.conditions import Known
 from nndoctor.engine.diagnosis import Question
 from nndoctor.engine.inference import Engine, Evaluation
-from nndoctor.knowledge.kb import KnowledgeBase
+from nndoctor.knowledge.kb import Bands, KnowledgeBase
 
 
 def belief(causes: dict[str, float], cause_ids: Iterable[str],
@@ -42,11 +44,17 @@ def belief(causes: dict[str, float], cause_ids: Iterable[str],
     return {c: v / total for c, v in raw.items()}
 
 
-def contenders(causes: dict[str, float], all_ids: list[str], limit: int) -> list[str]:
-    """The ``limit`` causes with the most support (positive certainty), or every cause when
-    fewer than two have any."""
+def contenders(causes: dict[str, float], all_ids: list[str], limit: int,
+               bands: Bands) -> list[str]:
+    """The leading group: the ``limit`` causes with the most support (positive certainty), or
+    every cause when fewer than two have any - or when a report would show one cause alone
+    (at least 'possible') and it is weaker than 'likely': a weak leader with causes held at
+    0.08 beside it leaves the differential open."""
     supported = sorted((c for c in all_ids if causes.get(c, 0.0) > 0),
                        key=lambda c: (-causes[c], c))
+    shown = [c for c in supported if causes[c] >= bands.possible]
+    if len(shown) == 1 and causes[shown[0]] < bands.likely:
+        return all_ids
     return sorted(supported[:limit]) if len(supported) >= 2 else all_ids
 
 
@@ -115,7 +123,8 @@ def rank_questions(
     interview (what is the symptom?) come first while ``opening`` and are never asked otherwise;
     nor are facts read off the curves (effort ``curves``) once a log has been read."""
     kb = engine.kb
-    cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders)
+    cause_ids = among or contenders(base.causes, sorted(kb.causes), kb.settings.contenders,
+                                    kb.settings.bands)
     prior = priors(engine, base, known, cause_ids)
     now = belief(base.causes, cause_ids, prior)
     scored: list[tuple[float, str, list[tuple[object, Evaluation]]]] = []

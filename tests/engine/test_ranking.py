@@ -7,6 +7,7 @@ import random
 
 from nndoctor.engine.conditions import certainty_false
 from nndoctor.engine.facts import Fact
+from nndoctor.engine.inference import default_engine
 from nndoctor.engine.session import Session
 from nndoctor.knowledge.schema import AnyOf
 
@@ -109,6 +110,21 @@ def test_questions_are_chosen_among_the_contenders():
     d = _session({**FLAT_AT_CHANCE, **SMOOTH, "num_classes": 10.0}).diagnose(questions=3)
     assert d.questions
     assert all(q.fact != "inputs_contain_nan" for q in d.questions)
+
+
+def test_a_weak_leader_alone_leaves_the_differential_open():
+    """The leading group is the causes with support; but when a report shows one cause alone
+    and it is weaker than 'likely', causes held barely above 0 do not make a differential:
+    every cause stays a contender."""
+    from nndoctor.engine.questions import contenders
+
+    bands = default_engine().kb.settings.bands
+    ids = ["a", "b", "c", "d"]
+    assert contenders({"a": 0.3, "b": 0.25, "c": 0.1}, ids, 5, bands) == ["a", "b", "c"]
+    assert contenders({"a": 0.3, "b": 0.08}, ids, 5, bands) == ids
+    assert contenders({"a": 0.75, "b": 0.08}, ids, 5, bands) == ["a", "b"]
+    assert contenders({"a": 0.75}, ids, 5, bands) == ids
+    assert contenders({"a": 0.9, "b": 0.8, "c": 0.7, "d": 0.6}, ids, 2, bands) == ["a", "b"]
 
 
 def test_healthy_verdict_never_alarms():
