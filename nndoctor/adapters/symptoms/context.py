@@ -56,9 +56,17 @@ def decay_strength(decay: float, optimizer: str, fmt: str, p: Params) -> tuple[s
     return level, f"{how}: heavy from {bound:g}", sure
 
 
+# logs only a framework's own training loop writes, and that loop clears the gradients before
+# every optimizer step (the Trainer's inner loop calls model.zero_grad(); fit() takes each
+# step's gradient afresh)
+_CLEARING_LOOPS = {"hf_trainer_state": "the Hugging Face Trainer's training loop",
+                   "keras_history": "Keras' fit()", "keras_csv": "Keras' fit() (CSVLogger)"}
+
+
 @detector("run_context", produces=("num_classes", "batch_size", "dropout_rate",
                                    "epochs_trained", "optimizer", "rl_style_run",
-                                   "weight_decay", "weight_decay_strength"))
+                                   "weight_decay", "weight_decay_strength",
+                                   "gradients_cleared_each_step"))
 def run_context(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
     reached = _number(ctx.get("epochs_reached"))
@@ -88,5 +96,10 @@ def run_context(run: Run, p: Params) -> Iterator[Fact]:
         level, how, sure = decay_strength(decay, optimizer, run.format, p)
         yield log_fact("weight_decay_strength", level, f"weight_decay = {decay:g} is {level} "
                        f"({how})", "hparams", sure)
+    loop = next((_CLEARING_LOOPS[f] for f in run.format.split("+") if f in _CLEARING_LOOPS), None)
+    if loop is not None:
+        yield log_fact("gradients_cleared_each_step", True,
+                       f"the log is written by {loop}, which clears the gradients before every "
+                       "optimizer step", "framework", p["framework_loop_certainty"])
     yield log_fact("rl_style_run", bool(ctx.get("rl_style")),
                    "reward/KL metrics found" if ctx.get("rl_style") else "no reward/KL metrics")
