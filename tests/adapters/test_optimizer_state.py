@@ -169,3 +169,45 @@ def test_spread_sample_reads_whole_small_tensors(monkeypatch: pytest.MonkeyPatch
     moments = optimizer_context(tmp_path)["optimizer_second_moments"]
     exact = optimizer.state[layer.weight]["exp_avg_sq"].double().mean().item()
     assert len(moments) == 1 and np.isclose(moments[0][2], exact)
+
+
+def _saved_adam(folder: Path, names: dict[str, tuple[int, int]],
+                second: dict[str, float]) -> Any:
+    """A Lightning-style checkpoint (state_dict + optimizer_states) of Adam over ``names``,
+    each parameter's second moment set to ``second[name]``; the facts nndoctor derives."""
+    from nndoctor.adapters.symptoms import derive_facts
+    from nndoctor.pipeline import load_runs
+    from tests.symptoms.synth import KB
+
+    params = {n: torch.nn.Parameter(torch.randn(*shape)) for n, shape in names.items()}
+    optimizer = torch.optim.Adam(params.values())
+    sum((p ** 2).sum() for p in params.values()).backward()
+    optimizer.step()
+    with torch.no_grad():
+        for name, value in second.items():
+            optimizer.state[params[name]]["exp_avg_sq"].fill_(value)
+    (folder / "checkpoints").mkdir(parents=True)
+    torch.save({"state_dict": {n: p.detach() for n, p in params.items()},
+                "optimizer_states": [optimizer.state_dict()]},
+               folder / "checkpoints" / "last.ckpt")
+    (folder / "metrics.csv").write_text("step,train_loss\n" + "".join(
+        f"{s},{2.3 - 0.01 * s}\n" for s in range(0, 200, 10)))
+    (run,) = load_runs([folder / "metrics.csv"])
+    return {f.name: f for f in derive_facts(run, KB)}
+
+
+def test_the_gradient_ratio_leaves_out_lookup_tables_roles_and_the_head(tmp_path: Path) -> None:
+    """An embedding's rows are tokens, attention's query/key projections get little gradient
+    by their role, and a fine-tune's fresh head takes most of it: none of them makes the
+    gradient look faded. A deep net whose first layers get 1e-8 of the last hidden ones does."""
+    block = {f"layer{i}.{p}": (16, 16) for i in range(3) for p in ("query", "key", "value",
+                                                                    "dense")}
+    names = {"embeddings.word.weight": (50, 16), **block, "head.weight": (3, 16)}
+    second = {n: (1e-12 if n.endswith(("query", "key")) else 1e-4) for n in block}
+    second.update({"embeddings.word.weight": 1e-14, "head.weight": 10.0})
+    ratio = _saved_adam(tmp_path / "bert", names, second)["grad_ratio_first_last"]
+    assert 0.1 < ratio.value < 10 and "output layer left out" in ratio.evidence
+    deep = {f"body.{i}.weight": (16, 16) for i in range(6)} | {"head.weight": (3, 16)}
+    fading = {n: 10.0 ** (-3 * (5 - i)) for i, n in enumerate(list(deep)[:-1])}
+    fading["head.weight"] = 1.0
+    assert _saved_adam(tmp_path / "deep", deep, fading)["grad_ratio_first_last"].value < 1e-3

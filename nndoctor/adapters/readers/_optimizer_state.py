@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.readers._checkpoints import (
+    _EMBEDDING,
     FLOAT_DTYPES,
     MAX_HEADER_BYTES,
     MAX_TENSORS,
@@ -87,26 +88,30 @@ def _read_state(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     sizes = {i: _size(s) for i, s in state.items()}
     stateless = [i for i in listed if i not in state]
     out["optimizer_stateless"] = len(stateless)
+    shapes = model if model is not None else _safetensors_shapes(path)
     if model is not None and len(model) == len(listed):
         # the optimiser was given every model parameter in order (Lightning's self.parameters())
-        listed_sizes = [int(np.prod(model[k])) for k in range(len(listed))]
+        listed_sizes = [int(np.prod(shape)) for shape in model.values()]
         total = sum(listed_sizes)
         if total > 0:
             out["optimizer_stateless_share"] = sum(
                 listed_sizes[k] for k, i in enumerate(listed) if i not in state) / total
     elif not stateless:
         out["optimizer_stateless_share"] = 0.0
-    model_values = _model_values(path, model)
+    model_values = sum(int(np.prod(shape)) for shape in shapes.values())
     updated = sum(v for v in sizes.values() if v is not None)
     if model_values and updated and None not in sizes.values():
         out["optimizer_model_share"] = min(updated / model_values, 1.0)
-    out["optimizer_second_moments"] = _second_moments(archive, prefix, state, listed)
+    # a lookup table is no layer a gradient flows through: its rows are tokens, not units
+    lookups = {shape for name, shape in shapes.items() if _EMBEDDING.search(name)}
+    out["optimizer_second_moments"] = _second_moments(archive, prefix, state, listed, lookups)
     return out
 
 
-def _optimizer_and_model(loaded: Any) -> tuple[dict[str, Any] | None, list[tuple[int, ...]] | None]:
+def _optimizer_and_model(loaded: Any) -> tuple[dict[str, Any] | None,
+                                               dict[str, tuple[int, ...]] | None]:
     """The optimiser's state_dict (``state`` + ``param_groups``) and, when the file holds the
-    model too, the shapes of its float parameters in order (None otherwise)."""
+    model too, its float parameters' shapes by name, in order (None otherwise)."""
     if not isinstance(loaded, dict):
         return None, None
     candidates = [loaded]
@@ -120,9 +125,9 @@ def _optimizer_and_model(loaded: Any) -> tuple[dict[str, Any] | None, list[tuple
     model = None
     weights = loaded.get("state_dict") if optimizer is not loaded else None
     if isinstance(weights, dict):
-        model = [t.shape for name, t in weights.items()
+        model = {name: t.shape for name, t in weights.items()
                  if isinstance(t, _Tensor) and t.storage.dtype and isinstance(name, str)
-                 and not _BUFFERS.search(name)]
+                 and not _BUFFERS.search(name)}
     return optimizer, model
 
 
@@ -134,36 +139,37 @@ def _size(state: dict[str, Any]) -> int | None:
     return None
 
 
-def _model_values(path: Path, model: list[tuple[int, ...]] | None) -> int:
-    """The float values of the model saved with the optimiser: the file's own ``state_dict``,
-    else the ``model.safetensors`` beside ``optimizer.pt`` (its header only)."""
-    if model is not None:
-        return sum(int(np.prod(shape)) for shape in model)
+def _safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """The float tensors' shapes by name of the ``model.safetensors`` beside ``optimizer.pt``
+    (its header only); {} when there is none."""
     weights = path.parent / WEIGHTS_FILE
     if path.name != OPTIMIZER_FILE or not weights.is_file():
-        return 0
+        return {}
     with open(weights, "rb") as fh:
         head = fh.read(8)
         if len(head) < 8:
-            return 0
+            return {}
         (length,) = struct.unpack("<Q", head)
         if not 2 <= length <= MAX_HEADER_BYTES:
-            return 0
+            return {}
         header = json.loads(fh.read(length))
     if not isinstance(header, dict):
-        return 0
-    return sum(int(np.prod(spec["shape"])) for name, spec in header.items()
-               if name != "__metadata__" and isinstance(spec, dict)
-               and spec.get("dtype") in FLOAT_DTYPES and isinstance(spec.get("shape"), list))
+        return {}
+    return {name: tuple(int(x) for x in spec["shape"]) for name, spec in header.items()
+            if name != "__metadata__" and isinstance(spec, dict)
+            and spec.get("dtype") in FLOAT_DTYPES and isinstance(spec.get("shape"), list)}
 
 
 def _second_moments(archive: zipfile.ZipFile, prefix: str, state: dict[int, dict[str, Any]],
-                    listed: list[int]) -> tuple[tuple[int, tuple[int, ...], float], ...]:
+                    listed: list[int], skipped: set[tuple[int, ...]],
+                    ) -> tuple[tuple[int, tuple[int, ...], float], ...]:
+    """Per matrix parameter with a second moment, in the optimiser's order, but none of the
+    ``skipped`` shapes: ``(index, shape, mean sampled second moment)``."""
     out = []
     for index in listed:
         moment = next((state[index][k] for k in SECOND_MOMENTS
                        if isinstance(state.get(index, {}).get(k), _Tensor)), None)
-        if moment is None or len(moment.shape) < 2:
+        if moment is None or len(moment.shape) < 2 or moment.shape in skipped:
             continue
         values = _spread_sample(archive, prefix, moment)
         if values is None or not np.isfinite(values).all():

@@ -71,14 +71,22 @@ def _gradient_flow(ctx: dict[str, Any], where: str) -> Iterator[Fact]:
                        f"second moments in {where} are exactly 0, so no gradient reached any "
                        "of them in the whole run", "optimiser state")
         return
-    first, last = norms[0], norms[-1]
+    hidden = norms[:-1]  # not the output layer: a fine-tune's fresh head takes most at first
+    if len(hidden) < 2:
+        return  # one hidden layer: nothing for a gradient to fade through
+    # the median over the first and the last third of the hidden matrices: one matrix alone can
+    # be small by its role (attention's query and key projections get little gradient)
+    k = max(1, len(hidden) // 3)
+    first, last = float(np.median(hidden[:k])), float(np.median(hidden[-k:]))
     if last <= 0:
         return
     ratio = first / last
+    span = "matrix" if k == 1 else f"{k} matrices (median)"
     yield log_fact("grad_ratio_first_last", ratio,
-                   f"over the run, the gradient norm of the first weight matrix is {ratio:.3g}× "
-                   f"that of the last (√ of the summed second moments in {where}, "
-                   f"{_shape(moments[0][1])} and {_shape(moments[-1][1])})", "optimiser state")
+                   f"over the run, the gradient norm of the first hidden {span} is {ratio:.3g}× "
+                   f"that of the last hidden {span} (√ of the summed second moments in {where}; "
+                   f"the first is {_shape(moments[0][1])}, the output layer left out)",
+                   "optimiser state")
 
 
 def _shape(shape: tuple[int, ...]) -> str:
