@@ -21,10 +21,8 @@ def _lightning_facts(folder: Path, kind: str) -> Any:
     """The facts of a real 3-epoch Lightning run (CSVLogger, default ModelCheckpoint) whose
     Adam is handed every parameter (``self.parameters()``, the usual configure_optimizers)."""
     pl = pytest.importorskip("lightning.pytorch")
-    from lightning.pytorch.loggers import CSVLogger
-
     from nndoctor.pipeline import diagnose_run, load_runs
-    from tests.probes.helpers import blobs, mlp
+    from tests.probes.helpers import fit_lightning, mlp
 
     class Module(pl.LightningModule):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -53,13 +51,7 @@ def _lightning_facts(folder: Path, kind: str) -> Any:
         def configure_optimizers(self) -> Any:
             return torch.optim.Adam(self.parameters(), 3e-3)
 
-    torch.manual_seed(0)
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
-                                       batch_size=16)
-    trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(folder), log_every_n_steps=2,
-                         enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(Module(), data)
-    version = folder / "lightning_logs" / "version_0"
+    version = fit_lightning(folder, Module())
     assert saved_optimizer(version) is not None
     return diagnose_run(load_runs([version])[0]).diagnosis.facts
 

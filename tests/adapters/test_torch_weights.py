@@ -103,10 +103,8 @@ def _lightning_facts(folder: Path, prepare: Callable[[Any], None], lr: float) ->
     """The facts of a real 3-epoch Lightning run (CSVLogger, default ModelCheckpoint) of
     ``tests.probes.helpers.mlp()`` after ``prepare(net)``, Adam over its trainable parameters."""
     pl = pytest.importorskip("lightning.pytorch")
-    from lightning.pytorch.loggers import CSVLogger
-
     from nndoctor.pipeline import diagnose_run, load_runs
-    from tests.probes.helpers import blobs, mlp
+    from tests.probes.helpers import fit_lightning, mlp
 
     class Module(pl.LightningModule):  # type: ignore[misc]
         def __init__(self) -> None:
@@ -122,13 +120,7 @@ def _lightning_facts(folder: Path, prepare: Callable[[Any], None], lr: float) ->
         def configure_optimizers(self) -> Any:
             return torch.optim.Adam([p for p in self.parameters() if p.requires_grad], lr)
 
-    torch.manual_seed(0)
-    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
-                                       batch_size=16)
-    trainer = pl.Trainer(max_epochs=3, logger=CSVLogger(folder), log_every_n_steps=2,
-                         enable_progress_bar=False, enable_model_summary=False)
-    trainer.fit(Module(), data)
-    version = folder / "lightning_logs" / "version_0"
+    version = fit_lightning(folder, Module())
     assert any((version / "checkpoints").glob("*.ckpt"))
     return diagnose_run(load_runs([version])[0]).diagnosis.facts
 

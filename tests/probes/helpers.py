@@ -99,3 +99,18 @@ def diagnose(path: Path) -> RunReport:
     runs = load_runs([path])
     assert len(runs) == 1
     return diagnose_run(runs[0])
+
+
+def fit_lightning(folder: Path, module: object, epochs: int = 3) -> Path:
+    """Fit a LightningModule on :func:`blobs` (batches of 16) with Lightning's CSVLogger and
+    default ModelCheckpoint, as a user's script does; the run folder (``version_0``)."""
+    from lightning.pytorch import Trainer
+    from lightning.pytorch.loggers import CSVLogger
+
+    torch.manual_seed(0)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(*blobs(256)),
+                                       batch_size=16)
+    trainer = Trainer(max_epochs=epochs, logger=CSVLogger(folder), log_every_n_steps=2,
+                      enable_progress_bar=False, enable_model_summary=False)
+    trainer.fit(module, data)
+    return folder / "lightning_logs" / "version_0"
