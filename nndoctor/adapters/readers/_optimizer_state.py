@@ -59,8 +59,9 @@ def optimizer_state(path: Path) -> dict[str, Any]:
     ``optimizer_stateless_share`` (their share of the listed values, when their sizes are
     known), ``optimizer_model_share`` (the values the optimiser updates over the model's float
     values, when the model is saved beside it) and ``optimizer_second_moments``: per matrix
-    parameter (two or more dimensions) with a second moment, in the optimiser's order,
-    ``(index, shape, mean sampled second moment)``. {} when nothing readable is saved."""
+    parameter (two or more dimensions, lookup tables left out) with a second moment, in the
+    optimiser's order, ``(index, shape, mean sampled second moment)``. {} when nothing readable
+    is saved."""
     try:
         with zipfile.ZipFile(path) as archive:
             return _read_state(archive, path)
@@ -89,8 +90,9 @@ def _read_state(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
     stateless = [i for i in listed if i not in state]
     out["optimizer_stateless"] = len(stateless)
     shapes = model if model is not None else _safetensors_shapes(path)
-    if model is not None and len(model) == len(listed):
-        # the optimiser was given every model parameter in order (Lightning's self.parameters())
+    if model is not None and len(model) == len(listed) and len(optimizer["param_groups"]) == 1:
+        # one group of every model parameter, in order (Lightning's Adam(self.parameters()));
+        # with several groups the indices follow the groups, not the model
         listed_sizes = [int(np.prod(shape)) for shape in model.values()]
         total = sum(listed_sizes)
         if total > 0:

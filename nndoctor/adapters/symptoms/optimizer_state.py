@@ -1,8 +1,8 @@
 """The saved optimiser state as a probe (``readers/_optimizer_state.py``): parameters that
 never received a gradient in the whole run (no state, or left out of the optimiser), weight
-matrices whose gradient was exactly zero all along, and the first weight matrix's gradient
-against the last's from Adam's second moments. A probe attached to the loop, when there is one,
-speaks instead."""
+matrices whose gradient was exactly zero all along, and the gradient of the first hidden
+layers against the last ones from Adam's second moments. A probe attached to the loop, when
+there is one, speaks instead."""
 
 from __future__ import annotations
 
