@@ -43,7 +43,7 @@ from nndoctor.adapters.readers._torch_weights import (
 )
 from nndoctor.lazy_re import regex
 
-STATE_SAMPLE_BYTES = 64 << 10  # per state tensor, read in SAMPLE_CHUNKS pieces spread over it
+STATE_SAMPLE_BYTES = 16 << 10  # per state tensor (as for a weight matrix), in SAMPLE_CHUNKS pieces
 SAMPLE_CHUNKS = 16
 SECOND_MOMENTS = ("exp_avg_sq", "square_avg")  # Adam/AdamW/NAdam/RAdam, RMSprop
 # where a hand-written checkpoint keeps the optimiser's state_dict
