@@ -40,7 +40,8 @@ def test_lightning_sparse_rows_and_suffixes() -> None:
 def test_lightning_hparams_context() -> None:
     (run,) = lightning.read(LOGS / "lightning" / "version_0" / "metrics.csv")
     assert run.context == {"num_classes": 10, "batch_size": 64, "lr": 0.001, "optimizer": "Adam",
-                           "dropout": 0.1, "step_unit": "step", "steps_per_epoch": 200}
+                           "dropout": 0.1, "step_unit": "step", "steps_per_epoch": 200,
+                           "epochs_reached": 6.0}  # the last rows are in epoch 5 (0-based)
 
 
 def test_lightning_old_header_order_and_momentum_column() -> None:
@@ -60,7 +61,7 @@ def test_lightning_hparams_never_followed_and_unsafe_yaml_ignored(tmp_path: Path
     (run,) = lightning.read(folder / "metrics.csv")
     assert run.series["train_loss"].values.tolist() == [1.0, 0.9]
     assert any("hparams.yaml" in w for w in run.warnings)
-    assert run.context == {"step_unit": "step"}
+    assert run.context == {"step_unit": "step", "epochs_reached": 1.0}
 
 
 def test_other_metrics_csv_goes_to_the_generic_reader(tmp_path: Path) -> None:

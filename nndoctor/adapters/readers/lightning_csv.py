@@ -2,7 +2,8 @@
 
 Rows are sparse: step rows carry the ``*_step`` metrics, epoch-end rows the ``val_*`` and
 ``*_epoch`` ones; every metric becomes a series over the global ``step`` column (x axis: steps;
-steps per epoch from the ``epoch`` column beside it).
+steps per epoch from the ``epoch`` column beside it, whose last value is the epoch training got
+to).
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ class LightningCSVReader:
         rows = slice(None) if present_step.all() else present_step  # no copy of 10M steps
         context: dict[str, object] = axis(
             "step", steps[rows], epoch_col.values[rows] if epoch_col is not None else None)
+        if epoch_col is not None:
+            epochs = epoch_col.values[epoch_col.present & np.isfinite(epoch_col.values)]
+            if epochs.size and epochs.max() >= 0:  # 0-based: the epoch the last rows were in
+                context["epochs_reached"] = float(epochs.max()) + 1
         hparams = path.parent / "hparams.yaml"
         if hparams.is_file():
             ctx, notes = yaml_context(hparams)

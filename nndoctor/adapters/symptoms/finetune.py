@@ -45,13 +45,17 @@ _EVAL_SET = regex(r"^(?:eval|val|validation)(?:[_/]([a-z0-9][a-z0-9_\-]*?)[_/]lo
                                       "stopped_before_planned_end"))
 def finetune_setup(run: Run, p: Params) -> Iterator[Fact]:
     ctx = run.context
-    planned, done = _number(ctx.get("max_steps")), _number(ctx.get("global_step"))
+    planned, done, unit = _number(ctx.get("max_steps")), _number(ctx.get("global_step")), "step"
+    if planned is None or done is None:  # else the epochs the configuration plans (max_epochs)
+        planned, done, unit = _number(ctx.get("epochs")), _number(ctx.get("epochs_reached")), \
+            "epoch"
     if planned is not None and planned > 0 and done is not None and done > 0:
         stopped = done < p["planned_share"] * planned
+        key = "max_steps" if unit == "step" else "the configured epochs"
         yield log_fact("stopped_before_planned_end", bool(stopped),
-                       f"training stopped at step {done:g} of the {planned:g} its schedule planned "
-                       "(max_steps in trainer_state.json)" if stopped else
-                       f"training ran {done:g} of {planned:g} planned steps", "config")
+                       f"training stopped at {unit} {done:g} of the {planned:g} its schedule "
+                       f"planned ({key})" if stopped else
+                       f"training ran {done:g} of {planned:g} planned {unit}s", "config")
     name, start = ctx.get("pretrained_model"), task_of(run).pretrained
     if isinstance(name, str) and name:
         yield log_fact("pretrained_model", True, start, "config")
