@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nndoctor.adapters.readers._checkpoints import checkpoint_context, weights_context
+from nndoctor.adapters.readers._checkpoints import checkpoint_context, saved_context
 from nndoctor.adapters.run import Run, Series
 from nndoctor.adapters.symptoms import derive_facts
 from nndoctor.engine.facts import Fact
@@ -155,7 +155,7 @@ def test_saved_model_scale_and_symmetric_units(tmp_path: Path) -> None:
              "body.2.lora_B.weight": np.zeros((32, 2), np.float32)}
     save_file(model, str(tmp_path / "model.safetensors"))
     _save(tmp_path, 10, {k: v * 50 for k, v in model.items()})  # the final model wins
-    ctx = weights_context(tmp_path)
+    ctx = saved_context(tmp_path)
     scale = dict(ctx["weights_scale"])
     assert {"body.0.weight", "body.2.weight", "head.weight"} <= set(scale)
     assert "embed.weight" not in scale
@@ -173,10 +173,10 @@ def test_saved_model_from_the_last_checkpoint_and_broken_files(tmp_path: Path) -
     rng = np.random.default_rng(1)
     _save(tmp_path, 10, {"w.weight": rng.normal(0, 1.0, (8, 8)).astype(np.float32)})
     _save(tmp_path, 20, {"w.weight": rng.normal(0, 3.0, (8, 8)).astype(np.float32)})
-    assert dict(weights_context(tmp_path)["weights_scale"])["w.weight"] > 4  # checkpoint-20
+    assert dict(saved_context(tmp_path)["weights_scale"])["w.weight"] > 4  # checkpoint-20
     (tmp_path / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
-    assert weights_context(tmp_path) == {}  # a broken saved model tells nothing
-    assert weights_context(tmp_path / "nothing") == {}
+    assert saved_context(tmp_path) == {}  # a broken saved model tells nothing
+    assert saved_context(tmp_path / "nothing") == {}
 
 
 def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from nndoctor.adapters.readers import _optimizer_state
-from nndoctor.adapters.readers._checkpoints import optimizer_context, saved_optimizer
+from nndoctor.adapters.readers._checkpoints import saved_context
 
 torch = pytest.importorskip("torch")
 
@@ -52,7 +52,7 @@ def _lightning_facts(folder: Path, kind: str) -> Any:
             return torch.optim.Adam(self.parameters(), 3e-3)
 
     version = fit_lightning(folder, Module())
-    assert saved_optimizer(version) is not None
+    assert "optimizer_file" in saved_context(version)
     return diagnose_run(load_runs([version])[0]).diagnosis.facts
 
 
@@ -109,7 +109,7 @@ def test_plain_sgd_keeps_no_state_and_says_nothing(tmp_path: Path) -> None:
     model(torch.randn(5, 4)).sum().backward()
     optimizer.step()
     torch.save(optimizer.state_dict(), tmp_path / "optimizer.pt")
-    assert optimizer_context(tmp_path) == {}
+    assert saved_context(tmp_path) == {}
 
 
 def test_a_large_state_is_sampled_over_its_whole_length(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_a_large_state_is_sampled_over_its_whole_length(tmp_path: Path) -> None:
         moment.zero_()
         moment[256:] = 1.0  # the first half zero, the second half one
     torch.save({"optimizer": optimizer.state_dict()}, tmp_path / "checkpoint.pt")
-    moments = optimizer_context(tmp_path)["optimizer_second_moments"]
+    moments = saved_context(tmp_path)["optimizer_second_moments"]
     assert [shape for _, shape, _ in moments] == [(512, 512), (2, 512)]
     assert moments[0][1] == (512, 512) and 0.4 < moments[0][2] < 0.6
 
@@ -133,7 +133,7 @@ def test_a_large_state_is_sampled_over_its_whole_length(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a zip", b"\x80\x02}q\x00."])
 def test_a_foreign_or_broken_file_tells_nothing(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "optimizer.pt").write_bytes(content)
-    assert optimizer_context(tmp_path) == {}
+    assert saved_context(tmp_path) == {}
 
 
 def test_a_compressed_or_truncated_state_is_not_read(tmp_path: Path) -> None:
@@ -146,7 +146,7 @@ def test_a_compressed_or_truncated_state_is_not_read(tmp_path: Path) -> None:
             zipfile.ZipFile(tmp_path / "optimizer.pt", "w", zipfile.ZIP_DEFLATED) as packed:
         for info in source.infolist():
             packed.writestr(info.filename, source.read(info))
-    context = optimizer_context(tmp_path)
+    context = saved_context(tmp_path)
     assert context["optimizer_params"] == 2 and context["optimizer_second_moments"] == ()
 
 
@@ -158,7 +158,7 @@ def test_spread_sample_reads_whole_small_tensors(monkeypatch: pytest.MonkeyPatch
     (layer(torch.randn(4, 64)) ** 2).sum().backward()
     optimizer.step()
     torch.save(optimizer.state_dict(), tmp_path / "optimizer.pt")
-    moments = optimizer_context(tmp_path)["optimizer_second_moments"]
+    moments = saved_context(tmp_path)["optimizer_second_moments"]
     exact = optimizer.state[layer.weight]["exp_avg_sq"].double().mean().item()
     assert len(moments) == 1 and np.isclose(moments[0][2], exact)
 

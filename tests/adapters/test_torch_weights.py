@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from nndoctor.adapters.readers._checkpoints import saved_model, weights_context
+from nndoctor.adapters.readers._checkpoints import saved_context, saved_model
 from nndoctor.adapters.readers._torch_weights import _Weights, torch_weights
 
 torch = pytest.importorskip("torch")
@@ -70,7 +70,7 @@ class _Touch:
 def test_a_foreign_or_broken_file_tells_nothing(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "model.pt").write_bytes(content)
     assert torch_weights(tmp_path / "model.pt") == {}
-    assert weights_context(tmp_path) == {}
+    assert saved_context(tmp_path) == {}
 
 
 def test_many_names_or_a_compressed_storage_are_not_read(tmp_path: Path) -> None:

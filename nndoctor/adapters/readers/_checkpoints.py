@@ -16,7 +16,7 @@ import json
 import os
 import struct
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
@@ -67,18 +67,30 @@ def checkpoint_context(run_dir: Path) -> dict[str, Any]:
             "checkpoint_frozen": frozen, "checkpoint_resolution": resolution}
 
 
-def weights_context(run_dir: Path) -> dict[str, Any]:
-    """From the saved model (:func:`saved_model`):
+def saved_context(run_dir: Path) -> dict[str, Any]:
+    """What a run saved under ``run_dir`` tells, from one listing of the folder: its model's
+    weights (:func:`weights_context`) and its optimiser's state
+    (``_optimizer_state.optimizer_state``, of :func:`saved_optimizer`)."""
+    names = _names(run_dir)
+    model = saved_model(run_dir, names)
+    out = weights_context(model) if model is not None else {}
+    optimizer = saved_optimizer(run_dir, names, model)
+    if optimizer is not None:
+        from nndoctor.adapters.readers._optimizer_state import optimizer_state  # zipfile, pickle
+
+        out.update(optimizer_state(optimizer))
+    return out
+
+
+def weights_context(path: Path) -> dict[str, Any]:
+    """From the saved model ``path`` (:func:`saved_model`):
     ``weights_scale`` - per weight matrix (embeddings and adapters left out), the sampled std times
     √fan_in, the quantity an initialisation sets (He ≈ 1.4, Glorot ≈ 1, torch's default ≈ 0.6),
     as ``(name, value)`` pairs; ``weights_symmetric``, the matrices whose sampled rows (two or
     more, the units) are all identical; and ``weights_widths``, the hidden layer widths - output
     sizes that another matrix takes as its input size (the output layer's is taken by none);
     ``weights_init_fit``, per matrix, how it compares with torch's default initialisation
-    (:func:`_default_init_fit`). {} when no readable model is saved."""
-    path = saved_model(run_dir)
-    if path is None:
-        return {}
+    (:func:`_default_init_fit`). {} when the model cannot be read."""
     if path.suffix == ".safetensors":
         try:
             sampled = _sample(path)
@@ -114,29 +126,15 @@ def weights_context(run_dir: Path) -> dict[str, Any]:
             "weights_file": str(path)} if scale else {}
 
 
-def optimizer_context(run_dir: Path) -> dict[str, Any]:
-    """What the optimiser state saved under ``run_dir`` (:func:`saved_optimizer`) tells
-    (``_optimizer_state.optimizer_state``); {} when none is saved."""
-    path = saved_optimizer(run_dir)
-    if path is None:
-        return {}
-    from nndoctor.adapters.readers._optimizer_state import optimizer_state  # zipfile, pickle
-
-    return optimizer_state(path)
-
-
-def saved_optimizer(run_dir: Path) -> Path | None:
-    """Hugging Face's last ``checkpoint-N/optimizer.pt`` (or one in ``run_dir`` itself), else a
-    ``torch.save`` checkpoint that may hold an optimiser (Lightning's ``.ckpt``:
-    :func:`saved_model`)."""
-    names = _names(run_dir)
-    found = sorted((int(m.group(1)), run_dir / n / OPTIMIZER_FILE) for n in names
-                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / OPTIMIZER_FILE).is_file())
-    if found:
-        return found[-1][1]
+def saved_optimizer(run_dir: Path, names: set[str], model: Path | None) -> Path | None:
+    """Hugging Face's last ``checkpoint-N/optimizer.pt`` (or one in ``run_dir`` itself), else
+    the saved ``model`` when it is a ``torch.save`` checkpoint that may hold an optimiser
+    (Lightning's ``.ckpt``); ``names`` lists ``run_dir``."""
+    found = _last_checkpoint_file(run_dir, names, OPTIMIZER_FILE)
+    if found is not None:
+        return found
     if OPTIMIZER_FILE in names and (run_dir / OPTIMIZER_FILE).is_file():
         return run_dir / OPTIMIZER_FILE
-    model = saved_model(run_dir)
     return model if model is not None and model.suffix != ".safetensors" else None
 
 
@@ -162,18 +160,18 @@ def _default_init_fit(bound: float, values: np.ndarray) -> tuple[int, float, flo
             float(values.std() * np.sqrt(3.0) / bound), beyond)
 
 
-def saved_model(run_dir: Path) -> Path | None:
+def saved_model(run_dir: Path, names: set[str] | None = None) -> Path | None:
     """The model a run folder saved: Hugging Face's ``model.safetensors`` (else the last
     ``checkpoint-N``'s), Lightning's ``checkpoints/*.ckpt`` (``last.ckpt``, else the newest), or
-    a ``torch.save`` file under a usual name. At most ``MAX_LISTED`` entries of a folder are
-    looked at, so a folder of many files costs no more than a small one."""
-    names = _names(run_dir)
+    a ``torch.save`` file under a usual name (``names``: the folder's listing, when the caller
+    has it). At most ``MAX_LISTED`` entries of a folder are looked at, so a folder of many files
+    costs no more than a small one."""
+    names = _names(run_dir) if names is None else names
     if WEIGHTS_FILE in names and (run_dir / WEIGHTS_FILE).is_file():  # not a FIFO: no hang
         return run_dir / WEIGHTS_FILE
-    found = sorted((int(m.group(1)), run_dir / n / WEIGHTS_FILE) for n in names
-                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / WEIGHTS_FILE).is_file())
-    if found:
-        return found[-1][1]
+    found = _last_checkpoint_file(run_dir, names, WEIGHTS_FILE)
+    if found is not None:
+        return found
     if "checkpoints" in names:
         lightning = run_dir / "checkpoints"
         ckpts = [lightning / n for n in _names(lightning)
@@ -184,6 +182,13 @@ def saved_model(run_dir: Path) -> Path | None:
             return max(ckpts, key=_mtime)
     return next((run_dir / n for n in TORCH_FILES if n in names and (run_dir / n).is_file()),
                 None)
+
+
+def _last_checkpoint_file(run_dir: Path, names: set[str], filename: str) -> Path | None:
+    """``filename`` in the highest-numbered ``checkpoint-N`` folder of ``run_dir`` holding one."""
+    found = sorted((int(m.group(1)), run_dir / n / filename) for n in names
+                   if (m := CHECKPOINT_DIR.match(n)) and (run_dir / n / filename).is_file())
+    return found[-1][1] if found else None
 
 
 def _names(folder: Path) -> set[str]:
@@ -221,16 +226,7 @@ def _sample(path: Path) -> dict[str, Sampled]:
     """The sampled start of each floating weight matrix of a safetensors file."""
     out: dict[str, Sampled] = {}
     with open(path, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            raise ValueError(f"{path}: not a safetensors file")
-        (length,) = struct.unpack("<Q", head)
-        if not 2 <= length <= MAX_HEADER_BYTES:
-            raise ValueError(f"{path}: not a safetensors header")
-        header = json.loads(fh.read(length))
-        if not isinstance(header, dict):
-            raise ValueError(f"{path}: not a safetensors header")
-        start = 8 + length
+        header, start = safetensors_header(fh, path)
         for name in sorted(header):
             spec = header[name]
             if name == "__metadata__" or not WEIGHT_NAME.search(name) or not isinstance(spec, dict):
@@ -255,6 +251,22 @@ def _sample(path: Path) -> dict[str, Sampled]:
             if len(out) >= MAX_TENSORS:
                 break
     return out
+
+
+def safetensors_header(fh: BinaryIO, path: Path) -> tuple[dict[str, Any], int]:
+    """The JSON header of the safetensors file open as ``fh`` (name → dtype, shape, offsets) and
+    the offset its data starts at; ValueError when it is not one (or its header is over
+    ``MAX_HEADER_BYTES``)."""
+    head = fh.read(8)
+    if len(head) < 8:
+        raise ValueError(f"{path}: not a safetensors file")
+    (length,) = struct.unpack("<Q", head)
+    if not 2 <= length <= MAX_HEADER_BYTES:
+        raise ValueError(f"{path}: not a safetensors header")
+    header = json.loads(fh.read(length))
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: not a safetensors header")
+    return header, 8 + length
 
 
 def _floats(raw: np.ndarray) -> np.ndarray:

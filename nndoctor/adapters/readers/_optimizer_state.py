@@ -18,8 +18,6 @@ reading.
 
 from __future__ import annotations
 
-import json
-import struct
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,17 +27,18 @@ import numpy as np
 from nndoctor.adapters.readers._checkpoints import (
     _EMBEDDING,
     FLOAT_DTYPES,
-    MAX_HEADER_BYTES,
     MAX_TENSORS,
     OPTIMIZER_FILE,
     WEIGHTS_FILE,
     _floats,
+    safetensors_header,
 )
 from nndoctor.adapters.readers._torch_weights import (
     MAX_MEMBERS,
     MAX_PICKLE_BYTES,
     _Tensor,
     _Weights,
+    stored,
 )
 from nndoctor.lazy_re import regex
 
@@ -147,15 +146,10 @@ def _safetensors_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     weights = path.parent / WEIGHTS_FILE
     if path.name != OPTIMIZER_FILE or not weights.is_file():
         return {}
-    with open(weights, "rb") as fh:
-        head = fh.read(8)
-        if len(head) < 8:
-            return {}
-        (length,) = struct.unpack("<Q", head)
-        if not 2 <= length <= MAX_HEADER_BYTES:
-            return {}
-        header = json.loads(fh.read(length))
-    if not isinstance(header, dict):
+    try:
+        with open(weights, "rb") as fh:
+            header, _start = safetensors_header(fh, weights)
+    except (OSError, ValueError):
         return {}
     return {name: tuple(int(x) for x in spec["shape"]) for name, spec in header.items()
             if name != "__metadata__" and isinstance(spec, dict)
@@ -185,17 +179,14 @@ def _second_moments(archive: zipfile.ZipFile, prefix: str, state: dict[int, dict
 def _spread_sample(archive: zipfile.ZipFile, prefix: str, tensor: _Tensor) -> np.ndarray | None:
     """The values of a contiguous float tensor: all of them up to ``STATE_SAMPLE_BYTES``, else
     ``SAMPLE_CHUNKS`` equal pieces spread evenly over it. None for a layout not read here."""
-    dtype = FLOAT_DTYPES.get(tensor.storage.dtype)
-    if dtype is None or min(tensor.shape) < 1:
+    found = stored(archive, prefix, tensor)
+    if found is None:
         return None
+    info, dtype = found
     item = np.dtype(dtype).itemsize
     count = int(np.prod(tensor.shape))
-    contiguous = tuple(int(np.prod(tensor.shape[i + 1:])) for i in range(len(tensor.shape)))
-    if tensor.stride != contiguous:
-        return None
-    info = archive.getinfo(f"{prefix}data/{tensor.storage.key}")
     start = tensor.offset * item
-    if info.compress_type != zipfile.ZIP_STORED or start + count * item > info.file_size:
+    if start + count * item > info.file_size:
         return None
     chunks = 1 if count * item <= STATE_SAMPLE_BYTES else SAMPLE_CHUNKS
     per_chunk = min(count, STATE_SAMPLE_BYTES // item // chunks)

@@ -11,7 +11,7 @@ import numpy as np
 from nndoctor.adapters.medians import median
 from nndoctor.adapters.names import canonicalise
 from nndoctor.adapters.readers import _limits
-from nndoctor.adapters.readers._checkpoints import optimizer_context, weights_context
+from nndoctor.adapters.readers._checkpoints import saved_context
 from nndoctor.adapters.readers._setup import setup_from_params
 from nndoctor.adapters.run import Run, Series
 
@@ -49,8 +49,8 @@ def build_run(
     """Normalise metric names (names.py) and assemble the Run. A log with a generic file name
     (metrics.csv, training.log, …) is named after its folder. Readers put the x axis in the
     context (:func:`axis`: ``step_unit``, ``steps_per_epoch``). A model saved in ``model_dir``
-    (default: the log's folder) is probed for its weights (``_checkpoints.weights_context``) and
-    its optimiser's state (``_checkpoints.optimizer_context``)."""
+    (default: the log's folder) is probed for its weights and its optimiser's state
+    (``_checkpoints.saved_context``)."""
     path = path if isinstance(path, Path) else Path(path)  # (Path of a Path parses it again)
     if name.lower() in GENERIC_NAMES and path.parent.name:
         name = path.parent.name
@@ -59,8 +59,7 @@ def build_run(
     ctx.update(hints)
     if model_dir is None:
         model_dir = path if path.is_dir() else path.parent
-    ctx.update(weights_context(model_dir))
-    ctx.update(optimizer_context(model_dir))
+    ctx.update(saved_context(model_dir))
     return Run(name=name, path=path, format=fmt, series=series, context=ctx,
                warnings=tuple(warnings))
 

@@ -125,19 +125,31 @@ def _state_dict(loaded: Any) -> dict[str, _Tensor]:
     return {}
 
 
-def _read(archive: zipfile.ZipFile, prefix: str, tensor: _Tensor) -> Sampled | None:
+def stored(archive: zipfile.ZipFile, prefix: str, tensor: _Tensor
+           ) -> tuple[zipfile.ZipInfo, str] | None:
+    """The archive member holding a float tensor laid out contiguously, uncompressed, and its
+    numpy dtype; None for any other (a transposed or strided view: its first bytes are not its
+    first rows; torch stores storages uncompressed, and seeking into a deflated one costs)."""
     dtype = FLOAT_DTYPES.get(tensor.storage.dtype)
-    if dtype is None or len(tensor.shape) < 2 or min(tensor.shape) < 1:
+    if dtype is None or not tensor.shape or min(tensor.shape) < 1:
         return None
-    item = np.dtype(dtype).itemsize
     contiguous = tuple(int(np.prod(tensor.shape[i + 1:])) for i in range(len(tensor.shape)))
     if tensor.stride != contiguous:
-        return None  # a transposed or strided view: its first bytes are not its first rows
+        return None
+    info = archive.getinfo(f"{prefix}data/{tensor.storage.key}")
+    return (info, dtype) if info.compress_type == zipfile.ZIP_STORED else None
+
+
+def _read(archive: zipfile.ZipFile, prefix: str, tensor: _Tensor) -> Sampled | None:
+    found = stored(archive, prefix, tensor) if len(tensor.shape) >= 2 else None
+    if found is None:
+        return None
+    info, dtype = found
+    item = np.dtype(dtype).itemsize
     size = min(int(np.prod(tensor.shape)) * item, SAMPLE_BYTES)
     size -= size % item
-    info = archive.getinfo(f"{prefix}data/{tensor.storage.key}")
-    if info.compress_type != zipfile.ZIP_STORED or (tensor.offset * item + size) > info.file_size:
-        return None  # torch stores storages uncompressed; seeking into a deflated one costs
+    if (tensor.offset * item + size) > info.file_size:
+        return None
     with archive.open(info) as member:
         member.seek(tensor.offset * item)
         data = member.read(size)
