@@ -806,6 +806,15 @@ FAULT_FAMILIES: list[Family] = [
 
 FAMILIES: list[Family] = HEALTHY_FAMILIES + FAULT_FAMILIES
 
+# Added in issue #12 (a group of their own, after the fine-tuning group, so no earlier run moves):
+# the one family of a common mistake (Karpathy's list: zero_grad() forgotten) had fallen into
+# test, leaving the dev split nothing to tune its signature on. Alone in its group, it is dev (a
+# recurrent variant was tried: SGD at these rates trains it without a visible symptom).
+COVERAGE_FAMILIES: list[Family] = [
+    Family("gradient_bug", "gradients never zeroed (image8 CNN)", _PT,
+           _fault("image8", _no_zero_grad), 3, ("lr_too_high", "exploding_gradients")),
+]
+
 
 def _hash(*parts: Any) -> int:
     return int(hashlib.sha1("|".join(map(str, parts)).encode()).hexdigest()[:12], 16)
@@ -860,9 +869,11 @@ def _group_specs(families: list[Family], seed: int, salt: int, first_id: int
 
 def build_specs(seed: int = 0) -> list[dict[str, Any]]:
     """Every run spec of the corpus, ids ``r0001``…: the families of issue #10, then those of
-    issue #17 (``ft_scenarios``: fine-tuning and RL). Each group is split and shuffled on its
+    issue #17 (``ft_scenarios``: fine-tuning and RL), then the coverage families of issue #12.
+    Each group is split and shuffled on its
     own, so adding a group never moves an earlier run's id or split."""
     from corpus_gen.ft_scenarios import FT_FAMILIES  # it builds on this module's helpers
 
     specs = _group_specs(FAMILIES, seed, 0, 1)
-    return specs + _group_specs(FT_FAMILIES, seed, 17, len(specs) + 1)
+    specs += _group_specs(FT_FAMILIES, seed, 17, len(specs) + 1)
+    return specs + _group_specs(COVERAGE_FAMILIES, seed, 12, len(specs) + 1)

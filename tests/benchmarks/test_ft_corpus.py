@@ -19,7 +19,7 @@ import _practitioner  # noqa: E402
 from corpus_gen import ft_data, ft_parts  # noqa: E402
 from corpus_gen.ft_scenarios import FT_FAMILIES  # noqa: E402
 from corpus_gen.recipe import Finetune, Logging, Model, Optim, Recipe, Rl  # noqa: E402
-from corpus_gen.scenarios import build_specs  # noqa: E402
+from corpus_gen.scenarios import COVERAGE_FAMILIES, FAMILIES, build_specs  # noqa: E402
 
 FT_CAUSES = ("loss_spikes", "mixed_precision_overflow", "label_masking_bug",
              "grad_accumulation_bug", "finetune_overfitting", "catastrophic_forgetting",
@@ -44,8 +44,11 @@ def test_every_run_of_the_committed_manifest_is_built_unchanged(specs):
 def test_fine_tuning_runs_follow_the_earlier_ones_with_each_cause_on_both_sides(specs):
     names = {f.name for f in FT_FAMILIES}
     ft = [s for s in specs if s["family"] in names]
-    first = min(int(s["id"][1:]) for s in ft)
-    assert all(int(s["id"][1:]) < first for s in specs if s["family"] not in names)
+    first, last = (f(int(s["id"][1:]) for s in ft) for f in (min, max))
+    earlier, later = ({f.name for f in group} for group in (FAMILIES, COVERAGE_FAMILIES))
+    assert all(int(s["id"][1:]) < first for s in specs if s["family"] in earlier)
+    assert all(int(s["id"][1:]) > last for s in specs if s["family"] in later)
+    assert all(s["family"] in names | earlier | later for s in specs)
     assert len({s["id"] for s in specs}) == len(specs)
     splits: dict[str, set[str]] = defaultdict(set)
     for s in ft:

@@ -15,6 +15,7 @@ from nndoctor.adapters.symptoms import (
     context,
     curves,
     finetune,
+    grad_accumulation,
     gradients,
     init_signals,
     labels,
@@ -38,8 +39,8 @@ from nndoctor.knowledge.loader import KnowledgeBase
 
 __all__ = ["derive_facts"]
 _MODULES = (context, architecture, task, curves, scale, consistency, validation, periodicity,
-            gradients, lr_schedule, config, nonfinite, probes, labels, loss_signatures, progress,
-            init_signals, finetune, spikes, start_rise, rl, checkpoints,
+            gradients, grad_accumulation, lr_schedule, config, nonfinite, probes, labels,
+            loss_signatures, progress, init_signals, finetune, spikes, start_rise, rl, checkpoints,
             optimizer_state)  # registration by import
 
 

@@ -245,6 +245,11 @@ def share_of(mask: np.ndarray) -> float:
     return int(np.count_nonzero(mask)) / mask.size
 
 
+def ranks(values: np.ndarray) -> np.ndarray:
+    """The rank of each value (0 for the smallest; ties in order of position), as floats."""
+    return np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(float)
+
+
 def correlation(x: np.ndarray, y: np.ndarray) -> float:
     """``float(np.corrcoef(x, y)[0, 1])`` of two 1-D arrays of one length, bit for bit: the same
     numpy steps (rows centred on their means, ``np.dot`` of them, scaled by 1 / (n - 1), divided

@@ -29,6 +29,7 @@ from nndoctor.adapters.symptoms.base import (
     median,
     num,
     pct,
+    ranks,
 )
 from nndoctor.engine.facts import Fact
 
@@ -52,10 +53,6 @@ def init_signals(run: Run, p: Params) -> Iterator[Fact]:
     yield from _spike(run, p)
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    return np.argsort(np.argsort(values, kind="stable"), kind="stable").astype(float)
-
-
 def _steady_fall(run: Run, p: Params) -> Iterator[Fact]:
     """Spearman's rank correlation of the validation loss with time: scale-free, so a fall of
     0.1 % that happens at every evaluation counts as much as one of 50 %."""
@@ -67,7 +64,7 @@ def _steady_fall(run: Run, p: Params) -> Iterator[Fact]:
         rho = 0.0  # exactly constant: no direction at all
     else:
         # the ranks of 0, 1, 2, … are themselves
-        rho = correlation(np.arange(values.size, dtype=float), _ranks(values))
+        rho = correlation(np.arange(values.size, dtype=float), ranks(values))
     falls = rho <= p["steady_rho"]
     text = (f"val_loss falls at almost every one of its {values.size} evaluations (rank "
             f"correlation with time {rho:+.2f}, at most {p['steady_rho']:+.2f} counts)" if falls
