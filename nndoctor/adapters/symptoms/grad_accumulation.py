@@ -35,11 +35,12 @@ def stretches(values: np.ndarray, drop: float) -> list[tuple[int, int]]:
     """[start, end) index ranges between resets: a point at most ``drop`` × the largest of
     the (up to) three points before it in the same stretch starts a new one."""
     out, start = [], 0
-    for k in range(1, values.size):
-        if values[k] <= drop * float(values[max(start, k - 3):k].max()):
+    points = values.tolist()  # (Python floats: a quarter of the time of numpy's per-point calls)
+    for k in range(1, len(points)):
+        if points[k] <= drop * max(points[max(start, k - 3):k]):
             out.append((start, k))
             start = k
-    out.append((start, int(values.size)))
+    out.append((start, len(points)))
     return out
 
 
