@@ -870,8 +870,8 @@ def _group_specs(families: list[Family], seed: int, salt: int, first_id: int
 def build_specs(seed: int = 0) -> list[dict[str, Any]]:
     """Every run spec of the corpus, ids ``r0001``…: the families of issue #10, then those of
     issue #17 (``ft_scenarios``: fine-tuning and RL), then the coverage families of issue #12.
-    Each group is split and shuffled on its
-    own, so adding a group never moves an earlier run's id or split."""
+    Each group is split and shuffled on its own, so adding a group never moves an earlier run's
+    id or split."""
     from corpus_gen.ft_scenarios import FT_FAMILIES  # it builds on this module's helpers
 
     specs = _group_specs(FAMILIES, seed, 0, 1)

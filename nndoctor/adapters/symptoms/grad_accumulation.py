@@ -87,7 +87,7 @@ def grad_accumulation(run: Run, p: Params) -> Iterator[Fact]:
                 f"stretches ({share:.0%} of the run, {first_rise:.3g}× in the first) and falls "
                 "back between them: the gradients are cleared only now and then")
     else:
-        text = ("grad_norm does not climb from its first logged step like a running sum "
-                f"(first stretch {first_rise:.3g}×, needs ≥ {p['first_rise']:g}× over "
-                f"≥ {p['min_share']:.0%} of the run or {p['min_sawtooth']} stretches)")
+        text = ("grad_norm does not climb like a running sum of gradients (its first stretch "
+                f"rises {first_rise:.3g}×; a sum climbs ≥ {p['first_rise']:g}× and keeps climbing "
+                f"over ≥ {p['min_share']:.0%} of the run or in ≥ {p['min_sawtooth']} stretches)")
     yield log_fact("grad_norm_accumulating", holds, text, span)
