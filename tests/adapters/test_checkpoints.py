@@ -184,11 +184,10 @@ def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
     is named; the same run with every layer training is not; its training_args.bin gives the
     optimizer."""
     torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     from nndoctor.pipeline import diagnose_run, load_runs
-    from tests.probes.helpers import LossModel, PairDataset, blobs, mlp
+    from tests.probes.helpers import fit_hf_trainer, mlp
 
-    x, y = blobs(256)
     facts = {}
     for name in ("frozen", "trained", "zeros", "huge"):
         torch.manual_seed(0)
@@ -200,12 +199,7 @@ def test_real_hf_trainer_with_a_frozen_first_layer(tmp_path: Path) -> None:
                 if name in ("zeros", "huge") and isinstance(layer, torch.nn.Linear):
                     layer.weight.mul_(0.0 if name == "zeros" else 20.0)
                     layer.bias.mul_(0.0 if name == "zeros" else 1.0)
-        args = transformers.TrainingArguments(
-            output_dir=str(tmp_path / name), per_device_train_batch_size=16, num_train_epochs=2,
-            learning_rate=1e-3, logging_steps=4, save_strategy="steps", save_steps=8,
-            report_to=[], use_cpu=True, disable_tqdm=True)
-        transformers.Trainer(model=LossModel(net), args=args,
-                             train_dataset=PairDataset(x, y)).train()
+        fit_hf_trainer(tmp_path / name, net, save_strategy="steps", save_steps=8)
         report = diagnose_run(load_runs([tmp_path / name])[0])
         facts[name] = report.diagnosis.facts
     frozen = facts["frozen"]["frozen_parameters"]

@@ -77,11 +77,10 @@ def test_real_lightning_runs(tmp_path: Path) -> None:
 def test_real_hf_trainer_hands_the_optimiser_only_trainable_parameters(tmp_path: Path) -> None:
     """With one checkpoint (no two to compare) the Trainer's optimizer.pt, which holds only the
     parameters with requires_grad, against the model.safetensors beside it shows the freezing."""
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("transformers")
     from nndoctor.pipeline import diagnose_run, load_runs
-    from tests.probes.helpers import LossModel, PairDataset, blobs, mlp
+    from tests.probes.helpers import fit_hf_trainer, mlp
 
-    x, y = blobs(256)
     facts = {}
     for name in ("frozen", "trained"):
         torch.manual_seed(0)
@@ -89,12 +88,7 @@ def test_real_hf_trainer_hands_the_optimiser_only_trainable_parameters(tmp_path:
         if name == "frozen":
             for layer in list(net)[:-1]:
                 layer.requires_grad_(False)
-        args = transformers.TrainingArguments(
-            output_dir=str(tmp_path / name), per_device_train_batch_size=16, num_train_epochs=2,
-            learning_rate=1e-3, logging_steps=4, save_strategy="epoch", save_total_limit=1,
-            report_to=[], use_cpu=True, disable_tqdm=True)
-        transformers.Trainer(model=LossModel(net), args=args,
-                             train_dataset=PairDataset(x, y)).train()
+        fit_hf_trainer(tmp_path / name, net, save_strategy="epoch", save_total_limit=1)
         assert len(list((tmp_path / name).glob("checkpoint-*"))) == 1
         facts[name] = diagnose_run(load_runs([tmp_path / name])[0]).diagnosis.facts
     frozen = facts["frozen"]["frozen_parameters"]

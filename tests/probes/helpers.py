@@ -114,3 +114,18 @@ def fit_lightning(folder: Path, module: object, epochs: int = 3) -> Path:
                       enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(module, data)
     return folder / "lightning_logs" / "version_0"
+
+
+def fit_hf_trainer(folder: Path, net: nn.Module, **saving: object) -> Path:
+    """Train the classifier ``net`` on :func:`blobs` (256 samples, batches of 16, 2 epochs,
+    AdamW 1e-3) with the Hugging Face Trainer writing its checkpoints into ``folder`` as the
+    ``saving`` arguments (save_strategy, save_steps, …) say; ``folder``."""
+    import transformers
+
+    args = transformers.TrainingArguments(
+        output_dir=str(folder), per_device_train_batch_size=16, num_train_epochs=2,
+        learning_rate=1e-3, logging_steps=4, report_to=[], use_cpu=True, disable_tqdm=True,
+        **saving)
+    transformers.Trainer(model=LossModel(net), args=args,
+                         train_dataset=PairDataset(*blobs(256))).train()
+    return folder
