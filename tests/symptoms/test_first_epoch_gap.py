@@ -29,6 +29,20 @@ def test_validation_far_above_training_half_an_epoch_in() -> None:
     assert value(run, "val_gap_in_first_epoch") is True
 
 
+def test_a_gap_that_opens_at_a_later_evaluation_inside_the_first_epoch() -> None:
+    """Padding left in the labels: the training loss falls faster than the validation loss from
+    the start; at the first evaluation (step 10) the two still agree, at the second (step 90,
+    still inside epoch 1) validation is far above a training loss that is still held out."""
+    evals = np.array([10, 90, 150, 200, 250, 300])
+    val = TRAIN[evals - 1] + np.array([0.0, 0.5, 0.55, 0.6, 0.6, 0.6])
+    run = make_run({"steps_per_epoch": 100}, train_loss=(STEPS, TRAIN), val_loss=(evals, val))
+    assert value(run, "val_gap_in_first_epoch") is True
+    tracking = TRAIN[evals - 1] + 0.02  # both first-epoch evaluations on the training curve
+    run = make_run({"steps_per_epoch": 100}, train_loss=(STEPS, TRAIN),
+                   val_loss=(evals, tracking))
+    assert value(run, "val_gap_in_first_epoch") is False
+
+
 def test_overfitting_opens_its_gap_later_and_is_no_first_epoch_gap() -> None:
     val = TRAIN[EVALS - 1] + np.array([0.0, 0.02, 0.2, 0.4, 0.6, 0.8])
     assert value(_run(val), "val_gap_in_first_epoch") is False

@@ -133,32 +133,46 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
     """A validation loss well above the training loss at an evaluation within the first epoch,
     while every training batch is still new to the model, so its loss is a held-out loss too:
     the gap is not memorisation (which needs epochs); the two losses measure different things
-    (preprocessing, distribution, which positions count). Unknown when the epoch is."""
-    first = int(val.steps[0])
-    done = optimizer_steps(run, first)
+    (preprocessing, distribution, which positions count). Every evaluation inside the first
+    epoch is judged against the training points since the one before it (at least the last
+    3), so a falling curve's older points do not inflate the training level. Unknown when the
+    epoch is."""
     per_epoch = steps_per_epoch(run)
-    if done is None or per_epoch is None:
+    if per_epoch is None:
         return
-    epochs = done / per_epoch[0]
-    before = train.values[train.steps <= first]
-    if epochs > p["first_epoch_max"] or before.size == 0:
-        return
-    window = before[-p["first_gap_points"]:]
-    train_at = median(window)
     start = abs(train.level_start()) or 1e-12
-    gap = (float(val.values[0]) - train_at) / start
-    # the training level is a median of noisy batch losses: the gap must also clear 3 of its
-    # standard errors - the noise from successive differences of the log losses before the
-    # evaluation (point_noise: a falling trend cancels out), × 1.2533 / √n for a median
-    logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
-    noise = point_noise(logs) if logs.size >= 2 else 0.0
-    error = 1.2533 * noise / np.sqrt(window.size)
-    clear = val.values[0] > 0 and train_at > 0 and np.log(val.values[0] / train_at) >= 3 * error
-    yield log_fact("val_gap_in_first_epoch", bool(gap >= p["first_gap"] and clear),
-                   f"at the first evaluation (step {first}, {epochs:.2f} epochs in) val_loss is "
-                   f"{num(float(val.values[0]))} vs train_loss {num(train_at)}: a gap of "
-                   f"{gap:+.0%} of the initial train loss {num(start)} (different things measured "
-                   f"from {pct(p['first_gap'])})", f"train_loss, val_loss, step {first}")
+    judged: list[tuple[float, bool, int, float, float, float]] = []
+    previous = -np.inf
+    for step, value in zip(val.steps, val.values, strict=True):
+        done = optimizer_steps(run, int(step))
+        if done is None or done / per_epoch[0] > p["first_epoch_max"]:
+            break
+        before = train.values[train.steps <= step]
+        if before.size == 0:
+            previous = step
+            continue
+        since = train.values[(train.steps > previous) & (train.steps <= step)]
+        window = since[-p["first_gap_points"]:] if since.size >= 3 else before[-3:]
+        train_at = median(window)
+        gap = (float(value) - train_at) / start
+        # the training level is a median of noisy batch losses: the gap must also clear 3 of
+        # its standard errors - the noise from successive differences of the log losses before
+        # the evaluation (point_noise: a falling trend cancels out), x 1.2533 / sqrt(n)
+        logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
+        noise = point_noise(logs) if logs.size >= 2 else 0.0
+        error = 1.2533 * noise / np.sqrt(window.size)
+        clear = bool(value > 0 and train_at > 0 and np.log(value / train_at) >= 3 * error)
+        judged.append((gap, clear, int(step), done / per_epoch[0], float(value), train_at))
+        previous = step
+    if not judged:
+        return
+    held = [j for j in judged if j[0] >= p["first_gap"] and j[1]]
+    gap, _, step, epochs, value, train_at = max(held or judged)
+    yield log_fact("val_gap_in_first_epoch", bool(held),
+                   f"at the evaluation of step {step} ({epochs:.2f} epochs in) val_loss is "
+                   f"{num(value)} vs train_loss {num(train_at)}: a gap of {gap:+.0%} of the "
+                   f"initial train loss {num(start)} (different things measured from "
+                   f"{pct(p['first_gap'])})", f"train_loss, val_loss, step {step}")
 
 
 def _worse_since_first_epoch(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
