@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -63,6 +64,43 @@ def test_high_accuracy_with_a_loss_far_above_what_it_implies():
                            train_acc=(STEPS, acc)))
     assert found["loss_accuracy_inconsistent"].value is True
     assert found["loss_floor_double_activation"].value is False
+
+
+def _fast_learner(first: float, floor: float, top: float) -> object:
+    """No class count logged, and the accuracy already far from chance at its first point, so
+    the curves do not name C either."""
+    train = _toward(first, floor, STEPS) * np.exp(RNG.normal(0, 0.005, STEPS.size))
+    acc = np.clip(_toward(0.75, top, STEPS) + RNG.normal(0, 0.005, STEPS.size), 0, 1)
+    return make_run({}, train_loss=(STEPS, train), train_acc=(STEPS, acc))
+
+
+def _class_bound(found: dict) -> int:
+    match = re.search(r"C <= (\d+)", found["loss_accuracy_inconsistent"].evidence)
+    assert match is not None
+    return int(match.group(1))
+
+
+def test_sigmoid_into_bce_with_logits_without_a_class_count():
+    """A sigmoid output fed to BCEWithLogitsLoss on a balanced binary task: the loss bottoms
+    out near (ln(1 + 1/e) + ln 2) / 2 = 0.50 at 99 % accuracy. Even as many classes as the
+    first loss allows (C <= e^0.72 = 2) imply a loss far below that."""
+    run = _fast_learner(0.72, 0.503, 0.99)
+    found = facts(run)
+    assert "num_classes" not in found
+    assert found["loss_accuracy_inconsistent"].value is True
+    assert _class_bound(found) in (2, 3)
+    assert "loss_floor_double_activation" not in found  # needs the exact class count
+    assert diagnose_run(run, questions=0).diagnosis.causes[0].id == "loss_input_mismatch"
+
+
+@pytest.mark.parametrize("floor", [0.15, 0.5])
+def test_unknown_class_count_is_bounded_by_the_first_loss(floor):
+    """A healthy 10-class run (label smoothing floors the loss at 0.5) without its class
+    count: its first loss ln 10 allows 10 classes, whose calibrated loss at 96 % accuracy keeps
+    either floor consistent."""
+    found = facts(_fast_learner(math.log(10), floor, 0.96))
+    assert found["loss_accuracy_inconsistent"].value is False
+    assert _class_bound(found) in (10, 11)
 
 
 def test_label_smoothing_floor_is_consistent():

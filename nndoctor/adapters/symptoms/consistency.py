@@ -46,7 +46,28 @@ def loss_accuracy(run: Run, p: Params) -> Iterator[Fact]:
     pair = _pair(run, "train", p) or _pair(run, "val", p)
     if pair is not None and task.classes and task.classes >= 2:
         yield from _floor(pair[0], pair[1], task.classes, p, task.note(), task.sure(1.0))
+    elif pair is not None and task.kind != "regression":
+        yield from _floor_unknown_classes(pair[0], pair[1], p)
     yield from _val_scale(run, p)
+
+
+def _floor_unknown_classes(loss: Curve, acc: Curve, p: Params) -> Iterator[Fact]:
+    """The class count unknown: a cross-entropy classifier starts at about ln C (a worse start
+    only raises it), so C <= e^(first loss) bounds the loss any accuracy implies from above.
+    Only the inconsistency is judged; the doubled-squashing floor needs the exact count."""
+    first = max(float(loss.values[0]), loss.level_start())  # the higher, the safer
+    if not math.isfinite(first) or first <= 0:
+        return
+    bound = math.ceil(max(2.0, math.exp(min(first, p["max_log_classes"]))))
+    end_acc = acc.level_end()
+    floor = float(loss.smooth(max(3, len(loss) // 20)).min())
+    implied = calibrated_loss(end_acc, bound)
+    inconsistent = end_acc >= p["high_acc"] and floor >= p["ratio"] * implied + p["margin"]
+    yield log_fact("loss_accuracy_inconsistent", bool(inconsistent),
+                   f"{loss.tag} never gets below {num(floor)} while {acc.tag} reaches "
+                   f"{num(end_acc)}; even with as many classes as its first loss {num(first)} "
+                   f"allows (C <= {bound}) a calibrated model at that accuracy has loss "
+                   f"{implied:.3f}", f"{loss.tag}, {acc.tag}", certainty=0.8)
 
 
 def _floor(loss: Curve, acc: Curve, c: int, p: Params, note: str, sure: float) -> Iterator[Fact]:
