@@ -26,7 +26,9 @@ def calibrated_loss(acc: float, classes: int) -> float:
 def double_squash_floor(classes: int) -> float:
     """The lowest cross-entropy reachable when the logits are already probabilities:
     softmax over inputs in [0, 1] reaches at best e/(e + C - 1), so CE ≥ ln(1 + (C-1)/e).
-    For C = 2 this is also BCE-with-logits on a sigmoid output: ln(1 + e^-1) ≈ 0.313."""
+    For C = 2 a sigmoid output fed to BCE-with-logits reaches it on the positive samples only
+    (ln(1 + e^-1) ≈ 0.313; ln 2 on the negatives), so its floor lies between the two and a
+    balanced set is caught by the inconsistency instead."""
     return math.log(1 + (classes - 1) / math.e)
 
 
