@@ -79,6 +79,16 @@ def test_an_early_rise_that_levels_off_is_not_a_sum() -> None:
     assert value(make_run(grad_norm=(STEPS, norms)), "grad_norm_accumulating") is False
 
 
+def test_a_healthy_norm_drifting_up_over_a_long_run_is_not_a_sum() -> None:
+    """Long pre-training runs often see the gradient norm rise steadily as the learning rate
+    decays: 5x over 3,000 steps logged every 10 is far slower than any sum of 300 gradients
+    (at least sqrt(300) = 17x)."""
+    rng = np.random.default_rng(1)
+    steps = np.arange(10, 3001, 10, dtype=float)
+    norms = 0.15 + 0.9 * (steps / steps[-1]) ** 1.2 + np.abs(rng.normal(0, 0.05, steps.size))
+    assert value(make_run(grad_norm=(steps, norms)), "grad_norm_accumulating") is False
+
+
 def test_too_few_points_say_nothing() -> None:
     steps, norms, _ = _train("never", epochs=1)
     run = make_run(grad_norm=(steps[:10], norms[:10]))

@@ -46,16 +46,21 @@ def stretches(values: np.ndarray, drop: float) -> list[tuple[int, int]]:
 
 def climb(steps: np.ndarray, values: np.ndarray, p: Params) -> tuple[bool, float]:
     """Whether one stretch climbs like a running sum - rises with the steps (rank correlation
-    ≥ min_rank), ends ≥ min_rise × its first point, and at its middle step is already at
-    ≥ min_middle of its end (a sum decelerates; an explosion is still far below there) - and
-    the rise."""
+    ≥ min_rank), ends ≥ min_rise × its first point, at its middle step is already at
+    ≥ min_middle of its end (a sum decelerates; an explosion is still far below there), and
+    grows at least like (steps since the clear)^min_exponent: a sum of t gradients grows like
+    t while they point alike and like √t when they do not, where a healthy norm that drifts up
+    over a long run rises far less than the steps do - and the rise."""
     end = median(values[-3:])
     rise = end / values[0]
     t = steps - steps[0]
     k = int(np.abs(t - t[-1] / 2).argmin())
     middle = median(values[max(k - 1, 0):k + 2]) / end
     rho = correlation(ranks(steps), ranks(values))
-    return rho >= p["min_rank"] and rise >= p["min_rise"] and middle >= p["min_middle"], rise
+    interval = float(np.median(np.diff(steps)))  # the first point already sums that many steps
+    exponent = np.log(rise) / np.log((t[-1] + interval) / interval) if rise > 0 else 0.0
+    return (rho >= p["min_rank"] and rise >= p["min_rise"] and middle >= p["min_middle"]
+            and exponent >= p["min_exponent"]), rise
 
 
 @detector("grad_accumulation", produces=("grad_norm_accumulating",))
