@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from nndoctor.adapters.run import Run
-from nndoctor.adapters.symptoms.base import Params, detector, log_fact
+from nndoctor.adapters.symptoms.base import Params, detector, log_fact, num, pct
 from nndoctor.engine.facts import Fact
 
 
@@ -73,12 +73,17 @@ def nonfinite_loss(run: Run, p: Params) -> Iterator[Fact]:
                    f"{tag}, step {step}")
 
 
-@detector("minimum_points", produces=("insufficient_data",))
+@detector("minimum_points", produces=("insufficient_data", "few_points_still_falling"))
 def minimum_points(run: Run, p: Params) -> Iterator[Fact]:
+    """Too few finite loss points to judge curves - and, when there are so few, whether the
+    ones there are still fall at every point (a short run stopped while it was improving)."""
     counts = {}
+    finite: dict[str, np.ndarray] = {}
     for tag in ("train_loss", "val_loss"):
         series = run.get(tag)
-        counts[tag] = int(np.isfinite(series.values).sum()) if series is not None else 0
+        finite[tag] = series.values[np.isfinite(series.values)] if series is not None \
+            else np.empty(0)
+        counts[tag] = int(finite[tag].size)
     best = max(counts.values())
     what = "finite loss points"
     rewards = int(run.context.get("_rl_points", 0))  # an RL run is judged by its reward
@@ -87,5 +92,26 @@ def minimum_points(run: Run, p: Params) -> Iterator[Fact]:
     if best < p["min_points"]:
         yield log_fact("insufficient_data", True,
                        f"only {best} {what} (need {p['min_points']} to judge curves)")
+        if not rewards:
+            yield from _few_points_falling(finite, p)
     else:
         yield log_fact("insufficient_data", False, f"{best} {what}")
+
+
+def _few_points_falling(finite: dict[str, np.ndarray], p: Params) -> Iterator[Fact]:
+    """Each loss curve with ≥ min_few_points points falls at every one of them, its last step
+    still cutting ≥ last_drop of the value before: the run stopped while it was improving."""
+    curves = {tag: v for tag, v in finite.items() if v.size >= p["min_few_points"]}
+    if not curves:
+        return
+
+    def still_falling(v: np.ndarray) -> bool:
+        steps = -np.diff(v)
+        return bool(np.all(steps > 0) and v[-1] > 0 and steps[-1] >= p["last_drop"] * v[-2])
+
+    falling = all(still_falling(v) for v in curves.values())
+    shown = "; ".join(f"{tag} " + " → ".join(num(float(x)) for x in v)
+                      for tag, v in curves.items())
+    how = (f"every point lower than the one before, the last by ≥ {pct(p['last_drop'])}"
+           if falling else "not falling at every point to the end")
+    yield log_fact("few_points_still_falling", falling, f"{shown}: {how}")
