@@ -366,6 +366,19 @@ def test_no_samples_per_class_without_the_task_or_the_batch_size():
                                                      **curve))
 
 
+def test_few_samples_for_any_class_count_when_the_count_is_unknown():
+    """An accuracy is logged (a classifier: at least 2 classes) but no class count: 5 steps of
+    16 a epoch is at most 40 samples a class, few whatever the count; 50 steps settle nothing."""
+    acc = np.clip(_toward(0.6, 0.95, STEPS), 0, 1)  # far from any chance level: no count inferred
+    curves = {"train_loss": (STEPS, _toward(0.9, 0.1, STEPS)), "train_acc": (STEPS, acc)}
+    found = facts(make_run({"steps_per_epoch": 5, "batch_size": 16}, **curves))
+    assert "num_classes" not in found
+    assert found["samples_per_class"].value == 40
+    assert "at least 2 classes" in found["samples_per_class"].evidence
+    assert "samples_per_class" not in facts(make_run({"steps_per_epoch": 50, "batch_size": 16},
+                                                     **curves))
+
+
 def test_lr_schedule_reaching_zero_early():
     lr = np.where(STEPS < 2000, 1e-3 * (1 - STEPS / 2000), 0.0)
     found = facts(make_run(train_loss=(STEPS, _toward(2.3, 0.8, STEPS)), lr=(STEPS, lr)))

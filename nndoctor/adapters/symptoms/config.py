@@ -148,16 +148,29 @@ def training_samples(run: Run) -> tuple[float, str, bool] | None:
 @detector("training_set_size", produces=("samples_per_class",))
 def training_set_size(run: Run, p: Params) -> Iterator[Fact]:
     found, task = training_samples(run), task_of(run)
-    if found is None or task.kind is None:
+    if found is None:
         return
     size, how, exact = found
+    sure = 1.0 if exact else p["lower_bound_certainty"]
+    bound = "" if exact else "at least "
     if task.kind == "regression":
         share, per = size / p["regression_share"], f"/ {p['regression_share']:g} for a regression"
     elif task.classes:
         share, per = size / task.classes, f"/ {task.classes} classes"
+    elif _classifier(run) and size / 2 < p["few_for_any_count"]:
+        # the class count unknown: with at least 2 classes there are at most size / 2 a class,
+        # which settles "few" whatever the count (and nothing else, so only then is it said);
+        # a size from steps × batch is exact for one process, so this is as sure as that size
+        yield log_fact("samples_per_class", round(size / 2, 1),
+                       f"{bound}{num(size)} training samples ({how}) over at least 2 classes: "
+                       f"about {num(size / 2)} a class or fewer", "hparams", sure)
+        return
     else:
         return
-    bound = "" if exact else "at least "
     text = f"{bound}{num(size)} training samples ({how}) {per}: {bound}{num(share)} a class"
-    yield log_fact("samples_per_class", round(share, 1), text, "hparams",
-                   1.0 if exact else p["lower_bound_certainty"])
+    yield log_fact("samples_per_class", round(share, 1), text, "hparams", sure)
+
+
+def _classifier(run: Run) -> bool:
+    """An accuracy is logged: the run classifies, whatever its class count."""
+    return run.get("train_acc") is not None or run.get("val_acc") is not None
