@@ -76,7 +76,7 @@ def nonfinite_loss(run: Run, p: Params) -> Iterator[Fact]:
 @detector("minimum_points", produces=("insufficient_data", "few_points_still_falling"))
 def minimum_points(run: Run, p: Params) -> Iterator[Fact]:
     """Too few finite loss points to judge curves - and, when there are so few, whether the
-    ones there are still fall at every point (a short run stopped while it was improving)."""
+    ones there still fall at every point (a short run stopped while it was improving)."""
     counts = {}
     finite: dict[str, np.ndarray] = {}
     for tag in ("train_loss", "val_loss"):
@@ -98,18 +98,19 @@ def minimum_points(run: Run, p: Params) -> Iterator[Fact]:
         yield log_fact("insufficient_data", False, f"{best} {what}")
 
 
+def _still_falling(values: np.ndarray, last_drop: float) -> bool:
+    """Lower at every point, the last one still ≥ ``last_drop`` below the one before."""
+    drops = -np.diff(values)
+    return bool(np.all(drops > 0) and values[-1] > 0 and drops[-1] >= last_drop * values[-2])
+
+
 def _few_points_falling(finite: dict[str, np.ndarray], p: Params) -> Iterator[Fact]:
     """Each loss curve with ≥ min_few_points points falls at every one of them, its last step
     still cutting ≥ last_drop of the value before: the run stopped while it was improving."""
     curves = {tag: v for tag, v in finite.items() if v.size >= p["min_few_points"]}
     if not curves:
         return
-
-    def still_falling(v: np.ndarray) -> bool:
-        steps = -np.diff(v)
-        return bool(np.all(steps > 0) and v[-1] > 0 and steps[-1] >= p["last_drop"] * v[-2])
-
-    falling = all(still_falling(v) for v in curves.values())
+    falling = all(_still_falling(v, p["last_drop"]) for v in curves.values())
     shown = "; ".join(f"{tag} " + " → ".join(num(float(x)) for x in v)
                       for tag, v in curves.items())
     how = (f"every point lower than the one before, the last by ≥ {pct(p['last_drop'])}"

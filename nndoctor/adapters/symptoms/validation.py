@@ -141,28 +141,16 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
     if per_epoch is None:
         return
     start = abs(train.level_start()) or 1e-12
-    judged: list[tuple[float, bool, int, float, float, float]] = []
+    judged: list[tuple[float, bool, int, float, float, float]] = []  # gap, clear, step, ...
     previous = -np.inf
     for step, value in zip(val.steps, val.values, strict=True):
         done = optimizer_steps(run, int(step))
         if done is None or done / per_epoch[0] > p["first_epoch_max"]:
             break
-        before = train.values[train.steps <= step]
-        if before.size == 0:
-            previous = step
-            continue
-        since = train.values[(train.steps > previous) & (train.steps <= step)]
-        window = since[-p["first_gap_points"]:] if since.size >= 3 else before[-3:]
-        train_at = median(window)
-        gap = (float(value) - train_at) / start
-        # the training level is a median of noisy batch losses: the gap must also clear 3 of
-        # its standard errors - the noise from successive differences of the log losses before
-        # the evaluation (point_noise: a falling trend cancels out), x 1.2533 / sqrt(n)
-        logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
-        noise = point_noise(logs) if logs.size >= 2 else 0.0
-        error = 1.2533 * noise / np.sqrt(window.size)
-        clear = bool(value > 0 and train_at > 0 and np.log(value / train_at) >= 3 * error)
-        judged.append((gap, clear, int(step), done / per_epoch[0], float(value), train_at))
+        if np.any(train.steps <= step):
+            train_at, clear = _train_level(train, previous, step, float(value), p)
+            judged.append(((float(value) - train_at) / start, clear, int(step),
+                           done / per_epoch[0], float(value), train_at))
         previous = step
     if not judged:
         return
@@ -173,6 +161,22 @@ def _gap_in_first_epoch(run: Run, train: Curve, val: Curve, p: Params) -> Iterat
                    f"{num(value)} vs train_loss {num(train_at)}: a gap of {gap:+.0%} of the "
                    f"initial train loss {num(start)} (different things measured from "
                    f"{pct(p['first_gap'])})", f"train_loss, val_loss, step {step}")
+
+
+def _train_level(train: Curve, previous: float, step: float, value: float,
+                 p: Params) -> tuple[float, bool]:
+    """The training loss at an evaluation - the median of its points since the evaluation
+    before (at least its last 3) - and whether ``value`` is clearly above it: by 3 standard
+    errors of that median, from the noise of successive differences of the log losses before
+    the evaluation (point_noise: a falling trend cancels out), × 1.2533 / √n."""
+    before = train.values[train.steps <= step]
+    since = train.values[(train.steps > previous) & (train.steps <= step)]
+    window = since[-p["first_gap_points"]:] if since.size >= 3 else before[-3:]
+    level = median(window)
+    logs = np.log(np.maximum(before[-p["noise_points"]:], 1e-300))
+    noise = point_noise(logs) if logs.size >= 2 else 0.0
+    error = 1.2533 * noise / np.sqrt(window.size)
+    return level, bool(value > 0 and level > 0 and np.log(value / level) >= 3 * error)
 
 
 def _worse_since_first_epoch(run: Run, val: Curve, p: Params) -> Iterator[Fact]:
