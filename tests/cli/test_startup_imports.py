@@ -26,7 +26,7 @@ NOT_IMPORTED = ("pydantic", "yaml", "importlib.metadata", "subprocess", "multipr
                 *(f"nndoctor.adapters.readers.{name}" for name in (
                     "tensorboard", "hf_trainer_state", "mlflow", "lightning_csv", "ultralytics",
                     "keras_history", "jsonl", "generic_csv", "mlflow_sqlite", "wandb", "dvclive",
-                    "ray_tune", "console")))
+                    "ray_tune", "sacred", "console")))
 
 
 def _imported(env: dict[str, str]) -> set[str]:

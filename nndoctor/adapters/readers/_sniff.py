@@ -30,6 +30,7 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}  # JSON Lines by name; the others when th
 JSONL_SNIFF_SUFFIXES = {".json", ".log", ".txt"}
 RAY_TUNE_FILES = ("result.json", "progress.csv", "params.json")
 DVCLIVE_FILES = ("metrics.json", "params.yaml")
+SACRED_FILES = ("metrics.json", "run.json", "config.json", "cout.txt", "info.json")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -89,6 +90,10 @@ def _ray_tune(f: Named) -> bool:
     return f.name in RAY_TUNE_FILES
 
 
+def _sacred(f: Named) -> bool:
+    return f.name in SACRED_FILES
+
+
 def _sqlite(f: Named) -> bool:
     return head(f.path, len(SQLITE_MAGIC)) == SQLITE_MAGIC
 
@@ -143,5 +148,6 @@ BUILTIN: tuple[BuiltinReader, ...] = (  # among equal priorities, the order they
     BuiltinReader("wandb", 12, _wandb),
     BuiltinReader("dvclive", 18, _dvclive),
     BuiltinReader("ray_tune", 18, _ray_tune),
+    BuiltinReader("sacred", 18, _sacred),
     BuiltinReader("console", 95, lambda f: _console(f.name, f.suffix_lower)),
 )

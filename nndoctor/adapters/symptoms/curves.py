@@ -181,10 +181,10 @@ def loss_level(run: Run, p: Params) -> Iterator[Fact]:
         ratio0 = first / chance
         if ratio0 > 1 + p["initial_tolerance"]:
             verdict = "much_higher"
-        elif first_step <= p["initial_max_step"]:
+        elif first_step <= p["initial_max_step"] and run.context.get("step_unit") != "epoch":
             verdict = "much_lower" if ratio0 < 1 - p["initial_tolerance"] else "about_expected"
         else:
-            return  # a later or averaged first point can only have fallen below ln C
+            return  # a later or averaged (per-epoch) first point can only have fallen below ln C
         yield log_fact("initial_loss_vs_expected", verdict,
                        f"first train_loss {num(first)} at step {first_step} vs expected "
                        f"ln C = {chance:.3f} ({ratio0:.2f}×){task.note()}",
@@ -288,12 +288,18 @@ def loss_shape(run: Run, p: Params) -> Iterator[Fact]:
         yield log_fact("loss_fast_drop_then_plateau", bool(plateau),
                        f"{pct(share)} of the drop came in the first {pct(p['early_fraction'])}, "
                        f"then the loss stalled at {num(end)} {level}", span, certainty=0.6)
-    oscillating = direction != "decreasing" and noise >= p["oscillation"]
+    # a point per epoch averages (or evaluates) a whole epoch, so it keeps little of the
+    # mini-batch noise a falling curve of steps wiggles with: there, a swing this large is
+    # the loss itself going up and down, even while its trend falls
+    per_epoch = run.context.get("step_unit") == "epoch"
+    wild = noise >= p["oscillation"]
+    oscillating = wild and (direction != "decreasing" or per_epoch)
     yield log_fact("loss_oscillating", bool(oscillating),
-                   f"train_loss swings ±{pct(noise)} around its trend ({direction})", span,
+                   f"train_loss swings ±{pct(noise)} around its trend ({direction})"
+                   + (", one point per epoch" if per_epoch and wild else ""), span,
                    certainty=0.8)
     yield log_fact("loss_noisy_but_trending_down",
-                   bool(direction == "decreasing" and noise >= p["noisy"]),
+                   bool(direction == "decreasing" and noise >= p["noisy"] and not oscillating),
                    f"train_loss swings ±{pct(noise)} around a falling trend ({change:+.0%})", span)
     yield log_fact("loss_exploded", blowup is not None,
                    blowup.text if blowup else "no sudden, lasting jump of the loss", span)
