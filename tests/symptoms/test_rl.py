@@ -154,3 +154,28 @@ def test_a_preference_trainer_keeps_its_loss(tmp_path: Path) -> None:
     d = diagnose_run(run, questions=0).diagnosis
     assert d.facts["train_loss_trend"].value == "decreasing"
     assert "rl_reward_trend" not in d.facts
+
+
+SB3 = Path(__file__).resolve().parents[1] / "fixtures" / "logs" / "sb3"
+
+
+def test_stable_baselines3_ppo_at_its_default_learning_rate_is_healthy() -> None:
+    """progress.csv written by SB3's CSV logger (tests/fixtures/logs/sb3/make_fixtures.py):
+    PPO on CartPole, the return climbing 26 → 183, approx_kl about 0.008."""
+    d = diagnose_run(_run(SB3 / "ppo_cartpole"), questions=0).diagnosis
+    assert d.facts["rl_reward_trend"].value == "increasing"
+    assert d.facts["rl_update_kl_large"].value is False
+    assert d.verdict == "healthy" and not d.causes
+
+
+def test_ppo_updates_that_move_the_policy_too_far_point_at_the_learning_rate() -> None:
+    """The same run at lr 0.03: the return still climbs on CartPole, but each update's
+    approximate KL reaches 1-14 (PPO's clip is meant to hold it near 0.01) and the entropy
+    collapses - the step is too large."""
+    d = diagnose_run(_run(SB3 / "ppo_lr_too_high"), questions=0).diagnosis
+    assert d.facts["rl_update_kl_large"].value is True
+    assert "train/approx_kl" in d.facts["rl_update_kl_large"].evidence
+    assert d.verdict == "problem"
+    leading = [c.id for c in d.causes[:2]]
+    assert "lr_too_high" in leading and d.causes[0].band in ("likely", "confirmed")
+    assert "FTN087" in [t.rule_id for c in d.causes[:2] for t in c.support]

@@ -1,5 +1,5 @@
-"""Reinforcement-learning fine-tunes (TRL GRPO/PPO/RLOO, Stable-Baselines3, RLlib): reward, KL to
-the reference policy and entropy.
+"""Reinforcement-learning fine-tunes (TRL GRPO/PPO/RLOO, Stable-Baselines3, RLlib, CleanRL): reward,
+KL to the reference policy, PPO's per-update KL and entropy.
 
 A policy-gradient run's ``loss`` is a surrogate (advantage-weighted log-ratio plus a KL penalty),
 near 0 and meaningless as a supervised loss, so :func:`annotate` moves it out of ``train_loss``:
@@ -34,11 +34,13 @@ from nndoctor.engine.facts import Fact
 REWARD_NAMES = ("reward", "rewards/mean", "objective/rlhf_reward", "objective/scores",
                 "env/reward_mean", "ppo/mean_scores", "rollout/ep_rew_mean", "reward_mean",
                 "rewards_mean", "ep_rew_mean", "episode_reward_mean",
-                "env_runners/episode_return_mean")
-KL_NAMES = ("kl", "objective/kl", "kl_ref", "ref_kl", "policy/approxkl_avg", "approx_kl",
-            "ppo/policy/approxkl")
+                "env_runners/episode_return_mean", "charts/episodic_return")
+KL_NAMES = ("kl", "objective/kl", "kl_ref", "ref_kl")  # to the reference policy
+# PPO's approximate KL between the policy before and after one update (SB3, CleanRL, TRL PPO)
+UPDATE_KL_NAMES = ("approx_kl", "losses/approx_kl", "policy/approxkl_avg", "ppo/policy/approxkl")
+# Stable-Baselines3 logs -entropy as entropy_loss
 ENTROPY_NAMES = ("entropy", "objective/entropy", "policy/entropy_avg", "ppo/policy/entropy",
-                 "entropy_loss")  # Stable-Baselines3 logs -entropy as entropy_loss
+                 "losses/entropy", "entropy_loss")
 ZERO_STD_NAMES = ("frac_reward_zero_std",)
 REWARD_STD_NAMES = ("reward_std", "env/reward_std", "ppo/std_scores")
 PREFERENCE_PREFIXES = ("rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen")
@@ -73,9 +75,10 @@ def roles(run: Run) -> dict[str, str]:
         return {}
     by_plain = _by_plain(run)  # (made once for the three roles)
     found = {role: hit[0] for role, names in (("reward", REWARD_NAMES), ("kl", KL_NAMES),
+                                              ("update_kl", UPDATE_KL_NAMES),
                                               ("entropy", ENTROPY_NAMES))
              if (hit := _first(by_plain, names)) is not None}
-    return found if "reward" in found and ("kl" in found or "entropy" in found) else {}
+    return found if "reward" in found and found.keys() & {"kl", "update_kl", "entropy"} else {}
 
 
 def annotate(run: Run) -> Run:
@@ -184,6 +187,23 @@ def rl_kl(run: Run, p: Params) -> Iterator[Fact]:
                    f"{num(top)})", f"{curve.tag}, {curve.span()}",
                    certainty=graded(b / max(a, p["floor"]), p["growth"], p["growth_strong"])
                    if diverging else 1.0)
+
+
+@detector("rl_update_kl", produces=("rl_update_kl_large",))
+def rl_update_kl(run: Run, p: Params) -> Iterator[Fact]:
+    """PPO's approximate KL between the policy before and after an update, over the last
+    ``edge_share`` of the run, at a median ≥ ``large``: each update moves the policy further than
+    the clipped objective is meant to allow (Spinning Up's target is 0.01-0.05)."""
+    curve = _curve(run, "update_kl", p)
+    if curve is None:
+        return
+    _head, end = _edge_medians(curve, p["edge_share"])
+    large = end >= p["large"]
+    yield log_fact("rl_update_kl_large", bool(large),
+                   f"{curve.tag} is at a median {num(end)} over the last {pct(p['edge_share'])} "
+                   f"of the run ({'above' if large else 'within'} the {num(p['large'])} a PPO "
+                   "update usually stays below)", f"{curve.tag}, {curve.span()}",
+                   certainty=graded(end, p["large"], p["strong"]) if large else 1.0)
 
 
 @detector("rl_entropy", produces=("rl_entropy_collapsed",))
