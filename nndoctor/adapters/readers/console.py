@@ -23,7 +23,13 @@ metric line is not a console log, never a guess):
   …`` and ``step 100: train loss 4.1, val loss 4.2``; a role word standing alone before the
   index gives the line's split to its unprefixed names (fairseq's ``| valid | epoch 001 | …
   | loss 8.1``, ``[val] epoch 3 loss 0.6``); OpenMMLab's ``Epoch(train) [3][ 50/157]`` and
-  ``Iter(train) [100/80000]`` are read as such lines; an index-less validation or test line
+  ``Iter(train) [100/80000]`` are read as such lines, and so are PyTorch's CIFAR-10 tutorial
+  ``[2,  4000] loss: 1.23`` (epoch, mini-batches so far in it: with no epoch length the counts
+  run on from the last one seen), timm's ``Train: 3 [ 50/1251 ( 4%)]  Loss: 6.89 (6.91)`` and
+  PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00 (6.9e+00)  Acc@1 …``
+  (``Acc@1`` is the accuracy, ``Acc@5`` kept apart); their ``Test: [ 48/49] …`` lines are an
+  evaluation printed batch by batch, whose last line's running average ``(…)`` is the
+  result. An index-less validation or test line
   is the evaluation of the step before it (PyTorch's MNIST example: ``Test set: Average loss:
   0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the fraction). A name
   counts when it holds a metric word (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read
@@ -88,6 +94,17 @@ _LINE_ROLE = LazyPattern(r"(?<![\w'])(" + "|".join(_ROLES) + r")(?![\w'])", re.I
 _MMENGINE = LazyPattern(r"\b(Epoch|Iter)\((train|val|test)\)\s*\[\s*(\d+)(?:\s*/\s*\d+)?\s*\]"
                         r"(?:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\])?")
 _FIT_STOPPED = LazyPattern(r"`Trainer\.fit` stopped: (.{1,120})")  # Lightning's last word
+# PyTorch's CIFAR-10 tutorial: "[1,  2000] loss: 2.302" (epoch, mini-batches so far in it)
+_TUTORIAL = LazyPattern(r"^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*(?=[A-Za-z])")
+# timm's train.py (and the AverageMeter scripts after it): "Train: 3 [ 50/1251 ( 4%)]  Loss:
+# 6.89 (6.91) ..." and its evaluation "Test: [ 48/49]  Loss: 5.5 (5.6)  Acc@1: 10 (12)"
+_TIMM_TRAIN = LazyPattern(r"^\s*Train:\s*(\d+)\s*\[\s*(\d+)\s*/\s*(\d+)")
+_TIMM_TEST = LazyPattern(r"^\s*Test:\s*\[\s*\d+\s*/\s*\d+\s*\]")
+# PyTorch's ImageNet example: "Epoch: [3][ 10/5005]\tTime ... Loss 6.9e+00 (6.9e+00)\tAcc@1 ..."
+_IMAGENET_TRAIN = LazyPattern(r"^\s*Epoch:\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+_TOP_K = LazyPattern(r"\bAcc@(\d+)", re.IGNORECASE)  # top-1 accuracy is the accuracy
+# an AverageMeter's "value (running average)": an evaluation's result is the average
+_AVERAGED = LazyPattern(r"(?<![\w.])(" + NUM + r")\s*\(\s*(" + NUM + r")\s*\)")
 
 
 def _segments(text: str) -> Iterable[str]:
@@ -96,7 +113,16 @@ def _segments(text: str) -> Iterable[str]:
     openmmlab = "Epoch(" in text or "Iter(" in text
     for seg in _SEGMENTS.split(text):
         if seg.strip():
-            yield _MMENGINE.sub(_mmengine_index, seg) if openmmlab else seg
+            seg = _MMENGINE.sub(_mmengine_index, seg) if openmmlab else seg
+            if seg[:12].lstrip().startswith(("[", "Train:", "Test:", "Epoch: [")):
+                seg = _TUTORIAL.sub(r"epoch \1 batch \2 ", seg, count=1)
+                seg = _TIMM_TRAIN.sub(r"[train] epoch \1 step \2/\3", seg, count=1)
+                seg = _IMAGENET_TRAIN.sub(r"epoch \1 step \2/\3", seg, count=1)
+                seg = _TIMM_TEST.sub("[val] ", seg, count=1)
+            if "Acc@" in seg:
+                seg = _TOP_K.sub(lambda m: "acc" if m.group(1) == "1" else f"acc_top{m.group(1)}",
+                                 seg)
+            yield seg
 
 
 def _mmengine_index(m: re.Match[str]) -> str:
@@ -124,6 +150,16 @@ class _Points:
         self.lines = 0
         self.context: dict[str, Any] = {}
         self.epochs: tuple[list[int], list[float]] = ([], [])
+
+    def replace(self, step: int, pairs: list[tuple[str, float]]) -> bool:
+        """:meth:`add`, a metric's points already at ``step`` dropped first (an evaluation
+        printed batch by batch: its last line holds the result)."""
+        for name, _value in pairs:
+            s, v = self.points.get(name, ([], []))
+            while s and s[-1] == step:
+                s.pop()
+                v.pop()
+        return self.add(step, pairs)
 
     def add(self, step: int, pairs: Iterable[tuple[str, float]]) -> bool:
         added = False
@@ -270,6 +306,8 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
     plain_step_unit = "step"
     plain_spe: int | None = None
     plain_last: int | None = None  # the step of the last hand-written line with an index
+    inner_epoch: int | None = None  # "epoch E batch B" without an epoch length: the last E,
+    inner_last, inner_offset = 0, 0  # its last B and the batches of the epochs before it
     ended: str | None = None
     for seg in _segments(text):
         if "`Trainer.fit` stopped" in seg:
@@ -335,11 +373,12 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             # or a script's own "val_loss: 0.41, val_acc: 0.87" after a tqdm epoch bar
             first = _PAIR.search(seg)
             role = _line_role(seg[:first.start()]) if first else None
-            pairs = _pairs(seg[first.start():], role) if first else []
+            body = seg[first.start():] if first else ""
+            pairs = _pairs(_AVERAGED.sub(r"\2", body) if "(" in body else body, role)
             if role is None and not all(_evaluation_name(name) for name, _ in pairs):
                 continue
             if pairs and role in (None, "val", "test") and plain_last is not None:
-                plain.add(plain_last, pairs)
+                plain.replace(plain_last, pairs)
             elif pairs and role is None and pl_last:
                 last = pl_last[max(pl_last)]
                 have = {name for name, _ in last}
@@ -356,8 +395,11 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             if per_epoch:
                 plain_spe = per_epoch
                 step = (epoch_value - plain_epoch_base) * per_epoch + step_in
-            else:
-                step = step_in
+            else:  # no epoch length: the steps of the epochs before, as far as they were seen
+                if inner_epoch is not None and epoch_value > inner_epoch:
+                    inner_offset += inner_last
+                inner_epoch, inner_last = epoch_value, step_in
+                step = inner_offset + step_in
         elif kind[0] == "epoch" and plain_spe is not None and plain_last is not None:
             step = plain_last  # Ignite's "Validation Results - Epoch: 3" after its iterations
         elif kind[0] == "epoch":
