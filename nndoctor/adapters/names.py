@@ -39,6 +39,9 @@ ROLE_WORDS = {
 }
 LOSS_WORDS = {"loss", "nll", "nll_loss", "ce", "ce_loss", "cross_entropy", "cross_entropy_loss",
               "crossentropy", "xent", "objective"}
+# a language model's own loss where a trainer logs several (Megatron-LM, GPT-NeoX: "lm loss",
+# its validation "lm loss value"); ranked after a plain ``loss``
+LM_LOSS_WORDS = {"lm_loss", "lm_loss_value"}
 ACC_WORDS = {"acc", "accuracy", "top1", "top1_acc", "top1_accuracy", "acc1", "acc_top1",
              "token_accuracy", "top_1", "top_1_accuracy", "acc@1",
              "accuracy_top1"}  # mmpretrain's accuracy/top1
@@ -169,6 +172,8 @@ def _classify(t: str, default_role: str) -> Candidate | None:
         return None
     if rest in LOSS_WORDS:
         return Candidate(f"{role}_loss", explicit, resolution, rank, fallback=fallback)
+    if rest in LM_LOSS_WORDS:
+        return Candidate(f"{role}_loss", explicit, resolution, rank + 1, fallback=fallback)
     if rest in ACC_WORDS:
         return Candidate(f"{role}_acc", explicit, resolution, rank + (1 if "token" in rest else 0),
                          fallback=fallback)

@@ -1,6 +1,6 @@
 """Console formats of widely copied training scripts (readers/console.py): PyTorch's CIFAR-10
 tutorial (``[epoch, batch] loss: x``, no epoch length), timm's train.py and PyTorch's ImageNet
-example (AverageMeter lines ``Loss 6.9 (6.92)``: value, then running average)."""
+example (AverageMeter lines ``Loss 6.9 (6.92)``: value, then running average), Megatron-LM."""
 
 from __future__ import annotations
 
@@ -80,3 +80,29 @@ def test_the_imagenet_example_indexes_epoch_and_batch(tmp_path: Path) -> None:
     (run,) = read_path(tmp_path)
     assert run.series["train_loss"].steps.tolist() == [0, 2500, 5000, 5005, 7505, 10005]
     assert run.series["train_acc"].values[0] == pytest.approx(0.01)  # Acc@1 1.00 %
+
+
+MEGATRON = (
+    " iteration      100/  500000 | consumed samples:         3200 | elapsed time per iteration "
+    "(ms): 500.1 | learning rate: 1.500E-04 | global batch size:    32 | lm loss: 9.123456E+00 | "
+    "loss scale: 65536.0 | grad norm: 2.345 | number of skipped iterations:   0 | number of nan "
+    "iterations:   0 |\n"
+    " iteration      200/  500000 | consumed samples:         6400 | elapsed time per iteration "
+    "(ms): 499.8 | learning rate: 1.500E-04 | global batch size:    32 | lm loss: 8.012345E+00 | "
+    "loss scale: 65536.0 | grad norm: 1.987 | number of skipped iterations:   0 | number of nan "
+    "iterations:   0 |\n"
+    + "-" * 60 + "\n"
+    + " validation loss at iteration 200 | lm loss value: 8.100000E+00 | lm loss PPL: "
+    "3.294468E+03 | \n" + "-" * 60 + "\n")
+
+
+def test_megatron_lm_loss_and_its_validation_are_the_losses(tmp_path: Path) -> None:
+    """Megatron-LM's training_log / evaluate_and_print_results lines: "lm loss" is the training
+    loss, "lm loss value" in the validation line the validation loss."""
+    (tmp_path / "train.log").write_text(MEGATRON)
+    (run,) = read_path(tmp_path)
+    assert run.series["train_loss"].source_tag == "lm_loss"
+    assert run.series["train_loss"].values.tolist() == pytest.approx([9.123456, 8.012345])
+    assert run.series["val_loss"].steps.tolist() == [200]
+    assert run.series["val_loss"].values.tolist() == pytest.approx([8.1])
+    assert run.series["grad_norm"].values.tolist() == pytest.approx([2.345, 1.987])
