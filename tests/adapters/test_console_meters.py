@@ -106,3 +106,13 @@ def test_megatron_lm_loss_and_its_validation_are_the_losses(tmp_path: Path) -> N
     assert run.series["val_loss"].steps.tolist() == [200]
     assert run.series["val_loss"].values.tolist() == pytest.approx([8.1])
     assert run.series["grad_norm"].values.tolist() == pytest.approx([2.345, 1.987])
+
+
+def test_a_global_step_inside_an_epoch_line_is_not_counted_twice(tmp_path: Path) -> None:
+    """PaddleOCR: "epoch: [2/500], global_step: 30, …": the step already runs on."""
+    text = "".join(f"[2023/01/01 00:00:00] ppocr INFO: epoch: [{e}/500], global_step: {g}, lr: "
+                   f"0.001000, acc: 0.5, loss: {5.0 - g / 10:.4f}, avg_reader_cost: 0.1 s\n"
+                   for e, g in ((1, 10), (1, 20), (2, 30), (2, 40)))
+    (tmp_path / "train.log").write_text(text)
+    (run,) = read_path(tmp_path)
+    assert run.series["train_loss"].steps.tolist() == [10, 20, 30, 40]

@@ -395,8 +395,9 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             if per_epoch:
                 plain_spe = per_epoch
                 step = (epoch_value - plain_epoch_base) * per_epoch + step_in
-            else:  # no epoch length: the steps of the epochs before, as far as they were seen
-                if inner_epoch is not None and epoch_value > inner_epoch:
+            else:  # no epoch length: a count that starts again in a new epoch runs on from
+                # the last one seen (a global step, "epoch 2 global_step 1200", does not)
+                if inner_epoch is not None and epoch_value > inner_epoch and step_in < inner_last:
                     inner_offset += inner_last
                 inner_epoch, inner_last = epoch_value, step_in
                 step = inner_offset + step_in
