@@ -116,3 +116,14 @@ def test_a_global_step_inside_an_epoch_line_is_not_counted_twice(tmp_path: Path)
     (tmp_path / "train.log").write_text(text)
     (run,) = read_path(tmp_path)
     assert run.series["train_loss"].steps.tolist() == [10, 20, 30, 40]
+
+
+def test_mmdetection_2_epoch_and_batch_index(tmp_path: Path) -> None:
+    text = "".join(f"2023-01-01 00:00:00,000 - mmdet - INFO - Epoch [{e}][{b}/1000]\tlr: "
+                   f"1.000e-02, eta: 1:00:00, time: 0.500, data_time: 0.050, memory: 3000, "
+                   f"loss_cls: 0.5, loss_bbox: 0.3, loss: {2.0 - e / 10 - b / 10000:.4f}\n"
+                   for e in (1, 2) for b in (500, 1000))
+    (tmp_path / "20230101_000000.log").write_text(text)
+    (run,) = read_path(tmp_path)
+    assert run.series["train_loss"].steps.tolist() == [500, 1000, 1500, 2000]
+    assert run.context["steps_per_epoch"] == 1000

@@ -26,7 +26,8 @@ metric line is not a console log, never a guess):
   ``Iter(train) [100/80000]`` are read as such lines, and so are PyTorch's CIFAR-10 tutorial
   ``[2,  4000] loss: 1.23`` (epoch, mini-batches so far in it: with no epoch length the counts
   run on from the last one seen), timm's ``Train: 3 [ 50/1251 ( 4%)]  Loss: 6.89 (6.91)`` and
-  PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00 (6.9e+00)  Acc@1 …``
+  PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00 (6.9e+00)  Acc@1 …`` (and
+  MMDetection 2's ``Epoch [3][50/1000]``)
   (``Acc@1`` is the accuracy, ``Acc@5`` kept apart); their ``Test: [ 48/49] …`` lines are an
   evaluation printed batch by batch, whose last line's running average ``(…)`` is the
   result. An index-less validation or test line
@@ -100,8 +101,9 @@ _TUTORIAL = LazyPattern(r"^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*(?=[A-Za-z])")
 # 6.89 (6.91) ..." and its evaluation "Test: [ 48/49]  Loss: 5.5 (5.6)  Acc@1: 10 (12)"
 _TIMM_TRAIN = LazyPattern(r"^\s*Train:\s*(\d+)\s*\[\s*(\d+)\s*/\s*(\d+)")
 _TIMM_TEST = LazyPattern(r"^\s*Test:\s*\[\s*\d+\s*/\s*\d+\s*\]")
-# PyTorch's ImageNet example: "Epoch: [3][ 10/5005]\tTime ... Loss 6.9e+00 (6.9e+00)\tAcc@1 ..."
-_IMAGENET_TRAIN = LazyPattern(r"^\s*Epoch:\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+# PyTorch's ImageNet example "Epoch: [3][ 10/5005]\tTime ... Loss 6.9e+00 (6.9e+00)\tAcc@1 ..."
+# and MMDetection 2's "- INFO - Epoch [3][50/1000]\tlr: 1.000e-02, ..., loss: 2.3"
+_EPOCH_BATCH = LazyPattern(r"\bEpoch:?\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
 _TOP_K = LazyPattern(r"\bAcc@(\d+)", re.IGNORECASE)  # top-1 accuracy is the accuracy
 # an AverageMeter's "value (running average)": an evaluation's result is the average
 _AVERAGED = LazyPattern(r"(?<![\w.])(" + NUM + r")\s*\(\s*(" + NUM + r")\s*\)")
@@ -114,11 +116,12 @@ def _segments(text: str) -> Iterable[str]:
     for seg in _SEGMENTS.split(text):
         if seg.strip():
             seg = _MMENGINE.sub(_mmengine_index, seg) if openmmlab else seg
-            if seg[:12].lstrip().startswith(("[", "Train:", "Test:", "Epoch: [")):
+            if seg[:12].lstrip().startswith(("[", "Train:", "Test:")):
                 seg = _TUTORIAL.sub(r"epoch \1 batch \2 ", seg, count=1)
                 seg = _TIMM_TRAIN.sub(r"[train] epoch \1 step \2/\3", seg, count=1)
-                seg = _IMAGENET_TRAIN.sub(r"epoch \1 step \2/\3", seg, count=1)
                 seg = _TIMM_TEST.sub("[val] ", seg, count=1)
+            if "][" in seg:
+                seg = _EPOCH_BATCH.sub(r"epoch \1 step \2/\3", seg, count=1)
             if "Acc@" in seg:
                 seg = _TOP_K.sub(lambda m: "acc" if m.group(1) == "1" else f"acc_top{m.group(1)}",
                                  seg)
