@@ -190,3 +190,22 @@ def steps_per_epoch(steps: Any, epochs: Any) -> int | None:
             return None
         spe = median(gaps)
     return round(spe) if spe >= 0.5 else None
+
+
+class FolderReader:
+    """A reader of run folders whose files are read together (Ray Tune trials, Sacred runs): a
+    file's group is its folder, and reading a file reads its folder. Subclasses give ``name``,
+    ``priority``, ``can_read`` and ``read_many``."""
+
+    name = ""
+    priority = 50
+
+    def group_key(self, path: Path) -> Path:
+        return path.parent
+
+    def read(self, path: Path) -> list[Run]:
+        return self.read_many([path])
+
+    def read_many(self, paths: list[Path]) -> list[Run]:
+        raise NotImplementedError
+

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nndoctor.adapters.readers._io import load_json, read_text, to_float
-from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
+from nndoctor.adapters.readers._runs import FolderReader, axis, build_run, context_from_params
 from nndoctor.adapters.readers._sniff import RAY_TUNE_FILES as FILES
 from nndoctor.adapters.readers._table import read_table
 from nndoctor.adapters.run import LogError, Run, Series
@@ -53,7 +53,7 @@ def _newest(steps: list[int], values: list[float]) -> tuple[list[int], list[floa
     return [steps[i] for i in keep], [values[i] for i in keep], len(steps) - len(keep)
 
 
-class RayTuneReader:
+class RayTuneReader(FolderReader):
     """One Ray Tune trial folder."""
 
     name = "ray_tune"
@@ -61,12 +61,6 @@ class RayTuneReader:
 
     def can_read(self, path: Path) -> bool:
         return is_trial_file(path)
-
-    def group_key(self, path: Path) -> Path:
-        return path.parent
-
-    def read(self, path: Path) -> list[Run]:
-        return self.read_many([path])
 
     def read_many(self, paths: list[Path]) -> list[Run]:
         folder = paths[0].parent

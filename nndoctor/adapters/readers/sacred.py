@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.readers._io import load_json, to_float
-from nndoctor.adapters.readers._runs import axis, build_run, context_from_params
+from nndoctor.adapters.readers._runs import FolderReader, axis, build_run, context_from_params
 from nndoctor.adapters.readers._sniff import SACRED_FILES
 from nndoctor.adapters.run import LogError, Run, Series
 
@@ -52,7 +52,7 @@ def _series(path: Path) -> dict[str, Series]:
     return raw
 
 
-class SacredReader:
+class SacredReader(FolderReader):
     """One Sacred FileStorageObserver run folder."""
 
     name = "sacred"
@@ -60,12 +60,6 @@ class SacredReader:
 
     def can_read(self, path: Path) -> bool:
         return is_run_file(path)
-
-    def group_key(self, path: Path) -> Path:
-        return path.parent
-
-    def read(self, path: Path) -> list[Run]:
-        return self.read_many([path])
 
     def read_many(self, paths: list[Path]) -> list[Run]:
         folder = paths[0].parent
