@@ -24,15 +24,15 @@ metric line is not a console log, never a guess):
   index gives the line's split to its unprefixed names (fairseq's ``| valid | epoch 001 | …
   | loss 8.1``, ``[val] epoch 3 loss 0.6``); OpenMMLab's ``Epoch(train) [3][ 50/157]`` and
   ``Iter(train) [100/80000]`` are read as such lines, and so are PyTorch's CIFAR-10 tutorial
-  ``[2,  4000] loss: 1.23`` (epoch, mini-batches so far in it: with no epoch length the counts
-  run on from the last one seen), timm's ``Train: 3 [ 50/1251 ( 4%)]  Loss: 6.89 (6.91)`` and
-  PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00 (6.9e+00)  Acc@1 …`` (and
-  MMDetection 2's ``Epoch [3][50/1000]``)
-  (``Acc@1`` is the accuracy, ``Acc@5`` kept apart); their ``Test: [ 48/49] …`` lines are an
-  evaluation printed batch by batch, whose last line's running average ``(…)`` is the
-  result. An index-less validation or test line
-  is the evaluation of the step before it (PyTorch's MNIST example: ``Test set: Average loss:
-  0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the fraction). A name
+  ``[2,  4000] loss: 1.23`` (epoch, mini-batches so far in it: with no epoch length, a count
+  that starts again runs on from the last one seen), timm's ``Train: 3 [ 50/1251 ( 4%)]
+  Loss: 6.89 (6.91)``, PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00
+  (6.9e+00)  Acc@1 …`` and MMDetection 2's ``Epoch [3][50/1000]`` (``Acc@1`` is the accuracy,
+  ``Acc@5`` kept apart); their ``Test: [ 48/49] …`` lines are an evaluation printed batch by
+  batch, whose last line's running average ``(…)`` is the result. An index-less validation
+  or test line is the evaluation of the step before it (PyTorch's MNIST example: ``Test set:
+  Average loss: 0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the
+  fraction). A name
   counts when it holds a metric word (loss, acc, lr, norm, perplexity, …); ``85.2%`` is read
   as 85.2 (accuracies in percent are scaled by the name map). The x axis is in epochs when
   the index is the epoch.

@@ -73,7 +73,7 @@ def roles(run: Run) -> dict[str, str]:
     plain = {_plain(n) for n in run.series}
     if any(n.startswith(PREFERENCE_PREFIXES) for n in plain):
         return {}
-    by_plain = _by_plain(run)  # (made once for the three roles)
+    by_plain = _by_plain(run)  # (made once for all the roles)
     found = {role: hit[0] for role, names in (("reward", REWARD_NAMES), ("kl", KL_NAMES),
                                               ("update_kl", UPDATE_KL_NAMES),
                                               ("entropy", ENTROPY_NAMES))
