@@ -75,6 +75,7 @@ class SacredReader(FolderReader):
         record = load_json(folder / "run.json")
         record = record if isinstance(record, dict) else {}
         status = record.get("status")
+        status = status if isinstance(status, str) else None
         if status in ENDED:
             context["ended"] = ENDED[status]
         experiment = record.get("experiment")
