@@ -1,6 +1,7 @@
 """Console formats of widely copied training scripts (readers/console.py): PyTorch's CIFAR-10
 tutorial (``[epoch, batch] loss: x``, no epoch length), timm's train.py and PyTorch's ImageNet
-example (AverageMeter lines ``Loss 6.9 (6.92)``: value, then running average), Megatron-LM."""
+example (AverageMeter lines ``Loss 6.9 (6.92)``: value, then running average), Megatron-LM,
+MMDetection 2, PaddleOCR and CLU (Flax)."""
 
 from __future__ import annotations
 
@@ -127,3 +128,17 @@ def test_mmdetection_2_epoch_and_batch_index(tmp_path: Path) -> None:
     (run,) = read_path(tmp_path)
     assert run.series["train_loss"].steps.tolist() == [500, 1000, 1500, 2000]
     assert run.context["steps_per_epoch"] == 1000
+
+
+def test_clu_logging_writer_lines_behind_absl_prefixes(tmp_path: Path) -> None:
+    """CLU's LoggingWriter (Flax/JAX examples): "[step] key=value, key=value"."""
+    prefix = "I0101 00:00:00.000000 140000000000000 logging_writer.py:48] "
+    text = "".join(f"{prefix}[{s}] learning_rate=0.1, train_accuracy={0.2 + s / 1e4:.4f}, "
+                   f"train_loss={2.0 - s / 1e3:.4f}\n" for s in (100, 200, 300))
+    text += f"{prefix}[300] eval_accuracy=0.5, eval_loss=1.9\n"
+    (tmp_path / "train.log").write_text(text)
+    (run,) = read_path(tmp_path)
+    assert run.series["train_loss"].steps.tolist() == [100, 200, 300]
+    assert run.series["train_loss"].values.tolist() == pytest.approx([1.9, 1.8, 1.7])
+    assert run.series["val_loss"].steps.tolist() == [300]
+    assert run.series["val_acc"].values.tolist() == pytest.approx([0.5])

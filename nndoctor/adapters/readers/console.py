@@ -29,7 +29,8 @@ metric line is not a console log, never a guess):
   Loss: 6.89 (6.91)``, PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00
   (6.9e+00)  Acc@1 …`` and MMDetection 2's ``Epoch [3][50/1000]`` (``Acc@1`` is the accuracy,
   ``Acc@5`` kept apart); their ``Test: [ 48/49] …`` lines are an evaluation printed batch by
-  batch, whose last line's running average ``(…)`` is the result. An index-less validation
+  batch, whose last line's running average ``(…)`` is the result; CLU's (Flax) ``[1000]
+  learning_rate=0.1, train_loss=0.21`` is step 1000. An index-less validation
   or test line is the evaluation of the step before it (PyTorch's MNIST example: ``Test set:
   Average loss: 0.05, Accuracy: 9838/10000 (98%)``, a count out of a total read as the
   fraction). A name
@@ -104,6 +105,9 @@ _TIMM_TEST = LazyPattern(r"^\s*Test:\s*\[\s*\d+\s*/\s*\d+\s*\]")
 # PyTorch's ImageNet example "Epoch: [3][ 10/5005]\tTime ... Loss 6.9e+00 (6.9e+00)\tAcc@1 ..."
 # and MMDetection 2's "- INFO - Epoch [3][50/1000]\tlr: 1.000e-02, ..., loss: 2.3"
 _EPOCH_BATCH = LazyPattern(r"\bEpoch:?\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+# CLU's LoggingWriter (the Flax/JAX examples), behind absl's prefix: "...logging_writer.py:48]
+# [1000] learning_rate=0.1, train_accuracy=0.93, train_loss=0.21"
+_BRACKET_STEP = LazyPattern(r"(?:^|(?<=\]\s))\s*\[(\d+)\]\s+(?=[A-Za-z_][\w/.]*=)")
 _TOP_K = LazyPattern(r"\bAcc@(\d+)", re.IGNORECASE)  # top-1 accuracy is the accuracy
 # an AverageMeter's "value (running average)": an evaluation's result is the average
 _AVERAGED = LazyPattern(r"(?<![\w.])(" + NUM + r")\s*\(\s*(" + NUM + r")\s*\)")
@@ -122,6 +126,8 @@ def _segments(text: str) -> Iterable[str]:
                 seg = _TIMM_TEST.sub("[val] ", seg, count=1)
             if "][" in seg:
                 seg = _EPOCH_BATCH.sub(r"epoch \1 step \2/\3", seg, count=1)
+            if "=" in seg and "[" in seg:
+                seg = _BRACKET_STEP.sub(r"step \1 ", seg, count=1)
             if "Acc@" in seg:
                 seg = _TOP_K.sub(lambda m: "acc" if m.group(1) == "1" else f"acc_top{m.group(1)}",
                                  seg)
