@@ -479,7 +479,7 @@ TQDM = ("Epoch 1: 100%|██████████| 469/469 [00:10<00:00, 45.
      "[train] epoch 2 loss 0.7 acc 0.6\n[val] epoch 2 loss 0.8 acc 0.5\n", [0.9, 0.7], [1.0, 0.8]),
     ("Train Epoch: 1 [0/600]\tLoss: 2.3\nTrain Epoch: 1 [300/600]\tLoss: 1.9\n", [2.3, 1.9], None),
     (MNIST, [2.3, 0.06, 0.08, 0.04], [0.0499, 0.0372]),
-    (IGNITE, [0.9, 0.5], [1.0, 0.7]),
+    (IGNITE, [1.5, 1.1, 0.8, 0.6], [1.0, 0.7]),  # its Training Results: loss_epoch
     (TQDM, [0.9, 0.6], [1.0, 0.8]),
     ("step 10 loss 0.9\nthroughput: 100 samples/s, loss scale: 1024\nstep 20 loss 0.8\n",
      [0.9, 0.8], None),  # an index-less line not named as an evaluation is not one
@@ -503,7 +503,10 @@ def test_console_a_role_word_before_the_index_names_the_split(tmp_path: Path, te
         assert run.series["val_loss"].steps.tolist() == [200, 400]
     if text is MNIST:  # 9838/10000 is a fraction, and the test set stands in for validation
         assert run.series["val_acc"].values.tolist() == pytest.approx([0.9838, 0.9873])
-        assert run.series["val_loss"].steps.tolist() == [0, 1]
+        # it counts samples, not steps: the x axis counts the printed training lines
+        assert run.series["train_loss"].steps.tolist() == [0, 1, 2, 3]
+        assert run.series["val_loss"].steps.tolist() == [1, 3]
+        assert run.context["steps_per_epoch"] == 2
 
 
 CONSOLE_TEXTS = [KERAS, HF, LIGHTNING, FASTAI_TABLE, ULTRALYTICS, FAIRSEQ, MNIST, MMENGINE,

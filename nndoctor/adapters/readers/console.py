@@ -105,9 +105,15 @@ _TIMM_TEST = LazyPattern(r"^\s*Test:\s*\[\s*\d+\s*/\s*\d+\s*\]")
 # PyTorch's ImageNet example "Epoch: [3][ 10/5005]\tTime ... Loss 6.9e+00 (6.9e+00)\tAcc@1 ..."
 # and MMDetection 2's "- INFO - Epoch [3][50/1000]\tlr: 1.000e-02, ..., loss: 2.3"
 _EPOCH_BATCH = LazyPattern(r"\bEpoch:?\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
+# PyTorch Ignite's ProgressBar: "Epoch [3/10]: [50/157]  32%|███▏      , loss=0.41 [00:01<00:02]"
+_IGNITE_BAR = LazyPattern(r"\bEpoch\s*\[\s*(\d+)\s*/\s*\d+\s*\]\s*:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
 # CLU's LoggingWriter (the Flax/JAX examples), behind absl's prefix: "...logging_writer.py:48]
 # [1000] learning_rate=0.1, train_accuracy=0.93, train_loss=0.21"
 _BRACKET_STEP = LazyPattern(r"(?:^|(?<=\]\s))\s*\[(\d+)\]\s+(?=[A-Za-z_][\w/.]*=)")
+# PyTorch's MNIST example and the scripts after it: "Train Epoch: 3 [12800/60000 (21%)]\tLoss:
+# 0.12" - samples seen in the epoch, not steps
+_SAMPLES_SEEN = LazyPattern(r"\bEpoch:?\s*(\d+)\s*\[\s*(\d+)\s*/\s*(\d+)"
+                            r"(?:\s*\(\s*[\d.]+\s*%\s*\))?\s*\]")
 _TOP_K = LazyPattern(r"\bAcc@(\d+)", re.IGNORECASE)  # top-1 accuracy is the accuracy
 # an AverageMeter's "value (running average)": an evaluation's result is the average
 _AVERAGED = LazyPattern(r"(?<![\w.])(" + NUM + r")\s*\(\s*(" + NUM + r")\s*\)")
@@ -126,6 +132,8 @@ def _segments(text: str) -> Iterable[str]:
                 seg = _TIMM_TEST.sub("[val] ", seg, count=1)
             if "][" in seg:
                 seg = _EPOCH_BATCH.sub(r"epoch \1 step \2/\3", seg, count=1)
+            if "]:" in seg:
+                seg = _IGNITE_BAR.sub(r"epoch \1 step \2/\3", seg, count=1)
             if "=" in seg and "[" in seg:
                 seg = _BRACKET_STEP.sub(r"step \1 ", seg, count=1)
             if "Acc@" in seg:
@@ -315,6 +323,9 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
     plain_step_unit = "step"
     plain_spe: int | None = None
     plain_last: int | None = None  # the step of the last hand-written line with an index
+    plain_inner = False  # whether a line has given a step inside its epoch
+    sample_epoch: int | None = None  # "Train Epoch: E [n/N (p%)]": the last E, the lines so far
+    sample_lines = 0
     inner_epoch: int | None = None  # "epoch E batch B" without an epoch length: the last E,
     inner_last, inner_offset = 0, 0  # its last B and the batches of the epochs before it
     ended: str | None = None
@@ -375,6 +386,19 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             continue
         if not any(ch.isdigit() for ch in seg):
             continue
+        samples = _SAMPLES_SEEN.search(seg) if "[" in seg else None
+        if samples:
+            pairs = _pairs(seg[samples.end():], _line_role(seg[:samples.start()]))
+            if pairs:  # the printed lines count the steps: one every log interval
+                epoch_value = int(samples.group(1))
+                if sample_epoch is not None and epoch_value != sample_epoch and plain_spe is None:
+                    plain_spe = sample_lines
+                sample_epoch, plain_inner, plain_last = epoch_value, True, sample_lines
+                plain.add(sample_lines, pairs)
+                sample_lines += 1
+                if until_recognised and plain.lines >= MIN_LINES:
+                    return RECOGNISED
+            continue
         idx = _index(seg)
         if idx is None:
             # an evaluation printed after the epoch it follows, without an index of its own:
@@ -394,10 +418,12 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
                 last.extend((name, v) for name, v in pairs if name not in have)
             continue
         (kind, value, total), rest = idx
-        pairs = _pairs(rest, _line_role(seg[:len(seg) - len(rest)]))
+        role = _line_role(seg[:len(seg) - len(rest)])
+        pairs = _pairs(rest, role)
         if not pairs:
             continue
         if kind[0] == "epoch" and kind[1] is not None:  # epoch and a step inside it
+            plain_inner = True
             epoch_value, step_in, per_epoch = kind[1], value, total
             if plain_epoch_base is None:
                 plain_epoch_base = min(epoch_value, 1)
@@ -410,8 +436,12 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
                     inner_offset += inner_last
                 inner_epoch, inner_last = epoch_value, step_in
                 step = inner_offset + step_in
-        elif kind[0] == "epoch" and plain_spe is not None and plain_last is not None:
+        elif kind[0] == "epoch" and plain_inner and plain_last is not None:
             step = plain_last  # Ignite's "Validation Results - Epoch: 3" after its iterations
+            if role == "train":  # its "Training Results": the epoch's model measured on the
+                # training set, a coarser view of the loss the iteration lines print
+                pairs = _pairs(rest, None)
+                pairs = [(n if _evaluation_name(n) else f"{n}_epoch", v) for n, v in pairs]
         elif kind[0] == "epoch":
             plain_step_unit = "epoch"
             if plain_epoch_base is None:
@@ -419,7 +449,10 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             step = value - plain_epoch_base
         else:
             step = value
-        plain.add(step, pairs)
+        if step == plain_last:  # a bar redrawn at the same step: its last drawing holds
+            plain.replace(step, pairs)
+        else:
+            plain.add(step, pairs)
         plain_last = step
         if until_recognised and plain.lines >= MIN_LINES:
             return RECOGNISED
@@ -449,12 +482,16 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             context["index"] = "logging entry"
             warnings.append("the printed Trainer logs carry no step: the x axis counts "
                             "logging entries")
-    elif plain_step_unit == "epoch" and plain_spe is None:
+    elif plain_step_unit == "epoch" and not plain_inner:
         context.update(axis("epoch"))
     else:
         context.update(axis("step"))
         if plain_spe:
             context["steps_per_epoch"] = plain_spe
+        if sample_lines and kind == "plain":
+            context["index"] = "printed line"
+            warnings.append("the log counts the samples seen in each epoch, not steps: the x "
+                            "axis counts its printed training lines")
     return kind, raw, context, warnings
 
 
