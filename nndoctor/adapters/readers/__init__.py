@@ -166,7 +166,8 @@ def _unknown(path: Path) -> str:
             return exc.message
     return ("unknown log format (expected TensorBoard events, metrics.csv, CSVLogger, "
             "trainer_state.json, MLflow, JSON Lines, Keras history JSON, results.csv, W&B, "
-            "DVCLive, Ray Tune, Sacred or console output; see docs/formats.md)")
+            "skorch history.json, DVCLive, Ray Tune, Sacred or console output; see "
+            "docs/formats.md)")
 
 
 def _guarded(reader: Reader, paths: list[Path]) -> list[Run]:

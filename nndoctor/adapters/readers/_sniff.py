@@ -142,6 +142,7 @@ BUILTIN: tuple[BuiltinReader, ...] = (  # among equal priorities, the order they
     BuiltinReader("ultralytics", 30, _suffix_in({".csv"})),
     BuiltinReader("keras_csv", 40, _suffix_in(KERAS_CSV_SUFFIXES)),
     BuiltinReader("keras_history", 40, _suffix_in({".json"})),
+    BuiltinReader("skorch_history", 40, _suffix_in({".json"})),
     BuiltinReader("jsonl", 50, _suffix_in(JSONL_SUFFIXES | JSONL_SNIFF_SUFFIXES)),
     BuiltinReader("generic_csv", 90, _suffix_in(CSV_SUFFIXES | CSV_TEXT_SUFFIXES)),
     BuiltinReader("mlflow_sqlite", 15, _sqlite),

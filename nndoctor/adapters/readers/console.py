@@ -23,7 +23,12 @@ metric line is not a console log, never a guess):
   …`` and ``step 100: train loss 4.1, val loss 4.2``; a role word standing alone before the
   index gives the line's split to its unprefixed names (fairseq's ``| valid | epoch 001 | …
   | loss 8.1``, ``[val] epoch 3 loss 0.6``); OpenMMLab's ``Epoch(train) [3][ 50/157]`` and
-  ``Iter(train) [100/80000]`` are read as such lines, and so are PyTorch's CIFAR-10 tutorial
+  ``Iter(train) [100/80000]`` are read as such lines, and so are PyTorch Ignite's ProgressBar
+  ``Epoch [3/10]: [50/157]  32%|███ , loss=0.41`` (a bar drawn again at one step replaces its
+  earlier drawing; an epoch's ``Validation Results - Epoch: 3`` sits at the epoch's last
+  iteration and its ``Training Results`` are kept as ``*_epoch``, apart from the iteration
+  loss), PyTorch's MNIST example ``Train Epoch: 3 [12800/60000 (21%)]`` (samples seen: the
+  x axis counts the printed lines), PyTorch's CIFAR-10 tutorial
   ``[2,  4000] loss: 1.23`` (epoch, mini-batches so far in it: with no epoch length, a count
   that starts again runs on from the last one seen), timm's ``Train: 3 [ 50/1251 ( 4%)]
   Loss: 6.89 (6.91)``, PyTorch's ImageNet example ``Epoch: [3][ 10/5005]  … Loss 6.9e+00

@@ -60,7 +60,8 @@ def decay_strength(decay: float, optimizer: str, fmt: str, p: Params) -> tuple[s
 # every optimizer step (the Trainer's inner loop calls model.zero_grad(); fit() takes each
 # step's gradient afresh)
 _CLEARING_LOOPS = {"hf_trainer_state": "the Hugging Face Trainer's training loop",
-                   "keras_history": "Keras' fit()", "keras_csv": "Keras' fit() (CSVLogger)"}
+                   "keras_history": "Keras' fit()", "keras_csv": "Keras' fit() (CSVLogger)",
+                   "skorch_history": "skorch's NeuralNet.fit()"}
 
 
 @detector("run_context", produces=("num_classes", "batch_size", "dropout_rate",
