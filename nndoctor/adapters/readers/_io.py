@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -164,3 +164,17 @@ def file_size(path: Path) -> int:
         return Path(path).stat().st_size
     except OSError:
         return -1
+
+
+def json_document_of(path: Path, shape: Any, max_bytes: int,
+                     parse: Callable[[Any], Any]) -> bool:
+    """Whether ``path`` is a ``.json`` file whose start matches ``shape`` (a compiled regex), of
+    at most ``max_bytes``, and whose document ``parse`` accepts (returns something not None)."""
+    if path.suffix.lower() != ".json" or not shape.match(head_text(path, 4096)):
+        return False
+    if not 0 < file_size(path) <= max_bytes:
+        return False
+    try:
+        return parse(load_json_cached(path)) is not None
+    except LogError:
+        return False

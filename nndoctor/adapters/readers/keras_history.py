@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nndoctor.adapters.names import classify
-from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
+from nndoctor.adapters.readers._io import json_document_of, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 from nndoctor.lazy_re import regex
@@ -41,14 +41,7 @@ class KerasHistoryReader:
     priority = 40
 
     def can_read(self, path: Path) -> bool:
-        if path.suffix.lower() != ".json" or not _SHAPE.match(head_text(path, 4096)):
-            return False
-        if not 0 < file_size(path) <= MAX_BYTES:
-            return False
-        try:
-            return history_of(load_json_cached(path)) is not None
-        except LogError:
-            return False
+        return json_document_of(path, _SHAPE, MAX_BYTES, history_of)
 
     def read(self, path: Path) -> list[Run]:
         history = history_of(load_json_cached(path))

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from nndoctor.adapters.readers._io import file_size, head_text, load_json_cached, to_float
+from nndoctor.adapters.readers._io import json_document_of, load_json_cached, to_float
 from nndoctor.adapters.readers._runs import axis, build_run
 from nndoctor.adapters.run import LogError, Run, Series
 from nndoctor.lazy_re import regex
@@ -43,14 +43,7 @@ class SkorchHistoryReader:
     priority = 40
 
     def can_read(self, path: Path) -> bool:
-        if path.suffix.lower() != ".json" or not _SHAPE.match(head_text(path, 4096)):
-            return False
-        if not 0 < file_size(path) <= MAX_BYTES:
-            return False
-        try:
-            return epochs_of(load_json_cached(path)) is not None
-        except LogError:
-            return False
+        return json_document_of(path, _SHAPE, MAX_BYTES, epochs_of)
 
     def read(self, path: Path) -> list[Run]:
         epochs = epochs_of(load_json_cached(path))
