@@ -83,6 +83,23 @@ def test_the_imagenet_example_indexes_epoch_and_batch(tmp_path: Path) -> None:
     assert run.series["train_acc"].values[0] == pytest.approx(0.01)  # Acc@1 1.00 %
 
 
+
+def test_torchvision_metric_logger_spaces_its_brackets(tmp_path: Path) -> None:
+    """torchvision's reference scripts (and DeiT, DETR, MAE after them) print ``Epoch: [0]
+    [ 10/50]`` with spaces between the brackets, then a ``Test:`` pass whose last line's
+    running average belongs to the epoch's last step."""
+    text = "".join(
+        f"Epoch: [{e}]  [{b:>3d}/50]  eta: 0:00:08  lr: 0.1  img/s: 100.0  loss: "
+        f"{6.9 - e - b / 100:.4f} ({6.95 - e:.4f})  acc1: {1.0 + e:.4f} ({0.5 + e:.4f})  "
+        f"time: 0.2  data: 0.1  max mem: 100\n" for e in (0, 1) for b in (0, 20, 40)
+        ) + "Test:   [ 0/10]  eta: 0:00:02  loss: 6.1 (6.0)  acc1: 2.0 (2.5)  time: 0.2\n"
+    (tmp_path / "out.log").write_text(text)
+    (run,) = read_path(tmp_path)
+    assert run.series["train_loss"].steps.tolist() == [0, 20, 40, 50, 70, 90]
+    assert run.context["steps_per_epoch"] == 50
+    assert run.series["val_loss"].steps.tolist() == [90]
+    assert run.series["val_loss"].values.tolist() == pytest.approx([6.0])
+
 MEGATRON = (
     " iteration      100/  500000 | consumed samples:         3200 | elapsed time per iteration "
     "(ms): 500.1 | learning rate: 1.500E-04 | global batch size:    32 | lm loss: 9.123456E+00 | "

@@ -108,7 +108,8 @@ _TUTORIAL = LazyPattern(r"^\s*\[\s*(\d+)\s*,\s*(\d+)\s*\]\s*(?=[A-Za-z])")
 _TIMM_TRAIN = LazyPattern(r"^\s*Train:\s*(\d+)\s*\[\s*(\d+)\s*/\s*(\d+)")
 _TIMM_TEST = LazyPattern(r"^\s*Test:\s*\[\s*\d+\s*/\s*\d+\s*\]")
 # PyTorch's ImageNet example "Epoch: [3][ 10/5005]\tTime ... Loss 6.9e+00 (6.9e+00)\tAcc@1 ..."
-# and MMDetection 2's "- INFO - Epoch [3][50/1000]\tlr: 1.000e-02, ..., loss: 2.3"
+# and MMDetection 2's "- INFO - Epoch [3][50/1000]\tlr: 1.000e-02, ..., loss: 2.3"; torchvision's
+# reference scripts (MetricLogger) space the brackets: "Epoch: [0]  [ 10/5005]  eta: ..."
 _EPOCH_BATCH = LazyPattern(r"\bEpoch:?\s*\[\s*(\d+)\s*\]\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
 # PyTorch Ignite's ProgressBar: "Epoch [3/10]: [50/157]  32%|███▏      , loss=0.41 [00:01<00:02]"
 _IGNITE_BAR = LazyPattern(r"\bEpoch\s*\[\s*(\d+)\s*/\s*\d+\s*\]\s*:\s*\[\s*(\d+)\s*/\s*(\d+)\s*\]")
@@ -135,7 +136,7 @@ def _segments(text: str) -> Iterable[str]:
                 seg = _TUTORIAL.sub(r"epoch \1 batch \2 ", seg, count=1)
                 seg = _TIMM_TRAIN.sub(r"[train] epoch \1 step \2/\3", seg, count=1)
                 seg = _TIMM_TEST.sub("[val] ", seg, count=1)
-            if "][" in seg:
+            if "Epoch" in seg and "[" in seg:  # torchvision's MetricLogger: "Epoch: [0]  [ 10/50]"
                 seg = _EPOCH_BATCH.sub(r"epoch \1 step \2/\3", seg, count=1)
             if "]:" in seg:
                 seg = _IGNITE_BAR.sub(r"epoch \1 step \2/\3", seg, count=1)
