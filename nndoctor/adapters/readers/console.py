@@ -392,7 +392,7 @@ def _parse(text: str, until_recognised: bool) -> Parsed | str | None:
             continue
         if not any(ch.isdigit() for ch in seg):
             continue
-        samples = _SAMPLES_SEEN.search(seg) if "[" in seg else None
+        samples = _SAMPLES_SEEN.search(seg) if "Epoch" in seg and "[" in seg else None
         if samples:
             pairs = _pairs(seg[samples.end():], _line_role(seg[:samples.start()]))
             if pairs:  # the printed lines count the steps: one every log interval
